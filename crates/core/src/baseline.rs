@@ -1,0 +1,195 @@
+//! Baselines: the reference data of one [`BaselineKey`], pooled from one or several runs.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::key::BaselineKey;
+use crate::model::{Benchmark, Fingerprint, Run, RunId};
+use crate::schema::SchemaVersion;
+
+/// The document `kind` of a baseline.
+pub const BASELINE_KIND: &str = "baseline";
+
+/// One run that contributed to a baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineSource {
+    /// The run's id.
+    pub run: RunId,
+    /// When the run started.
+    pub timestamp: Timestamp,
+    /// The commit it measured, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// The reference data for one key: every benchmark's samples, pooled over the source runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The format version this baseline was written with.
+    pub schema: SchemaVersion,
+    /// Always [`BASELINE_KIND`].
+    pub kind: String,
+    /// The key this baseline serves.
+    pub key: BaselineKey,
+    /// When this version of the baseline was made.
+    pub updated: Timestamp,
+    /// The runs it was built from, oldest first.
+    pub sources: Vec<BaselineSource>,
+    /// The machine of the newest source run.
+    pub fingerprint: Fingerprint,
+    /// Pooled benchmarks: for each benchmark and metric, the samples of every source run.
+    pub benchmarks: Vec<Benchmark>,
+    /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why runs could not be pooled into a baseline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// No runs were given.
+    #[error("a baseline needs at least one run")]
+    NoRuns,
+    /// Two runs disagree on a metric's unit or direction.
+    #[error(
+        "benchmark {benchmark:?} metric {metric:?}: run {run} records it in {found}, earlier runs in {expected}"
+    )]
+    Inconsistent {
+        /// The benchmark.
+        benchmark: String,
+        /// The metric.
+        metric: String,
+        /// The run that disagrees.
+        run: RunId,
+        /// Unit and direction of the earlier runs.
+        expected: String,
+        /// Unit and direction of this run.
+        found: String,
+    },
+}
+
+impl Baseline {
+    /// Pools `runs` (in the given order) into a baseline for `key`, made at `now`.
+    ///
+    /// Samples of a benchmark's metric are concatenated across runs; benchmarks and metrics keep
+    /// the order in which they first appear.
+    pub fn from_runs(key: BaselineKey, runs: &[Run], now: Timestamp) -> Result<Self, PoolError> {
+        let newest = runs.iter().max_by_key(|r| r.timestamp).ok_or(PoolError::NoRuns)?;
+        let mut benchmarks: Vec<Benchmark> = Vec::new();
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        for run in runs {
+            for bench in &run.benchmarks {
+                let slot = *index.entry(bench.name.as_str()).or_insert_with(|| {
+                    benchmarks.push(Benchmark {
+                        name: bench.name.clone(),
+                        command: bench.command.clone(),
+                        metrics: Vec::new(),
+                    });
+                    benchmarks.len() - 1
+                });
+                let pooled = &mut benchmarks[slot];
+                for metric in &bench.metrics {
+                    match pooled.metrics.iter_mut().find(|m| m.name == metric.name) {
+                        Some(existing) => {
+                            if existing.unit != metric.unit || existing.direction != metric.direction {
+                                return Err(PoolError::Inconsistent {
+                                    benchmark: bench.name.clone(),
+                                    metric: metric.name.clone(),
+                                    run: run.id.clone(),
+                                    expected: format!("{} ({:?})", existing.unit.0, existing.direction),
+                                    found: format!("{} ({:?})", metric.unit.0, metric.direction),
+                                });
+                            }
+                            existing.samples.extend_from_slice(&metric.samples);
+                        }
+                        None => pooled.metrics.push(metric.clone()),
+                    }
+                }
+            }
+        }
+        let mut sources: Vec<BaselineSource> = runs
+            .iter()
+            .map(|r| BaselineSource {
+                run: r.id.clone(),
+                timestamp: r.timestamp,
+                commit: r.git.as_ref().and_then(|g| g.commit.clone()),
+            })
+            .collect();
+        sources.sort_by(|a, b| a.run.cmp(&b.run));
+        Ok(Baseline {
+            schema: crate::schema::CURRENT,
+            kind: BASELINE_KIND.into(),
+            key,
+            updated: now,
+            sources,
+            fingerprint: newest.fingerprint.clone(),
+            benchmarks,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    /// The benchmark called `name`, if the baseline has it.
+    #[must_use]
+    pub fn benchmark(&self, name: &str) -> Option<&Benchmark> {
+        self.benchmarks.iter().find(|b| b.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Direction, Metric, Unit};
+
+    fn run(at: &str, bench: &str, unit: &str, samples: &[f64]) -> Run {
+        let ts: Timestamp = at.parse().unwrap();
+        let mut r = Run::new(
+            RunId::new(ts, 1),
+            ts,
+            BaselineKey::new("main", "linux-x86_64").unwrap(),
+            Fingerprint::default(),
+        );
+        r.benchmarks.push(Benchmark {
+            name: bench.into(),
+            command: None,
+            metrics: vec![Metric {
+                name: "wall_time".into(),
+                unit: Unit(unit.into()),
+                direction: Direction::LowerIsBetter,
+                samples: samples.to_vec(),
+            }],
+        });
+        r
+    }
+
+    #[test]
+    fn pools_samples_of_several_runs() {
+        let key = BaselineKey::new("main", "linux-x86_64").unwrap();
+        let runs = [
+            run("2026-01-01T00:00:00Z", "a", "ns", &[1.0, 2.0]),
+            run("2026-01-02T00:00:00Z", "a", "ns", &[3.0]),
+            run("2026-01-03T00:00:00Z", "b", "ns", &[9.0]),
+        ];
+        let b = Baseline::from_runs(key, &runs, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(b.benchmark("a").unwrap().metrics[0].samples, vec![1.0, 2.0, 3.0]);
+        assert_eq!(b.benchmark("b").unwrap().metrics[0].samples, vec![9.0]);
+        assert_eq!(b.sources.len(), 3);
+    }
+
+    #[test]
+    fn refuses_to_pool_different_units() {
+        let key = BaselineKey::new("main", "linux").unwrap();
+        let runs = [
+            run("2026-01-01T00:00:00Z", "a", "ns", &[1.0]),
+            run("2026-01-02T00:00:00Z", "a", "bytes", &[3.0]),
+        ];
+        let err = Baseline::from_runs(key, &runs, Timestamp::UNIX_EPOCH).unwrap_err();
+        assert!(matches!(err, PoolError::Inconsistent { .. }), "{err}");
+        assert!(matches!(
+            Baseline::from_runs(BaselineKey::new("m", "l").unwrap(), &[], Timestamp::UNIX_EPOCH),
+            Err(PoolError::NoRuns)
+        ));
+    }
+}

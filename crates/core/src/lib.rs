@@ -1,0 +1,42 @@
+//! benchkeep-core: the result model, statistics, comparison engine and [`Store`] trait of
+//! benchkeep, a continuous-benchmarking toolkit.
+//!
+//! This crate is pure: no file or network I/O, no async runtime, and every random choice comes
+//! from a seed. Stores (`benchkeep-store-fs`, ...) implement [`Store`]; the runner
+//! (`benchkeep-runner`) produces [`Run`]s; the CLI glues them together.
+//!
+//! ```
+//! use benchkeep_core::compare::{compare, CompareConfig, Verdict};
+//! use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+//!
+//! let bench = |samples: Vec<f64>| Benchmark {
+//!     name: "parse".into(),
+//!     command: None,
+//!     metrics: vec![Metric {
+//!         name: "wall_time".into(),
+//!         unit: Unit::nanoseconds(),
+//!         direction: Direction::LowerIsBetter,
+//!         samples,
+//!     }],
+//! };
+//! let baseline = bench((0..20).map(|i| 100.0 + f64::from(i % 3)).collect());
+//! let slower = bench((0..20).map(|i| 130.0 + f64::from(i % 3)).collect());
+//! let result = compare(&[baseline], &[slower], &CompareConfig::default());
+//! assert_eq!(result.entries[0].verdict, Verdict::Regressed);
+//! ```
+#![deny(missing_docs)]
+
+pub mod baseline;
+pub mod compare;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod key;
+pub mod model;
+pub mod schema;
+pub mod stats;
+pub mod store;
+
+pub use baseline::Baseline;
+pub use key::BaselineKey;
+pub use model::{Benchmark, Metric, Run, RunId};
+pub use store::{PutMode, RunQuery, Store, StoreError, Version, Versioned};

@@ -1,0 +1,406 @@
+//! The result model: a [`Run`] holds [`Benchmark`]s, each with one or more [`Metric`]s of raw samples.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::key::BaselineKey;
+use crate::schema::SchemaVersion;
+
+/// Well-known metric names written by the command runner.
+pub mod metric_names {
+    /// Wall-clock time of one execution, in nanoseconds.
+    pub const WALL_TIME: &str = "wall_time";
+    /// User-mode CPU time of the measured process tree, in nanoseconds.
+    pub const USER_TIME: &str = "user_time";
+    /// Kernel-mode CPU time of the measured process tree, in nanoseconds.
+    pub const SYSTEM_TIME: &str = "system_time";
+    /// Peak resident set size of the measured process tree, in bytes.
+    pub const PEAK_RSS: &str = "peak_rss";
+}
+
+/// A unique, time-sortable run identifier: `YYYYMMDDTHHMMSSmmmZ-` followed by 12 hex digits.
+///
+/// Lexicographic order is chronological order (to the millisecond), which lets stores list the
+/// newest runs of a key from names alone, and the fixed alphabet makes an id safe as a file or
+/// object name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RunId(String);
+
+/// A string that is not a valid [`RunId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid run id {id:?}: expected YYYYMMDDTHHMMSSmmmZ-xxxxxxxxxxxx (12 hex digits)")]
+pub struct InvalidRunId {
+    /// The rejected text (truncated to 80 characters).
+    pub id: String,
+}
+
+const RUN_ID_LEN: usize = 32;
+
+impl RunId {
+    /// Builds the id of a run started at `at`; `entropy` makes ids of the same millisecond distinct.
+    #[must_use]
+    pub fn new(at: Timestamp, entropy: u64) -> Self {
+        let utc = at.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let millis = utc.subsec_nanosecond() / 1_000_000;
+        RunId(format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z-{:012x}",
+            utc.year(),
+            utc.month(),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second(),
+            millis,
+            entropy & 0xffff_ffff_ffff
+        ))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The start time encoded in the id, to the millisecond.
+    #[must_use]
+    pub fn timestamp(&self) -> Timestamp {
+        // Validated at construction, so the fields parse.
+        let s = &self.0;
+        let num = |range: std::ops::Range<usize>| s[range].parse::<i16>().unwrap_or(0);
+        let millis = i32::from(num(15..18));
+        // Narrowing is safe: the fields are at most two digits.
+        #[allow(clippy::cast_possible_truncation)]
+        let small = |range| num(range) as i8;
+        jiff::civil::DateTime::new(
+            num(0..4),
+            small(4..6),
+            small(6..8),
+            small(9..11),
+            small(11..13),
+            small(13..15),
+            millis * 1_000_000,
+        )
+        .and_then(|dt| dt.to_zoned_datetime(jiff::tz::TimeZone::UTC))
+        .map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp())
+    }
+}
+
+impl FromStr for RunId {
+    type Err = InvalidRunId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        let shape_ok = b.len() == RUN_ID_LEN
+            && b[..8].iter().all(u8::is_ascii_digit)
+            && b[8] == b'T'
+            && b[9..18].iter().all(u8::is_ascii_digit)
+            && b[18] == b'Z'
+            && b[19] == b'-'
+            && b[20..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+        let fields_ok = shape_ok && {
+            let id = RunId(s.to_owned());
+            // A real calendar date: month 13 or hour 25 would not round-trip.
+            RunId::new(id.timestamp(), u64::from_str_radix(&s[20..], 16).unwrap_or(0)) == id
+        };
+        if fields_ok {
+            Ok(RunId(s.to_owned()))
+        } else {
+            Err(InvalidRunId {
+                id: s.chars().take(80).collect(),
+            })
+        }
+    }
+}
+
+impl TryFrom<String> for RunId {
+    type Error = InvalidRunId;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl From<RunId> for String {
+    fn from(id: RunId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Whether smaller or larger values of a metric are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Times, memory: a larger value is a regression.
+    LowerIsBetter,
+    /// Throughput, speedup: a smaller value is a regression.
+    HigherIsBetter,
+}
+
+/// The unit of a metric's samples. Well-known units format nicely; any other string is kept as is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Unit(pub String);
+
+impl Unit {
+    /// Nanoseconds.
+    #[must_use]
+    pub fn nanoseconds() -> Self {
+        Unit("ns".into())
+    }
+    /// Bytes.
+    #[must_use]
+    pub fn bytes() -> Self {
+        Unit("bytes".into())
+    }
+
+    /// Formats a value of this unit for people: `12.3 ms`, `45.1 MiB`, `3.2 ops/s`.
+    #[must_use]
+    pub fn format(&self, value: f64) -> String {
+        match self.0.as_str() {
+            "ns" => format_duration_ns(value),
+            "bytes" => format_bytes(value),
+            other => format!("{} {other}", format_number(value)),
+        }
+    }
+}
+
+fn format_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 || magnitude == 0.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn format_duration_ns(ns: f64) -> String {
+    let magnitude = ns.abs();
+    let (scaled, unit) = if magnitude >= 1e9 {
+        (ns / 1e9, "s")
+    } else if magnitude >= 1e6 {
+        (ns / 1e6, "ms")
+    } else if magnitude >= 1e3 {
+        (ns / 1e3, "µs")
+    } else {
+        (ns, "ns")
+    };
+    format!("{} {unit}", format_number(scaled))
+}
+
+fn format_bytes(bytes: f64) -> String {
+    let magnitude = bytes.abs();
+    let (scaled, unit) = if magnitude >= 1024.0 * 1024.0 * 1024.0 {
+        (bytes / (1024.0 * 1024.0 * 1024.0), "GiB")
+    } else if magnitude >= 1024.0 * 1024.0 {
+        (bytes / (1024.0 * 1024.0), "MiB")
+    } else if magnitude >= 1024.0 {
+        (bytes / 1024.0, "KiB")
+    } else {
+        (bytes, "B")
+    };
+    format!("{} {unit}", format_number(scaled))
+}
+
+/// One measured quantity of a benchmark, with every raw sample kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// The metric's name, e.g. [`metric_names::WALL_TIME`].
+    pub name: String,
+    /// The unit of every sample.
+    pub unit: Unit,
+    /// Which way is better.
+    pub direction: Direction,
+    /// Raw samples, in the order they were taken.
+    pub samples: Vec<f64>,
+}
+
+/// One benchmark of a run. Its first metric is its *primary* metric, the one gated by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Benchmark {
+    /// The benchmark's name; any text, unique within a run.
+    pub name: String,
+    /// The command that was measured, when the benchmark is a command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// The metrics, primary first.
+    pub metrics: Vec<Metric>,
+}
+
+impl Benchmark {
+    /// The metric called `name`, if the benchmark has it.
+    #[must_use]
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// The git state of the measured code, when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    /// The commit hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The branch name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Whether the work tree had uncommitted changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
+}
+
+/// The CI job that produced a run, when known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiInfo {
+    /// `github`, `gitlab`, or `generic`.
+    pub provider: String,
+    /// The job or pipeline identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// A link to the job, when the provider gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The machine a run was measured on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Operating system (`linux`, `macos`, ...).
+    pub os: String,
+    /// CPU architecture (`x86_64`, `aarch64`, ...).
+    pub arch: String,
+    /// CPU model name, when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_model: Option<String>,
+    /// Logical cores this process may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical_cores: Option<u32>,
+    /// Total memory in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// Kernel release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+}
+
+impl Fingerprint {
+    /// The default platform part of a baseline key: `os-arch`, e.g. `linux-x86_64`.
+    ///
+    /// Deliberately coarse: CI fleets mix CPU models under one label, and splitting keys by model
+    /// would leave most jobs without a baseline. The full fingerprint is kept with every run.
+    #[must_use]
+    pub fn platform_key(&self) -> String {
+        format!("{}-{}", self.os, self.arch)
+    }
+}
+
+/// The document `kind` of a run.
+pub const RUN_KIND: &str = "run";
+
+/// One invocation of benchkeep that measured something.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The format version this run was written with.
+    pub schema: SchemaVersion,
+    /// Always [`RUN_KIND`].
+    pub kind: String,
+    /// The run's unique id.
+    pub id: RunId,
+    /// When the run started.
+    pub timestamp: Timestamp,
+    /// The baseline key this run belongs to.
+    pub key: BaselineKey,
+    /// Git state, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitInfo>,
+    /// CI job, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiInfo>,
+    /// The machine.
+    pub fingerprint: Fingerprint,
+    /// Free-form labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The benchmarks, in the order they ran.
+    pub benchmarks: Vec<Benchmark>,
+    /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Run {
+    /// A run with no benchmarks yet.
+    #[must_use]
+    pub fn new(id: RunId, timestamp: Timestamp, key: BaselineKey, fingerprint: Fingerprint) -> Self {
+        Run {
+            schema: crate::schema::CURRENT,
+            kind: RUN_KIND.into(),
+            id,
+            timestamp,
+            key,
+            git: None,
+            ci: None,
+            fingerprint,
+            labels: BTreeMap::new(),
+            benchmarks: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The benchmark called `name`, if the run has it.
+    #[must_use]
+    pub fn benchmark(&self, name: &str) -> Option<&Benchmark> {
+        self.benchmarks.iter().find(|b| b.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_id_round_trips_and_sorts_by_time() {
+        let early: Timestamp = "2026-11-23T15:16:00.123Z".parse().unwrap();
+        let late: Timestamp = "2026-11-23T15:16:00.124Z".parse().unwrap();
+        let a = RunId::new(early, 0xdead_beef);
+        let b = RunId::new(late, 0);
+        assert_eq!(a.as_str(), "20261123T151600123Z-0000deadbeef");
+        assert!(a < b);
+        assert_eq!(a.timestamp(), early);
+        assert_eq!(a.as_str().parse::<RunId>().unwrap(), a);
+    }
+
+    #[test]
+    fn run_id_rejects_paths_and_impossible_dates() {
+        for bad in [
+            "../../etc/passwd",
+            "",
+            "20261323T151600123Z-0000deadbeef",
+            "20261123T151600123Z-0000DEADBEEF",
+            "20261123T151600123Z-0000deadbee/",
+        ] {
+            assert!(bad.parse::<RunId>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn units_format_for_people() {
+        assert_eq!(Unit::nanoseconds().format(20_123_000.0), "20.12 ms");
+        assert_eq!(Unit::bytes().format(3.0 * 1024.0 * 1024.0), "3.000 MiB");
+        assert_eq!(Unit("ops/s".into()).format(1234.0), "1234 ops/s");
+    }
+}

@@ -1,0 +1,396 @@
+//! The [`Store`] trait every backend implements, its errors, and the document codec they share.
+//!
+//! The trait holds only primitive operations, each required, so an implementor cannot inherit a
+//! subtly wrong default. Conveniences such as [`update_baseline`] (the optimistic read-modify-write
+//! loop) are free functions on top.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::baseline::{BASELINE_KIND, Baseline};
+use crate::key::BaselineKey;
+use crate::model::{RUN_KIND, Run, RunId};
+use crate::schema::{self, SchemaVersion, Unreadable};
+
+/// An error from a store. Messages are lowercase fragments naming the object concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The object does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `baseline main@linux-x86_64`.
+        what: String,
+    },
+    /// A create-only write found the object already there.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// The object.
+        what: String,
+    },
+    /// A conditional write found the object changed since it was read.
+    #[error("{what} was changed by another writer since version {expected} was read")]
+    Precondition {
+        /// The object.
+        what: String,
+        /// The version the writer expected.
+        expected: String,
+    },
+    /// A stored document could not be decoded.
+    #[error("{what} is corrupt: {detail}")]
+    Corrupt {
+        /// The object, with its path or object key.
+        what: String,
+        /// What is wrong, e.g. the JSON error with line and column.
+        detail: String,
+    },
+    /// A stored document was written by a newer, incompatible benchkeep.
+    #[error("{what}: {reason}")]
+    SchemaTooNew {
+        /// The object.
+        what: String,
+        /// The explanation, including what to do.
+        reason: Unreadable,
+    },
+    /// A stored document is in a format this build no longer reads.
+    #[error("{what}: {reason}")]
+    SchemaTooOld {
+        /// The object.
+        what: String,
+        /// The explanation, including what to do.
+        reason: Unreadable,
+    },
+    /// A key or id is not acceptable.
+    #[error("invalid key: {detail}")]
+    InvalidKey {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The store does not support this operation (yet).
+    #[error("{store} store: {what} is not implemented yet")]
+    NotImplemented {
+        /// The store kind.
+        store: &'static str,
+        /// What is missing.
+        what: String,
+    },
+    /// The backend failed (I/O, network, permissions).
+    #[error("failed to {operation} in {store}: {source}")]
+    Backend {
+        /// The store's location.
+        store: String,
+        /// The operation, e.g. `write run 2026...`.
+        operation: String,
+        /// Whether retrying may succeed (timeouts, throttling, lock contention).
+        transient: bool,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same operation may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Backend { transient, .. } => *transient,
+            StoreError::NotFound { .. }
+            | StoreError::AlreadyExists { .. }
+            | StoreError::Precondition { .. }
+            | StoreError::Corrupt { .. }
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::SchemaTooOld { .. }
+            | StoreError::InvalidKey { .. }
+            | StoreError::NotImplemented { .. } => false,
+        }
+    }
+}
+
+/// An opaque version of a stored baseline, for conditional updates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Version(pub String);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A value with the version it was read at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version.
+    pub version: Version,
+}
+
+/// How a baseline write treats an existing baseline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutMode {
+    /// Only if there is none yet; otherwise [`StoreError::AlreadyExists`].
+    Create,
+    /// Only if the stored version is still this one; otherwise [`StoreError::Precondition`]
+    /// (or [`StoreError::NotFound`] if it was deleted).
+    Update(Version),
+}
+
+/// Which runs to list. Results are newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only runs of this key; all keys when `None`.
+    pub key: Option<BaselineKey>,
+    /// Only runs started at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only runs started before this time.
+    pub until: Option<Timestamp>,
+    /// At most this many runs (the newest).
+    pub limit: Option<usize>,
+}
+
+impl RunQuery {
+    /// Runs of `key`, newest first, at most `limit`.
+    #[must_use]
+    pub fn latest(key: BaselineKey, limit: usize) -> Self {
+        RunQuery {
+            key: Some(key),
+            limit: Some(limit),
+            ..RunQuery::default()
+        }
+    }
+
+    /// Whether a run id (which encodes its start time) falls in the time window.
+    #[must_use]
+    pub fn admits_time_of(&self, id: &RunId) -> bool {
+        let at = id.timestamp();
+        self.since.is_none_or(|s| at >= s) && self.until.is_none_or(|u| at < u)
+    }
+}
+
+/// Where results and baselines are kept.
+///
+/// Every implementation passes the conformance suite (feature `conformance`).
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Where the store is, for messages: a URL such as `file:///repo/.benchkeep`.
+    fn location(&self) -> String;
+
+    /// Records a run. Never overwrites: a run with the same id gives [`StoreError::AlreadyExists`].
+    async fn append_run(&self, run: &Run) -> Result<(), StoreError>;
+
+    /// Reads one run.
+    async fn get_run(&self, id: &RunId) -> Result<Run, StoreError>;
+
+    /// Lists runs, newest first. A corrupt run among those selected is an error naming it.
+    async fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError>;
+
+    /// Deletes one run.
+    async fn delete_run(&self, id: &RunId) -> Result<(), StoreError>;
+
+    /// Reads the baseline of `key` with its version.
+    async fn get_baseline(&self, key: &BaselineKey) -> Result<Versioned<Baseline>, StoreError>;
+
+    /// Writes the baseline of `baseline.key` under a precondition; returns the new version.
+    async fn put_baseline(&self, baseline: &Baseline, mode: PutMode) -> Result<Version, StoreError>;
+
+    /// Deletes the baseline of `key`.
+    async fn delete_baseline(&self, key: &BaselineKey) -> Result<(), StoreError>;
+
+    /// Every baseline in the store, ordered by key.
+    async fn list_baselines(&self) -> Result<Vec<Versioned<Baseline>>, StoreError>;
+}
+
+/// Reads the baseline of `key` (if any), lets `change` produce the new one, and writes it with a
+/// precondition; on a concurrent write it reads again and retries, up to `attempts` times.
+///
+/// This is the only correct way to modify a shared baseline: no update is ever lost.
+pub async fn update_baseline<F>(
+    store: &dyn Store,
+    key: &BaselineKey,
+    attempts: usize,
+    mut change: F,
+) -> Result<(Baseline, Version), StoreError>
+where
+    F: FnMut(Option<Baseline>) -> Result<Baseline, StoreError> + Send,
+{
+    let mut last_conflict = None;
+    for _ in 0..attempts.max(1) {
+        let (current, mode) = match store.get_baseline(key).await {
+            Ok(found) => (Some(found.value), PutMode::Update(found.version)),
+            Err(StoreError::NotFound { .. }) => (None, PutMode::Create),
+            Err(e) => return Err(e),
+        };
+        let next = change(current)?;
+        match store.put_baseline(&next, mode).await {
+            Ok(version) => return Ok((next, version)),
+            Err(
+                e @ (StoreError::Precondition { .. }
+                | StoreError::AlreadyExists { .. }
+                | StoreError::NotFound { .. }),
+            ) => last_conflict = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_conflict.unwrap_or_else(|| StoreError::Precondition {
+        what: format!("baseline {key}"),
+        expected: "any".into(),
+    }))
+}
+
+/// Encodes a run as stored: compact JSON and a newline.
+#[must_use]
+pub fn encode_run(run: &Run) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(run).expect("a run always serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Encodes a baseline as stored: compact JSON and a newline.
+#[must_use]
+pub fn encode_baseline(baseline: &Baseline) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec(baseline).expect("a baseline always serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    schema: SchemaVersion,
+    kind: String,
+}
+
+fn check_document(
+    what: &str,
+    expected_kind: &str,
+    schema: SchemaVersion,
+    kind: &str,
+) -> Result<(), StoreError> {
+    schema.check_readable_by(schema::CURRENT).map_err(|reason| match reason {
+        Unreadable::TooNew { .. } => StoreError::SchemaTooNew {
+            what: what.to_owned(),
+            reason,
+        },
+        Unreadable::TooOld { .. } => StoreError::SchemaTooOld {
+            what: what.to_owned(),
+            reason,
+        },
+    })?;
+    if kind != expected_kind {
+        return Err(StoreError::Corrupt {
+            what: what.to_owned(),
+            detail: format!("expected a {expected_kind} document, found kind {kind:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Decodes a stored document of type `T` and kind `expected_kind`; `what` names it in errors.
+///
+/// The happy path parses once. Only when the full parse fails is the schema probed, so that a
+/// document from a newer benchkeep is reported as such rather than as corrupt.
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    expected_kind: &str,
+    schema_and_kind: impl Fn(&T) -> (SchemaVersion, &str),
+) -> Result<T, StoreError> {
+    match serde_json::from_slice::<T>(bytes) {
+        Ok(doc) => {
+            let (schema, kind) = schema_and_kind(&doc);
+            check_document(what, expected_kind, schema, kind)?;
+            Ok(doc)
+        }
+        Err(full_error) => {
+            if let Ok(probe) = serde_json::from_slice::<Probe>(bytes) {
+                check_document(what, expected_kind, probe.schema, &probe.kind)?;
+            }
+            let detail = if bytes.is_empty() {
+                "the file is empty".to_owned()
+            } else if full_error.is_eof() {
+                format!("truncated ({full_error})")
+            } else {
+                full_error.to_string()
+            };
+            Err(StoreError::Corrupt {
+                what: what.to_owned(),
+                detail,
+            })
+        }
+    }
+}
+
+/// Decodes a stored run; `what` names it in errors (e.g. with its path).
+pub fn decode_run(bytes: &[u8], what: &str) -> Result<Run, StoreError> {
+    let run = decode::<Run>(bytes, what, RUN_KIND, |r| (r.schema, r.kind.as_str()))?;
+    run.key.validate().map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    })?;
+    Ok(run)
+}
+
+/// Decodes a stored baseline; `what` names it in errors.
+pub fn decode_baseline(bytes: &[u8], what: &str) -> Result<Baseline, StoreError> {
+    let baseline = decode::<Baseline>(bytes, what, BASELINE_KIND, |b| (b.schema, b.kind.as_str()))?;
+    baseline.key.validate().map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    })?;
+    Ok(baseline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Fingerprint;
+
+    fn run() -> Run {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        Run::new(
+            RunId::new(at, 5),
+            at,
+            BaselineKey::new("main", "linux").unwrap(),
+            Fingerprint::default(),
+        )
+    }
+
+    #[test]
+    fn round_trip_keeps_fields_from_newer_minor_versions() {
+        let mut value: serde_json::Value = serde_json::from_slice(&encode_run(&run())).unwrap();
+        value["schema"]["minor"] = 9.into();
+        value["future_field"] = serde_json::json!({"x": 1});
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let decoded = decode_run(&bytes, "run x").unwrap();
+        let again: serde_json::Value = serde_json::from_slice(&encode_run(&decoded)).unwrap();
+        assert_eq!(again["future_field"], serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn truncated_documents_are_corrupt_and_named() {
+        let bytes = encode_run(&run());
+        let err = decode_run(&bytes[..bytes.len() / 2], "run at runs/x.json").unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }));
+        let message = err.to_string();
+        assert!(message.contains("runs/x.json") && message.contains("truncated"), "{message}");
+        let empty = decode_run(b"", "run y").unwrap_err().to_string();
+        assert!(empty.contains("empty"), "{empty}");
+    }
+
+    #[test]
+    fn future_major_versions_are_refused_even_if_the_shape_changed() {
+        let doc = br#"{"schema":{"major":2,"minor":0},"kind":"run","something":"else"}"#;
+        let err = decode_run(doc, "run z").unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade benchkeep"));
+    }
+
+    #[test]
+    fn wrong_kind_is_corrupt() {
+        let err = decode_baseline(&encode_run(&run()), "baseline b").unwrap_err();
+        assert!(err.to_string().contains("expected a baseline document"), "{err}");
+    }
+}
