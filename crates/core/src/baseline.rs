@@ -77,7 +77,10 @@ impl Baseline {
     /// Samples of a benchmark's metric are concatenated across runs; benchmarks and metrics keep
     /// the order in which they first appear.
     pub fn from_runs(key: BaselineKey, runs: &[Run], now: Timestamp) -> Result<Self, PoolError> {
-        let newest = runs.iter().max_by_key(|r| r.timestamp).ok_or(PoolError::NoRuns)?;
+        let newest = runs
+            .iter()
+            .max_by_key(|r| r.timestamp)
+            .ok_or(PoolError::NoRuns)?;
         let mut benchmarks: Vec<Benchmark> = Vec::new();
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         for run in runs {
@@ -94,12 +97,17 @@ impl Baseline {
                 for metric in &bench.metrics {
                     match pooled.metrics.iter_mut().find(|m| m.name == metric.name) {
                         Some(existing) => {
-                            if existing.unit != metric.unit || existing.direction != metric.direction {
+                            if existing.unit != metric.unit
+                                || existing.direction != metric.direction
+                            {
                                 return Err(PoolError::Inconsistent {
                                     benchmark: bench.name.clone(),
                                     metric: metric.name.clone(),
                                     run: run.id.clone(),
-                                    expected: format!("{} ({:?})", existing.unit.0, existing.direction),
+                                    expected: format!(
+                                        "{} ({:?})",
+                                        existing.unit.0, existing.direction
+                                    ),
                                     found: format!("{} ({:?})", metric.unit.0, metric.direction),
                                 });
                             }
@@ -173,7 +181,10 @@ mod tests {
             run("2026-01-03T00:00:00Z", "b", "ns", &[9.0]),
         ];
         let b = Baseline::from_runs(key, &runs, Timestamp::UNIX_EPOCH).unwrap();
-        assert_eq!(b.benchmark("a").unwrap().metrics[0].samples, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            b.benchmark("a").unwrap().metrics[0].samples,
+            vec![1.0, 2.0, 3.0]
+        );
         assert_eq!(b.benchmark("b").unwrap().metrics[0].samples, vec![9.0]);
         assert_eq!(b.sources.len(), 3);
     }
@@ -188,7 +199,11 @@ mod tests {
         let err = Baseline::from_runs(key, &runs, Timestamp::UNIX_EPOCH).unwrap_err();
         assert!(matches!(err, PoolError::Inconsistent { .. }), "{err}");
         assert!(matches!(
-            Baseline::from_runs(BaselineKey::new("m", "l").unwrap(), &[], Timestamp::UNIX_EPOCH),
+            Baseline::from_runs(
+                BaselineKey::new("m", "l").unwrap(),
+                &[],
+                Timestamp::UNIX_EPOCH
+            ),
             Err(PoolError::NoRuns)
         ));
     }

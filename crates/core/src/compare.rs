@@ -275,7 +275,11 @@ struct Pair<'a> {
 
 /// Compares `current` benchmarks with `baseline` benchmarks.
 #[must_use]
-pub fn compare(baseline: &[Benchmark], current: &[Benchmark], config: &CompareConfig) -> Comparison {
+pub fn compare(
+    baseline: &[Benchmark],
+    current: &[Benchmark],
+    config: &CompareConfig,
+) -> Comparison {
     use std::collections::HashMap;
     let base_index: HashMap<&str, &Benchmark> =
         baseline.iter().map(|b| (b.name.as_str(), b)).collect();
@@ -305,7 +309,10 @@ pub fn compare(baseline: &[Benchmark], current: &[Benchmark], config: &CompareCo
             }
         }
     }
-    for bench in baseline.iter().filter(|b| !current_names.contains(b.name.as_str())) {
+    for bench in baseline
+        .iter()
+        .filter(|b| !current_names.contains(b.name.as_str()))
+    {
         for (i, metric) in bench.metrics.iter().enumerate() {
             pairs.push(Pair {
                 benchmark: &bench.name,
@@ -327,7 +334,10 @@ pub fn compare(baseline: &[Benchmark], current: &[Benchmark], config: &CompareCo
     }
     let threads = config.threads.max(1).min(pairs.len().max(1));
     let entries = if threads <= 1 {
-        pairs.iter().map(|p| compare_pair(p, config, &cache)).collect()
+        pairs
+            .iter()
+            .map(|p| compare_pair(p, config, &cache))
+            .collect()
     } else {
         let chunk = pairs.len().div_ceil(threads);
         std::thread::scope(|scope| {
@@ -344,7 +354,10 @@ pub fn compare(baseline: &[Benchmark], current: &[Benchmark], config: &CompareCo
                 .collect();
             workers
                 .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .flat_map(|w| {
+                    w.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         })
     };
@@ -364,7 +377,10 @@ fn is_gating(config: &CompareConfig, metric: &str, primary: bool) -> bool {
 }
 
 fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -> MetricComparison {
-    let any = pair.current.or(pair.baseline).expect("a pair has at least one side");
+    let any = pair
+        .current
+        .or(pair.baseline)
+        .expect("a pair has at least one side");
     let mut entry = MetricComparison {
         benchmark: pair.benchmark.to_owned(),
         metric: any.name.clone(),
@@ -382,8 +398,14 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
     };
     let base_sorted = pair.baseline.map(|m| stats::sorted(&m.samples));
     let cur_sorted = pair.current.map(|m| stats::sorted(&m.samples));
-    entry.baseline = base_sorted.as_deref().filter(|s| !s.is_empty()).map(Summary::of_sorted);
-    entry.current = cur_sorted.as_deref().filter(|s| !s.is_empty()).map(Summary::of_sorted);
+    entry.baseline = base_sorted
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Summary::of_sorted);
+    entry.current = cur_sorted
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Summary::of_sorted);
     let (base, cur) = match (base_sorted, cur_sorted) {
         (None, _) => {
             entry.verdict = Verdict::New;
@@ -413,7 +435,10 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         entry.reason = "relative change needs non-negative samples".into();
         return entry;
     }
-    let (base_median, cur_median) = (stats::median_of_sorted(&base), stats::median_of_sorted(&cur));
+    let (base_median, cur_median) = (
+        stats::median_of_sorted(&base),
+        stats::median_of_sorted(&cur),
+    );
     if base_median == 0.0 {
         if cur_median == 0.0 && base.last() == Some(&0.0) && cur.last() == Some(&0.0) {
             entry.verdict = Verdict::Unchanged;
@@ -466,7 +491,11 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         entry.reason = format!("interval within ±{:.0}%", threshold * 100.0);
     } else {
         entry.verdict = Verdict::Inconclusive;
-        let bound = if worse_hi >= threshold { worse_hi } else { worse_lo };
+        let bound = if worse_hi >= threshold {
+            worse_hi
+        } else {
+            worse_lo
+        };
         let worse_word = if bound > 0.0 { "worse" } else { "better" };
         entry.reason = format!(
             "cannot rule out {} {worse_word} (p={})",
@@ -508,11 +537,17 @@ mod tests {
 
     fn noisy(center: f64, n: usize, seed: u64) -> Vec<f64> {
         let mut rng = Rng::seed_from_u64(seed);
-        (0..n).map(|_| center * (1.0 + 0.01 * (rng.unit_f64() - 0.5))).collect()
+        (0..n)
+            .map(|_| center * (1.0 + 0.01 * (rng.unit_f64() - 0.5)))
+            .collect()
     }
 
     fn verdict_of(base: Vec<f64>, cur: Vec<f64>) -> MetricComparison {
-        let cmp = compare(&[bench("b", base)], &[bench("b", cur)], &CompareConfig::default());
+        let cmp = compare(
+            &[bench("b", base)],
+            &[bench("b", cur)],
+            &CompareConfig::default(),
+        );
         cmp.entries.into_iter().next().unwrap()
     }
 
@@ -540,7 +575,11 @@ mod tests {
     #[test]
     fn wide_noise_is_inconclusive_not_unchanged() {
         let mut rng = Rng::seed_from_u64(9);
-        let wild = |rng: &mut Rng| (0..8).map(|_| 1e6 * (0.5 + 2.0 * rng.unit_f64())).collect::<Vec<_>>();
+        let wild = |rng: &mut Rng| {
+            (0..8)
+                .map(|_| 1e6 * (0.5 + 2.0 * rng.unit_f64()))
+                .collect::<Vec<_>>()
+        };
         let e = verdict_of(wild(&mut rng), wild(&mut rng));
         assert_eq!(e.verdict, Verdict::Inconclusive, "{e:?}");
         assert!(e.reason.contains("cannot rule out"), "{}", e.reason);
@@ -556,11 +595,23 @@ mod tests {
     #[test]
     fn new_missing_and_non_finite_are_explicit() {
         let cmp = compare(
-            &[bench("gone", noisy(1.0, 10, 1)), bench("nan", noisy(1.0, 10, 1))],
-            &[bench("fresh", noisy(1.0, 10, 1)), bench("nan", vec![f64::NAN; 10])],
+            &[
+                bench("gone", noisy(1.0, 10, 1)),
+                bench("nan", noisy(1.0, 10, 1)),
+            ],
+            &[
+                bench("fresh", noisy(1.0, 10, 1)),
+                bench("nan", vec![f64::NAN; 10]),
+            ],
             &CompareConfig::default(),
         );
-        let verdict = |name: &str| cmp.entries.iter().find(|e| e.benchmark == name).unwrap().verdict;
+        let verdict = |name: &str| {
+            cmp.entries
+                .iter()
+                .find(|e| e.benchmark == name)
+                .unwrap()
+                .verdict
+        };
         assert_eq!(verdict("fresh"), Verdict::New);
         assert_eq!(verdict("gone"), Verdict::Missing);
         assert_eq!(verdict("nan"), Verdict::Inconclusive);
@@ -595,7 +646,11 @@ mod tests {
             samples: noisy(300.0, 20, 4),
         });
         let default = CompareConfig::default();
-        let cmp = compare(std::slice::from_ref(&base), std::slice::from_ref(&cur), &default);
+        let cmp = compare(
+            std::slice::from_ref(&base),
+            std::slice::from_ref(&cur),
+            &default,
+        );
         assert!(cmp.passes(&default), "memory is not gated by default");
         let strict = CompareConfig {
             gate: GateMetrics::All,
@@ -606,8 +661,12 @@ mod tests {
 
     #[test]
     fn threads_do_not_change_results() {
-        let base: Vec<_> = (0..50).map(|i| bench(&format!("b{i}"), noisy(1e6, 12, i))).collect();
-        let cur: Vec<_> = (0..50).map(|i| bench(&format!("b{i}"), noisy(1.05e6, 12, 100 + i))).collect();
+        let base: Vec<_> = (0..50)
+            .map(|i| bench(&format!("b{i}"), noisy(1e6, 12, i)))
+            .collect();
+        let cur: Vec<_> = (0..50)
+            .map(|i| bench(&format!("b{i}"), noisy(1.05e6, 12, 100 + i)))
+            .collect();
         let one = compare(&base, &cur, &CompareConfig::default());
         let four = compare(
             &base,

@@ -44,11 +44,16 @@ fn key(branch: &str) -> BaselineKey {
 #[must_use]
 pub fn sample_run(key: &BaselineKey, millis: i64, entropy: u64, samples: &[f64]) -> Run {
     let at = Timestamp::from_millisecond(1_790_000_000_000 + millis).expect("in range");
-    let mut run = Run::new(RunId::new(at, entropy), at, key.clone(), Fingerprint {
-        os: "conformance-os".into(),
-        arch: "arch".into(),
-        ..Fingerprint::default()
-    });
+    let mut run = Run::new(
+        RunId::new(at, entropy),
+        at,
+        key.clone(),
+        Fingerprint {
+            os: "conformance-os".into(),
+            arch: "arch".into(),
+            ..Fingerprint::default()
+        },
+    );
     run.labels.insert("suite".into(), "conformance".into());
     run.benchmarks.push(Benchmark {
         name: "bench".into(),
@@ -110,9 +115,15 @@ pub async fn list_order_limits_and_time(store: &dyn Store) {
         .await
         .expect("list_runs");
     let got: Vec<RunId> = all.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(got, newest_first, "list_runs must return newest first, only this key");
+    assert_eq!(
+        got, newest_first,
+        "list_runs must return newest first, only this key"
+    );
 
-    let two = store.list_runs(&RunQuery::latest(k.clone(), 2)).await.expect("list_runs limit");
+    let two = store
+        .list_runs(&RunQuery::latest(k.clone(), 2))
+        .await
+        .expect("list_runs limit");
     let got: Vec<RunId> = two.iter().map(|r| r.id.clone()).collect();
     assert_eq!(got, newest_first[..2], "limit must keep the newest");
 
@@ -126,10 +137,20 @@ pub async fn list_order_limits_and_time(store: &dyn Store) {
         .await
         .expect("list_runs window");
     let got: Vec<RunId> = window.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(got, vec![ids[2].1.clone(), ids[1].1.clone()], "since is inclusive, until exclusive");
+    assert_eq!(
+        got,
+        vec![ids[2].1.clone(), ids[1].1.clone()],
+        "since is inclusive, until exclusive"
+    );
 
-    let everything = store.list_runs(&RunQuery::default()).await.expect("list_runs all keys");
-    assert!(everything.len() >= 6, "listing every key must include both keys' runs");
+    let everything = store
+        .list_runs(&RunQuery::default())
+        .await
+        .expect("list_runs all keys");
+    assert!(
+        everything.len() >= 6,
+        "listing every key must include both keys' runs"
+    );
     assert!(
         everything.windows(2).all(|w| w[0].id >= w[1].id),
         "listing every key must be newest first"
@@ -140,15 +161,24 @@ pub async fn list_order_limits_and_time(store: &dyn Store) {
 pub async fn not_found(store: &dyn Store) {
     let missing = sample_run(&key("missing"), 1, 99, &[1.0]);
     assert!(
-        matches!(store.get_run(&missing.id).await, Err(StoreError::NotFound { .. })),
+        matches!(
+            store.get_run(&missing.id).await,
+            Err(StoreError::NotFound { .. })
+        ),
         "get_run of an unknown id must be NotFound"
     );
     assert!(
-        matches!(store.get_baseline(&key("missing")).await, Err(StoreError::NotFound { .. })),
+        matches!(
+            store.get_baseline(&key("missing")).await,
+            Err(StoreError::NotFound { .. })
+        ),
         "get_baseline of an unknown key must be NotFound"
     );
     assert!(
-        matches!(store.delete_run(&missing.id).await, Err(StoreError::NotFound { .. })),
+        matches!(
+            store.delete_run(&missing.id).await,
+            Err(StoreError::NotFound { .. })
+        ),
         "delete_run of an unknown id must be NotFound"
     );
     let none = store
@@ -166,12 +196,22 @@ pub async fn run_is_never_overwritten(store: &dyn Store) {
     let mut second = first.clone();
     second.benchmarks[0].metrics[0].samples = vec![999.0];
     assert!(
-        matches!(store.append_run(&second).await, Err(StoreError::AlreadyExists { .. })),
+        matches!(
+            store.append_run(&second).await,
+            Err(StoreError::AlreadyExists { .. })
+        ),
         "appending an existing id must be AlreadyExists"
     );
-    assert_eq!(store.get_run(&first.id).await.expect("get_run"), first, "the first run must survive");
+    assert_eq!(
+        store.get_run(&first.id).await.expect("get_run"),
+        first,
+        "the first run must survive"
+    );
     store.delete_run(&first.id).await.expect("delete_run");
-    assert!(matches!(store.get_run(&first.id).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.get_run(&first.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 /// Create-only and update-if-version-matches writes behave as compare-and-swap.
@@ -185,18 +225,26 @@ pub async fn baseline_preconditions(store: &dyn Store) {
         .expect("create");
     assert!(
         matches!(
-            store.put_baseline(&baseline_of(&k, &[r2.clone()]), PutMode::Create).await,
+            store
+                .put_baseline(&baseline_of(&k, &[r2.clone()]), PutMode::Create)
+                .await,
             Err(StoreError::AlreadyExists { .. })
         ),
         "a second create must be AlreadyExists"
     );
     let v2 = store
-        .put_baseline(&baseline_of(&k, &[r1.clone(), r2.clone()]), PutMode::Update(v1.clone()))
+        .put_baseline(
+            &baseline_of(&k, &[r1.clone(), r2.clone()]),
+            PutMode::Update(v1.clone()),
+        )
         .await
         .expect("update with the current version");
     assert_ne!(v1, v2, "an update must produce a new version");
     let stale = store
-        .put_baseline(&baseline_of(&k, std::slice::from_ref(&r1)), PutMode::Update(v1))
+        .put_baseline(
+            &baseline_of(&k, std::slice::from_ref(&r1)),
+            PutMode::Update(v1),
+        )
         .await;
     assert!(
         matches!(stale, Err(StoreError::Precondition { .. })),
@@ -204,14 +252,27 @@ pub async fn baseline_preconditions(store: &dyn Store) {
     );
     let current = store.get_baseline(&k).await.expect("get_baseline");
     assert_eq!(current.version, v2);
-    assert_eq!(current.value.sources.len(), 2, "the stale write must not have landed");
+    assert_eq!(
+        current.value.sources.len(),
+        2,
+        "the stale write must not have landed"
+    );
 
     let listed = store.list_baselines().await.expect("list_baselines");
-    assert!(listed.iter().any(|b| b.value.key == k), "list_baselines must include the key");
+    assert!(
+        listed.iter().any(|b| b.value.key == k),
+        "list_baselines must include the key"
+    );
 
     store.delete_baseline(&k).await.expect("delete_baseline");
-    assert!(matches!(store.get_baseline(&k).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.delete_baseline(&k).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.get_baseline(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.delete_baseline(&k).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 /// `tasks` writers each add `updates` sources to one baseline through the optimistic loop:
@@ -267,7 +328,11 @@ pub async fn concurrent_appenders(store: &dyn Store, writers: usize) {
         })
         .await
         .expect("list_runs");
-    assert_eq!(listed.len(), writers, "a concurrently appended run was lost or duplicated");
+    assert_eq!(
+        listed.len(),
+        writers,
+        "a concurrently appended run was lost or duplicated"
+    );
     for run in &runs {
         assert!(listed.contains(run), "run {} missing or altered", run.id);
     }
@@ -277,26 +342,49 @@ pub async fn concurrent_appenders(store: &dyn Store, writers: usize) {
 /// separate from each other.
 pub async fn hostile_names(store: &dyn Store) {
     let long = "ñ".repeat(512); // 1 KiB of UTF-8
-    let names = ["../x", "/", "..", "a/../../b", "ünïcødé ✓", "con", "x\\y", long.as_str(), "Main", "main"];
+    let names = [
+        "../x",
+        "/",
+        "..",
+        "a/../../b",
+        "ünïcødé ✓",
+        "con",
+        "x\\y",
+        long.as_str(),
+        "Main",
+        "main",
+    ];
     for (i, name) in names.iter().enumerate() {
         let k = BaselineKey::new(*name, format!("plat/{name}")).expect("hostile but valid key");
         let mut run = sample_run(&k, i as i64, 500 + i as u64, &[i as f64]);
         run.benchmarks[0].name = (*name).to_owned();
-        store.append_run(&run).await.expect("append_run with a hostile key");
         store
-            .put_baseline(&baseline_of(&k, std::slice::from_ref(&run)), PutMode::Create)
+            .append_run(&run)
+            .await
+            .expect("append_run with a hostile key");
+        store
+            .put_baseline(
+                &baseline_of(&k, std::slice::from_ref(&run)),
+                PutMode::Create,
+            )
             .await
             .expect("put_baseline with a hostile key");
     }
     for (i, name) in names.iter().enumerate() {
         let k = BaselineKey::new(*name, format!("plat/{name}")).expect("valid key");
-        let runs = store.list_runs(&RunQuery::latest(k.clone(), 10)).await.expect("list_runs");
+        let runs = store
+            .list_runs(&RunQuery::latest(k.clone(), 10))
+            .await
+            .expect("list_runs");
         assert_eq!(runs.len(), 1, "key {name:?} must hold exactly its own run");
         assert_eq!(runs[0].key, k);
         assert_eq!(runs[0].benchmarks[0].name, *name);
         assert_eq!(runs[0].benchmarks[0].metrics[0].samples, vec![i as f64]);
         let baseline = store.get_baseline(&k).await.expect("get_baseline").value;
-        assert_eq!(baseline.key, k, "baseline of {name:?} read back under another key");
+        assert_eq!(
+            baseline.key, k,
+            "baseline of {name:?} read back under another key"
+        );
     }
 }
 
@@ -310,12 +398,17 @@ pub async fn corrupt_documents(store: &dyn Store, tamper: &dyn Tamper) {
     store.append_run(&damaged).await.expect("append_run");
     store.append_run(&healthy).await.expect("append_run");
     store
-        .put_baseline(&baseline_of(&k, std::slice::from_ref(&damaged)), PutMode::Create)
+        .put_baseline(
+            &baseline_of(&k, std::slice::from_ref(&damaged)),
+            PutMode::Create,
+        )
         .await
         .expect("put_baseline");
 
     let good_bytes = crate::store::encode_run(&damaged);
-    tamper.replace_run_bytes(&damaged, &good_bytes[..good_bytes.len() / 2]).await;
+    tamper
+        .replace_run_bytes(&damaged, &good_bytes[..good_bytes.len() / 2])
+        .await;
     match store.get_run(&damaged.id).await {
         Err(StoreError::Corrupt { what, .. }) => assert!(
             what.contains(damaged.id.as_str()),
@@ -331,23 +424,40 @@ pub async fn corrupt_documents(store: &dyn Store, tamper: &dyn Tamper) {
         "listing a key with a corrupt run must fail, not skip it silently"
     );
     assert_eq!(
-        store.get_run(&healthy.id).await.expect("a healthy run stays readable"),
+        store
+            .get_run(&healthy.id)
+            .await
+            .expect("a healthy run stays readable"),
         healthy
     );
 
-    tamper.replace_baseline_bytes(&k, b"{\"schema\":{\"major\":1,\"minor\":0},\"ki").await;
+    tamper
+        .replace_baseline_bytes(&k, b"{\"schema\":{\"major\":1,\"minor\":0},\"ki")
+        .await;
     match store.get_baseline(&k).await {
         Err(StoreError::Corrupt { what, detail }) => {
-            assert!(what.contains("corrupt"), "a Corrupt error must name the baseline key: {what}");
-            assert!(detail.contains("truncated"), "detail should say truncated: {detail}");
+            assert!(
+                what.contains("corrupt"),
+                "a Corrupt error must name the baseline key: {what}"
+            );
+            assert!(
+                detail.contains("truncated"),
+                "detail should say truncated: {detail}"
+            );
         }
         other => panic!("a truncated baseline must read as Corrupt, got {other:?}"),
     }
     tamper
-        .replace_baseline_bytes(&k, br#"{"schema":{"major":99,"minor":0},"kind":"baseline"}"#)
+        .replace_baseline_bytes(
+            &k,
+            br#"{"schema":{"major":99,"minor":0},"kind":"baseline"}"#,
+        )
         .await;
     assert!(
-        matches!(store.get_baseline(&k).await, Err(StoreError::SchemaTooNew { .. })),
+        matches!(
+            store.get_baseline(&k).await,
+            Err(StoreError::SchemaTooNew { .. })
+        ),
         "a future-major baseline must be SchemaTooNew"
     );
     let mut future_run: serde_json::Value =
@@ -357,7 +467,10 @@ pub async fn corrupt_documents(store: &dyn Store, tamper: &dyn Tamper) {
         .replace_run_bytes(&damaged, &serde_json::to_vec(&future_run).expect("json"))
         .await;
     assert!(
-        matches!(store.get_run(&damaged.id).await, Err(StoreError::SchemaTooNew { .. })),
+        matches!(
+            store.get_run(&damaged.id).await,
+            Err(StoreError::SchemaTooNew { .. })
+        ),
         "a future-major run must be SchemaTooNew"
     );
 }

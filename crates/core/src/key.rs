@@ -62,7 +62,10 @@ impl BaselineKey {
         let platform = encode_part(&self.platform);
         let needs_hash = branch.len() > MAX_PART
             || platform.len() > MAX_PART
-            || branch.bytes().chain(platform.bytes()).any(|b| b.is_ascii_uppercase());
+            || branch
+                .bytes()
+                .chain(platform.bytes())
+                .any(|b| b.is_ascii_uppercase());
         let mut name = format!(
             "{}@{}",
             truncate_encoded(&branch, MAX_PART),
@@ -108,7 +111,8 @@ fn validate_part(part: &'static str, value: &str) -> Result<(), InvalidKey> {
 fn encode_part(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for (i, byte) in value.bytes().enumerate() {
-        let keep = byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' || (byte == b'.' && i > 0);
+        let keep =
+            byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' || (byte == b'.' && i > 0);
         if keep {
             out.push(char::from(byte));
         } else {
@@ -171,7 +175,10 @@ mod tests {
     fn hostile_names_cannot_escape_a_directory() {
         for branch in ["../x", "/", "..", ".", "a/../../b", "ü/ñ", "a\\b", "con"] {
             let n = name(branch, "linux");
-            assert!(!n.contains('/') && !n.contains('\\') && !n.starts_with('.'), "{n}");
+            assert!(
+                !n.contains('/') && !n.contains('\\') && !n.starts_with('.'),
+                "{n}"
+            );
             assert!(n.len() <= 255, "{n}");
         }
     }

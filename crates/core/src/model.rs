@@ -107,7 +107,10 @@ impl FromStr for RunId {
         let fields_ok = shape_ok && {
             let id = RunId(s.to_owned());
             // A real calendar date: month 13 or hour 25 would not round-trip.
-            RunId::new(id.timestamp(), u64::from_str_radix(&s[20..], 16).unwrap_or(0)) == id
+            RunId::new(
+                id.timestamp(),
+                u64::from_str_radix(&s[20..], 16).unwrap_or(0),
+            ) == id
         };
         if fields_ok {
             Ok(RunId(s.to_owned()))
@@ -345,7 +348,12 @@ pub struct Run {
 impl Run {
     /// A run with no benchmarks yet.
     #[must_use]
-    pub fn new(id: RunId, timestamp: Timestamp, key: BaselineKey, fingerprint: Fingerprint) -> Self {
+    pub fn new(
+        id: RunId,
+        timestamp: Timestamp,
+        key: BaselineKey,
+        fingerprint: Fingerprint,
+    ) -> Self {
         Run {
             schema: crate::schema::CURRENT,
             kind: RUN_KIND.into(),

@@ -303,7 +303,9 @@ fn binomial_upper_tail(n: usize, p: f64, k: usize, ln_fact: &[f64]) -> f64 {
     }
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
     (k..=n)
-        .map(|x| (ln_fact[n] - ln_fact[x] - ln_fact[n - x] + x as f64 * lp + (n - x) as f64 * lq).exp())
+        .map(|x| {
+            (ln_fact[n] - ln_fact[x] - ln_fact[n - x] + x as f64 * lp + (n - x) as f64 * lq).exp()
+        })
         .sum::<f64>()
         .min(1.0)
 }
@@ -335,7 +337,11 @@ fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
         for i in 0..n {
             let f: f64 = (0..k)
                 .map(|l| {
-                    let below = if l == 0 { 0.0 } else { l as f64 * (i as f64 / nf).ln() };
+                    let below = if l == 0 {
+                        0.0
+                    } else {
+                        l as f64 * (i as f64 / nf).ln()
+                    };
                     if i == 0 && l > 0 {
                         return 0.0;
                     }
@@ -345,7 +351,10 @@ fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
                 })
                 .sum();
             let beyond = ((n - i - 1) as f64 / nf).powi(rest);
-            atoms.push(((to_u32(i), to_u32(i)), (marginal(k, i) - f * beyond).max(0.0)));
+            atoms.push((
+                (to_u32(i), to_u32(i)),
+                (marginal(k, i) - f * beyond).max(0.0),
+            ));
             for j in i + 1..n {
                 atoms.push(((to_u32(i), to_u32(j)), f * g(j)));
             }
@@ -472,7 +481,9 @@ mod tests {
         let (lo_rank, hi_rank) = median_ranks(n);
         let mut law = HashMap::new();
         for code in 0..total {
-            let mut draw: Vec<usize> = (0..n).map(|d| code / n.pow(u32::try_from(d).unwrap()) % n).collect();
+            let mut draw: Vec<usize> = (0..n)
+                .map(|d| code / n.pow(u32::try_from(d).unwrap()) % n)
+                .collect();
             draw.sort_unstable();
             let key = (
                 u32::try_from(draw[lo_rank - 1]).unwrap(),
@@ -511,7 +522,10 @@ mod tests {
         for (atom, p) in law {
             let freq = counts.get(&atom).copied().unwrap_or(0.0) / f64::from(draws);
             let sd = (p * (1.0 - p) / f64::from(draws)).sqrt();
-            assert!((freq - p).abs() < 5.0 * sd + 1e-4, "{atom:?}: {freq} vs {p}");
+            assert!(
+                (freq - p).abs() < 5.0 * sd + 1e-4,
+                "{atom:?}: {freq} vs {p}"
+            );
         }
     }
 
@@ -524,7 +538,9 @@ mod tests {
             let sampler = MedianSampler::new(n);
             let mut rng = Rng::seed_from_u64(3);
             let mut scratch = Vec::new();
-            let draws: Vec<f64> = (0..20_000).map(|_| sampler.draw(&data, &mut rng, &mut scratch)).collect();
+            let draws: Vec<f64> = (0..20_000)
+                .map(|_| sampler.draw(&data, &mut rng, &mut scratch))
+                .collect();
             let mean = draws.iter().sum::<f64>() / draws.len() as f64;
             (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / draws.len() as f64).sqrt()
         };
@@ -567,6 +583,9 @@ mod tests {
         let s = cache.get(30);
         let mut rng = Rng::seed_from_u64(1);
         let (lo, hi) = ratio_of_medians_ci((&base, &s), (&cur, &s), 2000, 0.95, &mut rng);
-        assert!(lo < 1.10 && 1.10 < hi && lo > 1.08 && hi < 1.12, "{lo} {hi}");
+        assert!(
+            lo < 1.10 && 1.10 < hi && lo > 1.08 && hi < 1.12,
+            "{lo} {hi}"
+        );
     }
 }

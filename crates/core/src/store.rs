@@ -195,7 +195,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn get_baseline(&self, key: &BaselineKey) -> Result<Versioned<Baseline>, StoreError>;
 
     /// Writes the baseline of `baseline.key` under a precondition; returns the new version.
-    async fn put_baseline(&self, baseline: &Baseline, mode: PutMode) -> Result<Version, StoreError>;
+    async fn put_baseline(&self, baseline: &Baseline, mode: PutMode)
+    -> Result<Version, StoreError>;
 
     /// Deletes the baseline of `key`.
     async fn delete_baseline(&self, key: &BaselineKey) -> Result<(), StoreError>;
@@ -241,6 +242,16 @@ where
     }))
 }
 
+/// A version derived from stored bytes, for stores that have no native version (a local file):
+/// FNV-1a 64 of the content plus its length. Two different baselines with the same version would
+/// need a 64-bit hash collision between two successive writes of one key.
+#[must_use]
+pub fn content_version(bytes: &[u8]) -> Version {
+    let mut hash = crate::key::Fnv64::default();
+    hash.write(bytes);
+    Version(format!("{:016x}-{}", hash.0, bytes.len()))
+}
+
 /// Encodes a run as stored: compact JSON and a newline.
 #[must_use]
 pub fn encode_run(run: &Run) -> Vec<u8> {
@@ -269,16 +280,18 @@ fn check_document(
     schema: SchemaVersion,
     kind: &str,
 ) -> Result<(), StoreError> {
-    schema.check_readable_by(schema::CURRENT).map_err(|reason| match reason {
-        Unreadable::TooNew { .. } => StoreError::SchemaTooNew {
-            what: what.to_owned(),
-            reason,
-        },
-        Unreadable::TooOld { .. } => StoreError::SchemaTooOld {
-            what: what.to_owned(),
-            reason,
-        },
-    })?;
+    schema
+        .check_readable_by(schema::CURRENT)
+        .map_err(|reason| match reason {
+            Unreadable::TooNew { .. } => StoreError::SchemaTooNew {
+                what: what.to_owned(),
+                reason,
+            },
+            Unreadable::TooOld { .. } => StoreError::SchemaTooOld {
+                what: what.to_owned(),
+                reason,
+            },
+        })?;
     if kind != expected_kind {
         return Err(StoreError::Corrupt {
             what: what.to_owned(),
@@ -375,7 +388,10 @@ mod tests {
         let err = decode_run(&bytes[..bytes.len() / 2], "run at runs/x.json").unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }));
         let message = err.to_string();
-        assert!(message.contains("runs/x.json") && message.contains("truncated"), "{message}");
+        assert!(
+            message.contains("runs/x.json") && message.contains("truncated"),
+            "{message}"
+        );
         let empty = decode_run(b"", "run y").unwrap_err().to_string();
         assert!(empty.contains("empty"), "{empty}");
     }
@@ -391,6 +407,9 @@ mod tests {
     #[test]
     fn wrong_kind_is_corrupt() {
         let err = decode_baseline(&encode_run(&run()), "baseline b").unwrap_err();
-        assert!(err.to_string().contains("expected a baseline document"), "{err}");
+        assert!(
+            err.to_string().contains("expected a baseline document"),
+            "{err}"
+        );
     }
 }

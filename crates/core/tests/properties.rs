@@ -1,0 +1,119 @@
+//! Property tests of the statistics and the comparison engine.
+
+use benchkeep_core::compare::{CompareConfig, Verdict, compare};
+use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+use benchkeep_core::stats::{self, Rng};
+use proptest::prelude::*;
+
+fn bench(samples: Vec<f64>) -> Benchmark {
+    Benchmark {
+        name: "b".into(),
+        command: None,
+        metrics: vec![Metric {
+            name: "wall_time".into(),
+            unit: Unit::nanoseconds(),
+            direction: Direction::LowerIsBetter,
+            samples,
+        }],
+    }
+}
+
+fn positive_samples() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(1.0f64..1e9, 5..40)
+}
+
+fn noisy(center: f64, n: usize, spread: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| center * (1.0 + spread * (rng.unit_f64() - 0.5)))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Swapping the samples swaps the p-value not at all (two-sided test).
+    #[test]
+    fn mann_whitney_is_symmetric(a in positive_samples(), b in positive_samples()) {
+        let (a, b) = (stats::sorted(&a), stats::sorted(&b));
+        let ab = stats::mann_whitney_sorted(&a, &b);
+        let ba = stats::mann_whitney_sorted(&b, &a);
+        prop_assert!((ab.p_value - ba.p_value).abs() < 1e-9);
+        prop_assert!((ab.u + ba.u - (a.len() * b.len()) as f64).abs() < 1e-9);
+        prop_assert!((0.0..=1.0).contains(&ab.p_value));
+    }
+
+    /// Rescaling both sides (ns to s, say) changes no verdict and no relative change.
+    #[test]
+    fn comparison_is_scale_invariant(a in positive_samples(), b in positive_samples(), scale in 1e-6f64..1e6) {
+        let config = CompareConfig::default();
+        let plain = compare(&[bench(a.clone())], &[bench(b.clone())], &config);
+        let scaled = compare(
+            &[bench(a.iter().map(|x| x * scale).collect())],
+            &[bench(b.iter().map(|x| x * scale).collect())],
+            &config,
+        );
+        let (p, s) = (&plain.entries[0], &scaled.entries[0]);
+        prop_assert_eq!(p.verdict, s.verdict);
+        prop_assert!((p.change.unwrap() - s.change.unwrap()).abs() < 1e-9);
+        let (pl, ph) = p.interval.unwrap();
+        let (sl, sh) = s.interval.unwrap();
+        prop_assert!((pl - sl).abs() < 1e-6 && (ph - sh).abs() < 1e-6);
+    }
+
+    /// The same inputs and seed give the same verdict, interval and p-value.
+    #[test]
+    fn comparison_is_reproducible(a in positive_samples(), b in positive_samples()) {
+        let config = CompareConfig::default();
+        let first = compare(&[bench(a.clone())], &[bench(b.clone())], &config);
+        let second = compare(&[bench(a)], &[bench(b)], &config);
+        prop_assert_eq!(first, second);
+    }
+
+    /// The interval contains the point estimate (the bootstrap of the median is centred on it
+    /// closely enough for any realistic data).
+    #[test]
+    fn interval_is_ordered(a in positive_samples(), b in positive_samples()) {
+        let c = compare(&[bench(a)], &[bench(b)], &CompareConfig::default());
+        let (lo, hi) = c.entries[0].interval.unwrap();
+        prop_assert!(lo <= hi);
+    }
+
+    /// A larger injected slowdown never gives a less severe verdict.
+    #[test]
+    fn verdict_is_monotone_in_the_injected_effect(seed in 0u64..1000, small in 0.0f64..0.3, extra in 0.0f64..0.5) {
+        let rank = |v: Verdict| match v {
+            Verdict::Improved => 0,
+            Verdict::Unchanged => 1,
+            Verdict::Inconclusive => 2,
+            Verdict::Regressed => 3,
+            Verdict::New | Verdict::Missing => 99,
+        };
+        let base = noisy(1e6, 20, 0.02, seed);
+        let noise = noisy(1.0, 20, 0.02, seed + 1);
+        let with = |effect: f64| {
+            let cur: Vec<f64> = noise.iter().map(|x| 1e6 * x * (1.0 + effect)).collect();
+            compare(&[bench(base.clone())], &[bench(cur)], &CompareConfig::default()).entries[0].verdict
+        };
+        let (weaker, stronger) = (with(small), with(small + extra));
+        prop_assert!(rank(weaker) <= rank(stronger),
+            "effect {small} gave {weaker}, effect {} gave {stronger}", small + extra);
+        prop_assert!(rank(weaker) < 99);
+    }
+}
+
+#[test]
+fn detects_a_clear_regression_and_calls_identical_noise_unchanged() {
+    let base = noisy(50e6, 30, 0.02, 1);
+    let same = noisy(50e6, 30, 0.02, 2);
+    let slower = noisy(60e6, 30, 0.02, 3);
+    let config = CompareConfig::default();
+    assert_eq!(
+        compare(&[bench(base.clone())], &[bench(same)], &config).entries[0].verdict,
+        Verdict::Unchanged
+    );
+    assert_eq!(
+        compare(&[bench(base)], &[bench(slower)], &config).entries[0].verdict,
+        Verdict::Regressed
+    );
+}
