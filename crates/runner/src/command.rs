@@ -1,0 +1,762 @@
+//! Measuring commands: wall time, user and system CPU time, and peak RSS of each execution.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use benchkeep_core::model::{Benchmark, Direction, Metric, Unit, metric_names};
+use wait4::Wait4;
+
+/// A command to measure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// The program and its arguments. No shell is involved; to use one, pass
+    /// `["sh", "-c", "..."]`.
+    pub argv: Vec<String>,
+    /// Working directory; the current one when `None`.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+    /// Start from an empty environment (plus `env`) instead of inheriting this process's.
+    pub clear_env: bool,
+}
+
+impl CommandSpec {
+    /// A command from its program and arguments.
+    #[must_use]
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        CommandSpec {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            env: Vec::new(),
+            clear_env: false,
+        }
+    }
+
+    /// The command as one line, for messages.
+    #[must_use]
+    pub fn display(&self) -> String {
+        self.argv
+            .iter()
+            .map(|arg| {
+                if arg.is_empty()
+                    || arg
+                        .chars()
+                        .any(|c| c.is_whitespace() || "'\"$`\\".contains(c))
+                {
+                    format!("'{}'", arg.replace('\'', r"'\''"))
+                } else {
+                    arg.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// How many measured runs to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunCount {
+    /// Exactly this many.
+    Fixed(u32),
+    /// At least `min_runs` and at least `min_time` of measured time, at most `max_runs`.
+    Auto {
+        /// Fewest runs.
+        min_runs: u32,
+        /// Most runs.
+        max_runs: u32,
+        /// Keep running until this much time was measured.
+        min_time: Duration,
+    },
+}
+
+impl Default for RunCount {
+    /// At least 10 runs and 1 s (hyperfine uses 10 runs and 3 s), at most 10,000 runs.
+    fn default() -> Self {
+        RunCount::Auto {
+            min_runs: 10,
+            max_runs: 10_000,
+            min_time: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What happens to the command's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputMode {
+    /// stdout to /dev/null; stderr kept in a temporary file, whose tail is shown if the command
+    /// fails. A file cannot fill up and block the command the way an undrained pipe does.
+    #[default]
+    Discard,
+    /// Both stdout and stderr shown on this process's terminal.
+    Inherit,
+}
+
+/// Settings of a measurement.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MeasureOptions {
+    /// Unmeasured runs first (caches, JIT, page cache).
+    pub warmup: u32,
+    /// How many measured runs.
+    pub runs: RunCount,
+    /// Kill the command's whole process group if one execution takes longer.
+    pub timeout: Option<Duration>,
+    /// What happens to output.
+    pub output: OutputMode,
+}
+
+/// One measured execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Wall-clock time from spawn to reaping, in nanoseconds.
+    pub wall_ns: u64,
+    /// User CPU time of the process and the descendants it waited for, in nanoseconds.
+    pub user_ns: u64,
+    /// System CPU time, likewise.
+    pub system_ns: u64,
+    /// Peak resident set size of the process or its largest waited-for descendant, in bytes.
+    pub peak_rss_bytes: u64,
+}
+
+/// Why a measurement failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The command is empty.
+    #[error("empty command")]
+    EmptyCommand,
+    /// The program does not exist.
+    #[error("command not found: {program}")]
+    NotFound {
+        /// The program.
+        program: String,
+    },
+    /// The working directory does not exist.
+    #[error("working directory {dir} does not exist (command: {command})")]
+    NoWorkingDirectory {
+        /// The directory.
+        dir: PathBuf,
+        /// The command.
+        command: String,
+    },
+    /// The program could not be started.
+    #[error("cannot start {command}: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command exited unsuccessfully.
+    #[error("command failed on run {run} ({status}): {command}{stderr}",
+        stderr = if stderr_tail.is_empty() { String::new() } else { format!("\n  stderr: {}", stderr_tail.trim_end().replace('\n', "\n          ")) })]
+    Failed {
+        /// The command.
+        command: String,
+        /// 1-based index of the failing execution (warm-ups included).
+        run: u32,
+        /// How it ended: `exit code 3`, `killed by signal 11`.
+        status: String,
+        /// The last lines of its stderr.
+        stderr_tail: String,
+    },
+    /// An execution exceeded the timeout; its process group was killed.
+    #[error("command timed out after {timeout:?} on run {run} (process group killed): {command}")]
+    TimedOut {
+        /// The command.
+        command: String,
+        /// 1-based index of the execution.
+        run: u32,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The user interrupted the measurement; the command's process group was killed.
+    #[error("interrupted")]
+    Interrupted,
+    /// Waiting for the command or reading its output failed.
+    #[error("i/o error while running {command}: {source}")]
+    Io {
+        /// The command.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A flag that stops measurements: set it (e.g. from a SIGINT handler) and the running command's
+/// process group is killed and the measurement returns [`RunError::Interrupted`].
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// A flag that is not set.
+    #[must_use]
+    pub fn new() -> Self {
+        Interrupt::default()
+    }
+
+    /// The shared flag, for signal handlers (`signal_hook::flag::register`).
+    #[must_use]
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+
+    /// Sets the flag.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the flag is set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Observes a measurement's progress (a progress bar, or nothing).
+pub trait Progress {
+    /// A measured run finished; `planned` is the run count when known in advance.
+    fn sample(&mut self, done: u32, planned: Option<u32>, sample: &Sample);
+}
+
+/// Progress that shows nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn sample(&mut self, _done: u32, _planned: Option<u32>, _sample: &Sample) {}
+}
+
+/// All samples of one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measurement {
+    /// The measured executions, in order.
+    pub samples: Vec<Sample>,
+}
+
+impl Measurement {
+    /// The measurement as a benchmark with wall time (primary), user and system CPU time and
+    /// peak RSS metrics.
+    #[must_use]
+    pub fn into_benchmark(
+        self,
+        name: impl Into<String>,
+        command: Option<Vec<String>>,
+    ) -> Benchmark {
+        let metric = |name: &str, unit: Unit, pick: fn(&Sample) -> u64| Metric {
+            name: name.into(),
+            unit,
+            direction: Direction::LowerIsBetter,
+            samples: self.samples.iter().map(|s| pick(s) as f64).collect(),
+        };
+        Benchmark {
+            name: name.into(),
+            command,
+            metrics: vec![
+                metric(metric_names::WALL_TIME, Unit::nanoseconds(), |s| s.wall_ns),
+                metric(metric_names::USER_TIME, Unit::nanoseconds(), |s| s.user_ns),
+                metric(metric_names::SYSTEM_TIME, Unit::nanoseconds(), |s| {
+                    s.system_ns
+                }),
+                metric(metric_names::PEAK_RSS, Unit::bytes(), |s| s.peak_rss_bytes),
+            ],
+        }
+    }
+}
+
+/// Measures `spec` under `options`.
+pub fn measure(
+    spec: &CommandSpec,
+    options: &MeasureOptions,
+    interrupt: &Interrupt,
+    progress: &mut dyn Progress,
+) -> Result<Measurement, RunError> {
+    let mut executor = Executor::new(spec, options, interrupt)?;
+    for _ in 0..options.warmup {
+        executor.run_once()?;
+    }
+    let planned = match options.runs {
+        RunCount::Fixed(n) => Some(n),
+        RunCount::Auto { .. } => None,
+    };
+    let mut samples = Vec::new();
+    let mut measured = Duration::ZERO;
+    loop {
+        let enough = match options.runs {
+            RunCount::Fixed(n) => samples.len() >= n as usize,
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time,
+            } => {
+                samples.len() >= max_runs as usize
+                    || (samples.len() >= min_runs as usize && measured >= min_time)
+            }
+        };
+        if enough {
+            break;
+        }
+        let sample = executor.run_once()?;
+        measured += Duration::from_nanos(sample.wall_ns);
+        samples.push(sample);
+        progress.sample(
+            u32::try_from(samples.len()).unwrap_or(u32::MAX),
+            planned,
+            &sample,
+        );
+    }
+    Ok(Measurement { samples })
+}
+
+/// Runs one command repeatedly, reusing its stderr file and watchdog.
+struct Executor<'a> {
+    spec: &'a CommandSpec,
+    options: &'a MeasureOptions,
+    interrupt: &'a Interrupt,
+    stderr: Option<File>,
+    watchdog: Watchdog,
+    executions: u32,
+}
+
+impl<'a> Executor<'a> {
+    fn new(
+        spec: &'a CommandSpec,
+        options: &'a MeasureOptions,
+        interrupt: &'a Interrupt,
+    ) -> Result<Self, RunError> {
+        if spec.argv.is_empty() {
+            return Err(RunError::EmptyCommand);
+        }
+        if let Some(dir) = &spec.cwd
+            && !dir.is_dir()
+        {
+            return Err(RunError::NoWorkingDirectory {
+                dir: dir.clone(),
+                command: spec.display(),
+            });
+        }
+        let stderr = match options.output {
+            OutputMode::Discard => Some(tempfile::tempfile().map_err(|source| RunError::Io {
+                command: spec.display(),
+                source,
+            })?),
+            OutputMode::Inherit => None,
+        };
+        Ok(Executor {
+            spec,
+            options,
+            interrupt,
+            stderr,
+            watchdog: Watchdog::start(interrupt.clone()),
+            executions: 0,
+        })
+    }
+
+    fn io_error(&self, source: std::io::Error) -> RunError {
+        RunError::Io {
+            command: self.spec.display(),
+            source,
+        }
+    }
+
+    fn run_once(&mut self) -> Result<Sample, RunError> {
+        if self.interrupt.is_set() {
+            return Err(RunError::Interrupted);
+        }
+        self.executions += 1;
+        let mut command = Command::new(&self.spec.argv[0]);
+        command.args(&self.spec.argv[1..]).stdin(Stdio::null());
+        if let Some(dir) = &self.spec.cwd {
+            command.current_dir(dir);
+        }
+        if self.spec.clear_env {
+            command.env_clear();
+        }
+        command.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
+        match &self.stderr {
+            Some(file) => {
+                let clone = file.try_clone().map_err(|e| self.io_error(e))?;
+                command.stdout(Stdio::null()).stderr(Stdio::from(clone));
+            }
+            None => {
+                command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            }
+        }
+        // Its own process group, so a timeout or Ctrl-C can kill everything it started.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+
+        let start = Instant::now();
+        let mut child = command.spawn().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => RunError::NotFound {
+                program: self.spec.argv[0].clone(),
+            },
+            _ => RunError::Spawn {
+                command: self.spec.display(),
+                source,
+            },
+        })?;
+        let deadline = self.options.timeout.map(|t| start + t);
+        self.watchdog.arm(child.id(), deadline);
+        let usage = loop {
+            match child.wait4() {
+                Ok(usage) => break usage,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watchdog.disarm();
+                    return Err(self.io_error(e));
+                }
+            }
+        };
+        let wall = start.elapsed();
+        let fired = self.watchdog.disarm();
+
+        let stderr_tail = self.take_stderr_tail()?;
+        match fired {
+            Some(Fired::Timeout) => {
+                return Err(RunError::TimedOut {
+                    command: self.spec.display(),
+                    run: self.executions,
+                    timeout: self.options.timeout.unwrap_or_default(),
+                });
+            }
+            Some(Fired::Interrupt) => return Err(RunError::Interrupted),
+            None => {}
+        }
+        if !usage.status.success() {
+            return Err(RunError::Failed {
+                command: self.spec.display(),
+                run: self.executions,
+                status: describe_status(usage.status),
+                stderr_tail,
+            });
+        }
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Ok(Sample {
+            wall_ns: nanos(wall),
+            user_ns: nanos(usage.rusage.utime),
+            system_ns: nanos(usage.rusage.stime),
+            peak_rss_bytes: usage.rusage.maxrss,
+        })
+    }
+
+    /// Returns the last 2 KiB the command wrote to stderr and empties the file for the next run.
+    fn take_stderr_tail(&mut self) -> Result<String, RunError> {
+        const TAIL: u64 = 2048;
+        let Some(file) = self.stderr.as_mut() else {
+            return Ok(String::new());
+        };
+        let result = (|| {
+            let len = file.seek(SeekFrom::End(0))?;
+            if len == 0 {
+                return Ok(String::new());
+            }
+            file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+            let mut tail = Vec::new();
+            file.read_to_end(&mut tail)?;
+            // The child shares this file description, so resetting it here resets the next
+            // child's write position too.
+            file.set_len(0)?;
+            file.seek(SeekFrom::Start(0))?;
+            Ok(String::from_utf8_lossy(&tail).into_owned())
+        })();
+        result.map_err(|e| self.io_error(e))
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "unknown status".into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fired {
+    Timeout,
+    Interrupt,
+}
+
+#[derive(Debug, Default)]
+struct WatchState {
+    /// The running child's process group and its deadline.
+    target: Option<(u32, Option<Instant>)>,
+    fired: Option<Fired>,
+    shutdown: bool,
+}
+
+/// A helper thread that kills the running command's process group on timeout or interrupt.
+///
+/// It polls every 20 ms instead of being woken for each run, so arming it costs a mutex and no
+/// context switch; timeouts are therefore precise to about 20 ms.
+struct Watchdog {
+    shared: Arc<(Mutex<WatchState>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+const WATCH_PERIOD: Duration = Duration::from_millis(20);
+
+impl Watchdog {
+    fn start(interrupt: Interrupt) -> Self {
+        let shared = Arc::new((Mutex::new(WatchState::default()), Condvar::new()));
+        let watched = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("benchkeep-watchdog".into())
+            .spawn(move || {
+                let (lock, wake) = &*watched;
+                let mut state = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                while !state.shutdown {
+                    if let Some((group, deadline)) = state.target {
+                        let reason = if interrupt.is_set() {
+                            Some(Fired::Interrupt)
+                        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                            Some(Fired::Timeout)
+                        } else {
+                            None
+                        };
+                        if let Some(reason) = reason {
+                            kill_group(group);
+                            state.fired = Some(reason);
+                            state.target = None;
+                        }
+                    }
+                    state = wake
+                        .wait_timeout(state, WATCH_PERIOD)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+            })
+            .ok();
+        Watchdog { shared, thread }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, WatchState> {
+        self.shared
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn arm(&self, group: u32, deadline: Option<Instant>) {
+        let mut state = self.state();
+        state.target = Some((group, deadline));
+        state.fired = None;
+    }
+
+    fn disarm(&self) -> Option<Fired> {
+        let mut state = self.state();
+        state.target = None;
+        state.fired.take()
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.state().shutdown = true;
+        self.shared.1.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn kill_group(group: u32) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    if let Ok(raw) = i32::try_from(group) {
+        // The group may already be gone; nothing to do then.
+        let _ = killpg(Pid::from_raw(raw), Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> CommandSpec {
+        CommandSpec::new(["sh", "-c", script])
+    }
+
+    fn fixed(n: u32) -> MeasureOptions {
+        MeasureOptions {
+            runs: RunCount::Fixed(n),
+            ..MeasureOptions::default()
+        }
+    }
+
+    fn run(spec: &CommandSpec, options: &MeasureOptions) -> Result<Measurement, RunError> {
+        measure(spec, options, &Interrupt::new(), &mut NoProgress)
+    }
+
+    #[test]
+    fn sleep_is_timed_at_nanosecond_resolution() {
+        let m = run(&CommandSpec::new(["sleep", "0.05"]), &fixed(3)).unwrap();
+        assert_eq!(m.samples.len(), 3);
+        for s in &m.samples {
+            assert!(s.wall_ns >= 50_000_000 && s.wall_ns < 80_000_000, "{s:?}");
+            assert_ne!(
+                s.wall_ns % 1000,
+                0,
+                "wall time looks rounded to microseconds"
+            );
+        }
+    }
+
+    #[test]
+    fn cpu_time_is_attributed_to_the_measured_process() {
+        let busy = sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done");
+        let m = run(&busy, &fixed(1)).unwrap();
+        let s = m.samples[0];
+        assert!(s.user_ns > 20_000_000, "{s:?}");
+        assert!(s.user_ns + s.system_ns <= s.wall_ns + 5_000_000, "{s:?}");
+    }
+
+    #[test]
+    fn peak_rss_is_per_execution_not_a_running_maximum() {
+        // A grandchild (sh -> python3) that touches 200 MiB, then a tiny command in the same
+        // process: RUSAGE_CHILDREN would report 200 MiB for both.
+        let hog = sh("python3 -c \"b = bytearray(200 * 1024 * 1024)\"; true");
+        let small = CommandSpec::new(["true"]);
+        let hog_rss = run(&hog, &fixed(1)).unwrap().samples[0].peak_rss_bytes;
+        let after = run(&small, &fixed(1)).unwrap().samples[0].peak_rss_bytes;
+        assert!(
+            hog_rss > 150 * 1024 * 1024,
+            "the grandchild's memory was missed: {hog_rss}"
+        );
+        assert!(
+            after < 50 * 1024 * 1024,
+            "true after the hog reports {after}: stuck at a maximum"
+        );
+    }
+
+    #[test]
+    fn a_failing_command_is_a_failure_with_its_stderr() {
+        let err = run(&sh("echo 'boom: disk on fire' >&2; exit 3"), &fixed(2)).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, RunError::Failed { run: 1, .. }), "{err:?}");
+        assert!(
+            message.contains("exit code 3") && message.contains("disk on fire"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_command_failing_midway_names_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let counter = dir.path().join("n");
+        let script = format!(
+            "n=$(cat {0} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {0}; [ $n -lt 3 ]",
+            counter.display()
+        );
+        let err = run(&sh(&script), &fixed(5)).unwrap_err();
+        assert!(matches!(err, RunError::Failed { run: 3, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn missing_programs_and_directories_are_named() {
+        let err = run(&CommandSpec::new(["no-such-program-xyz"]), &fixed(1)).unwrap_err();
+        assert_eq!(err.to_string(), "command not found: no-such-program-xyz");
+        let mut spec = CommandSpec::new(["true"]);
+        spec.cwd = Some("/no/such/dir".into());
+        let err = run(&spec, &fixed(1)).unwrap_err();
+        assert!(err.to_string().contains("/no/such/dir"), "{err}");
+        assert!(matches!(
+            run(&CommandSpec::new(Vec::<String>::new()), &fixed(1)),
+            Err(RunError::EmptyCommand)
+        ));
+    }
+
+    #[test]
+    fn megabytes_of_output_do_not_deadlock() {
+        let spec = sh("head -c 20000000 /dev/zero; head -c 20000000 /dev/zero >&2");
+        let m = run(&spec, &fixed(2)).unwrap();
+        assert_eq!(m.samples.len(), 2);
+    }
+
+    #[test]
+    fn timeouts_kill_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild-survived");
+        // The grandchild would write the marker after 1.5 s if it survived the group kill.
+        let script = format!("(sleep 1.5; touch {}) & sleep 30", marker.display());
+        let options = MeasureOptions {
+            timeout: Some(Duration::from_millis(200)),
+            ..fixed(1)
+        };
+        let started = Instant::now();
+        let err = run(&sh(&script), &options).unwrap_err();
+        assert!(matches!(err, RunError::TimedOut { .. }), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(1800));
+        assert!(
+            !marker.exists(),
+            "a process of the group survived the timeout"
+        );
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_measurement_and_kills_the_command() {
+        let interrupt = Interrupt::new();
+        let trigger = interrupt.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            trigger.trigger();
+        });
+        let started = Instant::now();
+        let err = measure(
+            &CommandSpec::new(["sleep", "30"]),
+            &fixed(3),
+            &interrupt,
+            &mut NoProgress,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RunError::Interrupted), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn auto_run_count_honours_min_runs_and_min_time() {
+        let options = MeasureOptions {
+            runs: RunCount::Auto {
+                min_runs: 3,
+                max_runs: 100,
+                min_time: Duration::from_millis(100),
+            },
+            ..MeasureOptions::default()
+        };
+        let m = run(&CommandSpec::new(["sleep", "0.02"]), &options).unwrap();
+        assert!((5..=7).contains(&m.samples.len()), "{}", m.samples.len());
+    }
+
+    #[test]
+    fn environment_and_working_directory_are_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec =
+            sh("[ \"$BENCH_X\" = 42 ] && [ \"$(pwd)\" = \"$EXPECTED\" ] && [ -z \"$HOME\" ]");
+        spec.cwd = Some(dir.path().canonicalize().unwrap());
+        spec.clear_env = true;
+        spec.env = vec![
+            ("BENCH_X".into(), "42".into()),
+            (
+                "EXPECTED".into(),
+                dir.path().canonicalize().unwrap().display().to_string(),
+            ),
+            ("PATH".into(), std::env::var("PATH").unwrap()),
+        ];
+        run(&spec, &fixed(1)).unwrap();
+    }
+}
