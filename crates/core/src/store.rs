@@ -70,7 +70,7 @@ pub enum StoreError {
         detail: String,
     },
     /// The store does not support this operation (yet).
-    #[error("{store} store: {what} is not implemented yet")]
+    #[error("the {store} store is not implemented yet: {what}")]
     NotImplemented {
         /// The store kind.
         store: &'static str,

@@ -1,0 +1,782 @@
+//! The subcommands: turn validated arguments into runs, baselines and verdicts.
+
+use std::hash::{BuildHasher, Hasher};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use benchkeep_core::baseline::Baseline;
+use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands};
+use benchkeep_core::key::BaselineKey;
+use benchkeep_core::model::{Run, RunId};
+use benchkeep_core::store::{self as core_store, RunQuery, Store, StoreError};
+use benchkeep_runner::command::{
+    self as runner, CommandSpec, Interrupt, MeasureOptions, OutputMode, Progress, RunCount,
+    RunError, Sample,
+};
+use benchkeep_runner::environment;
+use jiff::Timestamp;
+
+use crate::Outcome;
+use crate::args::{
+    BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, Commands, CompareArgs,
+    CompareOptions, Format, KeyArgs, MeasureArgs, RecordArgs, RunArgs,
+};
+use crate::config::{CommandLine, Config, GateSetting, RunDefaults};
+use crate::report;
+use crate::stores::{self, UrlOrigin};
+
+/// Marks an error as "the user interrupted us", which exits 130 rather than 2.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Runs the parsed command line.
+pub(crate) fn dispatch(cli: Cli) -> Outcome {
+    let app = match App::new(&cli) {
+        Ok(app) => app,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let result = match &cli.command {
+        Commands::Run(args) => app.run(args),
+        Commands::Check(args) => app.check(args),
+        Commands::Baseline(BaselineCommand::Set(args)) => app.baseline_set(args),
+        Commands::Baseline(BaselineCommand::Show(args)) => app.baseline_show(args),
+        Commands::Baseline(BaselineCommand::List) => app.baseline_list(),
+        Commands::Compare(args) => app.compare(args),
+    };
+    match result {
+        Ok(outcome) => outcome,
+        Err(e) if e.downcast_ref::<Interrupted>().is_some() => Outcome::Interrupted,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+struct App {
+    cwd: PathBuf,
+    repo_root: Option<PathBuf>,
+    config: Config,
+    store_url: Option<String>,
+    quiet: bool,
+    runtime: tokio::runtime::Runtime,
+    interrupt: Interrupt,
+}
+
+impl App {
+    fn new(cli: &Cli) -> Result<Self> {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let repo_root = environment::git_toplevel(&cwd);
+        let config = Config::load(cli.config.as_deref(), &cwd, repo_root.as_deref())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        Ok(App {
+            cwd,
+            repo_root,
+            config,
+            store_url: cli.store.clone(),
+            quiet: cli.quiet,
+            runtime,
+            interrupt: Interrupt::new(),
+        })
+    }
+
+    fn store(&self) -> Result<Box<dyn Store>> {
+        let url = match (&self.store_url, &self.config.store) {
+            (Some(url), _) => Some((url.as_str(), UrlOrigin::CommandLine)),
+            (None, Some(url)) => Some((
+                url.as_str(),
+                self.config
+                    .base_dir()
+                    .map_or(UrlOrigin::CommandLine, UrlOrigin::ConfigFile),
+            )),
+            (None, None) => None,
+        };
+        stores::open(url, &self.cwd, self.repo_root.as_deref())
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    fn notice(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Stops measurements on SIGINT/SIGTERM; a second SIGINT exits at once.
+    fn watch_signals(&self) -> Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = self.interrupt.flag();
+        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
+            .context("cannot install the SIGINT handler")?;
+        for signal in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(signal, flag.clone())
+                .context("cannot install a signal handler")?;
+        }
+        Ok(())
+    }
+
+    fn resolve_key(
+        &self,
+        args: &KeyArgs,
+        git_branch: Option<&str>,
+        default_platform: &str,
+    ) -> Result<BaselineKey> {
+        let branch = args
+            .branch
+            .clone()
+            .or_else(|| self.config.branch.clone())
+            .or_else(|| git_branch.map(str::to_owned))
+            .unwrap_or_else(|| "default".to_owned());
+        let platform = args
+            .platform
+            .clone()
+            .or_else(|| self.config.platform.clone())
+            .unwrap_or_else(|| default_platform.to_owned());
+        BaselineKey::new(branch, platform).map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The benchmarks to measure: the command after `--`, or the configured `[[bench]]`es.
+    fn planned_benchmarks(
+        &self,
+        args: &MeasureArgs,
+    ) -> Result<Vec<(String, CommandSpec, MeasureOptions)>> {
+        if !args.command.is_empty() {
+            if !args.benches.is_empty() {
+                bail!(
+                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
+                );
+            }
+            let argv = if args.shell {
+                vec!["sh".to_owned(), "-c".to_owned(), args.command.join(" ")]
+            } else {
+                args.command.clone()
+            };
+            let spec = CommandSpec::new(argv);
+            let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
+            let options = measure_options(args, &self.config.run)?;
+            return Ok(vec![(name, spec, options)]);
+        }
+        if self.config.bench.is_empty() {
+            bail!(
+                "nothing to measure: give a command after `--` (e.g. `benchkeep run -- ./my-program`) or list [[bench]] entries in benchkeep.toml"
+            );
+        }
+        if args.name.is_some() {
+            bail!(
+                "--name names a command given after --; configured benchmarks take their names from benchkeep.toml"
+            );
+        }
+        for wanted in &args.benches {
+            if !self.config.bench.iter().any(|b| &b.name == wanted) {
+                bail!("no [[bench]] named {wanted:?} in benchkeep.toml");
+            }
+        }
+        let base = self.config.base_dir().unwrap_or(&self.cwd).to_owned();
+        self.config
+            .bench
+            .iter()
+            .filter(|b| args.benches.is_empty() || args.benches.contains(&b.name))
+            .map(|bench| {
+                let argv = match &bench.command {
+                    CommandLine::Shell(line) => {
+                        vec!["sh".to_owned(), "-c".to_owned(), line.clone()]
+                    }
+                    CommandLine::Argv(argv) => argv.clone(),
+                };
+                let mut spec = CommandSpec::new(argv);
+                spec.cwd = Some(
+                    bench
+                        .cwd
+                        .as_ref()
+                        .map_or_else(|| base.clone(), |dir| base.join(dir)),
+                );
+                spec.env = bench
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let options = measure_options(args, &bench.run_settings(&self.config.run))
+                    .with_context(|| format!("[[bench]] {:?}", bench.name))?;
+                Ok((bench.name.clone(), spec, options))
+            })
+            .collect()
+    }
+
+    /// Measures the planned benchmarks into a new run. Nothing is written anywhere here.
+    fn measure(&self, args: &MeasureArgs, key_args: &KeyArgs, record: &RecordArgs) -> Result<Run> {
+        let planned = self.planned_benchmarks(args)?;
+        let labels = parse_labels(&record.labels)?;
+        let env = |name: &str| std::env::var(name).ok();
+        let fingerprint = environment::fingerprint();
+        let git = environment::git_info(&self.cwd, &env);
+        let key = self.resolve_key(
+            key_args,
+            git.as_ref().and_then(|g| g.branch.as_deref()),
+            &fingerprint.platform_key(),
+        )?;
+        let started = Timestamp::now();
+        let mut run = Run::new(RunId::new(started, entropy()), started, key, fingerprint);
+        run.git = git;
+        run.ci = environment::ci_info(&env);
+        run.labels = labels;
+        self.watch_signals()?;
+        let show_progress = !self.quiet && std::io::stderr().is_terminal();
+        for (name, spec, options) in planned {
+            let mut progress = Bar::new(show_progress, &name, &options);
+            let measured = runner::measure(&spec, &options, &self.interrupt, &mut progress);
+            progress.finish();
+            let measurement = match measured {
+                Ok(m) => m,
+                Err(RunError::Interrupted) => return Err(Interrupted.into()),
+                Err(e) => return Err(anyhow!(e).context(format!("benchmark {name:?}"))),
+            };
+            run.benchmarks
+                .push(measurement.into_benchmark(name, Some(spec.argv.clone())));
+        }
+        Ok(run)
+    }
+
+    fn write_out_file(&self, run: &Run, record: &RecordArgs) -> Result<()> {
+        if let Some(path) = &record.out {
+            std::fs::write(path, core_store::encode_run(run))
+                .with_context(|| format!("cannot write the run to {}", path.display()))?;
+            self.notice(&format!("wrote run {} to {}", run.id, path.display()));
+        }
+        Ok(())
+    }
+
+    fn record(&self, store: &dyn Store, run: &Run, record: &RecordArgs) -> Result<()> {
+        if record.no_record {
+            return Ok(());
+        }
+        match self.block_on(store.append_run(run)) {
+            Ok(()) => {
+                self.notice(&format!("recorded run {} in {}", run.id, store.location()));
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists { .. }) => {
+                self.notice(&format!(
+                    "run {} is already recorded in {}",
+                    run.id,
+                    store.location()
+                ));
+                Ok(())
+            }
+            Err(e) => Err(anyhow!(e).context("cannot record the run")),
+        }
+    }
+
+    fn run(&self, args: &RunArgs) -> Result<Outcome> {
+        // Open the store before measuring: a bad --store should fail in a second, not a minute.
+        let store = if args.record.no_record {
+            None
+        } else {
+            Some(self.store()?)
+        };
+        let run = self.measure(&args.measure, &args.key, &args.record)?;
+        emit(&report::run_summary(&run.benchmarks))?;
+        self.write_out_file(&run, &args.record)?;
+        if let Some(store) = store {
+            self.record(store.as_ref(), &run, &args.record)?;
+        }
+        Ok(Outcome::Passed)
+    }
+
+    fn compare_config(&self, options: &CompareOptions) -> Result<CompareConfig> {
+        compare_config(&self.config, options)
+    }
+
+    fn check(&self, args: &CheckArgs) -> Result<Outcome> {
+        let config = self.compare_config(&args.compare)?;
+        let store = self.store()?;
+        let run = match &args.run {
+            Some(path) => {
+                let mut run = load_run_file(path)?;
+                if args.key.branch.is_some() || args.key.platform.is_some() {
+                    run.key =
+                        self.resolve_key(&args.key, Some(&run.key.branch), &run.key.platform)?;
+                }
+                run
+            }
+            None => self.measure(&args.measure, &args.key, &args.record)?,
+        };
+        self.write_out_file(&run, &args.record)?;
+        let key = run.key.clone();
+        let baseline = match self.block_on(store.get_baseline(&key)) {
+            Ok(found) => found.value,
+            Err(StoreError::NotFound { .. }) => {
+                if args.require_baseline {
+                    self.record(store.as_ref(), &run, &args.record)?;
+                    eprintln!(
+                        "error: no baseline for {key} in {} (--require-baseline); create one with `benchkeep baseline set`",
+                        store.location()
+                    );
+                    return Ok(Outcome::NoBaseline);
+                }
+                return self.bootstrap(store.as_ref(), &run, args);
+            }
+            Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
+        };
+        let outcome = self.gate(&baseline, &run, &config, &args.compare)?;
+        self.record(store.as_ref(), &run, &args.record)?;
+        Ok(outcome)
+    }
+
+    /// Compares `run` with `baseline`, prints the report, and says whether the gate passes.
+    fn gate(
+        &self,
+        baseline: &Baseline,
+        run: &Run,
+        config: &CompareConfig,
+        options: &CompareOptions,
+    ) -> Result<Outcome> {
+        let comparison = compare::compare(&baseline.benchmarks, &run.benchmarks, config);
+        let passed = comparison.passes(config);
+        let context = report::Context {
+            subject: run.key.to_string(),
+            baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
+            current_run: run.id.to_string(),
+        };
+        emit(&render(&comparison, &context, passed, options))?;
+        Ok(if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Regressed
+        })
+    }
+
+    /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
+    fn bootstrap(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<Outcome> {
+        let baseline =
+            Baseline::from_runs(run.key.clone(), std::slice::from_ref(run), Timestamp::now())?;
+        self.record(store, run, &args.record)?;
+        match self.block_on(store.put_baseline(&baseline, core_store::PutMode::Create)) {
+            Ok(_) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                // Another job created it meanwhile: compare with theirs instead.
+                self.notice("another job created the baseline meanwhile; comparing with it");
+                return self.check_against_existing(store, run, args);
+            }
+            Err(e) => return Err(anyhow!(e).context("cannot create the baseline")),
+        }
+        emit(&report::run_summary(&run.benchmarks))?;
+        if args.compare.format == Format::Json {
+            emit(&report::bootstrap_json(
+                &run.key.to_string(),
+                &run.id.to_string(),
+            ))?;
+        }
+        self.notice(&format!(
+            "no baseline for {} yet: this run is now the baseline (in {}); later checks compare with it",
+            run.key,
+            store.location()
+        ));
+        Ok(Outcome::Passed)
+    }
+
+    fn check_against_existing(
+        &self,
+        store: &dyn Store,
+        run: &Run,
+        args: &CheckArgs,
+    ) -> Result<Outcome> {
+        let config = self.compare_config(&args.compare)?;
+        let baseline = self
+            .block_on(store.get_baseline(&run.key))
+            .map_err(|e| anyhow!(e).context(format!("cannot load the baseline of {}", run.key)))?
+            .value;
+        self.gate(&baseline, run, &config, &args.compare)
+    }
+
+    fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
+        let store = self.store()?;
+        let explicit_key = args.key.branch.is_some() || args.key.platform.is_some();
+        let mut runs = Vec::new();
+        let key = if args.from.is_empty() {
+            let env = |name: &str| std::env::var(name).ok();
+            let git = environment::git_info(&self.cwd, &env);
+            let key = self.resolve_key(
+                &args.key,
+                git.as_ref().and_then(|g| g.branch.as_deref()),
+                &environment::fingerprint().platform_key(),
+            )?;
+            let wanted = args.last.unwrap_or(1);
+            if wanted == 0 {
+                bail!("--last must be at least 1");
+            }
+            runs = self
+                .block_on(store.list_runs(&RunQuery::latest(key.clone(), wanted)))
+                .with_context(|| format!("cannot list the runs of {key}"))?;
+            if runs.is_empty() {
+                bail!(
+                    "no runs of {key} in {}: record one with `benchkeep run` first, or pass --from",
+                    store.location()
+                );
+            }
+            if runs.len() < wanted {
+                self.notice(&format!(
+                    "only {} run(s) of {key} exist; using them all",
+                    runs.len()
+                ));
+            }
+            runs.reverse(); // oldest first
+            key
+        } else {
+            for source in &args.from {
+                let run = self.load_run(store.as_ref(), source)?;
+                if Path::new(source).is_file() {
+                    // A run from a file becomes part of the store, so the baseline's sources exist.
+                    self.record(store.as_ref(), &run, &RecordArgs::default())?;
+                }
+                runs.push(run);
+            }
+            runs.sort_by(|a, b| a.id.cmp(&b.id));
+            if explicit_key {
+                let first = &runs[0].key;
+                self.resolve_key(&args.key, Some(&first.branch), &first.platform)?
+            } else {
+                let first = runs[0].key.clone();
+                if let Some(other) = runs.iter().find(|r| r.key != first) {
+                    bail!(
+                        "the runs belong to different keys ({first} and {}): pass --branch/--platform to choose the baseline's key",
+                        other.key
+                    );
+                }
+                first
+            }
+        };
+        let baseline = Baseline::from_runs(key.clone(), &runs, Timestamp::now())?;
+        let (_, version) = self
+            .block_on(core_store::update_baseline(
+                store.as_ref(),
+                &key,
+                10,
+                |_| Ok(baseline.clone()),
+            ))
+            .with_context(|| format!("cannot write the baseline of {key}"))?;
+        let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+        emit(&format!(
+            "baseline {key} set from {} run(s): {} (version {version})\n",
+            runs.len(),
+            ids.join(", ")
+        ))?;
+        Ok(Outcome::Passed)
+    }
+
+    fn baseline_show(&self, args: &BaselineShowArgs) -> Result<Outcome> {
+        let store = self.store()?;
+        let env = |name: &str| std::env::var(name).ok();
+        let git = environment::git_info(&self.cwd, &env);
+        let key = self.resolve_key(
+            &args.key,
+            git.as_ref().and_then(|g| g.branch.as_deref()),
+            &environment::fingerprint().platform_key(),
+        )?;
+        let baseline = match self.block_on(store.get_baseline(&key)) {
+            Ok(found) => found,
+            Err(StoreError::NotFound { .. }) => {
+                bail!("no baseline for {key} in {}", store.location())
+            }
+            Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
+        };
+        if args.json {
+            let mut text = serde_json::to_string_pretty(&baseline.value)?;
+            text.push('\n');
+            emit(&text)?;
+            return Ok(Outcome::Passed);
+        }
+        let b = &baseline.value;
+        let mut text = format!(
+            "baseline {}\nupdated {}  version {}\nmachine {} {} {}\nfrom {} run(s):\n",
+            b.key,
+            b.updated,
+            baseline.version,
+            b.fingerprint.os,
+            b.fingerprint.arch,
+            b.fingerprint.cpu_model.as_deref().unwrap_or(""),
+            b.sources.len()
+        );
+        for source in &b.sources {
+            text.push_str(&format!(
+                "  {}  {}\n",
+                source.run,
+                source.commit.as_deref().unwrap_or("(no commit)")
+            ));
+        }
+        text.push('\n');
+        text.push_str(&report::run_summary(&b.benchmarks));
+        emit(&text)?;
+        Ok(Outcome::Passed)
+    }
+
+    fn baseline_list(&self) -> Result<Outcome> {
+        let store = self.store()?;
+        let baselines = self
+            .block_on(store.list_baselines())
+            .context("cannot list baselines")?;
+        if baselines.is_empty() {
+            emit(&format!("no baselines in {}\n", store.location()))?;
+            return Ok(Outcome::Passed);
+        }
+        let mut text = String::new();
+        for b in &baselines {
+            text.push_str(&format!(
+                "{}  updated {}  {} run(s)  {} benchmark(s)\n",
+                b.value.key,
+                b.value.updated,
+                b.value.sources.len(),
+                b.value.benchmarks.len()
+            ));
+        }
+        emit(&text)?;
+        Ok(Outcome::Passed)
+    }
+
+    /// A run from a file path, or by id from the store.
+    fn load_run(&self, store: &dyn Store, source: &str) -> Result<Run> {
+        if Path::new(source).is_file() {
+            return load_run_file(Path::new(source));
+        }
+        let id: RunId = source
+            .parse()
+            .map_err(|e| anyhow!("{source:?} is neither a run file nor a run id ({e})"))?;
+        self.block_on(store.get_run(&id))
+            .map_err(|e| anyhow!(e).context(format!("cannot load run {id}")))
+    }
+
+    fn compare(&self, args: &CompareArgs) -> Result<Outcome> {
+        let config = self.compare_config(&args.compare)?;
+        let needs_store = [&args.base, &args.head]
+            .iter()
+            .any(|s| !Path::new(s).is_file());
+        let store = if needs_store {
+            Some(self.store()?)
+        } else {
+            None
+        };
+        let load = |source: &str| match &store {
+            Some(store) => self.load_run(store.as_ref(), source),
+            None => load_run_file(Path::new(source)),
+        };
+        let (base, head) = (load(&args.base)?, load(&args.head)?);
+        let comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
+        let passed = comparison.passes(&config);
+        let context = report::Context {
+            subject: format!("{} -> {}", args.base, args.head),
+            baseline_runs: vec![base.id.to_string()],
+            current_run: head.id.to_string(),
+        };
+        emit(&render(&comparison, &context, passed, &args.compare))?;
+        Ok(if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Regressed
+        })
+    }
+}
+
+fn render(
+    comparison: &compare::Comparison,
+    context: &report::Context,
+    passed: bool,
+    options: &CompareOptions,
+) -> String {
+    match options.format {
+        Format::Text => report::text(comparison, context, passed, options.all_metrics),
+        Format::Markdown => report::markdown(comparison, context, passed, options.all_metrics),
+        Format::Json => report::json(comparison, context, passed),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`benchkeep ... | head`) is not an error.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!(e).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn load_run_file(path: &Path) -> Result<Run> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read run file {}", path.display()))?;
+    Ok(core_store::decode_run(
+        &bytes,
+        &format!("run file {}", path.display()),
+    )?)
+}
+
+fn parse_labels(labels: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    labels
+        .iter()
+        .map(|label| match label.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(anyhow!("--label {label:?} is not KEY=VALUE")),
+        })
+        .collect()
+}
+
+fn seconds(value: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow!("{what} must be a positive number of seconds, not {value}"))
+}
+
+fn measure_options(args: &MeasureArgs, file: &RunDefaults) -> Result<MeasureOptions> {
+    let runs = match args.runs.or(file.runs) {
+        Some(0) => bail!("runs must be at least 1"),
+        Some(n) => RunCount::Fixed(n),
+        None => {
+            let min_runs = args.min_runs.or(file.min_runs).unwrap_or(10).max(1);
+            let max_runs = args.max_runs.or(file.max_runs).unwrap_or(10_000);
+            if max_runs < min_runs {
+                bail!("max_runs ({max_runs}) is below min_runs ({min_runs})");
+            }
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time: seconds(args.min_time.or(file.min_time).unwrap_or(1.0), "min_time")?,
+            }
+        }
+    };
+    Ok(MeasureOptions {
+        warmup: args.warmup.or(file.warmup).unwrap_or(1),
+        runs,
+        timeout: args
+            .timeout
+            .or(file.timeout)
+            .map(|t| seconds(t, "timeout"))
+            .transpose()?,
+        output: if args.show_output {
+            OutputMode::Inherit
+        } else {
+            OutputMode::Discard
+        },
+    })
+}
+
+fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareConfig> {
+    let file = &config.compare;
+    let defaults = CompareConfig::default();
+    let threshold = options.threshold.or(file.threshold).unwrap_or(10.0);
+    if !(threshold.is_finite() && threshold > 0.0) {
+        bail!("threshold must be a positive percentage, not {threshold}");
+    }
+    let alpha = options.alpha.or(file.alpha).unwrap_or(defaults.alpha);
+    let confidence = file.confidence.unwrap_or(defaults.confidence);
+    for (name, value) in [("alpha", alpha), ("confidence", confidence)] {
+        if !(value > 0.0 && value < 1.0) {
+            bail!("{name} must be between 0 and 1, not {value}");
+        }
+    }
+    let resamples = file.resamples.unwrap_or(defaults.resamples);
+    if resamples < 100 {
+        bail!("compare.resamples must be at least 100, not {resamples}");
+    }
+    let min_samples = file.min_samples.unwrap_or(defaults.min_samples);
+    if min_samples < 2 {
+        bail!("compare.min_samples must be at least 2, not {min_samples}");
+    }
+    let gate = if options.gate_metrics.is_empty() {
+        match &file.gate {
+            None => GateMetrics::Primary,
+            Some(GateSetting::Word(w)) if w == "all" => GateMetrics::All,
+            Some(GateSetting::Word(_)) => GateMetrics::Primary,
+            Some(GateSetting::Metrics(names)) => GateMetrics::Named(names.clone()),
+        }
+    } else if options.gate_metrics.iter().any(|m| m == "all") {
+        GateMetrics::All
+    } else {
+        GateMetrics::Named(options.gate_metrics.clone())
+    };
+    let severity = match file.severity {
+        Some(s) => {
+            if !(s.moderate > 0.0 && s.moderate < s.critical) {
+                bail!("compare.severity needs 0 < moderate < critical (percent)");
+            }
+            SeverityBands {
+                moderate: s.moderate / 100.0,
+                critical: s.critical / 100.0,
+            }
+        }
+        None => SeverityBands::default(),
+    };
+    Ok(CompareConfig {
+        threshold: threshold / 100.0,
+        alpha,
+        confidence,
+        resamples,
+        seed: file.seed.unwrap_or(defaults.seed),
+        min_samples,
+        severity,
+        gate,
+        fail_on_inconclusive: options.fail_on_inconclusive
+            || file.fail_on_inconclusive.unwrap_or(false),
+        method: defaults.method,
+        threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    })
+}
+
+/// 64 bits that make run ids of the same millisecond distinct: std's per-process random hash
+/// keys, mixed with the process id and the clock.
+fn entropy() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// A progress bar on a terminal; nothing elsewhere (CI logs stay clean).
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    fn new(show: bool, name: &str, options: &MeasureOptions) -> Self {
+        if !show {
+            return Bar(None);
+        }
+        let bar = match options.runs {
+            RunCount::Fixed(n) => indicatif::ProgressBar::new(u64::from(n)),
+            RunCount::Auto { .. } => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let style =
+            indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} runs [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_message(name.chars().take(60).collect::<String>());
+        Bar(Some(bar))
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn sample(&mut self, done: u32, _planned: Option<u32>, _sample: &Sample) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(u64::from(done));
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! `benchkeep.toml`: strict configuration (unknown keys are errors naming the key).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The configuration file name looked for in the current directory and the repository root.
+pub const CONFIG_FILE: &str = "benchkeep.toml";
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Store URL; relative `file://` paths are relative to the configuration file.
+    pub store: Option<String>,
+    /// Branch part of baseline keys.
+    pub branch: Option<String>,
+    /// Platform part of baseline keys.
+    pub platform: Option<String>,
+    /// Measurement defaults for every benchmark.
+    #[serde(default)]
+    pub run: RunDefaults,
+    /// How comparisons decide.
+    #[serde(default)]
+    pub compare: CompareSection,
+    /// The benchmarks `benchkeep run` measures when given no command.
+    #[serde(default)]
+    pub bench: Vec<BenchConfig>,
+    /// Where the file was read from (not a key in the file).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// `[run]`: measurement defaults.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RunDefaults {
+    /// Exactly this many runs.
+    pub runs: Option<u32>,
+    /// Warm-up runs.
+    pub warmup: Option<u32>,
+    /// Seconds of measurement with an automatic run count.
+    pub min_time: Option<f64>,
+    /// Fewest runs with an automatic run count.
+    pub min_runs: Option<u32>,
+    /// Most runs with an automatic run count.
+    pub max_runs: Option<u32>,
+    /// Seconds before a run's process group is killed.
+    pub timeout: Option<f64>,
+}
+
+/// `[compare]`: comparison settings.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSection {
+    /// Smallest change that counts, in percent.
+    pub threshold: Option<f64>,
+    /// Significance level.
+    pub alpha: Option<f64>,
+    /// Confidence level of intervals.
+    pub confidence: Option<f64>,
+    /// Bootstrap resamples.
+    pub resamples: Option<usize>,
+    /// Bootstrap seed.
+    pub seed: Option<u64>,
+    /// Fewest samples per side for a verdict.
+    pub min_samples: Option<usize>,
+    /// `"primary"`, `"all"`, or a list of metric names.
+    pub gate: Option<GateSetting>,
+    /// Whether an inconclusive gating metric fails.
+    pub fail_on_inconclusive: Option<bool>,
+    /// Severity bands, in percent.
+    pub severity: Option<SeveritySection>,
+}
+
+/// `gate = "primary" | "all" | ["metric", ...]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum GateSetting {
+    /// `"primary"` or `"all"`.
+    Word(String),
+    /// Metric names.
+    Metrics(Vec<String>),
+}
+
+/// `[compare.severity]`, in percent.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct SeveritySection {
+    /// Regressions at least this large (percent) are moderate.
+    pub moderate: f64,
+    /// Regressions at least this large (percent) are critical.
+    pub critical: f64,
+}
+
+/// A command given as one shell string or as an argument list.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum CommandLine {
+    /// Run through `sh -c`.
+    Shell(String),
+    /// Executed directly.
+    Argv(Vec<String>),
+}
+
+/// One `[[bench]]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BenchConfig {
+    /// The benchmark's name.
+    pub name: String,
+    /// What to run.
+    pub command: CommandLine,
+    /// Working directory, relative to the configuration file.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Exactly this many runs (overrides `[run]`).
+    pub runs: Option<u32>,
+    /// Warm-up runs (overrides `[run]`).
+    pub warmup: Option<u32>,
+    /// Seconds of measurement (overrides `[run]`).
+    pub min_time: Option<f64>,
+    /// Fewest runs (overrides `[run]`).
+    pub min_runs: Option<u32>,
+    /// Most runs (overrides `[run]`).
+    pub max_runs: Option<u32>,
+    /// Timeout in seconds (overrides `[run]`).
+    pub timeout: Option<f64>,
+}
+
+impl BenchConfig {
+    /// This benchmark's settings over the file's `[run]` defaults. (Listed field by field
+    /// because serde cannot combine `flatten` with `deny_unknown_fields`.)
+    #[must_use]
+    pub fn run_settings(&self, defaults: &RunDefaults) -> RunDefaults {
+        RunDefaults {
+            runs: self.runs.or(defaults.runs),
+            warmup: self.warmup.or(defaults.warmup),
+            min_time: self.min_time.or(defaults.min_time),
+            min_runs: self.min_runs.or(defaults.min_runs),
+            max_runs: self.max_runs.or(defaults.max_runs),
+            timeout: self.timeout.or(defaults.timeout),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` if given (it must exist), else `benchkeep.toml` in
+    /// `cwd` or, failing that, in `repo_root`; no file gives the defaults.
+    pub fn load(explicit: Option<&Path>, cwd: &Path, repo_root: Option<&Path>) -> Result<Config> {
+        let path = match explicit {
+            Some(path) => Some(path.to_path_buf()),
+            None => std::iter::once(cwd)
+                .chain(repo_root)
+                .map(|dir| dir.join(CONFIG_FILE))
+                .find(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read configuration {}", path.display()))?;
+        let mut config = Config::parse(&text)
+            .with_context(|| format!("invalid configuration {}", path.display()))?;
+        config.path = Some(path);
+        Ok(config)
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            // toml's Display draws a multi-line source snippet; one line with the position reads
+            // better in a CI log.
+            let position = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            anyhow::anyhow!(
+                "{}{}",
+                e.message().trim().replace('\n', " "),
+                position.unwrap_or_default()
+            )
+        })?;
+        let mut names = std::collections::HashSet::new();
+        for bench in &config.bench {
+            if bench.name.is_empty() {
+                bail!("a [[bench]] has an empty name");
+            }
+            if !names.insert(bench.name.as_str()) {
+                bail!("[[bench]] name {:?} is used twice", bench.name);
+            }
+            match &bench.command {
+                CommandLine::Shell(s) if s.trim().is_empty() => {
+                    bail!("[[bench]] {:?} has an empty command", bench.name)
+                }
+                CommandLine::Argv(v) if v.is_empty() => {
+                    bail!("[[bench]] {:?} has an empty command", bench.name)
+                }
+                _ => {}
+            }
+        }
+        if let Some(GateSetting::Word(word)) = &config.compare.gate
+            && word != "primary"
+            && word != "all"
+        {
+            bail!(
+                "compare.gate must be \"primary\", \"all\" or a list of metric names, not {word:?}"
+            );
+        }
+        Ok(config)
+    }
+
+    /// The directory relative paths in the file are resolved against.
+    #[must_use]
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_configuration_parses() {
+        let config = Config::parse(
+            r#"
+            store = "file://bench-store"
+            branch = "main"
+            [run]
+            warmup = 2
+            min_time = 0.5
+            [compare]
+            threshold = 5
+            gate = ["wall_time", "peak_rss"]
+            severity = { moderate = 25, critical = 60 }
+            [[bench]]
+            name = "startup"
+            command = "./app --version"
+            runs = 20
+            [[bench]]
+            name = "parse"
+            command = ["./app", "parse", "big.json"]
+            env = { RUST_LOG = "off" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.bench.len(), 2);
+        assert_eq!(config.bench[0].run_settings(&config.run).runs, Some(20));
+        assert_eq!(config.bench[0].run_settings(&config.run).warmup, Some(2));
+        assert!(matches!(config.bench[1].command, CommandLine::Argv(_)));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        for (text, key) in [
+            ("colour = true", "colour"),
+            ("[run]\nwarmups = 3", "warmups"),
+            ("[compare]\ntreshold = 5", "treshold"),
+            (
+                "[[bench]]\nname = \"a\"\ncommand = \"true\"\nrunz = 3",
+                "runz",
+            ),
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text:?} gave {err}");
+            assert!(!err.contains('\n'), "multi-line error: {err}");
+        }
+    }
+
+    #[test]
+    fn duplicate_and_empty_benches_are_refused() {
+        let dup = "[[bench]]\nname = \"a\"\ncommand = \"true\"\n[[bench]]\nname = \"a\"\ncommand = \"true\"";
+        assert!(
+            Config::parse(dup)
+                .unwrap_err()
+                .to_string()
+                .contains("used twice")
+        );
+        let empty = "[[bench]]\nname = \"a\"\ncommand = []";
+        assert!(
+            Config::parse(empty)
+                .unwrap_err()
+                .to_string()
+                .contains("empty command")
+        );
+        assert!(Config::parse("[compare]\ngate = \"some\"").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! Choosing a store from a URL.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use benchkeep_core::store::{Store, StoreError};
+use benchkeep_store_fs::FsStore;
+
+/// Where a store URL came from, which decides how relative paths resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlOrigin<'a> {
+    /// `--store` or `BENCHKEEP_STORE`: relative to the current directory.
+    CommandLine,
+    /// `store = ...` in the configuration file: relative to the file's directory.
+    ConfigFile(&'a Path),
+}
+
+/// The default store directory: `.benchkeep/` at the repository root, or in `cwd` outside git.
+#[must_use]
+pub fn default_store_dir(cwd: &Path, repo_root: Option<&Path>) -> PathBuf {
+    repo_root.unwrap_or(cwd).join(".benchkeep")
+}
+
+/// Opens the store named by `url`, or the default store when `url` is `None`.
+///
+/// The default directory is created on first use. An explicit `file://` directory must exist:
+/// a typo in a URL should be an error, not a fresh empty store that makes every check bootstrap.
+pub fn open(
+    url: Option<(&str, UrlOrigin<'_>)>,
+    cwd: &Path,
+    repo_root: Option<&Path>,
+) -> Result<Box<dyn Store>> {
+    let Some((url, origin)) = url else {
+        let dir = default_store_dir(cwd, repo_root);
+        return Ok(Box::new(FsStore::open_or_create(&dir)?));
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        if path.is_empty() {
+            bail!("store URL {url:?} names no directory: use file://PATH");
+        }
+        let base = match origin {
+            UrlOrigin::CommandLine => cwd,
+            UrlOrigin::ConfigFile(dir) => dir,
+        };
+        let dir = base.join(path);
+        return match FsStore::open(&dir) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(StoreError::NotFound { .. }) => Err(anyhow!(
+                "store directory {} does not exist (from {url:?}): create it, or omit --store to use .benchkeep/",
+                dir.display()
+            )),
+            Err(e) => Err(e.into()),
+        };
+    }
+    if let Some(spec) = url.strip_prefix("git:") {
+        return Ok(benchkeep_store_git::open(spec)?);
+    }
+    if let Some(spec) = url.strip_prefix("s3://") {
+        return Ok(benchkeep_store_s3::open(spec)?);
+    }
+    bail!("unsupported store URL {url:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_stores_or_say_why_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path();
+        let err = |url: &str| {
+            open(Some((url, UrlOrigin::CommandLine)), cwd, None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("git:").contains("not implemented yet"));
+        assert!(err("s3://bucket/prefix").contains("not implemented yet"));
+        assert!(err("ftp://x").contains("unsupported store URL"));
+        assert!(err("file://missing").contains("does not exist"));
+        assert!(err("file://").contains("names no directory"));
+        std::fs::create_dir(cwd.join("present")).unwrap();
+        let store = open(Some(("file://present", UrlOrigin::CommandLine)), cwd, None).unwrap();
+        assert!(store.location().ends_with("present"));
+        let default = open(None, cwd, None).unwrap();
+        assert!(default.location().ends_with(".benchkeep"));
+        assert!(cwd.join(".benchkeep").is_dir());
+    }
+}
