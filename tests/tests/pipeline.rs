@@ -5,7 +5,9 @@ use benchkeep_core::compare::{CompareConfig, Verdict, compare};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::store::{RunQuery, Store, update_baseline};
-use benchkeep_runner::command::{CommandSpec, Interrupt, MeasureOptions, NoProgress, RunCount, measure};
+use benchkeep_runner::command::{
+    CommandSpec, Interrupt, MeasureOptions, NoProgress, RunCount, measure,
+};
 use benchkeep_runner::environment;
 use benchkeep_store_fs::FsStore;
 use jiff::Timestamp;
@@ -16,11 +18,22 @@ fn measured_run(key: &BaselineKey, seconds: &str, entropy: u64) -> Run {
         warmup: 1,
         ..MeasureOptions::default()
     };
-    let m = measure(&CommandSpec::new(["sleep", seconds]), &options, &Interrupt::new(), &mut NoProgress)
-        .expect("sleep runs");
+    let m = measure(
+        &CommandSpec::new(["sleep", seconds]),
+        &options,
+        &Interrupt::new(),
+        &mut NoProgress,
+    )
+    .expect("sleep runs");
     let now = Timestamp::now();
-    let mut run = Run::new(RunId::new(now, entropy), now, key.clone(), environment::fingerprint());
-    run.benchmarks.push(m.into_benchmark("sleep", Some(vec!["sleep".into(), seconds.into()])));
+    let mut run = Run::new(
+        RunId::new(now, entropy),
+        now,
+        key.clone(),
+        environment::fingerprint(),
+    );
+    run.benchmarks
+        .push(m.into_benchmark("sleep", Some(vec!["sleep".into(), seconds.into()])));
     run
 }
 
@@ -31,14 +44,22 @@ async fn a_pooled_baseline_from_the_store_judges_new_runs() {
     let key = BaselineKey::new("main", environment::fingerprint().platform_key()).unwrap();
 
     for i in 0..3 {
-        store.append_run(&measured_run(&key, "0.01", i)).await.unwrap();
+        store
+            .append_run(&measured_run(&key, "0.01", i))
+            .await
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    let mut history = store.list_runs(&RunQuery::latest(key.clone(), 3)).await.unwrap();
+    let mut history = store
+        .list_runs(&RunQuery::latest(key.clone(), 3))
+        .await
+        .unwrap();
     assert_eq!(history.len(), 3);
     history.reverse();
     let pooled = Baseline::from_runs(key.clone(), &history, Timestamp::now()).unwrap();
-    update_baseline(&store, &key, 5, |_| Ok(pooled.clone())).await.unwrap();
+    update_baseline(&store, &key, 5, |_| Ok(pooled.clone()))
+        .await
+        .unwrap();
 
     let baseline = store.get_baseline(&key).await.unwrap().value;
     assert_eq!(baseline.benchmarks[0].metrics[0].samples.len(), 45);
@@ -46,7 +67,10 @@ async fn a_pooled_baseline_from_the_store_judges_new_runs() {
     let config = CompareConfig::default();
     let same = measured_run(&key, "0.01", 10);
     let verdict = compare(&baseline.benchmarks, &same.benchmarks, &config).entries[0].verdict;
-    assert!(matches!(verdict, Verdict::Unchanged | Verdict::Inconclusive), "{verdict}");
+    assert!(
+        matches!(verdict, Verdict::Unchanged | Verdict::Inconclusive),
+        "{verdict}"
+    );
 
     let slower = measured_run(&key, "0.015", 11);
     let result = compare(&baseline.benchmarks, &slower.benchmarks, &config);

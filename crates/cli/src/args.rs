@@ -20,8 +20,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub struct Cli {
-    /// Where runs and baselines are kept: file://PATH (default: .benchkeep/ at the repository
-    /// root), git:[BRANCH], s3://BUCKET/PREFIX.
+    /// Where runs and baselines are kept: `file://PATH` (default: .benchkeep/ at the repository
+    /// root), `git:[BRANCH]`, `s3://BUCKET/PREFIX`.
     #[arg(long, global = true, env = "BENCHKEEP_STORE", value_name = "URL")]
     pub store: Option<String>,
 

@@ -1,5 +1,6 @@
 //! The subcommands: turn validated arguments into runs, baselines and verdicts.
 
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -40,8 +41,8 @@ impl std::fmt::Display for Interrupted {
 impl std::error::Error for Interrupted {}
 
 /// Runs the parsed command line.
-pub(crate) fn dispatch(cli: Cli) -> Outcome {
-    let app = match App::new(&cli) {
+pub(crate) fn dispatch(cli: &Cli) -> Outcome {
+    let app = match App::new(cli) {
         Ok(app) => app,
         Err(e) => return Outcome::Failed(e),
     };
@@ -158,12 +159,12 @@ impl App {
                     "--bench selects configured benchmarks; it cannot be combined with a command after --"
                 );
             }
-            let argv = if args.shell {
+            let words = if args.shell {
                 vec!["sh".to_owned(), "-c".to_owned(), args.command.join(" ")]
             } else {
                 args.command.clone()
             };
-            let spec = CommandSpec::new(argv);
+            let spec = CommandSpec::new(words);
             let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
             let options = measure_options(args, &self.config.run)?;
             return Ok(vec![(name, spec, options)]);
@@ -189,13 +190,13 @@ impl App {
             .iter()
             .filter(|b| args.benches.is_empty() || args.benches.contains(&b.name))
             .map(|bench| {
-                let argv = match &bench.command {
+                let words = match &bench.command {
                     CommandLine::Shell(line) => {
                         vec!["sh".to_owned(), "-c".to_owned(), line.clone()]
                     }
-                    CommandLine::Argv(argv) => argv.clone(),
+                    CommandLine::Argv(words) => words.clone(),
                 };
-                let mut spec = CommandSpec::new(argv);
+                let mut spec = CommandSpec::new(words);
                 spec.cwd = Some(
                     bench
                         .cwd
@@ -329,14 +330,13 @@ impl App {
             }
             Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
         };
-        let outcome = self.gate(&baseline, &run, &config, &args.compare)?;
+        let outcome = Self::gate(&baseline, &run, &config, &args.compare)?;
         self.record(store.as_ref(), &run, &args.record)?;
         Ok(outcome)
     }
 
     /// Compares `run` with `baseline`, prints the report, and says whether the gate passes.
     fn gate(
-        &self,
         baseline: &Baseline,
         run: &Run,
         config: &CompareConfig,
@@ -397,7 +397,7 @@ impl App {
             .block_on(store.get_baseline(&run.key))
             .map_err(|e| anyhow!(e).context(format!("cannot load the baseline of {}", run.key)))?
             .value;
-        self.gate(&baseline, run, &config, &args.compare)
+        Self::gate(&baseline, run, &config, &args.compare)
     }
 
     fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
@@ -509,11 +509,12 @@ impl App {
             b.sources.len()
         );
         for source in &b.sources {
-            text.push_str(&format!(
-                "  {}  {}\n",
+            let _ = writeln!(
+                text,
+                "  {}  {}",
                 source.run,
                 source.commit.as_deref().unwrap_or("(no commit)")
-            ));
+            );
         }
         text.push('\n');
         text.push_str(&report::run_summary(&b.benchmarks));
@@ -532,13 +533,14 @@ impl App {
         }
         let mut text = String::new();
         for b in &baselines {
-            text.push_str(&format!(
-                "{}  updated {}  {} run(s)  {} benchmark(s)\n",
+            let _ = writeln!(
+                text,
+                "{}  updated {}  {} run(s)  {} benchmark(s)",
                 b.value.key,
                 b.value.updated,
                 b.value.sources.len(),
                 b.value.benchmarks.len()
-            ));
+            );
         }
         emit(&text)?;
         Ok(Outcome::Passed)
@@ -694,9 +696,8 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
     }
     let gate = if options.gate_metrics.is_empty() {
         match &file.gate {
-            None => GateMetrics::Primary,
             Some(GateSetting::Word(w)) if w == "all" => GateMetrics::All,
-            Some(GateSetting::Word(_)) => GateMetrics::Primary,
+            None | Some(GateSetting::Word(_)) => GateMetrics::Primary,
             Some(GateSetting::Metrics(names)) => GateMetrics::Named(names.clone()),
         }
     } else if options.gate_metrics.iter().any(|m| m == "all") {

@@ -84,7 +84,7 @@ where
             });
         }
     };
-    let outcome = commands::dispatch(cli);
+    let outcome = commands::dispatch(&cli);
     match &outcome {
         Outcome::Failed(error) => eprintln!("error: {}", one_line(error)),
         Outcome::Interrupted => eprintln!("interrupted: nothing was recorded"),

@@ -67,7 +67,7 @@ fn value(summary: Option<&Summary>, unit: &Unit) -> String {
     summary.map_or_else(|| "-".into(), |s| unit.format(s.median))
 }
 
-fn shown<'a>(comparison: &'a Comparison, all_metrics: bool) -> Vec<&'a MetricComparison> {
+fn shown(comparison: &Comparison, all_metrics: bool) -> Vec<&MetricComparison> {
     comparison
         .entries
         .iter()

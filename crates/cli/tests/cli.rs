@@ -32,7 +32,14 @@ impl Sandbox {
             .env_remove("BENCHKEEP_BRANCH")
             .env_remove("BENCHKEEP_PLATFORM")
             .env("GIT_CEILING_DIRECTORIES", self.path().parent().unwrap());
-        for ci in ["CI", "GITHUB_ACTIONS", "GITHUB_REF_NAME", "GITHUB_HEAD_REF", "GITLAB_CI", "CI_COMMIT_REF_NAME"] {
+        for ci in [
+            "CI",
+            "GITHUB_ACTIONS",
+            "GITHUB_REF_NAME",
+            "GITHUB_HEAD_REF",
+            "GITLAB_CI",
+            "CI_COMMIT_REF_NAME",
+        ] {
             command.env_remove(ci);
         }
         command
@@ -75,12 +82,19 @@ fn check_bootstraps_then_catches_a_regression_then_passes() {
     let sandbox = Sandbox::new();
     let first = sandbox.run(&["check", "--name", "nap", "--", "sleep", "0.02"]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
-    assert!(stderr(&first).contains("this run is now the baseline"), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("this run is now the baseline"),
+        "{}",
+        stderr(&first)
+    );
 
     let slower = sandbox.run(&["check", "--name", "nap", "--", "sleep", "0.03"]);
     assert_eq!(code(&slower), 1, "{}{}", stdout(&slower), stderr(&slower));
     let report = stdout(&slower);
-    assert!(report.contains("nap") && report.contains("regressed"), "{report}");
+    assert!(
+        report.contains("nap") && report.contains("regressed"),
+        "{report}"
+    );
     assert!(report.contains("FAIL"), "{report}");
 
     let same = sandbox.run(&["check", "--name", "nap", "--", "sleep", "0.02"]);
@@ -106,11 +120,26 @@ fn a_truncated_baseline_fails_the_check_with_its_name_and_keeps_the_data() {
     let check = sandbox.run(&["check", "--runs", "5", "--name", "t", "--", "true"]);
     assert_eq!(code(&check), 2);
     let message = stderr(&check);
-    let file_name = baselines[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(message.contains(&file_name) && message.contains("truncated"), "{message}");
+    let file_name = baselines[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        message.contains(&file_name) && message.contains("truncated"),
+        "{message}"
+    );
     assert_eq!(message.trim().lines().count(), 1, "one line: {message}");
-    assert_eq!(std::fs::read(&baselines[0]).unwrap(), &full[..full.len() / 3], "the file was touched");
-    assert_eq!(sandbox.run_files().len(), runs_before, "a failed check recorded a run");
+    assert_eq!(
+        std::fs::read(&baselines[0]).unwrap(),
+        &full[..full.len() / 3],
+        "the file was touched"
+    );
+    assert_eq!(
+        sandbox.run_files().len(),
+        runs_before,
+        "a failed check recorded a run"
+    );
 }
 
 #[test]
@@ -119,31 +148,64 @@ fn require_baseline_exits_3() {
     let out = sandbox.run(&["check", "--require-baseline", "--runs", "3", "--", "true"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("no baseline"), "{}", stderr(&out));
-    assert!(!sandbox.store().join("baselines").read_dir().unwrap().any(|_| true));
+    assert!(
+        !sandbox
+            .store()
+            .join("baselines")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
 }
 
 #[test]
 fn failing_and_missing_commands_are_errors_not_samples() {
     let sandbox = Sandbox::new();
     for (args, needle) in [
-        (vec!["check", "--runs", "3", "--", "false"], "command failed on run 1 (exit code 1): false"),
-        (vec!["run", "--runs", "3", "--", "no-such-program-xyz"], "command not found: no-such-program-xyz"),
-        (vec!["run", "--runs", "3", "--timeout", "0.2", "--", "sleep", "5"], "timed out"),
+        (
+            vec!["check", "--runs", "3", "--", "false"],
+            "command failed on run 1 (exit code 1): false",
+        ),
+        (
+            vec!["run", "--runs", "3", "--", "no-such-program-xyz"],
+            "command not found: no-such-program-xyz",
+        ),
+        (
+            vec!["run", "--runs", "3", "--timeout", "0.2", "--", "sleep", "5"],
+            "timed out",
+        ),
     ] {
         let out = sandbox.run(&args);
         assert_eq!(code(&out), 2, "{args:?}");
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
-    assert!(sandbox.run_files().is_empty(), "a failed measurement recorded a run");
+    assert!(
+        sandbox.run_files().is_empty(),
+        "a failed measurement recorded a run"
+    );
 }
 
 #[test]
 fn run_records_and_writes_a_run_file_that_compare_reads() {
     let sandbox = Sandbox::new();
-    let a = sandbox.run(&["run", "--runs", "12", "--name", "x", "--out", "a.json", "--", "sleep", "0.01"]);
+    let a = sandbox.run(&[
+        "run", "--runs", "12", "--name", "x", "--out", "a.json", "--", "sleep", "0.01",
+    ]);
     assert_eq!(code(&a), 0, "{}", stderr(&a));
     assert!(stdout(&a).contains("median"), "{}", stdout(&a));
-    let b = sandbox.run(&["run", "--runs", "12", "--name", "x", "--out", "b.json", "--no-record", "--", "sleep", "0.02"]);
+    let b = sandbox.run(&[
+        "run",
+        "--runs",
+        "12",
+        "--name",
+        "x",
+        "--out",
+        "b.json",
+        "--no-record",
+        "--",
+        "sleep",
+        "0.02",
+    ]);
     assert_eq!(code(&b), 0, "{}", stderr(&b));
     assert_eq!(sandbox.run_files().len(), 1, "--no-record recorded");
 
@@ -154,31 +216,59 @@ fn run_records_and_writes_a_run_file_that_compare_reads() {
     assert_eq!(doc["entries"][0]["verdict"], "regressed");
 
     // By id from the store, in Markdown.
-    let id = sandbox.run_files()[0].file_stem().unwrap().to_string_lossy().into_owned();
+    let id = sandbox.run_files()[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let by_id = sandbox.run(&["compare", &id, "a.json", "--format", "markdown"]);
     assert_eq!(code(&by_id), 0, "{}", stderr(&by_id));
-    assert!(stdout(&by_id).contains("| x | wall_time | unchanged"), "{}", stdout(&by_id));
+    assert!(
+        stdout(&by_id).contains("| x | wall_time | unchanged"),
+        "{}",
+        stdout(&by_id)
+    );
 }
 
 #[test]
 fn baseline_set_pools_the_last_runs_and_show_and_list_report_it() {
     let sandbox = Sandbox::new();
     for _ in 0..3 {
-        let out = sandbox.run(&["run", "--runs", "5", "--name", "t", "--branch", "main", "--", "true"]);
+        let out = sandbox.run(&[
+            "run", "--runs", "5", "--name", "t", "--branch", "main", "--", "true",
+        ]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
     let set = sandbox.run(&["baseline", "set", "--last", "3", "--branch", "main"]);
     assert_eq!(code(&set), 0, "{}", stderr(&set));
-    assert!(stdout(&set).contains("set from 3 run(s)"), "{}", stdout(&set));
+    assert!(
+        stdout(&set).contains("set from 3 run(s)"),
+        "{}",
+        stdout(&set)
+    );
     let show = sandbox.run(&["baseline", "show", "--branch", "main", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(doc["sources"].as_array().unwrap().len(), 3);
-    assert_eq!(doc["benchmarks"][0]["metrics"][0]["samples"].as_array().unwrap().len(), 15);
+    assert_eq!(
+        doc["benchmarks"][0]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        15
+    );
     let list = sandbox.run(&["baseline", "list"]);
-    assert!(stdout(&list).contains("main@") && stdout(&list).contains("3 run(s)"), "{}", stdout(&list));
+    assert!(
+        stdout(&list).contains("main@") && stdout(&list).contains("3 run(s)"),
+        "{}",
+        stdout(&list)
+    );
     let none = sandbox.run(&["baseline", "set", "--branch", "nothing-here"]);
     assert_eq!(code(&none), 2);
-    assert!(stderr(&none).contains("no runs of nothing-here@"), "{}", stderr(&none));
+    assert!(
+        stderr(&none).contains("no runs of nothing-here@"),
+        "{}",
+        stderr(&none)
+    );
 }
 
 #[test]
@@ -204,19 +294,39 @@ env = { LANG = "C" }
     .unwrap();
     let out = sandbox.run(&["run", "--out", "run.json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let run: serde_json::Value = serde_json::from_slice(&std::fs::read(sandbox.path().join("run.json")).unwrap()).unwrap();
-    let names: Vec<_> = run["benchmarks"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_owned()).collect();
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sandbox.path().join("run.json")).unwrap()).unwrap();
+    let names: Vec<_> = run["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, ["shell", "argv"]);
-    assert_eq!(run["benchmarks"][0]["metrics"][0]["samples"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        run["benchmarks"][0]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
 
     let only = sandbox.run(&["run", "--no-record", "--bench", "argv"]);
     assert_eq!(code(&only), 0, "{}", stderr(&only));
     assert!(!stdout(&only).contains("shell"));
 
-    std::fs::write(sandbox.path().join("benchkeep.toml"), "[[bench]]\nname = \"a\"\ncommand = \"true\"\nrepeat = 3\n").unwrap();
+    std::fs::write(
+        sandbox.path().join("benchkeep.toml"),
+        "[[bench]]\nname = \"a\"\ncommand = \"true\"\nrepeat = 3\n",
+    )
+    .unwrap();
     let bad = sandbox.run(&["run"]);
     assert_eq!(code(&bad), 2);
-    assert!(stderr(&bad).contains("unknown field `repeat`") && stderr(&bad).contains("line 4"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("unknown field `repeat`") && stderr(&bad).contains("line 4"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -240,20 +350,41 @@ fn stores_are_chosen_by_url() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(sandbox.path().join("shared/baselines").is_dir());
-    assert!(!sandbox.store().exists(), "the default store was used despite BENCHKEEP_STORE");
+    assert!(
+        !sandbox.store().exists(),
+        "the default store was used despite BENCHKEEP_STORE"
+    );
 }
 
 #[test]
 fn a_future_run_file_is_refused_with_advice() {
     let sandbox = Sandbox::new();
-    let out = sandbox.run(&["run", "--runs", "3", "--out", "r.json", "--no-record", "--", "true"]);
+    let out = sandbox.run(&[
+        "run",
+        "--runs",
+        "3",
+        "--out",
+        "r.json",
+        "--no-record",
+        "--",
+        "true",
+    ]);
     assert_eq!(code(&out), 0);
-    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(sandbox.path().join("r.json")).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sandbox.path().join("r.json")).unwrap()).unwrap();
     doc["schema"]["major"] = 9.into();
-    std::fs::write(sandbox.path().join("future.json"), serde_json::to_vec(&doc).unwrap()).unwrap();
+    std::fs::write(
+        sandbox.path().join("future.json"),
+        serde_json::to_vec(&doc).unwrap(),
+    )
+    .unwrap();
     let check = sandbox.run(&["check", "--run", "future.json"]);
     assert_eq!(code(&check), 2);
-    assert!(stderr(&check).contains("future.json") && stderr(&check).contains("upgrade benchkeep"), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains("future.json") && stderr(&check).contains("upgrade benchkeep"),
+        "{}",
+        stderr(&check)
+    );
 }
 
 #[test]
@@ -273,21 +404,34 @@ fn sigint_during_run_stops_the_command_and_records_nothing() {
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "the measured command kept running");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the measured command kept running"
+    );
     assert_eq!(code(&out), 130, "{}", stderr(&out));
-    assert!(stderr(&out).contains("interrupted: nothing was recorded"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted: nothing was recorded"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(sandbox.run_files(), before);
 }
 
 #[test]
 fn usage_errors_exit_2_and_help_exits_0() {
     let sandbox = Sandbox::new();
-    assert_eq!(code(&sandbox.run(&["run", "--runs", "many", "--", "true"])), 2);
+    assert_eq!(
+        code(&sandbox.run(&["run", "--runs", "many", "--", "true"])),
+        2
+    );
     assert_eq!(code(&sandbox.run(&["run", "--runs", "0", "--", "true"])), 2);
     assert_eq!(code(&sandbox.run(&["nonsense"])), 2);
     assert_eq!(code(&sandbox.run(&["run"])), 2);
     assert_eq!(code(&sandbox.run(&["--help"])), 0);
-    assert_eq!(code(&sandbox.run(&["check", "--threshold", "-5", "--", "true"])), 2);
+    assert_eq!(
+        code(&sandbox.run(&["check", "--threshold", "-5", "--", "true"])),
+        2
+    );
 }
 
 #[test]
@@ -311,9 +455,19 @@ fn the_default_store_lives_at_the_repository_root() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(sandbox.store().join("runs").is_dir(), "store not at the repository root");
-    let key_dir = std::fs::read_dir(sandbox.store().join("runs")).unwrap().next().unwrap().unwrap();
-    assert!(key_dir.file_name().to_string_lossy().starts_with("trunk@"), "branch not taken from git");
+    assert!(
+        sandbox.store().join("runs").is_dir(),
+        "store not at the repository root"
+    );
+    let key_dir = std::fs::read_dir(sandbox.store().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(
+        key_dir.file_name().to_string_lossy().starts_with("trunk@"),
+        "branch not taken from git"
+    );
 }
 
 #[test]
@@ -323,7 +477,9 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
     let children: Vec<_> = (0..8)
         .map(|_| {
             sandbox
-                .command(&["run", "--runs", "2", "--warmup", "0", "--name", "t", "--", "true"])
+                .command(&[
+                    "run", "--runs", "2", "--warmup", "0", "--name", "t", "--", "true",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -334,7 +490,11 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
-    let mut ids: Vec<_> = sandbox.run_files().iter().map(|p| p.file_name().unwrap().to_owned()).collect();
+    let mut ids: Vec<_> = sandbox
+        .run_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
     assert_eq!(ids.len(), 8, "a concurrently recorded run was lost");
     ids.dedup();
     assert_eq!(ids.len(), 8);
@@ -343,7 +503,10 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
     let checks: Vec<_> = (0..6)
         .map(|_| {
             sandbox
-                .command(&["check", "--runs", "5", "--warmup", "0", "--branch", "race", "--name", "t", "--", "true"])
+                .command(&[
+                    "check", "--runs", "5", "--warmup", "0", "--branch", "race", "--name", "t",
+                    "--", "true",
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -362,5 +525,9 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
     assert_eq!(baselines.len(), 1);
     let show = sandbox.run(&["baseline", "show", "--branch", "race", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!(doc["sources"].as_array().unwrap().len(), 1, "the baseline was overwritten by a later bootstrap");
+    assert_eq!(
+        doc["sources"].as_array().unwrap().len(),
+        1,
+        "the baseline was overwritten by a later bootstrap"
+    );
 }

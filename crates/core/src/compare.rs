@@ -471,21 +471,37 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
     entry.interval = Some((lo - 1.0, hi - 1.0));
     entry.p_value = Some(test.p_value);
 
+    decide(
+        &mut entry,
+        config,
+        test.p_value,
+        (change, lo - 1.0, hi - 1.0),
+    );
+    entry
+}
+
+/// Applies the verdict rule (see the module docs) to a relative change and its interval.
+fn decide(
+    entry: &mut MetricComparison,
+    config: &CompareConfig,
+    p_value: f64,
+    (change, lo, hi): (f64, f64, f64),
+) {
     // Orient so that positive means worse.
-    let (worse, worse_lo, worse_hi) = match any.direction {
-        Direction::LowerIsBetter => (change, lo - 1.0, hi - 1.0),
-        Direction::HigherIsBetter => (-change, 1.0 - hi, 1.0 - lo),
+    let (worse, worse_lo, worse_hi) = match entry.direction {
+        Direction::LowerIsBetter => (change, lo, hi),
+        Direction::HigherIsBetter => (-change, -hi, -lo),
     };
     let threshold = config.threshold;
-    let significant = test.p_value < config.alpha && (worse_lo > 0.0 || worse_hi < 0.0);
+    let significant = p_value < config.alpha && (worse_lo > 0.0 || worse_hi < 0.0);
     let pct = |x: f64| format!("{:+.1}%", x * 100.0);
     if significant && worse > threshold {
         entry.verdict = Verdict::Regressed;
         entry.severity = Some(config.severity.grade(worse));
-        entry.reason = format!("worse by {} (p={})", pct(worse), format_p(test.p_value));
+        entry.reason = format!("worse by {} (p={})", pct(worse), format_p(p_value));
     } else if significant && worse < -threshold {
         entry.verdict = Verdict::Improved;
-        entry.reason = format!("better by {} (p={})", pct(-worse), format_p(test.p_value));
+        entry.reason = format!("better by {} (p={})", pct(-worse), format_p(p_value));
     } else if worse_lo > -threshold && worse_hi < threshold {
         entry.verdict = Verdict::Unchanged;
         entry.reason = format!("interval within ±{:.0}%", threshold * 100.0);
@@ -500,10 +516,9 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         entry.reason = format!(
             "cannot rule out {} {worse_word} (p={})",
             pct(bound.abs()).trim_start_matches('+'),
-            format_p(test.p_value)
+            format_p(p_value)
         );
     }
-    entry
 }
 
 /// Formats a p-value with two significant digits, as people quote them.

@@ -226,7 +226,7 @@ pub async fn baseline_preconditions(store: &dyn Store) {
     assert!(
         matches!(
             store
-                .put_baseline(&baseline_of(&k, &[r2.clone()]), PutMode::Create)
+                .put_baseline(&baseline_of(&k, std::slice::from_ref(&r2)), PutMode::Create)
                 .await,
             Err(StoreError::AlreadyExists { .. })
         ),
@@ -283,7 +283,8 @@ pub async fn baseline_race(store: &dyn Store, tasks: usize, updates: usize) {
         let k = k.clone();
         async move {
             for update in 0..updates {
-                let run = sample_run(&k, (task * 1000 + update) as i64, task as u64, &[1.0]);
+                let millis = i64::try_from(task * 1000 + update).expect("small");
+                let run = sample_run(&k, millis, task as u64, &[1.0]);
                 update_baseline(store, &k, 1000, |current| {
                     let mut next = current.unwrap_or_else(|| {
                         let mut empty = baseline_of(&k, std::slice::from_ref(&run));
@@ -356,8 +357,13 @@ pub async fn hostile_names(store: &dyn Store) {
     ];
     for (i, name) in names.iter().enumerate() {
         let k = BaselineKey::new(*name, format!("plat/{name}")).expect("hostile but valid key");
-        let mut run = sample_run(&k, i as i64, 500 + i as u64, &[i as f64]);
-        run.benchmarks[0].name = (*name).to_owned();
+        let mut run = sample_run(
+            &k,
+            i64::try_from(i).expect("small"),
+            500 + i as u64,
+            &[i as f64],
+        );
+        (*name).clone_into(&mut run.benchmarks[0].name);
         store
             .append_run(&run)
             .await

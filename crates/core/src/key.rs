@@ -1,6 +1,6 @@
 //! Baseline keys: which baseline a run is compared with.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ impl BaselineKey {
             hash.write(self.branch.as_bytes());
             hash.write(&[0]);
             hash.write(self.platform.as_bytes());
-            name.push_str(&format!("~{:016x}", hash.0));
+            let _ = write!(name, "~{:016x}", hash.0);
         }
         name
     }
@@ -116,7 +116,7 @@ fn encode_part(value: &str) -> String {
         if keep {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            let _ = write!(out, "%{byte:02X}");
         }
     }
     out
@@ -212,6 +212,6 @@ mod tests {
         let n = name(&long, "linux");
         let branch_part = n.split('@').next().unwrap();
         assert!(!branch_part.ends_with('%'));
-        assert!(branch_part.len() % 3 == 0, "{branch_part}");
+        assert!(branch_part.len().is_multiple_of(3), "{branch_part}");
     }
 }

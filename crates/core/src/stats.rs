@@ -60,6 +60,13 @@ impl Rng {
     }
 }
 
+/// Converts a non-negative, already-rounded float index to `usize` (negative and NaN become 0,
+/// too-large values saturate), the one place where float positions become array indices.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn float_index(x: f64) -> usize {
+    x.max(0.0) as usize
+}
+
 /// Sorts a copy of `samples` (NaN last; callers reject NaN before).
 #[must_use]
 pub fn sorted(samples: &[f64]) -> Vec<f64> {
@@ -88,7 +95,7 @@ pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let lo = pos.floor();
     let frac = pos - lo;
-    let lo = lo as usize;
+    let lo = float_index(lo);
     let hi = (lo + 1).min(sorted.len() - 1);
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
 }
@@ -116,6 +123,8 @@ pub struct RankTest {
 /// Largest sample size for which the exact null distribution of U is computed.
 const EXACT_U_MAX: usize = 20;
 
+// The names are the textbook's: samples a and b of sizes n and m, statistic U.
+#[allow(clippy::many_single_char_names)]
 /// Two-sided Mann-Whitney U test of sorted samples `a` and `b` (both non-empty).
 ///
 /// Exact for samples of at most 20 without ties; otherwise the normal approximation with tie and
@@ -136,10 +145,13 @@ pub fn mann_whitney_sorted(a: &[f64], b: &[f64]) -> RankTest {
             (None, Some(&y)) => y,
             (None, None) => unreachable!(),
         };
+        // Exact equality is the point: these are ties in the ranking.
+        #[allow(clippy::float_cmp)]
         let from_a = a[i..].iter().take_while(|&&x| x == value).count();
+        #[allow(clippy::float_cmp)]
         let from_b = b[j..].iter().take_while(|&&y| y == value).count();
         let tied = (from_a + from_b) as f64;
-        let average_rank = position as f64 + (tied + 1.0) / 2.0;
+        let average_rank = position as f64 + f64::midpoint(tied, 1.0);
         rank_sum_a += from_a as f64 * average_rank;
         tie_term += tied * tied * tied - tied;
         position += from_a + from_b;
@@ -203,7 +215,7 @@ fn exact_u_two_sided(n: usize, m: usize, u: f64) -> f64 {
     }
     let dist = &table[m];
     let total: f64 = dist.iter().sum();
-    let u_index = u.round() as usize;
+    let u_index = float_index(u.round());
     let lower: f64 = dist[..=u_index.min(max_u)].iter().sum::<f64>() / total;
     let upper: f64 = dist[u_index.min(max_u)..].iter().sum::<f64>() / total;
     (2.0 * lower.min(upper)).min(1.0)
@@ -276,7 +288,7 @@ impl MedianSampler {
 /// 1-based ranks of the two order statistics averaged into the median (equal for odd `n`).
 fn median_ranks(n: usize) -> (usize, usize) {
     if n % 2 == 1 {
-        ((n + 1) / 2, (n + 1) / 2)
+        (n.div_ceil(2), n.div_ceil(2))
     } else {
         (n / 2, n / 2 + 1)
     }
@@ -332,7 +344,7 @@ fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
         // Rank k at position i and rank k+1 at position j > i happens exactly when l < k draws fall
         // below i, k - l fall on i, none strictly between i and j, and at least one on j. The
         // probability factorises as f(i) * g(j); the j == i case takes the rest of the marginal.
-        let rest = (n - k) as i32;
+        let rest = i32::try_from(n - k).expect("n is at most EXACT_MEDIAN_MAX");
         let g = |j: usize| ((n - j) as f64 / nf).powi(rest) - ((n - j - 1) as f64 / nf).powi(rest);
         for i in 0..n {
             let f: f64 = (0..k)
@@ -457,8 +469,8 @@ pub fn ratio_of_medians_ci(
         .collect();
     let tail = (1.0 - confidence) / 2.0;
     let last = ratios.len() - 1;
-    let lo_index = ((tail * ratios.len() as f64).floor() as usize).min(last);
-    let hi_index = (((1.0 - tail) * ratios.len() as f64).ceil() as usize)
+    let lo_index = float_index((tail * ratios.len() as f64).floor()).min(last);
+    let hi_index = float_index(((1.0 - tail) * ratios.len() as f64).ceil())
         .saturating_sub(1)
         .min(last);
     let (_, &mut lo, upper) = ratios.select_nth_unstable_by(lo_index, f64::total_cmp);

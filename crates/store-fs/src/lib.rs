@@ -382,27 +382,8 @@ impl Inner {
         let Some(bytes) = self.read_optional(&path, &format!("read {}", path.display()))? else {
             return Ok(None);
         };
-        Ok(Some(self.decode_baseline(key, &path, &bytes)?))
-    }
-
-    fn decode_baseline(
-        &self,
-        key: &BaselineKey,
-        path: &Path,
-        bytes: &[u8],
-    ) -> Result<Versioned<Baseline>, StoreError> {
         let what = format!("baseline {key} ({})", path.display());
-        let value = core_store::decode_baseline(bytes, &what)?;
-        if &value.key != key {
-            return Err(StoreError::Corrupt {
-                what,
-                detail: format!("the file holds the baseline of {}", value.key),
-            });
-        }
-        Ok(Versioned {
-            value,
-            version: core_store::content_version(bytes),
-        })
+        Ok(Some(decode_versioned_baseline(key, &what, &bytes)?))
     }
 
     /// Runs `f` while holding the exclusive lock of `key`'s baseline.
@@ -477,10 +458,11 @@ impl Inner {
         let dir = self.root.join("baselines");
         let mut baselines = Vec::new();
         for name in self.read_dir_names(&dir)? {
-            if !name.ends_with(".json") {
+            let path = dir.join(&name);
+            // Lock files and editor backups live elsewhere or end differently; only `.json` counts.
+            if path.extension().is_none_or(|ext| ext != "json") {
                 continue;
             }
-            let path = dir.join(&name);
             let Some(bytes) = self.read_optional(&path, &format!("read {}", path.display()))?
             else {
                 continue; // deleted while listing
@@ -501,6 +483,25 @@ impl Inner {
         baselines.sort_by(|a, b| a.value.key.cmp(&b.value.key));
         Ok(baselines)
     }
+}
+
+/// Decodes a stored baseline, checks that it is the baseline of `key`, and versions it by content.
+fn decode_versioned_baseline(
+    key: &BaselineKey,
+    what: &str,
+    bytes: &[u8],
+) -> Result<Versioned<Baseline>, StoreError> {
+    let value = core_store::decode_baseline(bytes, what)?;
+    if &value.key != key {
+        return Err(StoreError::Corrupt {
+            what: what.to_owned(),
+            detail: format!("the file holds the baseline of {}", value.key),
+        });
+    }
+    Ok(Versioned {
+        value,
+        version: core_store::content_version(bytes),
+    })
 }
 
 #[async_trait]
