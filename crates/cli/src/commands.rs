@@ -563,16 +563,23 @@ impl App {
         let needs_store = [&args.base, &args.head]
             .iter()
             .any(|s| !Path::new(s).is_file());
-        let store = if needs_store {
-            Some(self.store()?)
+        let (base, head) = if needs_store {
+            let store = self.store()?;
+            (
+                self.load_run(store.as_ref(), &args.base)?,
+                self.load_run(store.as_ref(), &args.head)?,
+            )
         } else {
-            None
+            // Two files: decode them in parallel (a large run takes tens of milliseconds).
+            std::thread::scope(|scope| {
+                let head = scope.spawn(|| load_run_file(Path::new(&args.head)));
+                let base = load_run_file(Path::new(&args.base));
+                let head = head
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                Ok::<_, anyhow::Error>((base?, head?))
+            })?
         };
-        let load = |source: &str| match &store {
-            Some(store) => self.load_run(store.as_ref(), source),
-            None => load_run_file(Path::new(source)),
-        };
-        let (base, head) = (load(&args.base)?, load(&args.head)?);
         let comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         let passed = comparison.passes(&config);
         let context = report::Context {

@@ -26,16 +26,17 @@ pub struct Context {
 
 /// Makes text safe for one terminal or table cell: control characters escaped, length capped.
 fn cell(text: &str, max_chars: usize) -> String {
-    let escaped: String = text
-        .chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect();
+    if text.len() <= max_chars && !text.chars().any(char::is_control) {
+        return text.to_owned(); // the common case, kept cheap for reports of 10,000 rows
+    }
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
     if escaped.chars().count() > max_chars {
         let kept: String = escaped.chars().take(max_chars.saturating_sub(1)).collect();
         format!("{kept}…")
@@ -160,7 +161,9 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
             *w = (*w).max(c.chars().count());
         }
     }
-    let mut out = format!(
+    let mut out = String::with_capacity(rows.len() * 120 + 256);
+    let _ = write!(
+        out,
         "{} compared with the baseline of {} run{}\n\n",
         cell(&context.subject, 200),
         context.baseline_runs.len(),
@@ -170,21 +173,9 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
             "s"
         }
     );
-    let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    out.push_str(&line(header.to_vec()));
-    out.push('\n');
+    write_row(&mut out, header.iter().copied(), &widths);
     for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-        out.push('\n');
+        write_row(&mut out, row.iter().map(String::as_str), &widths);
     }
     for e in shown(comparison, all_metrics) {
         if matches!(e.verdict, Verdict::Inconclusive) {
@@ -201,6 +192,22 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
     out.push_str(&summary_line(comparison, passed));
     out.push('\n');
     out
+}
+
+/// Appends one table row, cells padded to `widths` and two spaces apart, without trailing spaces.
+fn write_row<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>, widths: &[usize]) {
+    let start = out.len();
+    for (i, (cell, &width)) in cells.zip(widths).enumerate() {
+        if i > 0 {
+            out.push_str("  ");
+        }
+        out.push_str(cell);
+        let pad = width.saturating_sub(cell.chars().count());
+        out.extend(std::iter::repeat_n(' ', pad));
+    }
+    let trimmed = out[start..].trim_end().len();
+    out.truncate(start + trimmed);
+    out.push('\n');
 }
 
 fn markdown_cell(text: &str) -> String {
@@ -379,14 +386,9 @@ pub fn run_summary(benchmarks: &[Benchmark]) -> String {
         }
     }
     let mut out = String::new();
-    for cells in std::iter::once(header.map(str::to_owned)).chain(rows) {
-        let line: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
+    write_row(&mut out, header.iter().copied(), &widths);
+    for row in &rows {
+        write_row(&mut out, row.iter().map(String::as_str), &widths);
     }
     out
 }

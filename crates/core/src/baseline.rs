@@ -25,7 +25,7 @@ pub struct BaselineSource {
 }
 
 /// The reference data for one key: every benchmark's samples, pooled over the source runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
     /// The format version this baseline was written with.
     pub schema: SchemaVersion,
@@ -45,6 +45,13 @@ pub struct Baseline {
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
+
+crate::document::deserialize_keeping_unknown_fields!(
+    Baseline,
+    "a benchkeep baseline document",
+    required: [schema, kind, key, updated, sources, fingerprint, benchmarks],
+    optional: []
+);
 
 /// Why runs could not be pooled into a baseline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -30,6 +30,7 @@ pub mod baseline;
 pub mod compare;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod document;
 pub mod key;
 pub mod model;
 pub mod schema;

@@ -315,7 +315,7 @@ impl Fingerprint {
 pub const RUN_KIND: &str = "run";
 
 /// One invocation of benchkeep that measured something.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Run {
     /// The format version this run was written with.
     pub schema: SchemaVersion,
@@ -344,6 +344,13 @@ pub struct Run {
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
+
+crate::document::deserialize_keeping_unknown_fields!(
+    Run,
+    "a benchkeep run document",
+    required: [schema, kind, id, timestamp, key, fingerprint, benchmarks],
+    optional: [git, ci, labels]
+);
 
 impl Run {
     /// A run with no benchmarks yet.

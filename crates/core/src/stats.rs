@@ -33,6 +33,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.state;
         let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
@@ -101,11 +102,50 @@ pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// The median absolute deviation of sorted data, unscaled.
+///
+/// No sorting: below the median the deviations grow as the index falls, above it as the index
+/// rises, so walking outwards from the middle and always taking the smaller of the two next
+/// deviations visits them in ascending order.
 #[must_use]
 pub fn mad_of_sorted(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let m = median_of_sorted(sorted);
-    let deviations = sorted.iter().map(|x| (x - m).abs()).collect::<Vec<_>>();
-    median_of_sorted(&self::sorted(&deviations))
+    // Indices of the next deviation on each side; `down` counts down from the middle.
+    let mut up = n / 2;
+    let mut down = n / 2; // one past the next index below
+    let mut next = || {
+        let above = sorted.get(up).map(|x| x - m);
+        let below = down.checked_sub(1).map(|i| m - sorted[i]);
+        match (below, above) {
+            (Some(b), Some(a)) if b <= a => {
+                down -= 1;
+                b
+            }
+            (_, Some(a)) => {
+                up += 1;
+                a
+            }
+            (Some(b), None) => {
+                down -= 1;
+                b
+            }
+            (None, None) => f64::NAN,
+        }
+    };
+    // The median of the n deviations: ranks (n+1)/2, or n/2 and n/2 + 1.
+    let (lo_rank, hi_rank) = median_ranks(n);
+    let mut value = f64::NAN;
+    for _ in 0..lo_rank {
+        value = next();
+    }
+    if hi_rank == lo_rank {
+        value
+    } else {
+        f64::midpoint(value, next())
+    }
 }
 
 /// The result of a two-sided Mann-Whitney U test.
@@ -225,64 +265,93 @@ fn exact_u_two_sided(n: usize, m: usize, u: f64) -> f64 {
 /// Above it, resamples are drawn directly (their cost is then proportional to the data anyway).
 const EXACT_MEDIAN_MAX: usize = 200;
 
-/// Draws the median of a bootstrap resample of a sorted sample of size `n`.
+/// The bootstrap law of the median of a sorted sample of size `n`.
 ///
-/// For `n <= 200` it samples the resample median's *exact* distribution from an alias table
-/// (the median of a resample of sorted data is a function of two order-statistic indices whose
-/// joint law depends only on `n`), so one draw costs one random number instead of `n`. The law is
-/// the one of ordinary resampling with replacement; tests check it against full enumeration.
+/// The median of a resample (with replacement) of sorted data is the average of two sorted
+/// positions `(i, j)` whose joint law depends only on `n`. For `n <= 200` that law is tabulated
+/// exactly once per size, which lets [`ratio_of_medians_ci`] compute the bootstrap interval
+/// exactly (as with infinitely many resamples) instead of by Monte Carlo. Tests check the law
+/// against full enumeration of every resample.
 #[derive(Debug, Clone)]
 pub struct MedianSampler {
     n: usize,
-    table: Option<AliasTable>,
-}
-
-#[derive(Debug, Clone)]
-struct AliasTable {
-    atoms: Vec<(u32, u32)>,
-    probability: Vec<f64>,
-    alias: Vec<u32>,
+    /// `((i, j), probability)`, atoms below 1e-9 dropped: together they weigh under 1e-6, which
+    /// cannot move a 95% (or 99.9%) interval.
+    law: Option<Vec<((u32, u32), f64)>>,
 }
 
 impl MedianSampler {
     /// A sampler for sorted samples of size `n` (`n > 0`).
     #[must_use]
     pub fn new(n: usize) -> Self {
-        let table = (n <= EXACT_MEDIAN_MAX).then(|| {
-            let atoms = resample_median_law(n);
-            AliasTable::build(&atoms)
-        });
-        MedianSampler { n, table }
+        MedianSampler {
+            n,
+            law: (n <= EXACT_MEDIAN_MAX).then(|| resample_median_law(n)),
+        }
     }
 
-    /// The median of one bootstrap resample of `sorted` (which must have this sampler's size).
-    pub fn draw(&self, sorted: &[f64], rng: &mut Rng, scratch: &mut Vec<u32>) -> f64 {
+    /// The law bound to positive `sorted` data on a log scale: `(ln median value, probability)`,
+    /// in no particular order. Logs of the data are taken once; a midpoint atom's log is
+    /// `ln x_i + ln(1 + t)` with `t = (x_j - x_i) / (2 x_i)`, by series when `t` is small.
+    fn bind_log_law(&self, sorted: &[f64]) -> Option<Vec<(f64, f64)>> {
         debug_assert_eq!(sorted.len(), self.n);
-        if let Some(table) = &self.table {
-            let (i, j) = table.draw(rng);
-            return f64::midpoint(sorted[i as usize], sorted[j as usize]);
-        }
-        // Direct resampling, by counting how often each sorted position is drawn.
-        scratch.clear();
-        scratch.resize(self.n, 0);
-        for _ in 0..self.n {
-            scratch[rng.below(self.n)] += 1;
-        }
-        let (lo_rank, hi_rank) = median_ranks(self.n);
-        let (mut lo, mut hi, mut seen) = (None, None, 0usize);
-        for (index, &count) in scratch.iter().enumerate() {
-            seen += count as usize;
-            if lo.is_none() && seen >= lo_rank {
-                lo = Some(index);
-            }
-            if seen >= hi_rank {
-                hi = Some(index);
-                break;
-            }
-        }
-        let (lo, hi) = (lo.unwrap_or(self.n - 1), hi.unwrap_or(self.n - 1));
-        f64::midpoint(sorted[lo], sorted[hi])
+        let law = self.law.as_ref()?;
+        let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+        Some(
+            law.iter()
+                .map(|&((i, j), p)| {
+                    let (i, j) = (i as usize, j as usize);
+                    if i == j {
+                        return (logs[i], p);
+                    }
+                    let t = (sorted[j] - sorted[i]) / (2.0 * sorted[i]);
+                    // Five terms leave an error below t^6 / 6 < 2e-13 for t < 0.01.
+                    let log1p = if t < 0.01 {
+                        t * (1.0 - t * (0.5 - t * (1.0 / 3.0 - t * (0.25 - t * 0.2))))
+                    } else {
+                        t.ln_1p()
+                    };
+                    (logs[i] + log1p, p)
+                })
+                .collect(),
+        )
     }
+
+    /// The law bound to `sorted`: `(median value, probability)`, in no particular order.
+    #[cfg(test)]
+    fn bind_law(&self, sorted: &[f64]) -> Option<Vec<(f64, f64)>> {
+        debug_assert_eq!(sorted.len(), self.n);
+        let law = self.law.as_ref()?;
+        Some(
+            law.iter()
+                .map(|&((i, j), p)| (f64::midpoint(sorted[i as usize], sorted[j as usize]), p))
+                .collect(),
+        )
+    }
+}
+
+/// The median of one ordinary bootstrap resample of sorted data: counts how often each sorted
+/// position is drawn and reads the median ranks off the counts.
+fn draw_directly(sorted: &[f64], counts: &mut [u32], rng: &mut Rng) -> f64 {
+    let n = sorted.len();
+    counts.fill(0);
+    for _ in 0..n {
+        counts[rng.below(n)] += 1;
+    }
+    let (lo_rank, hi_rank) = median_ranks(n);
+    let (mut lo, mut hi, mut seen) = (None, None, 0usize);
+    for (index, &count) in counts.iter().enumerate() {
+        seen += count as usize;
+        if lo.is_none() && seen >= lo_rank {
+            lo = Some(index);
+        }
+        if seen >= hi_rank {
+            hi = Some(index);
+            break;
+        }
+    }
+    let (lo, hi) = (lo.unwrap_or(n - 1), hi.unwrap_or(n - 1));
+    f64::midpoint(sorted[lo], sorted[hi])
 }
 
 /// 1-based ranks of the two order statistics averaged into the median (equal for odd `n`).
@@ -372,55 +441,14 @@ fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
             }
         }
     }
-    // Atoms below 1e-15 cannot be seen in any realistic number of resamples.
-    atoms.retain(|&(_, p)| p > 1e-15);
+    // Atoms below 1e-9 weigh under 1e-6 together (at most ~20,000 atoms): they cannot move a
+    // 95% (or 99.9%) interval, and dropping them halves the work per comparison.
+    atoms.retain(|&(_, p)| p > 1e-9);
     let total: f64 = atoms.iter().map(|&(_, p)| p).sum();
     for atom in &mut atoms {
         atom.1 /= total;
     }
     atoms
-}
-
-impl AliasTable {
-    /// Vose's alias method: O(1) draws from a discrete law.
-    fn build(law: &[((u32, u32), f64)]) -> Self {
-        let len = law.len();
-        let mut probability = vec![0.0; len];
-        let mut alias = vec![0u32; len];
-        let mut scaled: Vec<f64> = law.iter().map(|&(_, p)| p * len as f64).collect();
-        let (mut small, mut large): (Vec<usize>, Vec<usize>) =
-            (0..len).partition(|&i| scaled[i] < 1.0);
-        // Peek at `large` before popping `small`: when rounding empties `large` first, the
-        // remaining small columns must keep their own mass (probability 1 below), not lose it.
-        while let Some(&l) = large.last() {
-            let Some(s) = small.pop() else { break };
-            probability[s] = scaled[s];
-            alias[s] = u32::try_from(l).unwrap_or(0);
-            scaled[l] -= 1.0 - scaled[s];
-            if scaled[l] < 1.0 {
-                large.pop();
-                small.push(l);
-            }
-        }
-        for i in small.into_iter().chain(large) {
-            probability[i] = 1.0;
-        }
-        AliasTable {
-            atoms: law.iter().map(|&(atom, _)| atom).collect(),
-            probability,
-            alias,
-        }
-    }
-
-    fn draw(&self, rng: &mut Rng) -> (u32, u32) {
-        let column = rng.below(self.atoms.len());
-        let chosen = if rng.unit_f64() < self.probability[column] {
-            column
-        } else {
-            self.alias[column] as usize
-        };
-        self.atoms[chosen]
-    }
 }
 
 /// Reusable [`MedianSampler`]s, one per sample size.
@@ -449,8 +477,20 @@ impl SamplerCache {
     }
 }
 
+/// Steps of the log lattice on which [`ratio_of_medians_ci`] combines the two medians' laws.
+const LATTICE_STEPS: usize = 128;
+
 /// A percentile-bootstrap confidence interval for `median(current) / median(baseline)`,
-/// resampling each (sorted, strictly positive) side independently.
+/// resampling each (sorted, non-negative) side independently.
+///
+/// For samples of at most 200 with positive values, nothing is resampled at random: each
+/// median's bootstrap law is known exactly (see [`MedianSampler`]), the two laws are placed on a
+/// common logarithmic lattice of 128 steps spanning the wider of them, and the law of
+/// `log(C / B)` is their exact convolution there, whose quantiles give the interval. The only
+/// approximation is the lattice: endpoints are within one step (1/127 of the wider median law's
+/// range), which is finer than the scatter of a 2,000-resample Monte Carlo interval, and the
+/// result is deterministic. `resamples` and `rng` serve larger samples, or samples containing
+/// zeros, where resamples are drawn directly.
 #[must_use]
 pub fn ratio_of_medians_ci(
     baseline: (&[f64], &MedianSampler),
@@ -459,28 +499,300 @@ pub fn ratio_of_medians_ci(
     confidence: f64,
     rng: &mut Rng,
 ) -> (f64, f64) {
-    let mut scratch = Vec::new();
-    let mut ratios: Vec<f64> = (0..resamples.max(1))
-        .map(|_| {
-            let b = baseline.1.draw(baseline.0, rng, &mut scratch);
-            let c = current.1.draw(current.0, rng, &mut scratch);
-            c / b
+    let tail = (1.0 - confidence) / 2.0;
+    let positive = |sorted: &[f64]| sorted.first().is_some_and(|&x| x > 0.0);
+    if positive(baseline.0)
+        && positive(current.0)
+        && let (Some(base), Some(cur)) = (
+            baseline.1.bind_log_law(baseline.0),
+            current.1.bind_log_law(current.0),
+        )
+    {
+        return lattice_ratio_interval(&base, &cur, tail);
+    }
+    monte_carlo_ratio_ci(baseline.0, current.0, resamples, tail, rng)
+}
+
+/// The `tail` and `1 - tail` quantiles of `C / B` from the laws of `ln B` and `ln C`, by exact
+/// convolution on a common log lattice.
+fn lattice_ratio_interval(
+    base_log: &[(f64, f64)],
+    cur_log: &[(f64, f64)],
+    tail: f64,
+) -> (f64, f64) {
+    let bounds = |law: &[(f64, f64)]| {
+        law.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(v, _)| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (base_lo, base_hi) = bounds(base_log);
+    let (cur_lo, cur_hi) = bounds(cur_log);
+    let width = (base_hi - base_lo).max(cur_hi - cur_lo);
+    // NaN cannot occur (positive, finite inputs); zero width means both medians are certain.
+    if width <= 0.0 || width.is_nan() {
+        // Both medians are certain: so is their ratio.
+        let ratio = (cur_lo - base_lo).exp();
+        return (ratio, ratio);
+    }
+    let step = width / (LATTICE_STEPS - 1) as f64;
+    // Positions are non-negative, so adding one half and truncating rounds to nearest (and is
+    // much cheaper than `f64::round`, a library call here).
+    let nearest = |position: f64| float_index(position + 0.5);
+    let histogram = |logged: &[(f64, f64)], lo: f64, hi: f64| {
+        let mut bins = vec![0.0; nearest((hi - lo) / step) + 1];
+        let last = bins.len() - 1;
+        for &(value, p) in logged {
+            bins[nearest((value - lo) / step).min(last)] += p;
+        }
+        bins
+    };
+    let hb = histogram(base_log, base_lo, base_hi);
+    let hc = histogram(cur_log, cur_lo, cur_hi);
+    // ln(C / B) = cur_lo - base_lo + (kc - kb) * step; lattice point d = kc - kb + (|hb| - 1).
+    // P(D <= d) = sum over kb of hb[kb] * Hc[d + kb - (|hb| - 1)], with Hc the cumulative law
+    // of C (0 below its range, 1 above), so each quantile is a binary search over the points
+    // with one dot product per probe.
+    let offset = hb.len() - 1;
+    let points = hb.len() + hc.len() - 1;
+    let cumulative_c: Vec<f64> = hc
+        .iter()
+        .scan(0.0, |sum, &p| {
+            *sum += p;
+            Some(*sum)
         })
         .collect();
-    let tail = (1.0 - confidence) / 2.0;
-    let last = ratios.len() - 1;
-    let lo_index = float_index((tail * ratios.len() as f64).floor()).min(last);
-    let hi_index = float_index(((1.0 - tail) * ratios.len() as f64).ceil())
-        .saturating_sub(1)
-        .min(last);
-    let (_, &mut lo, upper) = ratios.select_nth_unstable_by(lo_index, f64::total_cmp);
-    let hi = if hi_index > lo_index {
-        let offset = hi_index - lo_index - 1;
-        *upper.select_nth_unstable_by(offset, f64::total_cmp).1
-    } else {
+    // suffix_b[k]: the mass of B at bins k and above (where C's cumulative law is already 1).
+    let mut suffix_b = vec![0.0; hb.len() + 1];
+    for k in (0..hb.len()).rev() {
+        suffix_b[k] = suffix_b[k + 1] + hb[k];
+    }
+    let cdf_at = |d: usize| -> f64 {
+        // kc = d + kb - offset: below 0 contributes nothing, at or past |hc| contributes hb[kb].
+        let kb_from = offset.saturating_sub(d);
+        let kb_full = (offset + hc.len()).saturating_sub(d).min(hb.len());
+        let partial = if kb_from < kb_full {
+            dot(&hb[kb_from..kb_full], &cumulative_c[d + kb_from - offset..])
+        } else {
+            0.0
+        };
+        partial + suffix_b[kb_full.max(kb_from)]
+    };
+    let quantile_point = |q: f64| {
+        // The smallest d with P(D <= d) >= q; the last point always qualifies.
+        let (mut lo, mut hi) = (0usize, points - 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if cdf_at(mid) >= q - 1e-12 {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
         lo
     };
-    (lo, hi)
+    let ratio_at = |d: usize| (cur_lo - base_lo + (d as f64 - offset as f64) * step).exp();
+    (
+        ratio_at(quantile_point(tail)),
+        ratio_at(quantile_point(1.0 - tail)),
+    )
+}
+
+/// The dot product of `a` with the first `a.len()` values of `b`, with four accumulators so the
+/// additions need not wait on each other (a fixed order, so results stay deterministic).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let b = &b[..a.len()];
+    let mut sums = [0.0; 4];
+    let (a_chunks, b_chunks) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (a_rest, b_rest) = (a_chunks.remainder(), b_chunks.remainder());
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..4 {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+    let rest: f64 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest
+}
+
+/// `P(C / B <= r)` for independent discrete `B` and `C` given as ascending `(value, probability)`.
+/// The exact reference the lattice is tested against.
+#[cfg(test)]
+fn ratio_cdf(base: &[(f64, f64)], cur: &[(f64, f64)], r: f64) -> f64 {
+    // As `b` ascends so does `r * b`, so the position in `cur` only moves forward.
+    let (mut j, mut below, mut total) = (0usize, 0.0, 0.0);
+    for &(b, pb) in base {
+        let limit = r * b;
+        while let Some(&(c, pc)) = cur.get(j)
+            && c <= limit
+        {
+            below += pc;
+            j += 1;
+        }
+        total += pb * below;
+    }
+    total
+}
+
+/// The `q`-quantile of `C / B`: the smallest ratio `r` with `P(C / B <= r) >= q`, to a relative
+/// precision of 1e-6 (reports show 0.1%); base values must be positive.
+///
+/// The exact reference the lattice is tested against. Illinois false position on the cumulative distribution, which is a fine staircase, usually
+/// needs under ten evaluations where bisection needs thirty; every step still shrinks the bracket
+/// by at least 5% of its width, so it never stalls on a flat stretch.
+#[cfg(test)]
+fn ratio_quantile(base: &[(f64, f64)], cur: &[(f64, f64)], q: f64) -> f64 {
+    let (Some(&(b_min, _)), Some(&(b_max, _))) = (base.first(), base.last()) else {
+        return f64::NAN;
+    };
+    let (Some(&(c_min, _)), Some(&(c_max, _))) = (cur.first(), cur.last()) else {
+        return f64::NAN;
+    };
+    // Invariant: cdf(hi) >= q > cdf(lo); the answer lies in (lo, hi]. Start from a bracket built
+    // from each side's own quantiles (tight, because the medians' laws are concentrated) and fall
+    // back to the range of all ratios where it does not hold.
+    let (mut lo, mut hi) = (c_min / b_max, c_max / b_min);
+    let mut f_lo = ratio_cdf(base, cur, lo) - q;
+    if f_lo >= 0.0 {
+        return lo;
+    }
+    let mut f_hi = 1.0 - q;
+    for (c_level, b_level) in [(q * 0.5, 1.0 - q * 0.5), ((1.0 + q) * 0.5, (1.0 - q) * 0.5)] {
+        let guess = law_quantile(cur, c_level.clamp(0.0, 1.0))
+            / law_quantile(base, b_level.clamp(0.0, 1.0));
+        if guess.is_finite() && guess > lo && guess < hi {
+            let f = ratio_cdf(base, cur, guess) - q;
+            if f >= 0.0 {
+                (hi, f_hi) = (guess, f);
+            } else {
+                (lo, f_lo) = (guess, f);
+            }
+        }
+    }
+
+    let mut last_moved = 0i8; // -1: lo moved last, +1: hi moved last
+    for _ in 0..200 {
+        let width = hi - lo;
+        if width <= 1e-6 * hi {
+            break;
+        }
+        let secant = lo - f_lo * width / (f_hi - f_lo);
+        let mid = secant.clamp(lo + 0.05 * width, hi - 0.05 * width);
+        let f_mid = ratio_cdf(base, cur, mid) - q;
+        if f_mid >= 0.0 {
+            hi = mid;
+            f_hi = f_mid;
+            if last_moved == 1 {
+                f_lo *= 0.5; // Illinois: stop the stale endpoint from pinning the secant
+            }
+            last_moved = 1;
+        } else {
+            lo = mid;
+            f_lo = f_mid;
+            if last_moved == -1 {
+                f_hi *= 0.5;
+            }
+            last_moved = -1;
+        }
+    }
+    hi
+}
+
+/// The smallest value of an ascending `(value, probability)` law whose cumulative probability
+/// reaches `level`.
+#[cfg(test)]
+fn law_quantile(law: &[(f64, f64)], level: f64) -> f64 {
+    let mut cumulative = 0.0;
+    for &(value, p) in law {
+        cumulative += p;
+        if cumulative >= level {
+            return value;
+        }
+    }
+    law.last().map_or(f64::NAN, |&(value, _)| value)
+}
+
+/// The Monte Carlo percentile interval, drawing each resample's median directly.
+fn monte_carlo_ratio_ci(
+    baseline: &[f64],
+    current: &[f64],
+    resamples: usize,
+    tail: f64,
+    rng: &mut Rng,
+) -> (f64, f64) {
+    let resamples = resamples.max(1);
+    let last = resamples - 1;
+    let lo_index = float_index((tail * resamples as f64).floor()).min(last);
+    let hi_index = float_index(((1.0 - tail) * resamples as f64).ceil())
+        .saturating_sub(1)
+        .min(last);
+    // Only two order statistics are wanted, so keep the `lo_index + 1` smallest and the
+    // `resamples - hi_index` largest ratios in bounded heaps instead of storing all of them.
+    let mut smallest = TopK::new(lo_index + 1);
+    let mut largest = TopK::new(resamples - hi_index);
+    let (mut base_counts, mut cur_counts) = (vec![0; baseline.len()], vec![0; current.len()]);
+    for _ in 0..resamples {
+        let b = draw_directly(baseline, &mut base_counts, rng);
+        let c = draw_directly(current, &mut cur_counts, rng);
+        // Samples are non-negative (callers check), so every ratio is non-negative, infinite or
+        // NaN, and for those the IEEE bit patterns order like the values.
+        let ratio = (c / b).to_bits();
+        smallest.offer(ratio);
+        largest.offer(u64::MAX - ratio);
+    }
+    (
+        f64::from_bits(smallest.kth()),
+        f64::from_bits(u64::MAX - largest.kth()),
+    )
+}
+
+/// The `k` smallest values seen, in a max-heap whose top is the k-th smallest.
+struct TopK {
+    k: usize,
+    heap: std::collections::BinaryHeap<u64>,
+    /// The heap's top once full: most values are rejected by this one comparison.
+    bound: u64,
+    full: bool,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k: k.max(1),
+            heap: std::collections::BinaryHeap::with_capacity(k.max(1)),
+            bound: u64::MAX,
+            full: false,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, value: u64) {
+        // Once full, most values are rejected here; while filling, every value is kept.
+        if self.full && value >= self.bound {
+            return;
+        }
+        self.accept(value);
+    }
+
+    #[inline(never)]
+    fn accept(&mut self, value: u64) {
+        if self.heap.len() < self.k {
+            self.heap.push(value);
+            if self.heap.len() == self.k {
+                self.full = true;
+                self.bound = self.kth();
+            }
+        } else {
+            if let Some(mut top) = self.heap.peek_mut() {
+                *top = value;
+            }
+            self.bound = self.kth();
+        }
+    }
+
+    /// The k-th smallest value offered (the largest if fewer than k were offered).
+    fn kth(&self) -> u64 {
+        self.heap.peek().copied().unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -520,44 +832,90 @@ mod tests {
     }
 
     #[test]
-    fn alias_sampling_follows_the_law() {
-        let n = 6;
-        let law: HashMap<_, _> = resample_median_law(n).into_iter().collect();
-        let sampler = MedianSampler::new(n);
-        let table = sampler.table.as_ref().unwrap();
-        let mut rng = Rng::seed_from_u64(7);
-        let draws = 200_000;
-        let mut counts: HashMap<(u32, u32), f64> = HashMap::new();
-        for _ in 0..draws {
-            *counts.entry(table.draw(&mut rng)).or_insert(0.0) += 1.0;
-        }
-        for (atom, p) in law {
-            let freq = counts.get(&atom).copied().unwrap_or(0.0) / f64::from(draws);
-            let sd = (p * (1.0 - p) / f64::from(draws)).sqrt();
-            assert!(
-                (freq - p).abs() < 5.0 * sd + 1e-4,
-                "{atom:?}: {freq} vs {p}"
+    fn exact_interval_matches_monte_carlo_with_many_resamples() {
+        // Odd and even sizes, skewed data with ties: the exact bootstrap interval must agree with
+        // plain resampling (direct draws, 200,000 resamples) to Monte Carlo precision.
+        let mut rng = Rng::seed_from_u64(11);
+        for (n, m) in [(15, 15), (30, 30), (12, 31), (50, 8)] {
+            let base = sorted(
+                &(0..n)
+                    .map(|_| 100.0 + (20.0 * rng.unit_f64()).powi(2).round())
+                    .collect::<Vec<_>>(),
             );
+            let cur = sorted(
+                &(0..m)
+                    .map(|_| 104.0 + (20.0 * rng.unit_f64()).powi(2).round())
+                    .collect::<Vec<_>>(),
+            );
+            let (bs, cs) = (MedianSampler::new(n), MedianSampler::new(m));
+            let exact = ratio_of_medians_ci((&base, &bs), (&cur, &cs), 0, 0.95, &mut rng);
+            let monte_carlo = monte_carlo_ratio_ci(&base, &cur, 200_000, 0.025, &mut rng);
+            for (e, mc) in [(exact.0, monte_carlo.0), (exact.1, monte_carlo.1)] {
+                assert!(
+                    (e / mc - 1.0).abs() < 0.01,
+                    "n={n} m={m}: exact {exact:?} vs Monte Carlo {monte_carlo:?}"
+                );
+            }
         }
     }
 
     #[test]
-    fn direct_and_tabulated_resampling_agree_on_the_median_spread() {
-        // n = 201 uses direct resampling; n = 199 the table. Their bootstrap spreads of the median
-        // of 0..n must be about equal.
-        let spread = |n: usize| {
-            let data: Vec<f64> = (0..n).map(|x| x as f64).collect();
-            let sampler = MedianSampler::new(n);
-            let mut rng = Rng::seed_from_u64(3);
-            let mut scratch = Vec::new();
-            let draws: Vec<f64> = (0..20_000)
-                .map(|_| sampler.draw(&data, &mut rng, &mut scratch))
-                .collect();
-            let mean = draws.iter().sum::<f64>() / draws.len() as f64;
-            (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / draws.len() as f64).sqrt()
-        };
-        let (table, direct) = (spread(199), spread(201));
-        assert!((table / direct - 1.0).abs() < 0.05, "{table} vs {direct}");
+    fn the_lattice_interval_is_within_one_step_of_the_exact_one() {
+        let mut rng = Rng::seed_from_u64(21);
+        for (n, m, spread) in [
+            (10, 10, 0.01),
+            (30, 30, 0.02),
+            (31, 29, 0.3),
+            (200, 7, 2.0),
+            (5, 60, 0.001),
+        ] {
+            let draw = |rng: &mut Rng, center: f64, k: usize| {
+                sorted(
+                    &(0..k)
+                        .map(|_| center * (1.0 + spread * rng.unit_f64()))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let (base, cur) = (draw(&mut rng, 100.0, n), draw(&mut rng, 107.0, m));
+            let (bs, cs) = (MedianSampler::new(n), MedianSampler::new(m));
+            let logs = bs.bind_log_law(&base).unwrap();
+            let direct = bs.bind_law(&base).unwrap();
+            for ((log, p), (value, q)) in logs.iter().zip(&direct) {
+                assert!(
+                    (log - value.ln()).abs() < 1e-12 && (p - q).abs() < 1e-15,
+                    "log law differs from the law"
+                );
+            }
+            let (mut bl, mut cl) = (bs.bind_law(&base).unwrap(), cs.bind_law(&cur).unwrap());
+            bl.sort_by(|a, b| a.0.total_cmp(&b.0));
+            cl.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (lo, hi) = ratio_of_medians_ci((&base, &bs), (&cur, &cs), 0, 0.95, &mut rng);
+            let (exact_lo, exact_hi) = (
+                ratio_quantile(&bl, &cl, 0.025),
+                ratio_quantile(&bl, &cl, 0.975),
+            );
+            // One lattice step, in log space: 1/127 of the wider law's log range.
+            let range = |law: &[(f64, f64)]| law.last().unwrap().0.ln() - law[0].0.ln();
+            let step = range(&bl).max(range(&cl)) / 127.0;
+            for (got, want) in [(lo, exact_lo), (hi, exact_hi)] {
+                assert!(
+                    (got.ln() - want.ln()).abs() <= step * 1.01 + 1e-12,
+                    "n={n} m={m}: lattice {got} vs exact {want} (step {step})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_exact_quantile_is_an_attained_ratio() {
+        // With one atom per side the ratio is certain.
+        let (base, cur) = ([(2.0, 1.0)], [(3.0, 1.0)]);
+        assert!((ratio_quantile(&base, &cur, 0.025) - 1.5).abs() < 1e-6);
+        assert!((ratio_quantile(&base, &cur, 0.975) - 1.5).abs() < 1e-6);
+        // Two equally likely values on one side: the median ratio sits at the lower one.
+        let cur = [(3.0, 0.5), (5.0, 0.5)];
+        assert!((ratio_quantile(&base, &cur, 0.5) - 1.5).abs() < 1e-6);
+        assert!((ratio_quantile(&base, &cur, 0.51) - 2.5).abs() < 1e-6);
     }
 
     #[test]
@@ -580,11 +938,67 @@ mod tests {
     }
 
     #[test]
+    fn mad_matches_the_sorting_definition() {
+        let mut rng = Rng::seed_from_u64(4);
+        for n in 1..40 {
+            let data = sorted(
+                &(0..n)
+                    .map(|_| (rng.unit_f64() * 10.0).round())
+                    .collect::<Vec<_>>(),
+            );
+            let m = median_of_sorted(&data);
+            let deviations = sorted(&data.iter().map(|x| (x - m).abs()).collect::<Vec<_>>());
+            assert_eq!(
+                mad_of_sorted(&data).to_bits(),
+                median_of_sorted(&deviations).to_bits(),
+                "{data:?}"
+            );
+        }
+    }
+
+    #[test]
     fn quantiles_and_medians() {
         let data = [1.0, 2.0, 3.0, 4.0];
         assert!((median_of_sorted(&data) - 2.5).abs() < 1e-12);
         assert!((quantile_of_sorted(&data, 0.25) - 1.75).abs() < 1e-12);
         assert!((mad_of_sorted(&data) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn dot_product_matches_the_plain_sum() {
+        for len in [0usize, 1, 3, 4, 5, 17] {
+            let a: Vec<f64> = (0..len).map(|i| i as f64 + 0.5).collect();
+            let b: Vec<f64> = (0..len + 2).map(|i| 2.0 * i as f64).collect();
+            let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-9, "len {len}");
+        }
+    }
+
+    #[test]
+    fn top_k_matches_sorting() {
+        let mut rng = Rng::seed_from_u64(5);
+        let values: Vec<u64> = (0..2000).map(|_| rng.next_u64() % 10_000).collect();
+        let mut sorted_values = values.clone();
+        sorted_values.sort_unstable();
+        let mut filling = TopK::new(2);
+        filling.offer(u64::MAX);
+        filling.offer(u64::MAX);
+        assert_eq!(
+            filling.kth(),
+            u64::MAX,
+            "values at u64::MAX must be kept while filling"
+        );
+        filling.offer(7);
+        assert_eq!(filling.kth(), u64::MAX);
+        filling.offer(3);
+        assert_eq!(filling.kth(), 7);
+        for k in [1, 50, 51, 1999, 2000] {
+            let mut top = TopK::new(k);
+            for &v in &values {
+                top.offer(v);
+            }
+            assert_eq!(top.kth(), sorted_values[k - 1], "k = {k}");
+        }
     }
 
     #[test]
