@@ -627,9 +627,9 @@ mod tests {
 
     #[test]
     fn peak_rss_is_per_execution_not_a_running_maximum() {
-        // A grandchild (sh -> python3) that touches 200 MiB, then a tiny command in the same
-        // process: RUSAGE_CHILDREN would report 200 MiB for both.
-        let hog = sh("python3 -c \"b = bytearray(200 * 1024 * 1024)\"; true");
+        // A grandchild (sh -> dd, whose 200 MiB block buffer is written and so resident), then a
+        // tiny command in the same process: RUSAGE_CHILDREN would report 200 MiB for both.
+        let hog = sh("dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; true");
         let small = CommandSpec::new(["true"]);
         let hog_rss = run(&hog, &fixed(1)).unwrap().samples[0].peak_rss_bytes;
         let after = run(&small, &fixed(1)).unwrap().samples[0].peak_rss_bytes;
