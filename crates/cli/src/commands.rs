@@ -148,6 +148,17 @@ impl App {
         BaselineKey::new(branch, platform).map_err(|e| anyhow!("{e}"))
     }
 
+    /// The key of this checkout and machine, unless `args` overrides it.
+    fn current_key(&self, args: &KeyArgs) -> Result<BaselineKey> {
+        let env = |name: &str| std::env::var(name).ok();
+        let git = environment::git_info(&self.cwd, &env);
+        self.resolve_key(
+            args,
+            git.as_ref().and_then(|g| g.branch.as_deref()),
+            &environment::fingerprint().platform_key(),
+        )
+    }
+
     /// The benchmarks to measure: the command after `--`, or the configured `[[bench]]`es.
     fn planned_benchmarks(
         &self,
@@ -405,13 +416,7 @@ impl App {
         let explicit_key = args.key.branch.is_some() || args.key.platform.is_some();
         let mut runs = Vec::new();
         let key = if args.from.is_empty() {
-            let env = |name: &str| std::env::var(name).ok();
-            let git = environment::git_info(&self.cwd, &env);
-            let key = self.resolve_key(
-                &args.key,
-                git.as_ref().and_then(|g| g.branch.as_deref()),
-                &environment::fingerprint().platform_key(),
-            )?;
+            let key = self.current_key(&args.key)?;
             let wanted = args.last.unwrap_or(1);
             if wanted == 0 {
                 bail!("--last must be at least 1");
@@ -477,13 +482,7 @@ impl App {
 
     fn baseline_show(&self, args: &BaselineShowArgs) -> Result<Outcome> {
         let store = self.store()?;
-        let env = |name: &str| std::env::var(name).ok();
-        let git = environment::git_info(&self.cwd, &env);
-        let key = self.resolve_key(
-            &args.key,
-            git.as_ref().and_then(|g| g.branch.as_deref()),
-            &environment::fingerprint().platform_key(),
-        )?;
+        let key = self.current_key(&args.key)?;
         let baseline = match self.block_on(store.get_baseline(&key)) {
             Ok(found) => found,
             Err(StoreError::NotFound { .. }) => {

@@ -531,3 +531,29 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
         "the baseline was overwritten by a later bootstrap"
     );
 }
+
+/// The shape of `run`'s summary, with every measured value (and the column padding that depends
+/// on them) redacted, so the snapshot is stable on any machine.
+#[test]
+fn run_summary_snapshot_with_timings_redacted() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "run",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+        "--name",
+        "noop",
+        "--no-record",
+        "--",
+        "true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    insta::with_settings!({filters => vec![
+        (r"\d+(\.\d+)? (ns|µs|ms|s|B|KiB|MiB|GiB)", "[VALUE]"),
+        (r" {2,}", "  "),
+    ]}, {
+        insta::assert_snapshot!(stdout(&out));
+    });
+}
