@@ -4,6 +4,11 @@
 //! the team's own git repository, selected with `--store git:` or `--store git:BRANCH`: objects
 //! built in memory with git2, compare-and-swap ref updates, and fetch/push through the git CLI.
 //! Until then [`open`] returns [`StoreError::NotImplemented`], and the CLI reports that clearly.
+//!
+//! ```
+//! let err = benchkeep_store_git::open("benchkeep-data").unwrap_err();
+//! assert!(err.to_string().contains("not implemented yet"));
+//! ```
 #![deny(missing_docs)]
 
 use benchkeep_core::store::{Store, StoreError};

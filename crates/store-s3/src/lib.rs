@@ -4,6 +4,11 @@
 //! `--store s3://BUCKET/PREFIX`: create-only puts for runs, `If-Match` conditional puts for
 //! baselines, and per-key listing that does not grow with other keys' runs. Until then [`open`]
 //! returns [`StoreError::NotImplemented`], and the CLI reports that clearly.
+//!
+//! ```
+//! let err = benchkeep_store_s3::open("bench/proj").unwrap_err();
+//! assert!(err.to_string().contains("not implemented yet"));
+//! ```
 #![deny(missing_docs)]
 
 use benchkeep_core::store::{Store, StoreError};
