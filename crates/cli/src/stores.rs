@@ -53,7 +53,11 @@ pub fn open(
         };
     }
     if let Some(spec) = url.strip_prefix("git:") {
-        return Ok(benchkeep_store_git::open(spec)?);
+        let base = match origin {
+            UrlOrigin::CommandLine => cwd,
+            UrlOrigin::ConfigFile(dir) => dir,
+        };
+        return Ok(benchkeep_store_git::open(spec, base)?);
     }
     if let Some(spec) = url.strip_prefix("s3://") {
         return Ok(benchkeep_store_s3::open(spec)?);
@@ -74,7 +78,8 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert!(err("git:").contains("not implemented yet"));
+        assert!(err("git:").contains("git repository"), "{}", err("git:"));
+        assert!(err("git:bad..name").contains("not a valid branch name"));
         assert!(err("s3://bucket/prefix").contains("not implemented yet"));
         assert!(err("ftp://x").contains("unsupported store URL"));
         assert!(err("file://missing").contains("does not exist"));

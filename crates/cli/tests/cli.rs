@@ -333,7 +333,7 @@ env = { LANG = "C" }
 fn stores_are_chosen_by_url() {
     let sandbox = Sandbox::new();
     for (url, needle) in [
-        ("git:", "git store is not implemented yet"),
+        ("git:", "git repository at"),
         ("s3://bench/proj", "s3 store is not implemented yet"),
         ("file://does-not-exist", "does not exist"),
         ("ftp://x", "unsupported store URL"),

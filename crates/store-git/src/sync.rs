@@ -1,0 +1,103 @@
+//! Fetch and push through the git CLI, which uses the repository's configured credentials
+//! (credential helpers, `http.extraheader` set by CI checkouts) that libgit2 would ignore.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// How a push ended.
+#[derive(Debug)]
+pub(crate) enum PushOutcome {
+    /// The remote branch now points at the pushed commit.
+    Pushed,
+    /// The remote moved on (non-fast-forward): fetch, replay, and try again.
+    Rejected,
+    /// The remote could not be reached or refused for another reason.
+    Failed(String),
+}
+
+fn git(git_dir: &Path) -> Command {
+    let mut command = Command::new("git");
+    command
+        .arg("--git-dir")
+        .arg(git_dir)
+        // Never wait for a password on a terminal: CI has none, and a hang is worse than an error.
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "true")
+        .stdin(Stdio::null());
+    command
+}
+
+fn describe(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let text = stderr.trim();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text);
+    line.trim().to_owned()
+}
+
+/// Fetches `branch` from `remote` into `tracking`. `Ok(false)`: the remote has no such branch yet.
+pub(crate) fn fetch(
+    git_dir: &Path,
+    remote: &str,
+    branch: &str,
+    tracking: &str,
+) -> Result<bool, String> {
+    let refspec = format!("+refs/heads/{branch}:{tracking}");
+    let output = git(git_dir)
+        .args([
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            "--no-write-fetch-head",
+            remote,
+            &refspec,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if output.status.success() {
+        return Ok(true);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("couldn't find remote ref") || stderr.contains("could not find remote ref") {
+        return Ok(false);
+    }
+    Err(describe(&output))
+}
+
+/// Pushes `commit` to `refs/heads/<branch>` on `remote`, never forcing.
+pub(crate) fn push(git_dir: &Path, remote: &str, branch: &str, commit: &str) -> PushOutcome {
+    let refspec = format!("{commit}:refs/heads/{branch}");
+    let output = match git(git_dir)
+        .args(["push", "--porcelain", "--quiet", remote, &refspec])
+        .output()
+    {
+        Ok(output) => output,
+        Err(e) => return PushOutcome::Failed(format!("cannot run git: {e}")),
+    };
+    if output.status.success() {
+        return PushOutcome::Pushed;
+    }
+    let all = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rejected = [
+        "[rejected]",
+        "non-fast-forward",
+        "fetch first",
+        "stale info",
+        "[remote rejected]",
+    ]
+    .iter()
+    .any(|needle| all.contains(needle))
+        && !all.contains("pre-receive hook declined");
+    if rejected {
+        PushOutcome::Rejected
+    } else {
+        PushOutcome::Failed(describe(&output))
+    }
+}
