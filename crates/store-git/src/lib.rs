@@ -78,7 +78,8 @@ pub struct GitOptions {
     pub remote: Option<String>,
     /// Fetch before reading (default: whenever there is a remote).
     pub fetch_before_read: bool,
-    /// Push attempts before giving up on a write (default 8).
+    /// Push attempts before giving up on a write (default 30: eight jobs writing at once each
+    /// need a few rounds).
     pub push_attempts: u32,
 }
 
@@ -91,7 +92,7 @@ impl GitOptions {
             branch: DEFAULT_BRANCH.to_owned(),
             remote: None,
             fetch_before_read: false,
-            push_attempts: 8,
+            push_attempts: 30,
         }
     }
 
@@ -612,7 +613,12 @@ impl Inner {
     /// with a remote, publishes it.
     fn write(&self, change: &Change) -> Result<(), StoreError> {
         let repo = self.repo()?;
-        self.sync_from_remote(&repo, &change.guarded)?;
+        // Start from the remote's tip when it can be reached. When it cannot, commit locally
+        // anyway: the push below reports the failure, and the write goes out with a later one.
+        match self.sync_from_remote(&repo, &change.guarded) {
+            Ok(()) | Err(StoreError::Backend { .. }) => {}
+            Err(e) => return Err(e),
+        }
         let mut attempt = 0u32;
         loop {
             let tip = self.tip(&repo, &self.local_ref)?;
@@ -643,10 +649,22 @@ impl Inner {
             return Ok(());
         };
         let mut last = String::new();
+        let mut network_failures = 0u32;
         for attempt in 0..self.options.push_attempts.max(1) {
+            if network_failures >= NETWORK_TRIES {
+                break;
+            }
             if attempt > 0 {
-                backoff(attempt);
-                self.sync_from_remote(repo, guarded)?;
+                backoff(attempt.min(if network_failures > 0 { 2 } else { attempt }));
+                match self.sync_from_remote(repo, guarded) {
+                    Ok(()) => {}
+                    Err(StoreError::Backend { source, .. }) => {
+                        last = source.to_string();
+                        network_failures += 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let Some(tip) = self.tip(repo, &self.local_ref)? else {
                 return Ok(());
@@ -663,14 +681,20 @@ impl Inner {
                     }
                     return Ok(());
                 }
-                PushOutcome::Rejected => "the remote branch moved".clone_into(&mut last),
-                PushOutcome::Failed(message) => last = message,
+                PushOutcome::Rejected => {
+                    "the remote branch moved".clone_into(&mut last);
+                    network_failures = 0;
+                }
+                PushOutcome::Failed(message) => {
+                    last = message;
+                    network_failures += 1;
+                }
             }
         }
         Err(self.backend(
             &format!(
-                "push {} to {remote} after {} attempts (the write is kept on the local branch and goes out with the next write)",
-                self.options.branch, self.options.push_attempts
+                "push {} to {remote} (the write is kept on the local branch and goes out with the next write)",
+                self.options.branch
             ),
             true,
             last,
@@ -890,6 +914,11 @@ impl Inner {
         Ok(out)
     }
 }
+
+/// Consecutive network failures (fetch or push) before a write gives up. Rejections mean other
+/// jobs are writing and are worth many rounds (`push_attempts`); an unreachable remote is unlikely
+/// to heal within seconds, so a few tries and then a clear error.
+const NETWORK_TRIES: u32 = 3;
 
 /// Sleeps before retry `attempt` (1-based): exponential from 20 ms, capped at 1.3 s, with jitter
 /// so that writers that collided do not collide again in lockstep.

@@ -27,15 +27,23 @@ fn git(git_dir: &Path) -> Command {
     command
 }
 
+/// git's own explanation: its first `fatal:` or `error:` line (later lines are generic advice
+/// such as "Please make sure you have the correct access rights").
 fn describe(output: &std::process::Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let text = stderr.trim();
-    let line = text
+    let lines: Vec<&str> = stderr
         .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(text);
-    line.trim().to_owned()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+        .or(lines.first())
+        .map_or_else(
+            || format!("git exited with {}", output.status),
+            |l| (*l).to_owned(),
+        )
 }
 
 /// Fetches `branch` from `remote` into `tracking`. `Ok(false)`: the remote has no such branch yet.

@@ -1,0 +1,382 @@
+//! End-to-end tests of `--store git:` against real repositories: hermetic clones of a real bare
+//! remote, written to by separate `benchkeep` processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_benchkeep");
+
+/// A bare remote and a way to make clones of it, all with no global or system git config.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+fn hermetic(command: &mut Command) -> &mut Command {
+    command
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env_remove("BENCHKEEP_STORE")
+        .env_remove("BENCHKEEP_BRANCH")
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REF_NAME")
+        .env_remove("GITHUB_HEAD_REF")
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = hermetic(Command::new("git").args(args).current_dir(dir))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = dir.path().join("remote.git");
+        std::fs::create_dir(&remote).unwrap();
+        git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+        // The code branch, so clones look like real CI checkouts.
+        let seed = dir.path().join("seed");
+        git(
+            dir.path(),
+            &["clone", "-q", remote.to_str().unwrap(), "seed"],
+        );
+        std::fs::write(seed.join("README"), "code").unwrap();
+        git(&seed, &["add", "README"]);
+        git(&seed, &["commit", "-q", "-m", "code"]);
+        git(&seed, &["push", "-q", "origin", "main"]);
+        World { dir }
+    }
+
+    fn remote(&self) -> PathBuf {
+        self.dir.path().join("remote.git")
+    }
+
+    fn clone(&self, name: &str) -> PathBuf {
+        git(
+            self.dir.path(),
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                self.remote().to_str().unwrap(),
+                name,
+            ],
+        );
+        self.dir.path().join(name)
+    }
+
+    /// Files on the remote's data branch.
+    fn remote_files(&self) -> Vec<String> {
+        git(
+            &self.remote(),
+            &["ls-tree", "-r", "--name-only", "benchkeep-data"],
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+}
+
+fn benchkeep(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    hermetic(command.args(args).current_dir(dir));
+    command
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    benchkeep(dir, args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn check_bootstraps_records_and_gates_on_the_data_branch() {
+    let world = World::new();
+    let clone = world.clone("job");
+    let first = run(
+        &clone,
+        &[
+            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.02",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("this run is now the baseline"),
+        "{}",
+        stderr(&first)
+    );
+    let slower = run(
+        &clone,
+        &[
+            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.03",
+        ],
+    );
+    assert_eq!(slower.status.code(), Some(1), "{}", stderr(&slower));
+    assert!(String::from_utf8_lossy(&slower.stdout).contains("regressed"));
+
+    let files = world.remote_files();
+    assert!(
+        files.contains(&"README.md".to_owned()) && files.contains(&"FORMAT".to_owned()),
+        "{files:?}"
+    );
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("runs/")).count(),
+        2,
+        "{files:?}"
+    );
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("baselines/")).count(),
+        1,
+        "{files:?}"
+    );
+
+    // The user's checkout is untouched: same branch, clean work tree, no data files.
+    assert_eq!(
+        git(&clone, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "main"
+    );
+    assert_eq!(git(&clone, &["status", "--porcelain"]).trim(), "");
+
+    // A second job, in its own fresh clone, gates against the same baseline.
+    let other = world.clone("job2");
+    let same = run(
+        &other,
+        &[
+            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.02",
+        ],
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}{}",
+        stderr(&same),
+        String::from_utf8_lossy(&same.stdout)
+    );
+    assert!(String::from_utf8_lossy(&same.stdout).contains("compared with the baseline"));
+}
+
+#[test]
+fn eight_concurrent_jobs_lose_no_run_and_keep_history_linear() {
+    let world = World::new();
+    let jobs: Vec<_> = (0..8)
+        .map(|i| {
+            let clone = world.clone(&format!("job{i}"));
+            let script = format!(
+                "for n in 1 2 3 4 5 6 7 8 9 10; do {BIN} --store git: run --quiet --runs 2 --warmup 0 --name job{i} -- true >/dev/null || exit 1; done"
+            );
+            let mut command = Command::new("sh");
+            hermetic(command.args(["-c", &script]).current_dir(&clone))
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for job in jobs {
+        let out = job.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let runs: Vec<String> = world
+        .remote_files()
+        .into_iter()
+        .filter(|f| f.starts_with("runs/"))
+        .collect();
+    assert_eq!(runs.len(), 80, "runs lost or duplicated: {}", runs.len());
+    let mut names: Vec<&str> = runs.iter().map(|r| r.rsplit('/').next().unwrap()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 80);
+    // Linear: no commit on the data branch has two parents.
+    let merges = git(&world.remote(), &["rev-list", "--merges", "benchkeep-data"]);
+    assert!(
+        merges.trim().is_empty(),
+        "merge commits on the data branch: {merges}"
+    );
+    git(&world.remote(), &["fsck", "--no-progress"]);
+}
+
+#[test]
+fn a_killed_writer_leaves_the_branch_readable_and_the_next_write_succeeds() {
+    let world = World::new();
+    let clone = world.clone("job");
+    assert_eq!(
+        run(
+            &clone,
+            &["--store", "git:", "run", "--runs", "1", "--", "true"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    for delay_ms in [5u64, 20, 40, 80, 120, 160] {
+        let mut child = benchkeep(
+            &clone,
+            &[
+                "--store", "git:", "run", "--runs", "1", "--warmup", "0", "--", "true",
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    git(&clone, &["fsck", "--no-progress"]);
+    let after = run(
+        &clone,
+        &["--store", "git:", "run", "--runs", "1", "--", "true"],
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
+    let list = run(&clone, &["--store", "git:", "baseline", "list"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    git(&world.remote(), &["fsck", "--no-progress"]);
+    assert!(
+        world
+            .remote_files()
+            .iter()
+            .filter(|f| f.starts_with("runs/"))
+            .count()
+            >= 2
+    );
+}
+
+#[test]
+fn an_unreachable_remote_is_a_clear_error_and_keeps_the_run_locally() {
+    let world = World::new();
+    let clone = world.clone("job");
+    git(
+        &clone,
+        &["remote", "set-url", "origin", "/nonexistent/remote.git"],
+    );
+    let out = run(
+        &clone,
+        &[
+            "--store",
+            "git:?fetch=false",
+            "run",
+            "--runs",
+            "1",
+            "--",
+            "true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains("push benchkeep-data to origin"),
+        "{message}"
+    );
+    assert!(message.contains("kept on the local branch"), "{message}");
+    assert!(
+        message.contains("does not appear to be a git repository"),
+        "git's reason is shown: {message}"
+    );
+    assert_eq!(
+        message
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .count(),
+        1,
+        "{message}"
+    );
+    let local = git(&clone, &["ls-tree", "-r", "--name-only", "benchkeep-data"]);
+    assert_eq!(
+        local.lines().filter(|f| f.starts_with("runs/")).count(),
+        1,
+        "{local}"
+    );
+}
+
+#[test]
+fn unrelated_and_corrupt_files_on_the_branch_are_skipped_or_named() {
+    let world = World::new();
+    let clone = world.clone("job");
+    let first = run(
+        &clone,
+        &[
+            "--store", "git:", "check", "--runs", "5", "--name", "t", "--", "true",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    // Someone adds notes to the data branch by hand.
+    let data = world.clone("editor");
+    git(&data, &["fetch", "-q", "origin", "benchkeep-data"]);
+    git(
+        &data,
+        &["checkout", "-q", "-b", "benchkeep-data", "FETCH_HEAD"],
+    );
+    let runs_dir = world
+        .remote_files()
+        .into_iter()
+        .find(|f| f.starts_with("runs/"))
+        .map(|f| f.rsplit_once('/').unwrap().0.to_owned())
+        .unwrap();
+    std::fs::write(data.join("notes.txt"), "hello").unwrap();
+    std::fs::write(data.join(&runs_dir).join("README.md"), "not a run").unwrap();
+    git(&data, &["add", "-A"]);
+    git(&data, &["commit", "-q", "-m", "notes"]);
+    git(&data, &["push", "-q", "origin", "benchkeep-data"]);
+    let again = run(
+        &clone,
+        &[
+            "--store", "git:", "check", "--runs", "5", "--name", "t", "--", "true",
+        ],
+    );
+    assert!(
+        matches!(again.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&again)
+    );
+    let set = run(
+        &clone,
+        &["--store", "git:", "baseline", "set", "--last", "2"],
+    );
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+
+    // Then corrupts the baseline: the gate fails with the file's path, never passes.
+    let baseline = world
+        .remote_files()
+        .into_iter()
+        .find(|f| f.starts_with("baselines/"))
+        .unwrap();
+    git(
+        &data,
+        &["pull", "-q", "--ff-only", "origin", "benchkeep-data"],
+    );
+    std::fs::write(
+        data.join(&baseline),
+        "{\"schema\":{\"major\":1,\"minor\":0},\"kind\":\"base",
+    )
+    .unwrap();
+    git(&data, &["commit", "-q", "-am", "oops"]);
+    git(&data, &["push", "-q", "origin", "benchkeep-data"]);
+    let broken = run(
+        &clone,
+        &[
+            "--store", "git:", "check", "--runs", "5", "--name", "t", "--", "true",
+        ],
+    );
+    assert_eq!(broken.status.code(), Some(2), "{}", stderr(&broken));
+    assert!(
+        stderr(&broken).contains(&baseline) && stderr(&broken).contains("truncated"),
+        "{}",
+        stderr(&broken)
+    );
+}
