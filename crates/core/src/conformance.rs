@@ -28,6 +28,7 @@ pub async fn run_all(store: &dyn Store, tamper: &dyn Tamper) {
     list_order_limits_and_time(store).await;
     not_found(store).await;
     run_is_never_overwritten(store).await;
+    batch_delete(store).await;
     baseline_preconditions(store).await;
     baseline_race(store, 8, 10).await;
     concurrent_appenders(store, 24).await;
@@ -212,6 +213,36 @@ pub async fn run_is_never_overwritten(store: &dyn Store) {
         store.get_run(&first.id).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// Deleting several runs at once removes exactly those that exist and counts them.
+pub async fn batch_delete(store: &dyn Store) {
+    let k = key("batch-delete");
+    let runs: Vec<Run> = (0..5u64)
+        .map(|i| sample_run(&k, i64::try_from(i * 10).expect("small"), 900 + i, &[1.0]))
+        .collect();
+    for run in &runs {
+        store.append_run(run).await.expect("append_run");
+    }
+    let missing = sample_run(&k, 999, 999, &[1.0]).id;
+    let doomed = vec![runs[0].id.clone(), runs[2].id.clone(), missing];
+    assert_eq!(
+        store.delete_runs(&doomed).await.expect("delete_runs"),
+        2,
+        "two of the three ids existed"
+    );
+    let left: Vec<RunId> = store
+        .list_runs(&RunQuery::latest(k.clone(), 10))
+        .await
+        .expect("list_runs")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        left,
+        vec![runs[4].id.clone(), runs[3].id.clone(), runs[1].id.clone()]
+    );
+    assert_eq!(store.delete_runs(&[]).await.expect("empty delete"), 0);
 }
 
 /// Create-only and update-if-version-matches writes behave as compare-and-swap.

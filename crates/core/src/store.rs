@@ -191,6 +191,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Deletes one run.
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError>;
 
+    /// Deletes every listed run that exists, as one operation where the backend has one (one
+    /// commit on a git branch); returns how many were deleted. Missing ids are skipped, so two
+    /// concurrent prunes do not fail each other.
+    async fn delete_runs(&self, ids: &[RunId]) -> Result<usize, StoreError>;
+
     /// Reads the baseline of `key` with its version.
     async fn get_baseline(&self, key: &BaselineKey) -> Result<Versioned<Baseline>, StoreError>;
 

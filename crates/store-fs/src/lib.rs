@@ -533,6 +533,22 @@ impl Store for FsStore {
         self.blocking(move |inner| inner.delete_run(&id)).await
     }
 
+    async fn delete_runs(&self, ids: &[RunId]) -> Result<usize, StoreError> {
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            let mut deleted = 0;
+            for id in &ids {
+                match inner.delete_run(id) {
+                    Ok(()) => deleted += 1,
+                    Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
     async fn get_baseline(&self, key: &BaselineKey) -> Result<Versioned<Baseline>, StoreError> {
         let key = key.clone();
         self.blocking(move |inner| {

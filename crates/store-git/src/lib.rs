@@ -181,6 +181,9 @@ struct Inner {
     options: GitOptions,
     local_ref: String,
     tracking_ref: Option<String>,
+    /// Concurrent `git fetch`es into one remote-tracking ref fail with "cannot lock ref", so
+    /// this process runs one at a time (other processes are handled by retrying).
+    fetch_lock: std::sync::Mutex<()>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -279,6 +282,7 @@ impl GitStore {
             options,
             local_ref,
             tracking_ref,
+            fetch_lock: std::sync::Mutex::new(()),
         };
         Ok(GitStore {
             inner: Arc::new(inner),
@@ -416,15 +420,31 @@ impl Inner {
         };
         let mut last_error = String::new();
         let mut fetched = None;
-        for attempt in 0..3 {
-            match sync::fetch(&self.git_dir, remote, &self.options.branch, tracking) {
+        let mut network_failures = 0;
+        for attempt in 1..=20 {
+            let result = {
+                let _one_at_a_time = self
+                    .fetch_lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                sync::fetch(&self.git_dir, remote, &self.options.branch, tracking)
+            };
+            match result {
                 Ok(found) => {
                     fetched = Some(found);
                     break;
                 }
                 Err(e) => {
+                    // Another process fetching into the same ref: contention, not a network
+                    // problem, so it does not count against the network tries.
+                    if !e.contains("cannot lock ref") {
+                        network_failures += 1;
+                    }
                     last_error = e;
-                    backoff(attempt);
+                    if network_failures >= NETWORK_TRIES {
+                        break;
+                    }
+                    backoff(attempt.min(3));
                 }
             }
         }
@@ -984,6 +1004,35 @@ impl Store for GitStore {
                 message: format!("benchkeep: delete run {id}"),
                 guarded: Vec::new(),
             })
+        })
+        .await
+    }
+
+    async fn delete_runs(&self, ids: &[RunId]) -> Result<usize, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = ids.to_vec();
+        self.blocking(move |inner| {
+            let repo = inner.repo()?;
+            let Some(tree) = inner.read_tree(&repo)? else {
+                return Ok(0);
+            };
+            let files: Vec<Vec<String>> = ids
+                .iter()
+                .filter_map(|id| Inner::find_run(&repo, &tree, id))
+                .collect();
+            let deleted = files.len();
+            if deleted > 0 {
+                // One commit; no preconditions, so a concurrent prune of the same runs is harmless.
+                inner.write(&Change {
+                    edits: files.into_iter().map(|f| (f, None)).collect(),
+                    checks: Vec::new(),
+                    message: format!("benchkeep: prune {deleted} run(s)"),
+                    guarded: Vec::new(),
+                })?;
+            }
+            Ok(deleted)
         })
         .await
     }

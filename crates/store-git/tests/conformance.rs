@@ -137,3 +137,78 @@ async fn git_store_passes_the_conformance_suite_through_a_remote() {
             .is_ok()
     );
 }
+
+/// Four clones (four CI jobs) race to add sources to one baseline through the remote: every
+/// update lands exactly once, because losers are told `Precondition` and retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_baseline_race_over_the_remote_loses_no_update() {
+    use benchkeep_core::baseline::{Baseline, BaselineSource};
+    use benchkeep_core::store::update_baseline;
+
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    std::fs::create_dir_all(&remote).unwrap();
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    let key = BaselineKey::new("main", "linux").unwrap();
+    let (jobs, updates) = (4usize, 5usize);
+    let stores: Vec<GitStore> = (0..jobs)
+        .map(|i| {
+            let name = format!("job{i}");
+            git(
+                dir.path(),
+                &["clone", "-q", remote.to_str().unwrap(), &name],
+            );
+            GitStore::open(GitOptions::from_url("", &dir.path().join(&name)).unwrap()).unwrap()
+        })
+        .collect();
+    let writers = stores.iter().enumerate().map(|(job, store)| {
+        let key = key.clone();
+        async move {
+            for update in 0..updates {
+                let run = conformance::sample_run(
+                    &key,
+                    i64::try_from(job * 100 + update).expect("small"),
+                    u64::try_from(job).expect("small"),
+                    &[1.0],
+                );
+                update_baseline(store, &key, 100, |current| {
+                    let mut next = current.unwrap_or_else(|| {
+                        let mut b = Baseline::from_runs(
+                            key.clone(),
+                            std::slice::from_ref(&run),
+                            jiff::Timestamp::UNIX_EPOCH,
+                        )
+                        .unwrap();
+                        b.sources.clear();
+                        b
+                    });
+                    next.sources.push(BaselineSource {
+                        run: run.id.clone(),
+                        timestamp: run.timestamp,
+                        commit: None,
+                    });
+                    Ok(next)
+                })
+                .await
+                .expect("every update lands eventually");
+            }
+        }
+    });
+    futures::future::join_all(writers).await;
+    let fresh = {
+        git(
+            dir.path(),
+            &["clone", "-q", remote.to_str().unwrap(), "reader"],
+        );
+        GitStore::open(GitOptions::from_url("", &dir.path().join("reader")).unwrap()).unwrap()
+    };
+    let baseline = benchkeep_core::Store::get_baseline(&fresh, &key)
+        .await
+        .unwrap()
+        .value;
+    let mut ids: Vec<_> = baseline.sources.iter().map(|s| s.run.clone()).collect();
+    assert_eq!(ids.len(), jobs * updates, "an update was lost");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), jobs * updates, "an update was applied twice");
+}
