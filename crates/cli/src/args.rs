@@ -50,6 +50,31 @@ pub enum Commands {
     Baseline(BaselineCommand),
     /// Compare two runs (files or run ids); exit 1 on a regression.
     Compare(CompareArgs),
+    /// Delete old runs (never the runs a baseline was built from).
+    Prune(PruneArgs),
+}
+
+/// Arguments of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep the newest N runs of each key.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Delete runs older than this many days.
+    #[arg(long, value_name = "DAYS")]
+    pub older_than: Option<u32>,
+    /// Only runs of the key given by --branch/--platform (default: every key).
+    #[arg(long)]
+    pub only_key: bool,
+    /// The key, with --only-key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// git store only: afterwards rewrite the data branch as one commit (a force-push).
+    #[arg(long)]
+    pub squash_history: bool,
 }
 
 /// How to measure.
@@ -259,6 +284,8 @@ mod tests {
             "benchkeep baseline show --branch main --platform linux-x86_64",
             "benchkeep baseline list",
             "benchkeep compare a.json b.json --format markdown",
+            "benchkeep prune --keep-last 100",
+            "benchkeep prune --older-than 30 --dry-run",
             "benchkeep --store file:///tmp/s run -- true",
         ];
         for line in ok {

@@ -22,7 +22,7 @@ use jiff::Timestamp;
 use crate::Outcome;
 use crate::args::{
     BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, Commands, CompareArgs,
-    CompareOptions, Format, KeyArgs, MeasureArgs, RecordArgs, RunArgs,
+    CompareOptions, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
 };
 use crate::config::{CommandLine, Config, GateSetting, RunDefaults};
 use crate::report;
@@ -53,6 +53,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Baseline(BaselineCommand::Show(args)) => app.baseline_show(args),
         Commands::Baseline(BaselineCommand::List) => app.baseline_list(),
         Commands::Compare(args) => app.compare(args),
+        Commands::Prune(args) => app.prune(args),
     };
     match result {
         Ok(outcome) => outcome,
@@ -555,6 +556,100 @@ impl App {
             .map_err(|e| anyhow!("{source:?} is neither a run file nor a run id ({e})"))?;
         self.block_on(store.get_run(&id))
             .map_err(|e| anyhow!(e).context(format!("cannot load run {id}")))
+    }
+
+    fn prune(&self, args: &PruneArgs) -> Result<Outcome> {
+        if args.keep_last.is_none() && args.older_than.is_none() && !args.squash_history {
+            bail!("prune needs --keep-last N, --older-than DAYS or --squash-history");
+        }
+        let store = self.store()?;
+        let key = if args.only_key {
+            Some(self.current_key(&args.key)?)
+        } else {
+            None
+        };
+        let runs = self
+            .block_on(store.list_runs(&RunQuery {
+                key,
+                ..RunQuery::default()
+            }))
+            .context("cannot list runs to prune")?;
+        let protected: std::collections::HashSet<RunId> = self
+            .block_on(store.list_baselines())
+            .context("cannot list baselines (their source runs are never pruned)")?
+            .into_iter()
+            .flat_map(|b| b.value.sources.into_iter().map(|s| s.run))
+            .collect();
+        let cutoff = args
+            .older_than
+            .map(|days| Timestamp::now() - jiff::SignedDuration::from_hours(24 * i64::from(days)));
+        let mut seen_per_key: std::collections::HashMap<&BaselineKey, usize> =
+            std::collections::HashMap::new();
+        let mut doomed = Vec::new();
+        let mut kept_for_baselines = 0usize;
+        // Newest first, so the first `keep_last` of each key are the ones kept.
+        for run in &runs {
+            let rank = seen_per_key.entry(&run.key).or_insert(0);
+            *rank += 1;
+            let too_many = args.keep_last.is_some_and(|keep| *rank > keep);
+            let too_old = cutoff.is_some_and(|c| run.timestamp < c);
+            if too_many || too_old {
+                if protected.contains(&run.id) {
+                    kept_for_baselines += 1;
+                } else {
+                    doomed.push(run.id.clone());
+                }
+            }
+        }
+        let mut text = String::new();
+        if args.dry_run {
+            for id in &doomed {
+                let _ = writeln!(text, "would delete run {id}");
+            }
+            let _ = writeln!(
+                text,
+                "would delete {} of {} run(s); {kept_for_baselines} kept because a baseline was built from them",
+                doomed.len(),
+                runs.len()
+            );
+            emit(&text)?;
+            return Ok(Outcome::Passed);
+        }
+        let deleted = self
+            .block_on(store.delete_runs(&doomed))
+            .context("cannot delete runs")?;
+        let _ = writeln!(
+            text,
+            "deleted {deleted} of {} run(s) in {}; {kept_for_baselines} kept because a baseline was built from them",
+            runs.len(),
+            store.location()
+        );
+        if args.squash_history {
+            let squashed = self.squash_history()?;
+            let _ = writeln!(text, "{squashed}");
+        }
+        emit(&text)?;
+        Ok(Outcome::Passed)
+    }
+
+    /// Rewrites a git store's data branch as one commit.
+    fn squash_history(&self) -> Result<String> {
+        let url = self
+            .store_url
+            .as_deref()
+            .or(self.config.store.as_deref())
+            .filter(|u| u.starts_with("git:"))
+            .ok_or_else(|| {
+                anyhow!("--squash-history applies to git stores only (--store git:...)")
+            })?;
+        let base = match (&self.store_url, self.config.base_dir()) {
+            (None, Some(dir)) => dir.to_owned(),
+            _ => self.cwd.clone(),
+        };
+        let options = benchkeep_store_git::GitOptions::from_url(&url["git:".len()..], &base)?;
+        let store = benchkeep_store_git::GitStore::open(options)?;
+        let commit = store.squash_history()?;
+        Ok(format!("rewrote the data branch as one commit, {commit}"))
     }
 
     fn compare(&self, args: &CompareArgs) -> Result<Outcome> {

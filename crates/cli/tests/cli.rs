@@ -557,3 +557,38 @@ fn run_summary_snapshot_with_timings_redacted() {
         insta::assert_snapshot!(stdout(&out));
     });
 }
+
+#[test]
+fn prune_keeps_the_newest_runs_and_every_baseline_source() {
+    let sandbox = Sandbox::new();
+    // The first check becomes the baseline; four more runs follow.
+    assert_eq!(
+        code(&sandbox.run(&["check", "--runs", "3", "--name", "t", "--", "true"])),
+        0
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            code(&sandbox.run(&["run", "--runs", "3", "--name", "t", "--", "true"])),
+            0
+        );
+    }
+    assert_eq!(sandbox.run_files().len(), 5);
+    let dry = sandbox.run(&["prune", "--keep-last", "2", "--dry-run"]);
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("would delete 2 of 5 run(s); 1 kept because a baseline"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(sandbox.run_files().len(), 5, "--dry-run deleted something");
+    let real = sandbox.run(&["prune", "--keep-last", "2"]);
+    assert_eq!(code(&real), 0, "{}", stderr(&real));
+    assert_eq!(sandbox.run_files().len(), 3);
+    // The baseline still works, and prune without a rule is a usage error.
+    assert_eq!(
+        code(&sandbox.run(&["check", "--runs", "3", "--name", "t", "--", "true"])),
+        0
+    );
+    assert_eq!(code(&sandbox.run(&["prune"])), 2);
+    assert!(stderr(&sandbox.run(&["prune", "--squash-history"])).contains("git stores only"));
+}

@@ -380,3 +380,55 @@ fn unrelated_and_corrupt_files_on_the_branch_are_skipped_or_named() {
         stderr(&broken)
     );
 }
+
+#[test]
+fn prune_and_squash_rewrite_the_branch_and_other_clones_follow() {
+    let world = World::new();
+    let clone = world.clone("job");
+    let stale = world.clone("stale");
+    for _ in 0..4 {
+        let out = run(
+            &clone,
+            &["--store", "git:", "run", "--runs", "1", "--", "true"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    // The stale clone knows the old history.
+    assert_eq!(
+        run(&stale, &["--store", "git:", "baseline", "list"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let prune = run(
+        &clone,
+        &[
+            "--store",
+            "git:",
+            "prune",
+            "--keep-last",
+            "1",
+            "--squash-history",
+        ],
+    );
+    assert_eq!(prune.status.code(), Some(0), "{}", stderr(&prune));
+    assert!(
+        String::from_utf8_lossy(&prune.stdout).contains("deleted 3 of 4"),
+        "{}",
+        String::from_utf8_lossy(&prune.stdout)
+    );
+    let history = git(&world.remote(), &["rev-list", "--count", "benchkeep-data"]);
+    assert_eq!(history.trim(), "1", "squashed to one commit");
+    // The stale clone writes: it adopts the new history and the pruned runs stay gone.
+    let out = run(
+        &stale,
+        &["--store", "git:", "run", "--runs", "1", "--", "true"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let runs = world
+        .remote_files()
+        .into_iter()
+        .filter(|f| f.starts_with("runs/"))
+        .count();
+    assert_eq!(runs, 2, "pruned runs came back through a stale clone");
+}

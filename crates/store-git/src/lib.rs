@@ -307,6 +307,68 @@ impl GitStore {
         baseline_path(key).join("/")
     }
 
+    /// Rewrites the data branch as one commit holding its current files, locally and (with a
+    /// lease on the remote tip it read) on the remote. Returns the new commit's id.
+    ///
+    /// This is a force-push: clones that later fetch adopt the new history, and a write a job
+    /// had not pushed yet when the history was rewritten is dropped, so run it when no job is
+    /// writing.
+    pub fn squash_history(&self) -> Result<String, StoreError> {
+        let inner = &self.inner;
+        let repo = inner.repo()?;
+        inner.sync_from_remote(&repo, &[])?;
+        let remote_tip = match &inner.tracking_ref {
+            Some(tracking) => inner.tip(&repo, tracking)?.map(|c| c.id().to_string()),
+            None => None,
+        };
+        let tip = inner
+            .tip(&repo, &inner.local_ref)?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("branch {}", inner.options.branch),
+            })?;
+        let err = |e: git2::Error| inner.git_error("squash the history", &e);
+        let tree = tip.tree().map_err(err)?;
+        let sig = signature().map_err(err)?;
+        let root = repo
+            .commit(None, &sig, &sig, "benchkeep: squash history", &tree, &[])
+            .map_err(err)?;
+        if !inner.swap_ref(
+            &repo,
+            &inner.local_ref,
+            Some(tip.id()),
+            root,
+            "benchkeep: squash history",
+        )? {
+            return Err(StoreError::Precondition {
+                what: format!("branch {}", inner.options.branch),
+                expected: tip.id().to_string(),
+            });
+        }
+        if let Some(remote) = &inner.options.remote {
+            sync::force_push_with_lease(
+                &inner.git_dir,
+                remote,
+                &inner.options.branch,
+                &root.to_string(),
+                remote_tip.as_deref(),
+            )
+            .map_err(|detail| {
+                inner.backend(
+                    &format!(
+                        "force-push the squashed {} to {remote}",
+                        inner.options.branch
+                    ),
+                    false,
+                    detail,
+                )
+            })?;
+            if let Some(tracking) = &inner.tracking_ref {
+                let _ = repo.reference(tracking, root, true, "benchkeep: squashed");
+            }
+        }
+        Ok(root.to_string())
+    }
+
     async fn blocking<T, F>(&self, operation: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -478,6 +540,10 @@ impl Inner {
                         .graph_descendant_of(remote_tip, local)
                         .map_err(|e| self.git_error("compare histories", &e))?;
                     if remote_has_local {
+                        remote_tip
+                    } else if repo.merge_base(local, remote_tip).is_err() {
+                        // No common history: the remote branch was rewritten (squashed). Adopt
+                        // it; replaying every local file would bring pruned runs back.
                         remote_tip
                     } else {
                         self.replay(repo, local, remote_tip, guarded)?

@@ -109,3 +109,28 @@ pub(crate) fn push(git_dir: &Path, remote: &str, branch: &str, commit: &str) -> 
         PushOutcome::Failed(describe(&output))
     }
 }
+
+/// Replaces `refs/heads/<branch>` on `remote` with `commit`, but only if it still points at
+/// `expected` (`--force-with-lease`), so a concurrent writer's push is never overwritten.
+pub(crate) fn force_push_with_lease(
+    git_dir: &Path,
+    remote: &str,
+    branch: &str,
+    commit: &str,
+    expected: Option<&str>,
+) -> Result<(), String> {
+    let lease = format!(
+        "--force-with-lease=refs/heads/{branch}:{}",
+        expected.unwrap_or("")
+    );
+    let refspec = format!("{commit}:refs/heads/{branch}");
+    let output = git(git_dir)
+        .args(["push", "--porcelain", "--quiet", &lease, remote, &refspec])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(describe(&output))
+    }
+}
