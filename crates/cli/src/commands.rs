@@ -371,6 +371,15 @@ impl App {
 
     /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
     fn bootstrap(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<Outcome> {
+        if args.record.no_record {
+            emit(&report::run_summary(&run.benchmarks))?;
+            self.notice(&format!(
+                "no baseline for {} in {}; none created because of --no-record (use --require-baseline to fail instead)",
+                run.key,
+                store.location()
+            ));
+            return Ok(Outcome::Passed);
+        }
         let baseline =
             Baseline::from_runs(run.key.clone(), std::slice::from_ref(run), Timestamp::now())?;
         self.record(store, run, &args.record)?;

@@ -143,6 +143,27 @@ fn a_truncated_baseline_fails_the_check_with_its_name_and_keeps_the_data() {
 }
 
 #[test]
+fn no_record_writes_nothing_even_without_a_baseline() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&["check", "--no-record", "--runs", "3", "--", "true"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("none created because of --no-record"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sandbox.run_files().is_empty());
+    assert!(
+        !sandbox
+            .store()
+            .join("baselines")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
+}
+
+#[test]
 fn require_baseline_exits_3() {
     let sandbox = Sandbox::new();
     let out = sandbox.run(&["check", "--require-baseline", "--runs", "3", "--", "true"]);
