@@ -63,19 +63,19 @@ impl World {
         self.dir.path().join("remote.git")
     }
 
+    /// A shallow clone, as CI checkouts are (`--depth` needs a `file://` URL to apply locally).
     fn clone(&self, name: &str) -> PathBuf {
+        let url = format!("file://{}", self.remote().display());
         git(
             self.dir.path(),
-            &[
-                "clone",
-                "-q",
-                "--depth",
-                "1",
-                self.remote().to_str().unwrap(),
-                name,
-            ],
+            &["clone", "-q", "--depth", "1", &url, name],
         );
-        self.dir.path().join(name)
+        let clone = self.dir.path().join(name);
+        assert!(
+            clone.join(".git/shallow").exists(),
+            "the clone is not shallow"
+        );
+        clone
     }
 
     /// Files on the remote's data branch.
@@ -170,6 +170,8 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
     assert!(String::from_utf8_lossy(&same.stdout).contains("compared with the baseline"));
 }
 
+/// The jobs start together on a remote without the data branch, so several create the branch's
+/// first commit at once: their histories share no commit, and their runs must still all land.
 #[test]
 fn eight_concurrent_jobs_lose_no_run_and_keep_history_linear() {
     let world = World::new();

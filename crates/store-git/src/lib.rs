@@ -480,6 +480,8 @@ impl Inner {
         let (Some(remote), Some(tracking)) = (&self.options.remote, &self.tracking_ref) else {
             return Ok(());
         };
+        // The remote tip this clone knew before fetching: what "not pushed yet" is relative to.
+        let previously_known = self.tip(repo, tracking)?.map(|c| c.id());
         let mut last_error = String::new();
         let mut fetched = None;
         let mut network_failures = 0;
@@ -541,12 +543,14 @@ impl Inner {
                         .map_err(|e| self.git_error("compare histories", &e))?;
                     if remote_has_local {
                         remote_tip
-                    } else if repo.merge_base(local, remote_tip).is_err() {
-                        // No common history: the remote branch was rewritten (squashed). Adopt
-                        // it; replaying every local file would bring pruned runs back.
-                        remote_tip
                     } else {
-                        self.replay(repo, local, remote_tip, guarded)?
+                        // Replay what this clone changed since the histories met. Without a
+                        // common commit (two first commits raced, or the remote was squashed),
+                        // that is everything since the remote tip this clone last knew: adopting
+                        // the remote would drop unpushed runs, and replaying all local files after
+                        // a squash would bring pruned runs back.
+                        let base = repo.merge_base(local, remote_tip).ok().or(previously_known);
+                        self.replay(repo, local, base, remote_tip, guarded)?
                     }
                 }
             };
@@ -562,18 +566,18 @@ impl Inner {
         }
     }
 
-    /// Applies the files local commits changed since the merge base on top of `onto`, as one
-    /// new commit. Runs never conflict. A baseline changed on both sides keeps the remote's
+    /// Applies the files local commits changed since `base` on top of `onto`, as one new
+    /// commit. Runs never conflict. A baseline changed on both sides keeps the remote's
     /// version; if this write owns that baseline, the caller gets `Precondition`.
     fn replay(
         &self,
         repo: &Repository,
         local: Oid,
+        base: Option<Oid>,
         onto: Oid,
         guarded: &[Vec<String>],
     ) -> Result<Oid, StoreError> {
         let err = |e: git2::Error| self.git_error("replay local commits on the remote tip", &e);
-        let base = repo.merge_base(local, onto).ok();
         let base_tree = match base {
             Some(b) => Some(repo.find_commit(b).and_then(|c| c.tree()).map_err(err)?),
             None => None,

@@ -212,3 +212,51 @@ async fn a_baseline_race_over_the_remote_loses_no_update() {
     ids.dedup();
     assert_eq!(ids.len(), jobs * updates, "an update was applied twice");
 }
+
+/// Two clones each create the data branch's first commit before either has pushed: the
+/// histories share no commit. The loser of the push must replay its runs, not drop them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrelated_first_commits_are_replayed_not_dropped() {
+    use benchkeep_core::store::{RunQuery, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    std::fs::create_dir_all(&remote).unwrap();
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    git(dir.path(), &["clone", "-q", remote.to_str().unwrap(), "a"]);
+    git(dir.path(), &["clone", "-q", remote.to_str().unwrap(), "b"]);
+    let key = BaselineKey::new("main", "linux").unwrap();
+
+    // B records offline first: its own root commit, never pushed.
+    let b_offline = GitStore::open(GitOptions::offline(dir.path().join("b"))).unwrap();
+    let b_first = conformance::sample_run(&key, 1, 1, &[1.0]);
+    b_offline.append_run(&b_first).await.unwrap();
+    // A creates the branch on the remote with a different root.
+    let a = GitStore::open(GitOptions::from_url("", &dir.path().join("a")).unwrap()).unwrap();
+    let a_run = conformance::sample_run(&key, 2, 2, &[1.0]);
+    a.append_run(&a_run).await.unwrap();
+    // B writes again, now with the remote: both of its runs must reach the remote.
+    let b = GitStore::open(GitOptions::from_url("", &dir.path().join("b")).unwrap()).unwrap();
+    let b_second = conformance::sample_run(&key, 3, 3, &[1.0]);
+    b.append_run(&b_second).await.unwrap();
+
+    git(
+        dir.path(),
+        &["clone", "-q", remote.to_str().unwrap(), "reader"],
+    );
+    let reader =
+        GitStore::open(GitOptions::from_url("", &dir.path().join("reader")).unwrap()).unwrap();
+    let mut ids: Vec<_> = reader
+        .list_runs(&RunQuery::latest(key, 10))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![b_first.id, a_run.id, b_second.id],
+        "a run was dropped"
+    );
+}
