@@ -434,3 +434,47 @@ fn prune_and_squash_rewrite_the_branch_and_other_clones_follow() {
         .count();
     assert_eq!(runs, 2, "pruned runs came back through a stale clone");
 }
+
+#[test]
+fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
+    let world = World::new();
+    let jobs: Vec<_> = (0..4)
+        .map(|i| {
+            let clone = world.clone(&format!("job{i}"));
+            benchkeep(
+                &clone,
+                &[
+                    "--store", "git:", "check", "--runs", "3", "--warmup", "0", "--name", "t",
+                    "--", "true",
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for job in jobs {
+        let out = job.wait_with_output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    }
+    let files = world.remote_files();
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("baselines/")).count(),
+        1,
+        "{files:?}"
+    );
+    assert_eq!(
+        files.iter().filter(|f| f.starts_with("runs/")).count(),
+        4,
+        "{files:?}"
+    );
+    let reader = world.clone("reader");
+    let show = run(&reader, &["--store", "git:", "baseline", "show", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(
+        doc["sources"].as_array().unwrap().len(),
+        1,
+        "a later bootstrap overwrote the baseline"
+    );
+}

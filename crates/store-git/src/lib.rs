@@ -599,9 +599,14 @@ impl Inner {
             if is_run || theirs == ours_base || theirs == blob {
                 edits.push((file, blob));
             } else if guarded.contains(&file) {
-                return Err(StoreError::Precondition {
-                    what: format!("baseline file {}", file.join("/")),
-                    expected: ours_base.map_or_else(|| "none".to_owned(), |o| o.to_string()),
+                let what = format!("baseline file {}", file.join("/"));
+                // Created here and, meanwhile, there: a create-only write lost the race.
+                return Err(match ours_base {
+                    None => StoreError::AlreadyExists { what },
+                    Some(base) => StoreError::Precondition {
+                        what,
+                        expected: base.to_string(),
+                    },
                 });
             }
             // Otherwise another job changed the same baseline: its version wins.
