@@ -141,13 +141,7 @@ impl GitOptions {
                 }
             }
         }
-        let repo = Repository::discover(&options.repo).map_err(|e| StoreError::NotFound {
-            what: format!(
-                "git repository at {} ({})",
-                options.repo.display(),
-                e.message()
-            ),
-        })?;
+        let repo = discover(&options.repo)?;
         options.remote = match remote {
             Some(explicit) => explicit,
             None => repo.find_remote("origin").ok().map(|_| "origin".to_owned()),
@@ -254,6 +248,13 @@ fn signature() -> Result<Signature<'static>, git2::Error> {
     )
 }
 
+/// Opens the repository containing `path`, or says that there is none.
+fn discover(path: &Path) -> Result<Repository, StoreError> {
+    Repository::discover(path).map_err(|e| StoreError::NotFound {
+        what: format!("git repository at {} ({})", path.display(), e.message()),
+    })
+}
+
 /// Whether a libgit2 error means "someone else moved or holds the ref: try again".
 fn is_conflict(error: &git2::Error) -> bool {
     matches!(
@@ -265,13 +266,7 @@ fn is_conflict(error: &git2::Error) -> bool {
 impl GitStore {
     /// Opens the store (the branch need not exist yet: the first write creates it).
     pub fn open(options: GitOptions) -> Result<Self, StoreError> {
-        let repo = Repository::discover(&options.repo).map_err(|e| StoreError::NotFound {
-            what: format!(
-                "git repository at {} ({})",
-                options.repo.display(),
-                e.message()
-            ),
-        })?;
+        let repo = discover(&options.repo)?;
         let local_ref = format!("refs/heads/{}", options.branch);
         let tracking_ref = options
             .remote
