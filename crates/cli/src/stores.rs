@@ -80,7 +80,8 @@ mod tests {
         };
         assert!(err("git:").contains("git repository"), "{}", err("git:"));
         assert!(err("git:bad..name").contains("not a valid branch name"));
-        assert!(err("s3://bucket/prefix").contains("not implemented yet"));
+        assert!(err("s3://").contains("names no bucket"), "{}", err("s3://"));
+        assert!(err("s3://b/p?endpoint=http://127.0.0.1:1").contains("allow_http=true"));
         assert!(err("ftp://x").contains("unsupported store URL"));
         assert!(err("file://missing").contains("does not exist"));
         assert!(err("file://").contains("names no directory"));

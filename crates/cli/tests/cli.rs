@@ -355,7 +355,11 @@ fn stores_are_chosen_by_url() {
     let sandbox = Sandbox::new();
     for (url, needle) in [
         ("git:", "git repository at"),
-        ("s3://bench/proj", "s3 store is not implemented yet"),
+        ("s3://", "names no bucket"),
+        (
+            "s3://bench/proj?endpoint=http://127.0.0.1:1",
+            "allow_http=true",
+        ),
         ("file://does-not-exist", "does not exist"),
         ("ftp://x", "unsupported store URL"),
     ] {
