@@ -1,0 +1,239 @@
+//! End-to-end tests of `--store s3://` against a real S3-compatible server on loopback (moto,
+//! started by scripts/test.sh, which exports `BENCHKEEP_S3_TEST_ENDPOINT`). With
+//! `BENCHKEEP_REQUIRE_S3=1` a missing server fails these tests instead of skipping them.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_benchkeep");
+const SECRET: &str = "benchkeep-test-secret";
+
+fn endpoint() -> Option<String> {
+    if let Ok(endpoint) = std::env::var("BENCHKEEP_S3_TEST_ENDPOINT") {
+        return Some(endpoint);
+    }
+    assert!(
+        std::env::var("BENCHKEEP_REQUIRE_S3").as_deref() != Ok("1"),
+        "BENCHKEEP_REQUIRE_S3=1 but BENCHKEEP_S3_TEST_ENDPOINT is not set"
+    );
+    eprintln!("skipped: no S3 test server (run through scripts/test.sh)");
+    None
+}
+
+fn store_url(endpoint: &str, bucket: &str, prefix: &str) -> String {
+    format!("s3://{bucket}/{prefix}?endpoint={endpoint}&allow_http=true")
+}
+
+fn benchkeep(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    with_env(&mut command, dir);
+    command
+}
+
+/// The environment every process of these tests gets: test credentials, no CI or git leakage.
+fn with_env(command: &mut Command, dir: &Path) {
+    command
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "benchkeep-test")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("AWS_REGION", "us-east-1")
+        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap())
+        .env_remove("BENCHKEEP_STORE")
+        .env_remove("BENCHKEEP_BRANCH")
+        .env_remove("CI");
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    benchkeep(dir, args).output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn unique_prefix(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_millisecond()
+    )
+}
+
+#[test]
+fn check_bootstraps_records_and_gates_on_s3() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("gate"));
+    let first = run(
+        dir.path(),
+        &[
+            "--store", &url, "check", "--name", "nap", "--", "sleep", "0.02",
+        ],
+    );
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let slower = run(
+        dir.path(),
+        &[
+            "--store", &url, "check", "--name", "nap", "--", "sleep", "0.03",
+        ],
+    );
+    assert_eq!(slower.status.code(), Some(1), "{}", text(&slower));
+    assert!(text(&slower).contains("regressed"));
+    // The other tests of this file load the machine at the same time, so an unchanged command can
+    // read a few tens of percent slower here; a generous threshold keeps this test about the store.
+    let same = run(
+        dir.path(),
+        &[
+            "--store",
+            &url,
+            "check",
+            "--threshold",
+            "50",
+            "--name",
+            "nap",
+            "--",
+            "sleep",
+            "0.02",
+        ],
+    );
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    let list = run(dir.path(), &["--store", &url, "baseline", "list"]);
+    assert!(text(&list).contains("default@"), "{}", text(&list));
+    for out in [&first, &slower, &same, &list] {
+        assert!(!text(out).contains(SECRET), "a secret was printed");
+    }
+}
+
+#[test]
+fn eight_concurrent_processes_lose_no_run() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("eight"));
+    let jobs: Vec<_> = (0..8)
+        .map(|i| {
+            let script = format!(
+                "for n in 1 2 3 4 5 6 7 8 9 10; do '{BIN}' --store '{url}' run --quiet --runs 1 --warmup 0 --name job{i} -- true >/dev/null || exit 1; done"
+            );
+            let mut command = Command::new("sh");
+            command.args(["-c", &script]);
+            with_env(&mut command, dir.path());
+            command.stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for job in jobs {
+        let out = job.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // Count through benchkeep itself: a dry-run prune keeping everything lists every run.
+    let count = run(
+        dir.path(),
+        &["--store", &url, "prune", "--keep-last", "1000", "--dry-run"],
+    );
+    assert!(
+        text(&count).contains("would delete 0 of 80 run(s)"),
+        "{}",
+        text(&count)
+    );
+}
+
+#[test]
+fn a_missing_bucket_is_one_clear_line_and_exit_2() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "no-such-bucket-benchkeep", "x");
+    let out = run(
+        dir.path(),
+        &["--store", &url, "check", "--runs", "2", "--", "true"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the bucket does not exist") && stderr.contains("no-such-bucket-benchkeep"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!text(&out).contains(SECRET));
+}
+
+/// A server of this test's own (the shared one must keep serving the other tests), stopped in
+/// the middle of the work and started again.
+#[test]
+fn a_stopped_server_is_a_clear_error_and_work_continues_after_a_restart() {
+    let Some(_) = endpoint() else { return };
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/s3-venv/bin");
+    let server_bin = venv.join("moto_server");
+    assert!(
+        server_bin.exists(),
+        "scripts/test.sh installs moto into target/s3-venv"
+    );
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let start = || {
+        let child = Command::new(&server_bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the test server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // moto keeps buckets in memory: (re)create ours.
+        let created = Command::new(venv.join("python"))
+            .args(["-c", &format!("import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:{port}/restart-test', method='PUT'))")])
+            .status()
+            .unwrap();
+        assert!(created.success());
+        child
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&format!("http://127.0.0.1:{port}"), "restart-test", "p");
+    let mut server = start();
+    let before = run(
+        dir.path(),
+        &["--store", &url, "run", "--runs", "1", "--", "true"],
+    );
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before));
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let started = Instant::now();
+    let down = run(
+        dir.path(),
+        &["--store", &url, "run", "--runs", "1", "--", "true"],
+    );
+    let took = started.elapsed();
+    assert_eq!(down.status.code(), Some(2), "{}", text(&down));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(
+        stderr.contains("cannot record the run") && stderr.contains("restart-test"),
+        "{stderr}"
+    );
+    assert!(
+        took < Duration::from_secs(40),
+        "retries are bounded: took {took:?}"
+    );
+
+    let mut server = start();
+    let after = run(
+        dir.path(),
+        &["--store", &url, "run", "--runs", "1", "--", "true"],
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", text(&after));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
