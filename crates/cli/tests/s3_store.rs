@@ -237,3 +237,52 @@ fn a_stopped_server_is_a_clear_error_and_work_continues_after_a_restart() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// A server that checks signatures (moto with authentication on, knowing no keys): the wrong
+/// credentials are one clear line, exit 2, and the secret never appears.
+#[test]
+fn wrong_credentials_are_one_clear_line_without_the_secret() {
+    let Some(_) = endpoint() else { return };
+    let server_bin =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/s3-venv/bin/moto_server");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut server = Command::new(&server_bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the test server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&format!("http://127.0.0.1:{port}"), "bucket", "p");
+    let out = run(
+        dir.path(),
+        &["--store", &url, "check", "--runs", "2", "--", "true"],
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("403 Forbidden: InvalidAccessKeyId"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error")).count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("<Error>"),
+        "raw XML in the message: {stderr}"
+    );
+    assert!(!text(&out).contains(SECRET), "the secret was printed");
+}

@@ -257,6 +257,9 @@ impl S3Store {
                     // metadata service, which outside a cloud VM fails with this address.
                     text = "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or run where an instance role provides them)".into();
                 }
+                if let Some(reason) = s3_reason(&text) {
+                    text = reason;
+                }
                 let missing_bucket = text.contains("NoSuchBucket");
                 StoreError::Backend {
                     store: self.description.clone(),
@@ -366,6 +369,31 @@ fn scrub(text: &str) -> String {
         }
     }
     out
+}
+
+/// S3's own explanation from an error body (`<Code>` and `<Message>`), with the HTTP status:
+/// `403 Forbidden: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist`.
+fn s3_reason(text: &str) -> Option<String> {
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        let end = start + text[start..].find(close)?;
+        Some(text[start..end].trim().to_owned())
+    };
+    let code = between("<Code>", "</Code>")?;
+    let message = between("<Message>", "</Message>").unwrap_or_default();
+    let status = [
+        "400 Bad Request",
+        "401 Unauthorized",
+        "403 Forbidden",
+        "404 Not Found",
+        "409 Conflict",
+    ]
+    .into_iter()
+    .find(|s| text.contains(s));
+    Some(match status {
+        Some(status) => format!("{status}: {code}: {message}"),
+        None => format!("{code}: {message}"),
+    })
 }
 
 fn last_segment(path: &Path) -> String {
@@ -654,6 +682,16 @@ mod tests {
             format!("{store:?}"),
             "S3Store { location: \"s3://b/p\", .. }"
         );
+    }
+
+    #[test]
+    fn s3_error_bodies_become_one_readable_reason() {
+        let text = "Error performing GET http://h/b/x in 1ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?> <Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message><RequestId>r</RequestId></Error>";
+        assert_eq!(
+            s3_reason(text).unwrap(),
+            "403 Forbidden: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records."
+        );
+        assert!(s3_reason("connection refused").is_none());
     }
 
     #[test]
