@@ -571,6 +571,10 @@ impl App {
         if args.keep_last.is_none() && args.older_than.is_none() && !args.squash_history {
             bail!("prune needs --keep-last N, --older-than DAYS or --squash-history");
         }
+        if args.squash_history {
+            // Refuse before deleting anything, not after.
+            self.git_options()?;
+        }
         let store = self.store()?;
         let key = if args.only_key {
             Some(self.current_key(&args.key)?)
@@ -642,7 +646,8 @@ impl App {
     }
 
     /// Rewrites a git store's data branch as one commit.
-    fn squash_history(&self) -> Result<String> {
+    /// The git store's options, for operations only a git store has.
+    fn git_options(&self) -> Result<benchkeep_store_git::GitOptions> {
         let url = self
             .store_url
             .as_deref()
@@ -655,8 +660,14 @@ impl App {
             (None, Some(dir)) => dir.to_owned(),
             _ => self.cwd.clone(),
         };
-        let options = benchkeep_store_git::GitOptions::from_url(&url["git:".len()..], &base)?;
-        let store = benchkeep_store_git::GitStore::open(options)?;
+        Ok(benchkeep_store_git::GitOptions::from_url(
+            &url["git:".len()..],
+            &base,
+        )?)
+    }
+
+    fn squash_history(&self) -> Result<String> {
+        let store = benchkeep_store_git::GitStore::open(self.git_options()?)?;
         let commit = store.squash_history()?;
         Ok(format!("rewrote the data branch as one commit, {commit}"))
     }

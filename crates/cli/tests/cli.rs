@@ -615,5 +615,17 @@ fn prune_keeps_the_newest_runs_and_every_baseline_source() {
         0
     );
     assert_eq!(code(&sandbox.run(&["prune"])), 2);
-    assert!(stderr(&sandbox.run(&["prune", "--squash-history"])).contains("git stores only"));
+    let before = sandbox.run_files().len();
+    let refused = sandbox.run(&["prune", "--keep-last", "1", "--squash-history"]);
+    assert_eq!(code(&refused), 2);
+    assert!(
+        stderr(&refused).contains("git stores only"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        sandbox.run_files().len(),
+        before,
+        "a refused prune deleted runs"
+    );
 }
