@@ -69,6 +69,35 @@ pub fn sample_run(key: &BaselineKey, millis: i64, entropy: u64, samples: &[f64])
     run
 }
 
+/// A run of `benchmarks` benchmarks, each with 30 wall-time samples around 1 ms (2% spread),
+/// started `millis` after 2023-11-14: realistic documents for store benchmarks.
+#[must_use]
+pub fn synthetic_run(key: &BaselineKey, benchmarks: usize, millis: i64, seed: u64) -> Run {
+    let at = Timestamp::from_millisecond(1_700_000_000_000 + millis).expect("in range");
+    let mut run = Run::new(
+        RunId::new(at, seed),
+        at,
+        key.clone(),
+        Fingerprint::default(),
+    );
+    let mut rng = crate::stats::Rng::seed_from_u64(seed);
+    for b in 0..benchmarks {
+        run.benchmarks.push(Benchmark {
+            name: format!("suite/bench{b}"),
+            command: None,
+            metrics: vec![Metric {
+                name: "wall_time".into(),
+                unit: Unit::nanoseconds(),
+                direction: Direction::LowerIsBetter,
+                samples: (0..30)
+                    .map(|_| (1e6 * (1.0 + 0.02 * rng.unit_f64())).round())
+                    .collect(),
+            }],
+        });
+    }
+    run
+}
+
 fn baseline_of(key: &BaselineKey, runs: &[Run]) -> Baseline {
     Baseline::from_runs(key.clone(), runs, Timestamp::UNIX_EPOCH).expect("runs pool")
 }

@@ -6,38 +6,12 @@ use std::time::Instant;
 
 use benchkeep_core::baseline::Baseline;
 use benchkeep_core::compare::{CompareConfig, compare};
+use benchkeep_core::conformance::synthetic_run;
 use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::{Benchmark, Direction, Fingerprint, Metric, Run, RunId, Unit};
-use benchkeep_core::stats::{self, Rng};
+use benchkeep_core::stats;
 use benchkeep_core::store::{PutMode, RunQuery, Store, encode_run};
 use benchkeep_store_s3::{S3Options, S3Store};
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-
-fn synthetic_run(key: &BaselineKey, benchmarks: usize, millis: i64, seed: u64) -> Run {
-    let at = jiff::Timestamp::from_millisecond(1_700_000_000_000 + millis).unwrap();
-    let mut run = Run::new(
-        RunId::new(at, seed),
-        at,
-        key.clone(),
-        Fingerprint::default(),
-    );
-    let mut rng = Rng::seed_from_u64(seed);
-    for b in 0..benchmarks {
-        run.benchmarks.push(Benchmark {
-            name: format!("suite/bench{b}"),
-            command: None,
-            metrics: vec![Metric {
-                name: "wall_time".into(),
-                unit: Unit::nanoseconds(),
-                direction: Direction::LowerIsBetter,
-                samples: (0..30)
-                    .map(|_| (1e6 * (1.0 + 0.02 * rng.unit_f64())).round())
-                    .collect(),
-            }],
-        });
-    }
-    run
-}
 
 fn median(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);
