@@ -111,6 +111,7 @@ impl FsStore {
             .map_err(|e| backend_error(&root, "create the store directory", e))?;
         let store = FsStore::open(root)?;
         store.inner.ensure_layout()?;
+        store.inner.sweep_abandoned_temporaries();
         Ok(store)
     }
 
@@ -215,6 +216,26 @@ impl Inner {
                 schema::Unreadable::TooOld { .. } => StoreError::SchemaTooOld { what, reason },
                 _ => StoreError::SchemaTooNew { what, reason },
             })
+    }
+
+    /// Removes temporary files left by writers killed before their rename. A write takes
+    /// milliseconds, so a temporary older than an hour belongs to nobody. Best effort: a failure
+    /// here must not stop the store from opening.
+    fn sweep_abandoned_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let abandoned = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+            if abandoned {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     fn ensure_layout(&self) -> Result<(), StoreError> {

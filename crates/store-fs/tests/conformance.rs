@@ -91,3 +91,27 @@ async fn stray_files_are_not_runs_and_temporaries_are_invisible() {
     let runs = store.list_runs(&RunQuery::latest(key, 10)).await.unwrap();
     assert_eq!(runs, vec![run]);
 }
+
+#[test]
+fn abandoned_temporaries_are_swept_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    FsStore::open_or_create(dir.path()).unwrap();
+    let tmp = dir.path().join("tmp");
+    let old = tmp.join(".tmpOLD");
+    let fresh = tmp.join(".tmpNEW");
+    std::fs::write(&old, "half a run from a killed writer").unwrap();
+    std::fs::write(&fresh, "a write in progress").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    FsStore::open_or_create(dir.path()).unwrap();
+    assert!(!old.exists(), "an abandoned temporary survived");
+    assert!(
+        fresh.exists(),
+        "a fresh temporary (a write in progress) was removed"
+    );
+}
