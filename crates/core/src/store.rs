@@ -351,6 +351,24 @@ pub fn decode_run(bytes: &[u8], what: &str) -> Result<Run, StoreError> {
     Ok(run)
 }
 
+/// Decodes the stored baseline of `key` at `version`, refusing a document that holds another
+/// key's baseline (a hand-moved file, or a storage-name collision) as `Corrupt`.
+pub fn decode_baseline_for(
+    key: &BaselineKey,
+    bytes: &[u8],
+    what: &str,
+    version: Version,
+) -> Result<Versioned<Baseline>, StoreError> {
+    let value = decode_baseline(bytes, what)?;
+    if &value.key != key {
+        return Err(StoreError::Corrupt {
+            what: what.to_owned(),
+            detail: format!("the document holds the baseline of {}", value.key),
+        });
+    }
+    Ok(Versioned { value, version })
+}
+
 /// Decodes a stored baseline; `what` names it in errors.
 pub fn decode_baseline(bytes: &[u8], what: &str) -> Result<Baseline, StoreError> {
     let baseline = decode::<Baseline>(bytes, what, BASELINE_KIND, |b| (b.schema, b.kind.as_str()))?;
@@ -407,6 +425,26 @@ mod tests {
         let err = decode_run(doc, "run z").unwrap_err();
         assert!(matches!(err, StoreError::SchemaTooNew { .. }), "{err}");
         assert!(err.to_string().contains("upgrade benchkeep"));
+    }
+
+    #[test]
+    fn a_baseline_under_another_key_is_corrupt() {
+        let key = BaselineKey::new("main", "linux").unwrap();
+        let other = BaselineKey::new("dev", "linux").unwrap();
+        let baseline = Baseline::from_runs(other, &[run()], Timestamp::UNIX_EPOCH).unwrap();
+        let bytes = encode_baseline(&baseline);
+        let err = decode_baseline_for(&key, &bytes, "baselines/main.json", Version("v".into()))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(
+            err.to_string().contains("baselines/main.json")
+                && err.to_string().contains("dev@linux"),
+            "{err}"
+        );
+        let own = Baseline::from_runs(key.clone(), &[run()], Timestamp::UNIX_EPOCH).unwrap();
+        let read =
+            decode_baseline_for(&key, &encode_baseline(&own), "b", Version("v1".into())).unwrap();
+        assert_eq!((read.value, read.version), (own, Version("v1".into())));
     }
 
     #[test]

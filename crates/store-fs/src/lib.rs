@@ -404,7 +404,10 @@ impl Inner {
             return Ok(None);
         };
         let what = format!("baseline {key} ({})", path.display());
-        Ok(Some(decode_versioned_baseline(key, &what, &bytes)?))
+        let version = core_store::content_version(&bytes);
+        Ok(Some(core_store::decode_baseline_for(
+            key, &bytes, &what, version,
+        )?))
     }
 
     /// Runs `f` while holding the exclusive lock of `key`'s baseline.
@@ -504,25 +507,6 @@ impl Inner {
         baselines.sort_by(|a, b| a.value.key.cmp(&b.value.key));
         Ok(baselines)
     }
-}
-
-/// Decodes a stored baseline, checks that it is the baseline of `key`, and versions it by content.
-fn decode_versioned_baseline(
-    key: &BaselineKey,
-    what: &str,
-    bytes: &[u8],
-) -> Result<Versioned<Baseline>, StoreError> {
-    let value = core_store::decode_baseline(bytes, what)?;
-    if &value.key != key {
-        return Err(StoreError::Corrupt {
-            what: what.to_owned(),
-            detail: format!("the file holds the baseline of {}", value.key),
-        });
-    }
-    Ok(Versioned {
-        value,
-        version: core_store::content_version(bytes),
-    })
 }
 
 #[async_trait]

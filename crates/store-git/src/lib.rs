@@ -960,17 +960,12 @@ impl Inner {
             self.options.branch,
             file.join("/")
         );
-        let value = core_store::decode_baseline(&self.blob(&repo, blob)?, &what)?;
-        if &value.key != key {
-            return Err(StoreError::Corrupt {
-                what,
-                detail: format!("the file holds the baseline of {}", value.key),
-            });
-        }
-        Ok(Versioned {
-            value,
-            version: Version(blob.to_string()),
-        })
+        core_store::decode_baseline_for(
+            key,
+            &self.blob(&repo, blob)?,
+            &what,
+            Version(blob.to_string()),
+        )
     }
 
     fn list_baselines(&self) -> Result<Vec<Versioned<Baseline>>, StoreError> {

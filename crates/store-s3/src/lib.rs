@@ -535,17 +535,7 @@ impl Store for S3Store {
             .ok_or_else(|| StoreError::NotFound {
                 what: format!("baseline {key}"),
             })?;
-        let value = core_store::decode_baseline(&bytes, &what)?;
-        if &value.key != key {
-            return Err(StoreError::Corrupt {
-                what,
-                detail: format!("the object holds the baseline of {}", value.key),
-            });
-        }
-        Ok(Versioned {
-            value,
-            version: Version(e_tag.unwrap_or_default()),
-        })
+        core_store::decode_baseline_for(key, &bytes, &what, Version(e_tag.unwrap_or_default()))
     }
 
     async fn put_baseline(
