@@ -53,6 +53,14 @@ impl Sandbox {
         self.path().join(".benchkeep")
     }
 
+    /// The baseline files of the default store.
+    fn baseline_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.store().join("baselines"))
+            .expect("the store has a baselines directory")
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
+
     fn run_files(&self) -> Vec<PathBuf> {
         let runs = self.store().join("runs");
         let Ok(keys) = std::fs::read_dir(runs) else {
@@ -108,10 +116,7 @@ fn a_truncated_baseline_fails_the_check_with_its_name_and_keeps_the_data() {
     let sandbox = Sandbox::new();
     let first = sandbox.run(&["check", "--runs", "5", "--name", "t", "--", "true"]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
-    let baselines: Vec<_> = std::fs::read_dir(sandbox.store().join("baselines"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let baselines = sandbox.baseline_files();
     assert_eq!(baselines.len(), 1);
     let full = std::fs::read(&baselines[0]).unwrap();
     std::fs::write(&baselines[0], &full[..full.len() / 3]).unwrap();
@@ -153,14 +158,7 @@ fn no_record_writes_nothing_even_without_a_baseline() {
         stderr(&out)
     );
     assert!(sandbox.run_files().is_empty());
-    assert!(
-        !sandbox
-            .store()
-            .join("baselines")
-            .read_dir()
-            .unwrap()
-            .any(|_| true)
-    );
+    assert!(sandbox.baseline_files().is_empty());
 }
 
 #[test]
@@ -169,14 +167,7 @@ fn require_baseline_exits_3() {
     let out = sandbox.run(&["check", "--require-baseline", "--runs", "3", "--", "true"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("no baseline"), "{}", stderr(&out));
-    assert!(
-        !sandbox
-            .store()
-            .join("baselines")
-            .read_dir()
-            .unwrap()
-            .any(|_| true)
-    );
+    assert!(sandbox.baseline_files().is_empty());
 }
 
 #[test]
@@ -542,12 +533,17 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
         let out = child.wait_with_output().unwrap();
         assert!(matches!(code(&out), 0 | 1), "{}", stderr(&out));
     }
-    let baselines: Vec<_> = std::fs::read_dir(sandbox.store().join("baselines"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("race@"))
-        .collect();
-    assert_eq!(baselines.len(), 1);
+    let race_baselines = sandbox
+        .baseline_files()
+        .iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("race@")
+        })
+        .count();
+    assert_eq!(race_baselines, 1);
     let show = sandbox.run(&["baseline", "show", "--branch", "race", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(

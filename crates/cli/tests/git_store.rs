@@ -78,6 +78,14 @@ impl World {
         clone
     }
 
+    /// How many files on the remote's data branch are under `dir` (e.g. `runs/`).
+    fn remote_count(&self, dir: &str) -> usize {
+        self.remote_files()
+            .iter()
+            .filter(|f| f.starts_with(dir))
+            .count()
+    }
+
     /// Files on the remote's data branch.
     fn remote_files(&self) -> Vec<String> {
         git(
@@ -134,16 +142,8 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
         files.contains(&"README.md".to_owned()) && files.contains(&"FORMAT".to_owned()),
         "{files:?}"
     );
-    assert_eq!(
-        files.iter().filter(|f| f.starts_with("runs/")).count(),
-        2,
-        "{files:?}"
-    );
-    assert_eq!(
-        files.iter().filter(|f| f.starts_with("baselines/")).count(),
-        1,
-        "{files:?}"
-    );
+    assert_eq!(world.remote_count("runs/"), 2, "{files:?}");
+    assert_eq!(world.remote_count("baselines/"), 1, "{files:?}");
 
     // The user's checkout is untouched: same branch, clean work tree, no data files.
     assert_eq!(
@@ -248,14 +248,7 @@ fn a_killed_writer_leaves_the_branch_readable_and_the_next_write_succeeds() {
     let list = run(&clone, &["--store", "git:", "baseline", "list"]);
     assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
     git(&world.remote(), &["fsck", "--no-progress"]);
-    assert!(
-        world
-            .remote_files()
-            .iter()
-            .filter(|f| f.starts_with("runs/"))
-            .count()
-            >= 2
-    );
+    assert!(world.remote_count("runs/") >= 2);
 }
 
 #[test]
@@ -427,12 +420,11 @@ fn prune_and_squash_rewrite_the_branch_and_other_clones_follow() {
         &["--store", "git:", "run", "--runs", "1", "--", "true"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let runs = world
-        .remote_files()
-        .into_iter()
-        .filter(|f| f.starts_with("runs/"))
-        .count();
-    assert_eq!(runs, 2, "pruned runs came back through a stale clone");
+    assert_eq!(
+        world.remote_count("runs/"),
+        2,
+        "pruned runs came back through a stale clone"
+    );
 }
 
 #[test]
@@ -459,16 +451,8 @@ fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     }
     let files = world.remote_files();
-    assert_eq!(
-        files.iter().filter(|f| f.starts_with("baselines/")).count(),
-        1,
-        "{files:?}"
-    );
-    assert_eq!(
-        files.iter().filter(|f| f.starts_with("runs/")).count(),
-        4,
-        "{files:?}"
-    );
+    assert_eq!(world.remote_count("baselines/"), 1, "{files:?}");
+    assert_eq!(world.remote_count("runs/"), 4, "{files:?}");
     let reader = world.clone("reader");
     let show = run(&reader, &["--store", "git:", "baseline", "show", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
