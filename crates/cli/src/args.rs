@@ -50,6 +50,11 @@ pub enum Commands {
     Baseline(BaselineCommand),
     /// Compare two runs (files or run ids); exit 1 on a regression.
     Compare(CompareArgs),
+    /// Paired A/B comparison on this machine: rounds run base and head back to back in random
+    /// order; exit 1 when head regressed.
+    Ab(AbArgs),
+    /// Find step changes and slow drifts in each benchmark's recorded history.
+    Trend(TrendArgs),
     /// Delete old runs (never the runs a baseline was built from).
     Prune(PruneArgs),
 }
@@ -107,6 +112,9 @@ pub struct MeasureArgs {
     /// Show the command's output instead of discarding it.
     #[arg(long)]
     pub show_output: bool,
+    /// Also count instructions with valgrind's callgrind (a low-noise metric; slow).
+    #[arg(long)]
+    pub instructions: bool,
     /// Only the [[bench]] entries of benchkeep.toml with these names.
     #[arg(long = "bench", value_name = "NAME")]
     pub benches: Vec<String>,
@@ -181,6 +189,10 @@ pub struct CompareOptions {
     /// Fail the gate when a gating metric is inconclusive.
     #[arg(long)]
     pub fail_on_inconclusive: bool,
+    /// Judge each p-value alone instead of controlling the false discovery rate across all
+    /// benchmarks and metrics (Benjamini-Hochberg).
+    #[arg(long)]
+    pub no_fdr: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -210,6 +222,91 @@ pub struct CheckArgs {
     /// Exit 3 instead of creating the baseline when there is none yet.
     #[arg(long)]
     pub require_baseline: bool,
+    /// Measure benchmarks that look regressed again before the verdict is final.
+    #[arg(long, conflicts_with = "run")]
+    pub confirm: bool,
+}
+
+/// Arguments of `ab`.
+#[derive(Debug, Args, Clone)]
+pub struct AbArgs {
+    /// The base command (run through `sh -c`).
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        requires = "head",
+        conflicts_with = "base_ref"
+    )]
+    pub base: Option<String>,
+    /// The head command (run through `sh -c`).
+    #[arg(long, value_name = "COMMAND", requires = "base")]
+    pub head: Option<String>,
+    /// Build this git revision in a temporary worktree (with `[ab] build` or --build) and use
+    /// it as the base; the head is the current checkout. Runs the command after `--` (or the
+    /// configured benchmarks) on both.
+    #[arg(long, value_name = "REV")]
+    pub base_ref: Option<String>,
+    /// With --base-ref: the build command (run through `sh -c` in each tree).
+    #[arg(long, value_name = "COMMAND", requires = "base_ref")]
+    pub build: Option<String>,
+    /// Benchmark name (default: "ab", or the command with --base-ref).
+    #[arg(long, short)]
+    pub name: Option<String>,
+    /// Rounds; each runs base and head once (default 30).
+    #[arg(long, value_name = "N")]
+    pub rounds: Option<u32>,
+    /// Unmeasured warm-up runs of each side (default 1).
+    #[arg(long, short, value_name = "N")]
+    pub warmup: Option<u32>,
+    /// Kill a run's whole process group after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Show the commands' output instead of discarding it.
+    #[arg(long)]
+    pub show_output: bool,
+    /// Run more rounds of benchmarks that look regressed before the verdict is final.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Seed of the per-round order (default: fresh each time).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Only the [[bench]] entries of benchkeep.toml with these names.
+    #[arg(long = "bench", value_name = "NAME")]
+    pub benches: Vec<String>,
+    /// How to compare (the threshold defaults to 2% in paired mode, or `[ab] threshold`).
+    #[command(flatten)]
+    pub compare: CompareOptions,
+    /// With --base-ref: the command to measure on both sides, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `trend`.
+#[derive(Debug, Args, Clone)]
+pub struct TrendArgs {
+    /// Only benchmarks with this name (or glob).
+    pub name: Option<String>,
+    /// The key whose recorded runs form the history.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// The metric to follow (default: each benchmark's first).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Analyse the newest N jobs (default 100).
+    #[arg(long, value_name = "N")]
+    pub window: Option<usize>,
+    /// Smallest step to report, in percent (default 5).
+    #[arg(long, value_name = "PERCENT")]
+    pub min_change: Option<f64>,
+    /// Significance of a change point, by permutation test (default 0.01).
+    #[arg(long, value_name = "P")]
+    pub p_value: Option<f64>,
+    /// Exit 1 when a change point or a degrading correlation trend is found.
+    #[arg(long)]
+    pub fail_on_change: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 /// `baseline` subcommands.
@@ -287,6 +384,14 @@ mod tests {
             "benchkeep prune --keep-last 100",
             "benchkeep prune --older-than 30 --dry-run",
             "benchkeep --store file:///tmp/s run -- true",
+            "benchkeep ab --base ./old --head ./new",
+            "benchkeep ab --base ./old --head ./new --rounds 20 --confirm --threshold 3",
+            "benchkeep ab --base-ref main -- ./bench",
+            "benchkeep ab --base-ref HEAD~1 --build make --bench parse",
+            "benchkeep check --confirm --no-fdr -- true",
+            "benchkeep run --instructions -- true",
+            "benchkeep trend",
+            "benchkeep trend parse --window 50 --min-change 3 --fail-on-change",
         ];
         for line in ok {
             let parsed = Cli::try_parse_from(line.split_whitespace());
@@ -300,6 +405,10 @@ mod tests {
             "benchkeep compare only-one",
             "benchkeep check --format yaml -- true",
             "benchkeep frobnicate",
+            "benchkeep ab --base ./old",
+            "benchkeep ab --base ./old --head ./new --base-ref main",
+            "benchkeep ab --build make",
+            "benchkeep check --confirm --run r.json",
         ];
         for line in bad {
             assert!(

@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::baseline::Baseline;
-use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands};
+use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands, Verdict};
 use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::{Run, RunId};
+use benchkeep_core::model::{Benchmark, Run, RunId};
 use benchkeep_core::store::{self as core_store, RunQuery, Store, StoreError};
 use benchkeep_runner::command::{
     self as runner, CommandSpec, Interrupt, MeasureOptions, OutputMode, Progress, RunCount,
     RunError, Sample,
 };
 use benchkeep_runner::environment;
+use benchkeep_runner::instructions;
 use jiff::Timestamp;
 
 use crate::Outcome;
@@ -24,9 +25,13 @@ use crate::args::{
     BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, Commands, CompareArgs,
     CompareOptions, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
 };
-use crate::config::{CommandLine, Config, GateSetting, RunDefaults};
+use crate::config::{Config, GateSetting, RunDefaults};
+use crate::policy;
 use crate::report;
 use crate::stores::{self, UrlOrigin};
+
+mod ab;
+mod trend;
 
 /// Marks an error as "the user interrupted us", which exits 130 rather than 2.
 #[derive(Debug)]
@@ -54,6 +59,8 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Baseline(BaselineCommand::List) => app.baseline_list(),
         Commands::Compare(args) => app.compare(args),
         Commands::Prune(args) => app.prune(args),
+        Commands::Ab(args) => app.ab(args),
+        Commands::Trend(args) => app.trend(args),
     };
     match result {
         Ok(outcome) => outcome,
@@ -161,10 +168,7 @@ impl App {
     }
 
     /// The benchmarks to measure: the command after `--`, or the configured `[[bench]]`es.
-    fn planned_benchmarks(
-        &self,
-        args: &MeasureArgs,
-    ) -> Result<Vec<(String, CommandSpec, MeasureOptions)>> {
+    fn planned_benchmarks(&self, args: &MeasureArgs) -> Result<Vec<Planned>> {
         if !args.command.is_empty() {
             if !args.benches.is_empty() {
                 bail!(
@@ -179,7 +183,12 @@ impl App {
             let spec = CommandSpec::new(words);
             let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
             let options = measure_options(args, &self.config.run)?;
-            return Ok(vec![(name, spec, options)]);
+            return Ok(vec![Planned {
+                name,
+                spec,
+                options,
+                instructions: args.instructions,
+            }]);
         }
         if self.config.bench.is_empty() {
             bail!(
@@ -197,18 +206,14 @@ impl App {
             }
         }
         let base = self.config.base_dir().unwrap_or(&self.cwd).to_owned();
-        self.config
+        let planned: Vec<Planned> = self
+            .config
             .bench
             .iter()
             .filter(|b| args.benches.is_empty() || args.benches.contains(&b.name))
-            .map(|bench| {
-                let words = match &bench.command {
-                    CommandLine::Shell(line) => {
-                        vec!["sh".to_owned(), "-c".to_owned(), line.clone()]
-                    }
-                    CommandLine::Argv(words) => words.clone(),
-                };
-                let mut spec = CommandSpec::new(words);
+            .filter_map(|bench| bench.command.as_ref().map(|command| (bench, command)))
+            .map(|(bench, command)| {
+                let mut spec = CommandSpec::new(command.argv());
                 spec.cwd = Some(
                     bench
                         .cwd
@@ -222,9 +227,20 @@ impl App {
                     .collect();
                 let options = measure_options(args, &bench.run_settings(&self.config.run))
                     .with_context(|| format!("[[bench]] {:?}", bench.name))?;
-                Ok((bench.name.clone(), spec, options))
+                Ok(Planned {
+                    name: bench.name.clone(),
+                    spec,
+                    options,
+                    instructions: args.instructions || bench.instructions,
+                })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        if planned.is_empty() {
+            bail!(
+                "no [[bench]] in benchkeep.toml has a command to measure (base/head benchmarks run with `benchkeep ab`)"
+            );
+        }
+        Ok(planned)
     }
 
     /// Measures the planned benchmarks into a new run. Nothing is written anywhere here.
@@ -245,20 +261,39 @@ impl App {
         run.ci = environment::ci_info(&env);
         run.labels = labels;
         self.watch_signals()?;
-        let show_progress = !self.quiet && std::io::stderr().is_terminal();
-        for (name, spec, options) in planned {
-            let mut progress = Bar::new(show_progress, &name, &options);
-            let measured = runner::measure(&spec, &options, &self.interrupt, &mut progress);
-            progress.finish();
-            let measurement = match measured {
-                Ok(m) => m,
-                Err(RunError::Interrupted) => return Err(Interrupted.into()),
-                Err(e) => return Err(anyhow!(e).context(format!("benchmark {name:?}"))),
-            };
-            run.benchmarks
-                .push(measurement.into_benchmark(name, Some(spec.argv.clone())));
+        for planned in &planned {
+            run.benchmarks.push(self.measure_one(planned)?);
         }
         Ok(run)
+    }
+
+    /// Measures one planned benchmark (and counts its instructions when asked).
+    fn measure_one(&self, planned: &Planned) -> Result<Benchmark> {
+        let name = &planned.name;
+        let show_progress = !self.quiet && std::io::stderr().is_terminal();
+        let mut progress = Bar::new(show_progress, name, planned.options.runs);
+        let measured = runner::measure(
+            &planned.spec,
+            &planned.options,
+            &self.interrupt,
+            &mut progress,
+        );
+        progress.finish();
+        let mut bench = measured
+            .map_err(|e| run_error(e, name))?
+            .into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
+        if planned.instructions {
+            self.notice(&format!("counting instructions of {name:?} with callgrind"));
+            let metric = instructions::count_instructions(
+                &planned.spec,
+                INSTRUCTION_RUNS,
+                planned.options.timeout.map(|t| t * 100),
+                &self.interrupt,
+            )
+            .map_err(|e| run_error(e, name))?;
+            bench.metrics.push(metric);
+        }
+        Ok(bench)
     }
 
     fn write_out_file(&self, run: &Run, record: &RecordArgs) -> Result<()> {
@@ -342,24 +377,60 @@ impl App {
             }
             Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
         };
-        let outcome = Self::gate(&baseline, &run, &config, &args.compare)?;
+        let mut run = run;
+        let outcome = self.gate(&baseline, &mut run, &config, args)?;
         self.record(store.as_ref(), &run, &args.record)?;
         Ok(outcome)
     }
 
-    /// Compares `run` with `baseline`, prints the report, and says whether the gate passes.
+    /// Compares `run` with `baseline` (confirming regressions first with `--confirm`), prints the
+    /// report, and says whether the gate passes.
     fn gate(
+        &self,
         baseline: &Baseline,
-        run: &Run,
+        run: &mut Run,
         config: &CompareConfig,
-        options: &CompareOptions,
+        args: &CheckArgs,
     ) -> Result<Outcome> {
-        let comparison = compare::compare(&baseline.benchmarks, &run.benchmarks, config);
+        let options = &args.compare;
+        let mut config = config.clone();
+        config.policies = policy::resolve(
+            &self.config.policy,
+            baseline
+                .benchmarks
+                .iter()
+                .chain(&run.benchmarks)
+                .map(|b| b.name.as_str()),
+        )?;
+        let config = &config;
+        let mut comparison = compare::compare_with_baseline(baseline, &run.benchmarks, config);
+        if args.confirm {
+            let suspects = regressed_benchmarks(&comparison);
+            if !suspects.is_empty() {
+                let planned = self.planned_benchmarks(&args.measure)?;
+                let first = comparison.clone();
+                for name in &suspects {
+                    let Some(plan) = planned.iter().find(|p| &p.name == name) else {
+                        continue;
+                    };
+                    self.notice(&format!(
+                        "{name}: looks regressed; measuring it again to confirm"
+                    ));
+                    let again = self.measure_one(plan)?;
+                    if let Some(slot) = run.benchmarks.iter_mut().find(|b| &b.name == name) {
+                        *slot = again;
+                    }
+                }
+                comparison = compare::compare_with_baseline(baseline, &run.benchmarks, config);
+                note_confirmations(&first, &mut comparison, &suspects, "measured again");
+            }
+        }
         let passed = comparison.passes(config);
         let context = report::Context {
             subject: run.key.to_string(),
             baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
             current_run: run.id.to_string(),
+            heading: None,
         };
         emit(&render(&comparison, &context, passed, options))?;
         Ok(if passed {
@@ -418,7 +489,8 @@ impl App {
             .block_on(store.get_baseline(&run.key))
             .map_err(|e| anyhow!(e).context(format!("cannot load the baseline of {}", run.key)))?
             .value;
-        Self::gate(&baseline, run, &config, &args.compare)
+        let mut run = run.clone();
+        self.gate(&baseline, &mut run, &config, args)
     }
 
     fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
@@ -694,12 +766,21 @@ impl App {
                 Ok::<_, anyhow::Error>((base?, head?))
             })?
         };
+        let mut config = config;
+        config.policies = policy::resolve(
+            &self.config.policy,
+            base.benchmarks
+                .iter()
+                .chain(&head.benchmarks)
+                .map(|b| b.name.as_str()),
+        )?;
         let comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         let passed = comparison.passes(&config);
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],
             current_run: head.id.to_string(),
+            heading: None,
         };
         emit(&render(&comparison, &context, passed, &args.compare))?;
         Ok(if passed {
@@ -849,9 +930,70 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
         gate,
         fail_on_inconclusive: options.fail_on_inconclusive
             || file.fail_on_inconclusive.unwrap_or(false),
+        fdr: !options.no_fdr && file.fdr.unwrap_or(defaults.fdr),
+        min_history: file.min_history.unwrap_or(defaults.min_history).max(2),
         method: defaults.method,
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        ..defaults
     })
+}
+
+/// Instruction counts run under callgrind, which is slow but nearly deterministic: five runs
+/// meet the comparison's minimum sample count.
+const INSTRUCTION_RUNS: u32 = 5;
+
+/// One benchmark to measure.
+struct Planned {
+    name: String,
+    spec: CommandSpec,
+    options: MeasureOptions,
+    instructions: bool,
+}
+
+fn run_error(error: RunError, name: &str) -> anyhow::Error {
+    match error {
+        RunError::Interrupted => Interrupted.into(),
+        e => anyhow!(e).context(format!("benchmark {name:?}")),
+    }
+}
+
+/// Benchmarks with a gating metric that regressed, in report order, each once.
+fn regressed_benchmarks(comparison: &compare::Comparison) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for e in comparison.regressions() {
+        if !names.contains(&e.benchmark) {
+            names.push(e.benchmark.clone());
+        }
+    }
+    names
+}
+
+/// Notes on each re-measured entry whether the regression was confirmed.
+fn note_confirmations(
+    first: &compare::Comparison,
+    confirmed: &mut compare::Comparison,
+    suspects: &[String],
+    how: &str,
+) {
+    for entry in &mut confirmed.entries {
+        if !suspects.contains(&entry.benchmark) || !entry.gating {
+            continue;
+        }
+        let was = first
+            .entries
+            .iter()
+            .find(|e| e.benchmark == entry.benchmark && e.metric == entry.metric)
+            .map(|e| e.verdict);
+        if was != Some(Verdict::Regressed) {
+            continue;
+        }
+        let note = if entry.verdict == Verdict::Regressed {
+            format!("confirmed: {how}, still regressed")
+        } else {
+            format!("not confirmed: looked regressed, {how}: {}", entry.verdict)
+        };
+        entry.notes.push(note);
+    }
 }
 
 /// 64 bits that make run ids of the same millisecond distinct: std's per-process random hash
@@ -871,11 +1013,11 @@ fn entropy() -> u64 {
 struct Bar(Option<indicatif::ProgressBar>);
 
 impl Bar {
-    fn new(show: bool, name: &str, options: &MeasureOptions) -> Self {
+    fn new(show: bool, name: &str, runs: RunCount) -> Self {
         if !show {
             return Bar(None);
         }
-        let bar = match options.runs {
+        let bar = match runs {
             RunCount::Fixed(n) => indicatif::ProgressBar::new(u64::from(n)),
             RunCount::Auto { .. } => indicatif::ProgressBar::new_spinner(),
         };

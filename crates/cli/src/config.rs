@@ -25,9 +25,15 @@ pub struct Config {
     /// How comparisons decide.
     #[serde(default)]
     pub compare: CompareSection,
+    /// Paired (A/B) mode settings.
+    #[serde(default)]
+    pub ab: AbSection,
     /// The benchmarks `benchkeep run` measures when given no command.
     #[serde(default)]
     pub bench: Vec<BenchConfig>,
+    /// Per-benchmark comparison settings, by exact name or glob; the most specific wins.
+    #[serde(default)]
+    pub policy: Vec<PolicyConfig>,
     /// Where the file was read from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -73,6 +79,52 @@ pub struct CompareSection {
     pub fail_on_inconclusive: Option<bool>,
     /// Severity bands, in percent.
     pub severity: Option<SeveritySection>,
+    /// Benjamini-Hochberg false discovery control across benchmarks and metrics (default true).
+    pub fdr: Option<bool>,
+    /// Fewest past jobs in a baseline for the history method (default 5).
+    pub min_history: Option<usize>,
+}
+
+/// `[ab]`: paired mode.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AbSection {
+    /// Rounds (each runs base and head once, in random order).
+    pub rounds: Option<u32>,
+    /// Unmeasured warm-up runs of each side.
+    pub warmup: Option<u32>,
+    /// Smallest change that counts in paired mode, in percent.
+    pub threshold: Option<f64>,
+    /// With `--base-ref`: how to build the base revision, run in its temporary worktree.
+    pub build: Option<CommandLine>,
+}
+
+/// Which way a metric is better, as written in the file.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionSetting {
+    /// Smaller values are better (times, memory).
+    LowerIsBetter,
+    /// Larger values are better (throughput).
+    HigherIsBetter,
+}
+
+/// One `[[policy]]`: comparison settings for the benchmarks whose names match.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// An exact benchmark name, or a glob (`*`, `?`, `[abc]`, `{a,b}`).
+    pub name: String,
+    /// Smallest change that counts, in percent.
+    pub threshold: Option<f64>,
+    /// Significance level.
+    pub alpha: Option<f64>,
+    /// The metric(s) to gate on: a name, a list, `"primary"` or `"all"`.
+    pub metric: Option<GateSetting>,
+    /// Which way the gated metric is better.
+    pub direction: Option<DirectionSetting>,
+    /// Severity bands, in percent.
+    pub severity: Option<SeveritySection>,
 }
 
 /// `gate = "primary" | "all" | ["metric", ...]`.
@@ -105,14 +157,39 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
+impl CommandLine {
+    fn is_empty(&self) -> bool {
+        match self {
+            CommandLine::Shell(line) => line.trim().is_empty(),
+            CommandLine::Argv(words) => words.is_empty(),
+        }
+    }
+
+    /// The argument vector: a shell string runs through `sh -c`.
+    #[must_use]
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            CommandLine::Shell(line) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
+            CommandLine::Argv(words) => words.clone(),
+        }
+    }
+}
+
 /// One `[[bench]]`.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct BenchConfig {
     /// The benchmark's name.
     pub name: String,
-    /// What to run.
-    pub command: CommandLine,
+    /// What to run (`run`, `check`; in `ab --base-ref`, both sides).
+    pub command: Option<CommandLine>,
+    /// In `ab`: the base side (with `head`, instead of `command`).
+    pub base: Option<CommandLine>,
+    /// In `ab`: the head side.
+    pub head: Option<CommandLine>,
+    /// Also count instructions with callgrind (slow, but nearly free of noise).
+    #[serde(default)]
+    pub instructions: bool,
     /// Working directory, relative to the configuration file.
     pub cwd: Option<PathBuf>,
     /// Extra environment variables.
@@ -178,8 +255,16 @@ impl Config {
             let position = e.span().map(|span| {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!(" (line {line}, column {column})")
+                let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+                let column = before.len() - line_start + 1;
+                // Name the key on that line too: a position alone makes people count columns.
+                let line_text = text[line_start..].lines().next().unwrap_or("");
+                match line_text.split_once('=') {
+                    Some((key, _)) if !key.trim().is_empty() && !key.contains('[') => {
+                        format!(" (key `{}`, line {line}, column {column})", key.trim())
+                    }
+                    _ => format!(" (line {line}, column {column})"),
+                }
             });
             anyhow::anyhow!(
                 "{}{}",
@@ -195,15 +280,33 @@ impl Config {
             if !names.insert(bench.name.as_str()) {
                 bail!("[[bench]] name {:?} is used twice", bench.name);
             }
-            match &bench.command {
-                CommandLine::Shell(s) if s.trim().is_empty() => {
-                    bail!("[[bench]] {:?} has an empty command", bench.name)
+            for (key, line) in [
+                ("command", &bench.command),
+                ("base", &bench.base),
+                ("head", &bench.head),
+            ] {
+                if line.as_ref().is_some_and(CommandLine::is_empty) {
+                    bail!("[[bench]] {:?} has an empty {key}", bench.name);
                 }
-                CommandLine::Argv(v) if v.is_empty() => {
-                    bail!("[[bench]] {:?} has an empty command", bench.name)
-                }
-                _ => {}
             }
+            match (&bench.command, &bench.base, &bench.head) {
+                (Some(_), None, None) | (None, Some(_), Some(_)) => {}
+                (None, None, None) => bail!("[[bench]] {:?} needs a command", bench.name),
+                (Some(_), _, _) => bail!(
+                    "[[bench]] {:?} has a command and base/head: give one or the other",
+                    bench.name
+                ),
+                (None, _, _) => bail!(
+                    "[[bench]] {:?} needs both base and head (or a command)",
+                    bench.name
+                ),
+            }
+        }
+        for policy in &config.policy {
+            crate::policy::validate(policy)?;
+        }
+        if config.ab.build.as_ref().is_some_and(CommandLine::is_empty) {
+            bail!("ab.build is empty");
         }
         if let Some(GateSetting::Word(word)) = &config.compare.gate
             && word != "primary"
@@ -254,7 +357,10 @@ mod tests {
         assert_eq!(config.bench.len(), 2);
         assert_eq!(config.bench[0].run_settings(&config.run).runs, Some(20));
         assert_eq!(config.bench[0].run_settings(&config.run).warmup, Some(2));
-        assert!(matches!(config.bench[1].command, CommandLine::Argv(_)));
+        assert!(matches!(
+            config.bench[1].command,
+            Some(CommandLine::Argv(_))
+        ));
     }
 
     #[test]
@@ -290,6 +396,15 @@ mod tests {
                 .to_string()
                 .contains("empty command")
         );
+        let half = "[[bench]]\nname = \"a\"\nbase = \"true\"";
+        assert!(
+            Config::parse(half)
+                .unwrap_err()
+                .to_string()
+                .contains("needs both base and head")
+        );
+        let both = "[[bench]]\nname = \"a\"\ncommand = \"x\"\nbase = \"true\"\nhead = \"y\"";
+        assert!(Config::parse(both).is_err());
         assert!(Config::parse("[compare]\ngate = \"some\"").is_err());
     }
 }

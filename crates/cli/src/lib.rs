@@ -19,6 +19,7 @@ use clap::Parser;
 pub mod args;
 mod commands;
 pub mod config;
+mod policy;
 pub mod report;
 pub mod stores;
 

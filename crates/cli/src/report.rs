@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use benchkeep_core::compare::{Comparison, MetricComparison, Severity, Summary, Verdict, format_p};
+use benchkeep_core::compare::{
+    Comparison, Method, MetricComparison, Severity, Summary, Verdict, format_p,
+};
 use benchkeep_core::model::{Benchmark, Unit, metric_names};
 use benchkeep_core::schema::SchemaVersion;
 use benchkeep_core::stats;
@@ -11,7 +13,9 @@ use serde::Serialize;
 /// Version of the JSON verdict document.
 ///
 /// - `1.0`: first version: `passed`, `key`, `baseline_runs`, `current_run`, `counts`, `entries`.
-pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 0 };
+/// - `1.1`: `fdr`; entries gain `method`, `threshold`, `q_value`, `detectable`, `history` and
+///   `notes`; `heading` for paired comparisons.
+pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
 
 /// What is being compared with what, for headings.
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +26,26 @@ pub struct Context {
     pub baseline_runs: Vec<String>,
     /// The current run's id.
     pub current_run: String,
+    /// A first line that replaces "X compared with the baseline of N runs" (paired mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
+}
+
+impl Context {
+    fn heading(&self) -> String {
+        self.heading.clone().unwrap_or_else(|| {
+            format!(
+                "{} compared with the baseline of {} run{}",
+                self.subject,
+                self.baseline_runs.len(),
+                if self.baseline_runs.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )
+        })
+    }
 }
 
 /// Makes text safe for one terminal or table cell: control characters escaped, length capped.
@@ -53,6 +77,52 @@ fn interval(entry: &MetricComparison) -> String {
     entry.interval.map_or_else(String::new, |(lo, hi)| {
         format!("[{}, {}]", pct(lo), pct(hi))
     })
+}
+
+fn detectable(entry: &MetricComparison) -> String {
+    entry
+        .detectable
+        .map_or_else(String::new, |d| format!("±{:.1}%", d * 100.0))
+}
+
+/// How the numbers were made, in one line: the methods used, the threshold, the FDR control.
+fn method_line(comparison: &Comparison) -> String {
+    let mut methods: Vec<String> = Vec::new();
+    for e in &comparison.entries {
+        if e.p_value.is_none() {
+            continue;
+        }
+        let text = match (e.method, e.history) {
+            (Method::History, Some(h)) => format!(
+                "history of {} jobs (job-to-job ±{:.1}%)",
+                h.jobs,
+                h.between_jobs * 100.0
+            ),
+            (Method::Paired, _) => format!("paired, {} rounds", e.current.map_or(0, |s| s.n)),
+            (Method::MedianBootstrap, _) => "independent samples".to_owned(),
+            (method, _) => method.to_string(),
+        };
+        if !methods.contains(&text) {
+            methods.push(text);
+        }
+        if methods.len() > 3 {
+            break;
+        }
+    }
+    let significance = if comparison.fdr {
+        "false discovery rate controlled (q = adjusted p)"
+    } else {
+        "p-values unadjusted"
+    };
+    format!(
+        "method: {}; threshold ±{:.1}%; {significance}",
+        if methods.is_empty() {
+            "none needed".to_owned()
+        } else {
+            methods.join(", ")
+        },
+        comparison.threshold * 100.0
+    )
 }
 
 fn severity(entry: &MetricComparison) -> &'static str {
@@ -135,11 +205,13 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
         "change",
         "95% CI",
         "p",
+        "q",
+        "detectable",
         "baseline",
         "current",
         "severity",
     ];
-    let rows: Vec<[String; 9]> = shown(comparison, all_metrics)
+    let rows: Vec<[String; 11]> = shown(comparison, all_metrics)
         .into_iter()
         .map(|e| {
             [
@@ -149,6 +221,8 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
                 e.change.map(pct).unwrap_or_default(),
                 interval(e),
                 e.p_value.map(format_p).unwrap_or_default(),
+                e.q_value.map(format_p).unwrap_or_default(),
+                detectable(e),
                 value(e.baseline.as_ref(), &e.unit),
                 value(e.current.as_ref(), &e.unit),
                 severity(e).to_owned(),
@@ -164,14 +238,9 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
     let mut out = String::with_capacity(rows.len() * 120 + 256);
     let _ = write!(
         out,
-        "{} compared with the baseline of {} run{}\n\n",
-        cell(&context.subject, 200),
-        context.baseline_runs.len(),
-        if context.baseline_runs.len() == 1 {
-            ""
-        } else {
-            "s"
-        }
+        "{}\n{}\n\n",
+        cell(&context.heading(), 240),
+        method_line(comparison)
     );
     write_row(&mut out, header.iter().copied(), &widths);
     for row in &rows {
@@ -186,6 +255,9 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
                 e.metric,
                 e.reason
             );
+        }
+        for note in &e.notes {
+            let _ = writeln!(out, "note: {} {}: {note}", cell(&e.benchmark, 60), e.metric);
         }
     }
     out.push('\n');
@@ -229,13 +301,15 @@ pub fn markdown(
 ) -> String {
     let icon = if passed { "✅" } else { "❌" };
     let mut out = format!(
-        "### {icon} benchkeep: {}\n\n{} compared with the baseline of {} run(s).\n\n",
+        "### {icon} benchkeep: {}\n\n{}.\n{}.\n\n",
         markdown_cell(&summary_line(comparison, passed)),
-        markdown_cell(&context.subject),
-        context.baseline_runs.len()
+        markdown_cell(&context.heading()),
+        markdown_cell(&method_line(comparison)),
     );
-    out.push_str("| benchmark | metric | verdict | change | 95% CI | p | baseline | current |\n");
-    out.push_str("|---|---|---|---:|---|---:|---:|---:|\n");
+    out.push_str(
+        "| benchmark | metric | verdict | change | 95% CI | p | q | detectable | baseline | current |\n",
+    );
+    out.push_str("|---|---|---|---:|---|---:|---:|---:|---:|---:|\n");
     let mut entries = shown(comparison, all_metrics);
     // Regressions first, then improvements, then the rest, as a reader scans for trouble.
     entries.sort_by_key(|e| match e.verdict {
@@ -252,15 +326,41 @@ pub fn markdown(
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {verdict} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {verdict} | {} | {} | {} | {} | {} | {} | {} |",
             markdown_cell(&e.benchmark),
             markdown_cell(&e.metric),
             e.change.map(pct).unwrap_or_default(),
             interval(e),
             e.p_value.map(format_p).unwrap_or_default(),
+            e.q_value.map(format_p).unwrap_or_default(),
+            detectable(e),
             value(e.baseline.as_ref(), &e.unit),
             value(e.current.as_ref(), &e.unit),
         );
+    }
+    let notes: Vec<String> = shown(comparison, all_metrics)
+        .into_iter()
+        .flat_map(|e| {
+            let reason =
+                (e.verdict == Verdict::Inconclusive).then(|| format!("inconclusive, {}", e.reason));
+            reason
+                .into_iter()
+                .chain(e.notes.iter().cloned())
+                .map(move |note| {
+                    format!(
+                        "- {} {}: {}",
+                        markdown_cell(&e.benchmark),
+                        markdown_cell(&e.metric),
+                        markdown_cell(&note)
+                    )
+                })
+        })
+        .take(50)
+        .collect();
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes.join("\n"));
+        out.push('\n');
     }
     out
 }
@@ -274,8 +374,9 @@ struct VerdictDocument<'a> {
     context: &'a Context,
     summary: String,
     counts: Counts,
-    method: benchkeep_core::compare::Method,
+    method: Method,
     threshold: f64,
+    fdr: bool,
     entries: &'a [MetricComparison],
 }
 
@@ -308,6 +409,7 @@ pub fn json(comparison: &Comparison, context: &Context, passed: bool) -> String 
         },
         method: comparison.method,
         threshold: comparison.threshold,
+        fdr: comparison.fdr,
         entries: &comparison.entries,
     };
     let mut text = serde_json::to_string_pretty(&document).expect("a verdict serialises");
@@ -430,6 +532,7 @@ mod tests {
             subject: "main@linux-x86_64".into(),
             baseline_runs: vec!["20261123T151600123Z-0000deadbeef".into()],
             current_run: "20261123T161600123Z-0000cafef00d".into(),
+            heading: None,
         };
         (comparison, context)
     }

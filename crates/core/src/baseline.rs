@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::history::JobStat;
 use crate::key::BaselineKey;
 use crate::model::{Benchmark, Fingerprint, Run, RunId};
 use crate::schema::SchemaVersion;
@@ -41,6 +42,10 @@ pub struct Baseline {
     pub fingerprint: Fingerprint,
     /// Pooled benchmarks: for each benchmark and metric, the samples of every source run.
     pub benchmarks: Vec<Benchmark>,
+    /// Per-job summaries of every benchmark metric, for the history method (schema 1.1; empty in
+    /// older baselines, which then compare by independent samples).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<MetricHistory>,
     /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -50,8 +55,20 @@ crate::document::deserialize_keeping_unknown_fields!(
     Baseline,
     "a benchkeep baseline document",
     required: [schema, kind, key, updated, sources, fingerprint, benchmarks],
-    optional: []
+    optional: [history]
 );
+
+/// The per-job summaries of one benchmark metric, one per source run that measured it, oldest
+/// first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricHistory {
+    /// The benchmark.
+    pub benchmark: String,
+    /// The metric.
+    pub metric: String,
+    /// One summary per job.
+    pub jobs: Vec<JobStat>,
+}
 
 /// Why runs could not be pooled into a baseline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +93,36 @@ pub enum PoolError {
         /// Unit and direction of this run.
         found: String,
     },
+}
+
+/// One summary per run (job) and benchmark metric, oldest run first. Metrics with samples that
+/// a log scale cannot take (zero, negative) get none.
+fn job_summaries(runs: &[Run]) -> Vec<MetricHistory> {
+    let mut ordered: Vec<&Run> = runs.iter().collect();
+    ordered.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut history: Vec<MetricHistory> = Vec::new();
+    let mut index: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for run in ordered {
+        for bench in &run.benchmarks {
+            for metric in &bench.metrics {
+                let Some(job) = JobStat::of_sorted(&crate::stats::sorted(&metric.samples)) else {
+                    continue;
+                };
+                let slot = *index
+                    .entry((bench.name.as_str(), metric.name.as_str()))
+                    .or_insert_with(|| {
+                        history.push(MetricHistory {
+                            benchmark: bench.name.clone(),
+                            metric: metric.name.clone(),
+                            jobs: Vec::new(),
+                        });
+                        history.len() - 1
+                    });
+                history[slot].jobs.push(job);
+            }
+        }
+    }
+    history
 }
 
 impl Baseline {
@@ -125,6 +172,7 @@ impl Baseline {
                 }
             }
         }
+        let history = job_summaries(runs);
         let mut sources: Vec<BaselineSource> = runs
             .iter()
             .map(|r| BaselineSource {
@@ -142,8 +190,18 @@ impl Baseline {
             sources,
             fingerprint: newest.fingerprint.clone(),
             benchmarks,
+            history,
             extra: BTreeMap::new(),
         })
+    }
+
+    /// The per-job summaries of a benchmark metric, oldest first, if the baseline kept them.
+    #[must_use]
+    pub fn job_history(&self, benchmark: &str, metric: &str) -> Option<&[JobStat]> {
+        self.history
+            .iter()
+            .find(|h| h.benchmark == benchmark && h.metric == metric)
+            .map(|h| h.jobs.as_slice())
     }
 
     /// The benchmark called `name`, if the baseline has it.

@@ -1,25 +1,44 @@
 //! The comparison engine: per benchmark and metric, a verdict from effect size and significance.
 //!
-//! Version 1 compares two independent sets of samples (the current run against the pooled
-//! baseline): the relative change of the median, a seeded percentile-bootstrap confidence interval
-//! of the ratio of medians, and a two-sided Mann-Whitney U test. The verdict rule:
+//! Three methods estimate each metric's relative change, its confidence interval and a p-value
+//! ([`Method`]):
+//!
+//! - **independent samples** (`median-bootstrap`): the current run against the pooled baseline:
+//!   the ratio of medians with an exact percentile-bootstrap interval, and a Mann-Whitney U test;
+//! - **paired rounds** (`paired`): base and head measured alternately in one job (see
+//!   [`crate::paired`]): the median per-round log ratio, its bootstrap interval over rounds, and a
+//!   Wilcoxon signed-rank test;
+//! - **history** (`history`): the current job against the per-job summaries of a baseline pooled
+//!   from several jobs (see [`crate::history`]), so job-to-job noise is measured, not mistaken
+//!   for a change. Too few past jobs fall back to independent samples and say so.
+//!
+//! The p-values of all benchmarks and metrics of a comparison are then adjusted together by
+//! Benjamini-Hochberg (the false discovery rate is kept at `alpha`; off with `fdr = false`), and
+//! each entry's verdict follows one rule:
 //!
 //! | condition (with "worse" oriented by the metric's direction) | verdict |
 //! |---|---|
 //! | fewer than `min_samples` on either side, or unusable values | `inconclusive` (says why) |
-//! | significant (p < alpha and the interval excludes 0) and worse by more than the threshold | `regressed` |
+//! | significant (adjusted p < alpha, interval excludes 0) and worse by more than the threshold | `regressed` |
 //! | significant and better by more than the threshold | `improved` |
 //! | the whole interval inside ±threshold | `unchanged` |
 //! | anything else | `inconclusive` ("cannot rule out +X%") |
 //!
 //! A change is never called `unchanged` unless the data rules out a change beyond the threshold.
+//! Every tested entry also reports its minimum detectable effect: the change this data would
+//! detect with 80% power at `alpha`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::baseline::Baseline;
+use crate::history::{self, JobStat};
 use crate::key::Fnv64;
 use crate::model::{Benchmark, Direction, Metric, Unit};
+use crate::paired;
 use crate::stats::{self, Rng, SamplerCache};
 
 /// How regressions are graded by their size (relative worsening, e.g. `0.5` = 50%).
@@ -80,13 +99,54 @@ pub enum GateMetrics {
     All,
 }
 
-/// The statistical method used for a comparison. More methods arrive with later versions.
+impl GateMetrics {
+    fn includes(&self, metric: &str, primary: bool) -> bool {
+        match self {
+            GateMetrics::Primary => primary,
+            GateMetrics::Named(names) => names.iter().any(|n| n == metric),
+            GateMetrics::All => true,
+        }
+    }
+}
+
+/// The statistical method behind one comparison entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Independent samples: bootstrap CI of the ratio of medians plus a Mann-Whitney U test.
     #[default]
     MedianBootstrap,
+    /// Paired rounds: bootstrap CI of the median log ratio plus a Wilcoxon signed-rank test.
+    Paired,
+    /// This job against the job-to-job variation of a baseline's past jobs (Student t bound).
+    History,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::MedianBootstrap => "median-bootstrap",
+            Method::Paired => "paired",
+            Method::History => "history",
+        })
+    }
+}
+
+/// Settings for one benchmark that differ from the comparison's defaults (from `benchkeep.toml`
+/// `[[policy]]` entries, which the caller resolves to benchmark names).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Smallest relative change that counts.
+    pub threshold: Option<f64>,
+    /// Significance level.
+    pub alpha: Option<f64>,
+    /// Which of this benchmark's metrics gate.
+    pub gate: Option<GateMetrics>,
+    /// Direction of this benchmark's gating metrics, overriding what the run recorded.
+    pub direction: Option<Direction>,
+    /// Severity bands.
+    pub severity: Option<SeverityBands>,
 }
 
 /// Settings of a comparison.
@@ -94,25 +154,36 @@ pub enum Method {
 pub struct CompareConfig {
     /// The smallest relative change that counts (default 0.10: 10%).
     pub threshold: f64,
-    /// Significance level of the rank test (default 0.05).
+    /// Significance level: of each test, or of the false discovery rate with `fdr` (default 0.05).
     pub alpha: f64,
+    /// Adjust p-values across all entries by Benjamini-Hochberg before verdicts (default true).
+    pub fdr: bool,
     /// Confidence level of intervals (default 0.95).
     pub confidence: f64,
-    /// Bootstrap resamples (default 2000).
+    /// Power at which the minimum detectable effect is reported (default 0.8).
+    pub power: f64,
+    /// Bootstrap resamples where the bootstrap is not exact (default 2000).
     pub resamples: usize,
     /// Seed of the bootstrap; each benchmark and metric derives its own stream from it, so a
     /// verdict does not depend on which other benchmarks were compared.
     pub seed: u64,
-    /// Fewest samples per side for a verdict other than `inconclusive` (default 5).
+    /// Fewest samples (or rounds) per side for a verdict other than `inconclusive` (default 5).
     pub min_samples: usize,
+    /// Fewest past jobs for the history method (default 5); fewer fall back to independent
+    /// samples, with the job-to-job noise stated as unknown.
+    pub min_history: usize,
     /// Severity bands for regressions.
     pub severity: SeverityBands,
     /// Which metrics gate.
     pub gate: GateMetrics,
     /// Whether an inconclusive gating metric fails the gate (default false).
     pub fail_on_inconclusive: bool,
-    /// The statistical method.
+    /// How samples relate: independent (the default) or paired rounds. Baselines with a
+    /// history use the history method through [`compare_with_baseline`].
     pub method: Method,
+    /// Per-benchmark settings, by exact benchmark name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, Policy>,
     /// Worker threads for large comparisons (the caller picks; the core does no I/O to find out).
     #[serde(skip)]
     pub threads: usize,
@@ -123,15 +194,42 @@ impl Default for CompareConfig {
         CompareConfig {
             threshold: 0.10,
             alpha: 0.05,
+            fdr: true,
             confidence: 0.95,
+            power: 0.8,
             resamples: 2000,
             seed: 0x5eed_bea7_c0de_0001,
             min_samples: 5,
+            min_history: 5,
             severity: SeverityBands::default(),
             gate: GateMetrics::Primary,
             fail_on_inconclusive: false,
             method: Method::MedianBootstrap,
+            policies: BTreeMap::new(),
             threads: 1,
+        }
+    }
+}
+
+/// The settings that apply to one benchmark: the defaults with its policy on top.
+#[derive(Debug, Clone, PartialEq)]
+struct Effective<'a> {
+    threshold: f64,
+    alpha: f64,
+    gate: &'a GateMetrics,
+    direction: Option<Direction>,
+    severity: SeverityBands,
+}
+
+impl CompareConfig {
+    fn effective(&self, benchmark: &str) -> Effective<'_> {
+        let policy = self.policies.get(benchmark);
+        Effective {
+            threshold: policy.and_then(|p| p.threshold).unwrap_or(self.threshold),
+            alpha: policy.and_then(|p| p.alpha).unwrap_or(self.alpha),
+            gate: policy.and_then(|p| p.gate.as_ref()).unwrap_or(&self.gate),
+            direction: policy.and_then(|p| p.direction),
+            severity: policy.and_then(|p| p.severity).unwrap_or(self.severity),
         }
     }
 }
@@ -209,31 +307,56 @@ pub struct MetricComparison {
     pub direction: Direction,
     /// Whether this metric decides the gate.
     pub gating: bool,
+    /// The method that produced the estimate.
+    pub method: Method,
+    /// The threshold that applied (a policy may set its own).
+    pub threshold: f64,
     /// Baseline summary (absent for `new`).
     pub baseline: Option<Summary>,
     /// Current summary (absent for `missing`).
     pub current: Option<Summary>,
-    /// Relative change of the median, `current / baseline - 1`.
+    /// Relative change, `current / baseline - 1` (by the method's estimator).
     pub change: Option<f64>,
     /// Confidence interval of the relative change.
     pub interval: Option<(f64, f64)>,
-    /// Two-sided p-value of the rank test.
+    /// Two-sided p-value of the method's test.
     pub p_value: Option<f64>,
+    /// The p-value adjusted for multiple comparisons (Benjamini-Hochberg), when adjusted.
+    pub q_value: Option<f64>,
+    /// Minimum detectable effect: the relative change this data detects with the configured
+    /// power at the significance level.
+    pub detectable: Option<f64>,
+    /// History method: past jobs used, and the measured job-to-job standard deviation.
+    pub history: Option<HistoryInfo>,
     /// The verdict.
     pub verdict: Verdict,
     /// Severity, for regressions.
     pub severity: Option<Severity>,
     /// Why the verdict is what it is, in a few words.
     pub reason: String,
+    /// Further facts worth a reader's attention (a fallback, a confirmation re-run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// What the history method knew.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HistoryInfo {
+    /// Past jobs in the model.
+    pub jobs: usize,
+    /// Job-to-job standard deviation, relative.
+    pub between_jobs: f64,
 }
 
 /// The comparison of a whole run with its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    /// The method used.
+    /// The method requested (entries say which one each used).
     pub method: Method,
-    /// The threshold used.
+    /// The default threshold used.
     pub threshold: f64,
+    /// Whether p-values were adjusted across entries (Benjamini-Hochberg).
+    pub fdr: bool,
     /// One entry per benchmark and metric, in the current run's order, then missing ones.
     pub entries: Vec<MetricComparison>,
 }
@@ -271,20 +394,46 @@ struct Pair<'a> {
     primary: bool,
     baseline: Option<&'a Metric>,
     current: Option<&'a Metric>,
+    /// Per-job summaries of the baseline, for the history method.
+    history: Option<&'a [JobStat]>,
 }
 
-/// Compares `current` benchmarks with `baseline` benchmarks.
+/// Compares `current` benchmarks with `baseline` benchmarks by `config.method` (independent
+/// samples, or paired rounds where sample `i` of each side ran back to back).
 #[must_use]
 pub fn compare(
     baseline: &[Benchmark],
     current: &[Benchmark],
     config: &CompareConfig,
 ) -> Comparison {
-    use std::collections::HashMap;
+    run_comparison(&pairs(baseline, current, |_, _| None), config)
+}
+
+/// Compares `current` with a stored baseline: by the history method for every metric whose
+/// baseline has at least `config.min_history` past jobs, by independent samples otherwise.
+#[must_use]
+pub fn compare_with_baseline(
+    baseline: &Baseline,
+    current: &[Benchmark],
+    config: &CompareConfig,
+) -> Comparison {
+    run_comparison(
+        &pairs(&baseline.benchmarks, current, |bench, metric| {
+            baseline.job_history(bench, metric)
+        }),
+        config,
+    )
+}
+
+fn pairs<'a>(
+    baseline: &'a [Benchmark],
+    current: &'a [Benchmark],
+    history: impl Fn(&str, &str) -> Option<&'a [JobStat]>,
+) -> Vec<Pair<'a>> {
+    use std::collections::{HashMap, HashSet};
     let base_index: HashMap<&str, &Benchmark> =
         baseline.iter().map(|b| (b.name.as_str(), b)).collect();
-    let current_names: std::collections::HashSet<&str> =
-        current.iter().map(|b| b.name.as_str()).collect();
+    let current_names: HashSet<&str> = current.iter().map(|b| b.name.as_str()).collect();
     let mut pairs = Vec::new();
     for bench in current {
         let base = base_index.get(bench.name.as_str());
@@ -294,6 +443,7 @@ pub fn compare(
                 primary: i == 0,
                 baseline: base.and_then(|b| b.metric(&metric.name)),
                 current: Some(metric),
+                history: history(&bench.name, &metric.name),
             });
         }
         if let Some(base) = base {
@@ -304,6 +454,7 @@ pub fn compare(
                         primary: false,
                         baseline: Some(metric),
                         current: None,
+                        history: None,
                     });
                 }
             }
@@ -319,13 +470,17 @@ pub fn compare(
                 primary: i == 0,
                 baseline: Some(metric),
                 current: None,
+                history: None,
             });
         }
     }
+    pairs
+}
 
+fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
     // Samplers are shared read-only by the workers, so build all of them first.
     let mut cache = SamplerCache::default();
-    for pair in &pairs {
+    for pair in pairs {
         for m in [pair.baseline, pair.current].into_iter().flatten() {
             if !m.samples.is_empty() {
                 cache.get(m.samples.len());
@@ -333,10 +488,10 @@ pub fn compare(
         }
     }
     let threads = config.threads.max(1).min(pairs.len().max(1));
-    let entries = if threads <= 1 {
+    let analysed: Vec<Analysed> = if threads <= 1 {
         pairs
             .iter()
-            .map(|p| compare_pair(p, config, &cache))
+            .map(|p| analyse_pair(p, config, &cache))
             .collect()
     } else {
         let chunk = pairs.len().div_ceil(threads);
@@ -347,7 +502,7 @@ pub fn compare(
                     let cache = &cache;
                     scope.spawn(move || {
                         part.iter()
-                            .map(|p| compare_pair(p, config, cache))
+                            .map(|p| analyse_pair(p, config, cache))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -361,43 +516,110 @@ pub fn compare(
                 .collect()
         })
     };
+    // False discovery control across every tested entry, then the verdicts.
+    let tested: Vec<f64> = analysed
+        .iter()
+        .filter_map(|a| a.estimate.map(|e| e.p_value))
+        .collect();
+    let adjusted = if config.fdr {
+        stats::benjamini_hochberg(&tested)
+    } else {
+        tested
+    };
+    let mut adjusted = adjusted.into_iter();
+    let entries = analysed
+        .into_iter()
+        .map(
+            |Analysed {
+                 mut entry,
+                 estimate,
+             }| {
+                if let Some(estimate) = estimate {
+                    let significance = adjusted.next().unwrap_or(estimate.p_value);
+                    if config.fdr {
+                        entry.q_value = Some(significance);
+                    }
+                    decide(&mut entry, config, significance, estimate);
+                }
+                entry
+            },
+        )
+        .collect();
     Comparison {
         method: config.method,
         threshold: config.threshold,
+        fdr: config.fdr,
         entries,
     }
 }
 
-fn is_gating(config: &CompareConfig, metric: &str, primary: bool) -> bool {
-    match &config.gate {
-        GateMetrics::Primary => primary,
-        GateMetrics::Named(names) => names.iter().any(|n| n == metric),
-        GateMetrics::All => true,
-    }
+/// A method's estimate, before false discovery control.
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    change: f64,
+    interval: (f64, f64),
+    p_value: f64,
 }
 
-fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -> MetricComparison {
+struct Analysed {
+    entry: MetricComparison,
+    /// `None` when the verdict is already final (new, missing, unusable data).
+    estimate: Option<Estimate>,
+}
+
+fn analyse_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -> Analysed {
     let any = pair
         .current
         .or(pair.baseline)
         .expect("a pair has at least one side");
+    let settings = config.effective(pair.benchmark);
+    let gating = settings.gate.includes(&any.name, pair.primary);
+    let direction = match settings.direction {
+        Some(direction) if gating => direction,
+        _ => any.direction,
+    };
     let mut entry = MetricComparison {
         benchmark: pair.benchmark.to_owned(),
         metric: any.name.clone(),
         unit: any.unit.clone(),
-        direction: any.direction,
-        gating: is_gating(config, &any.name, pair.primary),
+        direction,
+        gating,
+        method: config.method,
+        threshold: settings.threshold,
         baseline: None,
         current: None,
         change: None,
         interval: None,
         p_value: None,
+        q_value: None,
+        detectable: None,
+        history: None,
         verdict: Verdict::Inconclusive,
         severity: None,
         reason: String::new(),
+        notes: Vec::new(),
     };
-    let base_sorted = pair.baseline.map(|m| stats::sorted(&m.samples));
-    let cur_sorted = pair.current.map(|m| stats::sorted(&m.samples));
+    let estimate = estimate(pair, config, cache, &mut entry);
+    if let Some(e) = estimate {
+        entry.change = Some(e.change);
+        entry.interval = Some(e.interval);
+        entry.p_value = Some(e.p_value);
+        entry.detectable = detectable_effect(e.interval, config, settings.alpha);
+    }
+    Analysed { entry, estimate }
+}
+
+/// Fills the summaries and either returns the method's estimate, or sets a final verdict.
+fn estimate(
+    pair: &Pair<'_>,
+    config: &CompareConfig,
+    cache: &SamplerCache,
+    entry: &mut MetricComparison,
+) -> Option<Estimate> {
+    let base_samples = pair.baseline.map(|m| m.samples.as_slice());
+    let cur_samples = pair.current.map(|m| m.samples.as_slice());
+    let base_sorted = base_samples.map(stats::sorted);
+    let cur_sorted = cur_samples.map(stats::sorted);
     entry.baseline = base_sorted
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -410,12 +632,12 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         (None, _) => {
             entry.verdict = Verdict::New;
             entry.reason = "not in the baseline".into();
-            return entry;
+            return None;
         }
         (_, None) => {
             entry.verdict = Verdict::Missing;
             entry.reason = "not in the current run".into();
-            return entry;
+            return None;
         }
         (Some(b), Some(c)) => (b, c),
     };
@@ -425,86 +647,171 @@ fn compare_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
             base.len().min(cur.len()),
             config.min_samples
         );
-        return entry;
+        return None;
     }
     if base.iter().chain(&cur).any(|x| !x.is_finite()) {
         entry.reason = "a sample is not a finite number".into();
-        return entry;
+        return None;
     }
     if base[0] < 0.0 || cur[0] < 0.0 {
         entry.reason = "relative change needs non-negative samples".into();
-        return entry;
+        return None;
     }
     let (base_median, cur_median) = (
         stats::median_of_sorted(&base),
         stats::median_of_sorted(&cur),
     );
-    if base_median == 0.0 {
-        if cur_median == 0.0 && base.last() == Some(&0.0) && cur.last() == Some(&0.0) {
-            entry.verdict = Verdict::Unchanged;
-            entry.change = Some(0.0);
-            entry.interval = Some((0.0, 0.0));
-            entry.reason = "all samples are zero".into();
-        } else {
-            entry.reason = "baseline median is zero: no relative change".into();
-        }
-        return entry;
+    if base.last() == Some(&0.0) && cur.last() == Some(&0.0) {
+        entry.verdict = Verdict::Unchanged;
+        entry.change = Some(0.0);
+        entry.interval = Some((0.0, 0.0));
+        entry.reason = "all samples are zero".into();
+        return None;
     }
-
-    let test = stats::mann_whitney_sorted(&base, &cur);
+    if base_median == 0.0 {
+        entry.reason = "baseline median is zero: no relative change".into();
+        return None;
+    }
     let mut seed = Fnv64::default();
     seed.write(pair.benchmark.as_bytes());
     seed.write(&[0]);
-    seed.write(any.name.as_bytes());
+    seed.write(entry.metric.as_bytes());
     let mut rng = Rng::seed_from_u64(config.seed ^ seed.0);
-    let base_sampler = cache.lookup(base.len());
-    let cur_sampler = cache.lookup(cur.len());
+
+    if config.method == Method::Paired {
+        return paired_estimate(
+            (base_samples.unwrap_or(&[]), cur_samples.unwrap_or(&[])),
+            config,
+            cache,
+            &mut rng,
+            entry,
+        );
+    }
+    if let Some(jobs) = pair.history {
+        if let Some(estimate) = history_estimate(jobs, &cur, config, entry) {
+            return Some(estimate);
+        }
+        entry.notes.push(format!(
+            "job-to-job noise unknown: the baseline has {} job(s), the history method needs {}",
+            jobs.len(),
+            config.min_history.max(2)
+        ));
+    }
+
+    let test = stats::mann_whitney_sorted(&base, &cur);
     let (lo, hi) = stats::ratio_of_medians_ci(
-        (&base, &base_sampler),
-        (&cur, &cur_sampler),
+        (&base, &cache.lookup(base.len())),
+        (&cur, &cache.lookup(cur.len())),
         config.resamples,
         config.confidence,
         &mut rng,
     );
-    let change = cur_median / base_median - 1.0;
-    entry.change = Some(change);
-    entry.interval = Some((lo - 1.0, hi - 1.0));
-    entry.p_value = Some(test.p_value);
-
-    decide(
-        &mut entry,
-        config,
-        test.p_value,
-        (change, lo - 1.0, hi - 1.0),
-    );
-    entry
+    entry.method = Method::MedianBootstrap;
+    Some(Estimate {
+        change: cur_median / base_median - 1.0,
+        interval: (lo - 1.0, hi - 1.0),
+        p_value: test.p_value,
+    })
 }
 
-/// Applies the verdict rule (see the module docs) to a relative change and its interval.
+fn paired_estimate(
+    (base, head): (&[f64], &[f64]),
+    config: &CompareConfig,
+    cache: &SamplerCache,
+    rng: &mut Rng,
+    entry: &mut MetricComparison,
+) -> Option<Estimate> {
+    match paired::analyze(
+        base,
+        head,
+        &cache.lookup(base.len()),
+        config.resamples,
+        config.confidence,
+        rng,
+    ) {
+        Ok(e) => Some(Estimate {
+            change: e.change,
+            interval: e.interval,
+            p_value: e.p_value,
+        }),
+        Err(e) => {
+            entry.reason = e.to_string();
+            None
+        }
+    }
+}
+
+/// The history method's estimate, if the baseline has enough jobs and the samples allow it.
+fn history_estimate(
+    jobs: &[JobStat],
+    current_sorted: &[f64],
+    config: &CompareConfig,
+    entry: &mut MetricComparison,
+) -> Option<Estimate> {
+    if jobs.len() < config.min_history.max(2) {
+        return None;
+    }
+    let current = JobStat::of_sorted(current_sorted)?;
+    let e = history::analyze(jobs, &current, config.confidence)?;
+    entry.method = Method::History;
+    entry.history = Some(HistoryInfo {
+        jobs: e.jobs,
+        between_jobs: e.between_jobs,
+    });
+    Some(Estimate {
+        change: e.change,
+        interval: e.interval,
+        p_value: e.p_value,
+    })
+}
+
+/// The minimum detectable effect: with the interval's standard error on a log scale `se`, a
+/// change of `exp((z(1 - alpha / 2) + z(power)) * se) - 1` is detected with the given power.
+fn detectable_effect(interval: (f64, f64), config: &CompareConfig, alpha: f64) -> Option<f64> {
+    let normal = Normal::standard();
+    let (lo, hi) = interval;
+    if !(lo > -1.0 && hi.is_finite()) {
+        return None;
+    }
+    let z_interval = normal.inverse_cdf(f64::midpoint(1.0, config.confidence));
+    let se = (hi.ln_1p() - lo.ln_1p()) / (2.0 * z_interval);
+    let z = normal.inverse_cdf(1.0 - alpha / 2.0) + normal.inverse_cdf(config.power);
+    Some((z * se).exp_m1())
+}
+
+/// Applies the verdict rule (see the module docs) to an estimate whose `significance` is its
+/// p-value, adjusted when false discovery control is on.
 fn decide(
     entry: &mut MetricComparison,
     config: &CompareConfig,
-    p_value: f64,
-    (change, lo, hi): (f64, f64, f64),
+    significance: f64,
+    estimate: Estimate,
 ) {
+    let settings = config.effective(&entry.benchmark);
+    let (change, (lo, hi)) = (estimate.change, estimate.interval);
     // Orient so that positive means worse.
     let (worse, worse_lo, worse_hi) = match entry.direction {
         Direction::LowerIsBetter => (change, lo, hi),
         Direction::HigherIsBetter => (-change, -hi, -lo),
     };
-    let threshold = config.threshold;
-    let significant = p_value < config.alpha && (worse_lo > 0.0 || worse_hi < 0.0);
+    let threshold = settings.threshold;
+    let significant = significance < settings.alpha && (worse_lo > 0.0 || worse_hi < 0.0);
     let pct = |x: f64| format!("{:+.1}%", x * 100.0);
+    let p_text = if config.fdr {
+        format!("q={}", format_p(significance))
+    } else {
+        format!("p={}", format_p(significance))
+    };
     if significant && worse > threshold {
         entry.verdict = Verdict::Regressed;
-        entry.severity = Some(config.severity.grade(worse));
-        entry.reason = format!("worse by {} (p={})", pct(worse), format_p(p_value));
+        entry.severity = Some(settings.severity.grade(worse));
+        entry.reason = format!("worse by {} ({p_text})", pct(worse));
     } else if significant && worse < -threshold {
         entry.verdict = Verdict::Improved;
-        entry.reason = format!("better by {} (p={})", pct(-worse), format_p(p_value));
+        entry.reason = format!("better by {} ({p_text})", pct(-worse));
     } else if worse_lo > -threshold && worse_hi < threshold {
         entry.verdict = Verdict::Unchanged;
-        entry.reason = format!("interval within ±{:.0}%", threshold * 100.0);
+        entry.reason = format!("interval within ±{}", trim_pct(threshold));
     } else {
         entry.verdict = Verdict::Inconclusive;
         let bound = if worse_hi >= threshold {
@@ -514,11 +821,16 @@ fn decide(
         };
         let worse_word = if bound > 0.0 { "worse" } else { "better" };
         entry.reason = format!(
-            "cannot rule out {} {worse_word} (p={})",
+            "cannot rule out {} {worse_word} ({p_text})",
             pct(bound.abs()).trim_start_matches('+'),
-            format_p(p_value)
         );
     }
+}
+
+/// A threshold as people write it: `10%`, `2.5%`.
+fn trim_pct(x: f64) -> String {
+    let text = format!("{:.2}", x * 100.0);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// Formats a p-value with two significant digits, as people quote them.
@@ -672,6 +984,192 @@ mod tests {
             ..CompareConfig::default()
         };
         assert!(!compare(&[base], &[cur], &strict).passes(&strict));
+    }
+
+    fn paired_config() -> CompareConfig {
+        CompareConfig {
+            method: Method::Paired,
+            threshold: 0.02,
+            ..CompareConfig::default()
+        }
+    }
+
+    /// Rounds drifting by ±15% together; head is `factor` times base in every round.
+    fn drifting_rounds(factor: f64, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::seed_from_u64(seed);
+        (0..30)
+            .map(|_| {
+                let drift = 1e6 * (1.0 + 0.3 * (rng.unit_f64() - 0.5));
+                let jitter = |rng: &mut Rng| 1.0 + 0.004 * (rng.unit_f64() - 0.5);
+                (drift * jitter(&mut rng), factor * drift * jitter(&mut rng))
+            })
+            .unzip()
+    }
+
+    #[test]
+    fn paired_rounds_detect_a_small_change_under_drift() {
+        let (base, head) = drifting_rounds(1.05, 1);
+        let cmp = compare(
+            &[bench("b", base.clone())],
+            &[bench("b", head.clone())],
+            &paired_config(),
+        );
+        let e = &cmp.entries[0];
+        assert_eq!(e.method, Method::Paired);
+        assert_eq!(e.verdict, Verdict::Regressed, "{e:?}");
+        let (lo, hi) = e.interval.unwrap();
+        assert!(lo < 0.05 && 0.05 < hi, "{lo} {hi}");
+        // The same samples as independent ones see only the drift.
+        let independent = compare(
+            &[bench("b", base)],
+            &[bench("b", head)],
+            &CompareConfig {
+                threshold: 0.02,
+                ..CompareConfig::default()
+            },
+        );
+        assert_eq!(independent.entries[0].verdict, Verdict::Inconclusive);
+        assert!(
+            independent.entries[0].detectable.unwrap() > 5.0 * e.detectable.unwrap(),
+            "{:?} vs {:?}",
+            independent.entries[0].detectable,
+            e.detectable
+        );
+    }
+
+    #[test]
+    fn paired_identical_rounds_are_unchanged_and_unaligned_ones_inconclusive() {
+        let (base, head) = drifting_rounds(1.0, 2);
+        let cmp = compare(
+            &[bench("b", base.clone())],
+            &[bench("b", head)],
+            &paired_config(),
+        );
+        assert_eq!(
+            cmp.entries[0].verdict,
+            Verdict::Unchanged,
+            "{:?}",
+            cmp.entries[0]
+        );
+        let short = base[..20].to_vec();
+        let cmp = compare(&[bench("b", base)], &[bench("b", short)], &paired_config());
+        assert_eq!(cmp.entries[0].verdict, Verdict::Inconclusive);
+        assert!(cmp.entries[0].reason.contains("differ in count"));
+    }
+
+    #[test]
+    fn false_discovery_control_adjusts_across_benchmarks() {
+        // 40 benchmarks with no change and one with a modest one: the adjusted value of the
+        // modest one is larger than its raw p-value.
+        let mut base: Vec<_> = (0..40)
+            .map(|i| bench(&format!("b{i}"), noisy(1e6, 10, i)))
+            .collect();
+        let mut cur: Vec<_> = (0..40)
+            .map(|i| bench(&format!("b{i}"), noisy(1e6, 10, 100 + i)))
+            .collect();
+        base.push(bench("x", noisy(1e6, 10, 500)));
+        cur.push(bench("x", noisy(1.004e6, 10, 501)));
+        let cmp = compare(&base, &cur, &CompareConfig::default());
+        let x = cmp.entries.iter().find(|e| e.benchmark == "x").unwrap();
+        assert!(x.q_value.unwrap() >= x.p_value.unwrap());
+        let raw = compare(
+            &base,
+            &cur,
+            &CompareConfig {
+                fdr: false,
+                ..CompareConfig::default()
+            },
+        );
+        assert!(raw.entries.iter().all(|e| e.q_value.is_none()));
+    }
+
+    #[test]
+    fn policies_override_threshold_direction_and_gate() {
+        let base = bench("tput", noisy(1000.0, 20, 1));
+        let cur = bench("tput", noisy(1060.0, 20, 2));
+        let mut config = CompareConfig::default();
+        // By default a 6% rise in a lower-is-better metric is inside the 10% threshold.
+        assert_eq!(
+            compare(
+                std::slice::from_ref(&base),
+                std::slice::from_ref(&cur),
+                &config
+            )
+            .entries[0]
+                .verdict,
+            Verdict::Unchanged
+        );
+        config.policies.insert(
+            "tput".into(),
+            Policy {
+                threshold: Some(0.03),
+                direction: Some(Direction::HigherIsBetter),
+                ..Policy::default()
+            },
+        );
+        let e = &compare(
+            std::slice::from_ref(&base),
+            std::slice::from_ref(&cur),
+            &config,
+        )
+        .entries[0];
+        assert_eq!(e.verdict, Verdict::Improved, "{e:?}");
+        assert!((e.threshold - 0.03).abs() < 1e-12);
+        config.policies.get_mut("tput").unwrap().gate =
+            Some(GateMetrics::Named(vec!["other".into()]));
+        let e = &compare(&[base], &[cur], &config).entries[0];
+        assert!(!e.gating);
+    }
+
+    #[test]
+    fn detectable_effect_shrinks_with_more_samples() {
+        let few = verdict_of(noisy(1e6, 8, 1), noisy(1e6, 8, 2));
+        let many = verdict_of(noisy(1e6, 100, 1), noisy(1e6, 100, 2));
+        assert!(few.detectable.unwrap() > many.detectable.unwrap());
+        assert!(many.detectable.unwrap() > 0.0);
+    }
+
+    #[test]
+    fn history_method_needs_enough_jobs_and_says_when_it_falls_back() {
+        use crate::key::BaselineKey;
+        use crate::model::{Fingerprint, Run, RunId};
+        let key = BaselineKey::new("main", "linux-x86_64").unwrap();
+        let job = |i: u64, center: f64| {
+            let at =
+                jiff::Timestamp::from_second(1_800_000_000 + i64::try_from(i).unwrap()).unwrap();
+            let mut run = Run::new(RunId::new(at, i), at, key.clone(), Fingerprint::default());
+            run.benchmarks.push(bench("b", noisy(center, 20, i)));
+            run
+        };
+        // Jobs differ by ±6% (the machine), each one quiet inside (±0.5%).
+        let mut rng = Rng::seed_from_u64(77);
+        let runs: Vec<Run> = (0..10)
+            .map(|i| job(i, 1e6 * (1.0 + 0.12 * (rng.unit_f64() - 0.5))))
+            .collect();
+        let current = job(99, 1.05e6);
+        let config = CompareConfig {
+            threshold: 0.03,
+            ..CompareConfig::default()
+        };
+        let baseline = Baseline::from_runs(key.clone(), &runs, jiff::Timestamp::now()).unwrap();
+        let with_history = compare_with_baseline(&baseline, &current.benchmarks, &config);
+        let e = &with_history.entries[0];
+        assert_eq!(e.method, Method::History);
+        assert_eq!(e.history.unwrap().jobs, 10);
+        assert_ne!(
+            e.verdict,
+            Verdict::Regressed,
+            "machine noise is not a change: {e:?}"
+        );
+        // Pooled samples without history call the same data a regression.
+        let naive = compare(&baseline.benchmarks, &current.benchmarks, &config);
+        assert_eq!(naive.entries[0].method, Method::MedianBootstrap);
+
+        let one_job = Baseline::from_runs(key, &runs[..1], jiff::Timestamp::now()).unwrap();
+        let fallback = compare_with_baseline(&one_job, &current.benchmarks, &config);
+        let e = &fallback.entries[0];
+        assert_eq!(e.method, Method::MedianBootstrap);
+        assert!(e.notes[0].contains("job-to-job noise unknown"), "{e:?}");
     }
 
     #[test]

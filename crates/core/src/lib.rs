@@ -31,11 +31,14 @@ pub mod compare;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod document;
+pub mod history;
 pub mod key;
 pub mod model;
+pub mod paired;
 pub mod schema;
 pub mod stats;
 pub mod store;
+pub mod trend;
 
 pub use baseline::Baseline;
 pub use key::BaselineKey;

@@ -23,7 +23,9 @@ pub struct SchemaVersion {
 ///
 /// - `1.0`: runs (`kind = "run"`) and baselines (`kind = "baseline"`) as described in
 ///   `docs/FORMAT.md`.
-pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 0 };
+/// - `1.1`: baselines may carry `history`: per-job summaries (median, n, standard error of the
+///   log median) of every benchmark metric, for history-aware comparison.
+pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
 
 impl fmt::Display for SchemaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -160,6 +160,32 @@ pub struct RankTest {
     pub exact: bool,
 }
 
+/// Benjamini-Hochberg adjusted p-values ("q-values"), in the order given.
+///
+/// Declaring every test with an adjusted value below `q` significant keeps the expected share of
+/// false discoveries among them at most `q` (for independent or positively dependent tests).
+/// NaN p-values count as 1.
+#[must_use]
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    let p = |i: usize| {
+        if p_values[i].is_nan() {
+            1.0
+        } else {
+            p_values[i]
+        }
+    };
+    order.sort_unstable_by(|&a, &b| p(a).total_cmp(&p(b)));
+    let mut adjusted = vec![1.0; m];
+    let mut running_min = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running_min = running_min.min(p(i) * m as f64 / (rank + 1) as f64);
+        adjusted[i] = running_min.min(1.0);
+    }
+    adjusted
+}
+
 /// Largest sample size for which the exact null distribution of U is computed.
 const EXACT_U_MAX: usize = 20;
 
@@ -318,7 +344,6 @@ impl MedianSampler {
     }
 
     /// The law bound to `sorted`: `(median value, probability)`, in no particular order.
-    #[cfg(test)]
     fn bind_law(&self, sorted: &[f64]) -> Option<Vec<(f64, f64)>> {
         debug_assert_eq!(sorted.len(), self.n);
         let law = self.law.as_ref()?;
@@ -328,6 +353,38 @@ impl MedianSampler {
                 .collect(),
         )
     }
+}
+
+/// A percentile-bootstrap confidence interval for the median of sorted `data` (any sign).
+///
+/// Exact (as with infinitely many resamples) for at most 200 values, from the tabulated law of
+/// the resampled median; Monte Carlo with `resamples` draws above that. Paired comparisons use
+/// it on per-round log ratios.
+#[must_use]
+pub fn median_interval(
+    sorted: &[f64],
+    sampler: &MedianSampler,
+    resamples: usize,
+    confidence: f64,
+    rng: &mut Rng,
+) -> (f64, f64) {
+    let tail = (1.0 - confidence) / 2.0;
+    if let Some(mut law) = sampler.bind_law(sorted) {
+        law.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        return (
+            law_quantile(&law, tail),
+            law_quantile(&law, 1.0 - tail - 1e-12),
+        );
+    }
+    let mut counts = vec![0; sorted.len()];
+    let mut medians: Vec<f64> = (0..resamples.max(1))
+        .map(|_| draw_directly(sorted, &mut counts, rng))
+        .collect();
+    medians.sort_unstable_by(f64::total_cmp);
+    (
+        quantile_of_sorted(&medians, tail),
+        quantile_of_sorted(&medians, 1.0 - tail),
+    )
 }
 
 /// The median of one ordinary bootstrap resample of sorted data: counts how often each sorted
@@ -699,7 +756,6 @@ fn ratio_quantile(base: &[(f64, f64)], cur: &[(f64, f64)], q: f64) -> f64 {
 
 /// The smallest value of an ascending `(value, probability)` law whose cumulative probability
 /// reaches `level`.
-#[cfg(test)]
 fn law_quantile(law: &[(f64, f64)], level: f64) -> f64 {
     let mut cumulative = 0.0;
     for &(value, p) in law {
@@ -935,6 +991,17 @@ mod tests {
         assert!(!t.exact);
         assert!((t.u - 2.0).abs() < 1e-12);
         assert!((t.p_value - 0.1037).abs() < 1e-3, "{}", t.p_value);
+    }
+
+    #[test]
+    fn benjamini_hochberg_matches_r() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.005, 0.5), "BH")
+        //   -> 0.025 0.050 0.050 0.025 0.500
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.005, 0.5]);
+        for (got, want) in q.iter().zip([0.025, 0.05, 0.05, 0.025, 0.5]) {
+            assert!((got - want).abs() < 1e-12, "{q:?}");
+        }
+        assert!(benjamini_hochberg(&[]).is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Property tests of the statistics and the comparison engine.
 
-use benchkeep_core::compare::{CompareConfig, Verdict, compare};
+use benchkeep_core::compare::{CompareConfig, Method, Verdict, compare};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
 use benchkeep_core::stats::{self, Rng};
 use proptest::prelude::*;
@@ -22,6 +22,14 @@ fn positive_samples() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(1.0f64..1e9, 5..40)
 }
 
+fn paired() -> CompareConfig {
+    CompareConfig {
+        method: Method::Paired,
+        threshold: 0.02,
+        ..CompareConfig::default()
+    }
+}
+
 fn noisy(center: f64, n: usize, spread: f64, seed: u64) -> Vec<f64> {
     let mut rng = Rng::seed_from_u64(seed);
     (0..n)
@@ -31,6 +39,61 @@ fn noisy(center: f64, n: usize, spread: f64, seed: u64) -> Vec<f64> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Paired analysis: swapping base and head inverts the ratio, and the p-value is the same.
+    #[test]
+    fn paired_analysis_is_symmetric(rounds in prop::collection::vec((1.0f64..1e9, 0.5f64..2.0), 5..40)) {
+        let base: Vec<f64> = rounds.iter().map(|r| r.0).collect();
+        let head: Vec<f64> = rounds.iter().map(|r| r.0 * r.1).collect();
+        let config = paired();
+        let ab = compare(&[bench(base.clone())], &[bench(head.clone())], &config);
+        let ba = compare(&[bench(head)], &[bench(base)], &config);
+        let (ab, ba) = (&ab.entries[0], &ba.entries[0]);
+        prop_assert!(((1.0 + ab.change.unwrap()) * (1.0 + ba.change.unwrap()) - 1.0).abs() < 1e-9);
+        prop_assert!((ab.p_value.unwrap() - ba.p_value.unwrap()).abs() < 1e-9);
+        let (lo, hi) = ab.interval.unwrap();
+        prop_assert!(lo <= ab.change.unwrap() + 1e-12 && ab.change.unwrap() <= hi + 1e-12);
+    }
+
+    /// Paired analysis: rescaling both sides changes nothing; the same seed gives the same result.
+    #[test]
+    fn paired_analysis_is_scale_invariant_and_reproducible(
+        rounds in prop::collection::vec((1.0f64..1e6, 0.8f64..1.25), 5..40),
+        scale in 1e-3f64..1e3,
+    ) {
+        let base: Vec<f64> = rounds.iter().map(|r| r.0).collect();
+        let head: Vec<f64> = rounds.iter().map(|r| r.0 * r.1).collect();
+        let config = paired();
+        let plain = compare(&[bench(base.clone())], &[bench(head.clone())], &config);
+        let again = compare(&[bench(base.clone())], &[bench(head.clone())], &config);
+        prop_assert_eq!(&plain, &again);
+        let scaled = compare(
+            &[bench(base.iter().map(|x| x * scale).collect())],
+            &[bench(head.iter().map(|x| x * scale).collect())],
+            &config,
+        );
+        let (p, s) = (&plain.entries[0], &scaled.entries[0]);
+        prop_assert_eq!(p.verdict, s.verdict);
+        prop_assert!((p.change.unwrap() - s.change.unwrap()).abs() < 1e-9);
+    }
+
+    /// Paired analysis: a larger injected slowdown never gets a better verdict or a lower estimate.
+    #[test]
+    fn paired_verdict_is_monotone_in_the_injected_effect(seed in 0u64..1000, small in 0.0f64..0.1, extra in 0.0f64..0.2) {
+        let base = noisy(1e6, 20, 0.05, seed);
+        let jitter = noisy(1.0, 20, 0.01, seed + 1);
+        let head = |factor: f64| -> Vec<f64> {
+            base.iter().zip(&jitter).map(|(b, j)| b * j * factor).collect()
+        };
+        let config = paired();
+        let low = compare(&[bench(base.clone())], &[bench(head(1.0 + small))], &config);
+        let high = compare(&[bench(base.clone())], &[bench(head(1.0 + small + extra))], &config);
+        let (low, high) = (&low.entries[0], &high.entries[0]);
+        prop_assert!(high.change.unwrap() >= low.change.unwrap() - 1e-12);
+        if low.verdict == Verdict::Regressed {
+            prop_assert_eq!(high.verdict, Verdict::Regressed);
+        }
+    }
 
     /// Swapping the samples swaps the p-value not at all (two-sided test).
     #[test]

@@ -319,6 +319,81 @@ pub fn measure(
     Ok(Measurement { samples })
 }
 
+/// Settings of a paired (A/B) measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairedOptions {
+    /// Rounds; each runs base and head once.
+    pub rounds: u32,
+    /// Unmeasured runs of each side first, alternating.
+    pub warmup: u32,
+    /// Kill a command's whole process group if one execution takes longer.
+    pub timeout: Option<Duration>,
+    /// What happens to output.
+    pub output: OutputMode,
+    /// Seed of the per-round order; the caller draws a fresh one per measurement.
+    pub seed: u64,
+}
+
+/// Aligned samples of base and head: round `i` of each ran back to back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairedMeasurement {
+    /// Base samples, one per round.
+    pub base: Measurement,
+    /// Head samples, one per round.
+    pub head: Measurement,
+    /// Per round, whether head ran first.
+    pub head_first: Vec<bool>,
+}
+
+/// Measures `base` and `head` in rounds on this machine, each round in a random order (AB or
+/// BA), so that drift over time affects both sides alike and order effects cancel out.
+pub fn measure_paired(
+    base: &CommandSpec,
+    head: &CommandSpec,
+    options: &PairedOptions,
+    interrupt: &Interrupt,
+    progress: &mut dyn Progress,
+) -> Result<PairedMeasurement, RunError> {
+    let single = MeasureOptions {
+        warmup: 0,
+        runs: RunCount::Fixed(options.rounds),
+        timeout: options.timeout,
+        output: options.output,
+    };
+    let mut base_exec = Executor::new(base, &single, interrupt)?;
+    let mut head_exec = Executor::new(head, &single, interrupt)?;
+    for _ in 0..options.warmup {
+        base_exec.run_once()?;
+        head_exec.run_once()?;
+    }
+    let mut rng = benchkeep_core::stats::Rng::seed_from_u64(options.seed);
+    let capacity = options.rounds as usize;
+    let mut result = PairedMeasurement {
+        base: Measurement {
+            samples: Vec::with_capacity(capacity),
+        },
+        head: Measurement {
+            samples: Vec::with_capacity(capacity),
+        },
+        head_first: Vec::with_capacity(capacity),
+    };
+    for round in 1..=options.rounds {
+        let head_first = rng.next_u64() & 1 == 1;
+        let (b, h) = if head_first {
+            let h = head_exec.run_once()?;
+            (base_exec.run_once()?, h)
+        } else {
+            let b = base_exec.run_once()?;
+            (b, head_exec.run_once()?)
+        };
+        result.base.samples.push(b);
+        result.head.samples.push(h);
+        result.head_first.push(head_first);
+        progress.sample(round, Some(options.rounds), &h);
+    }
+    Ok(result)
+}
+
 /// Runs one command repeatedly, reusing its stderr file and watchdog.
 struct Executor<'a> {
     spec: &'a CommandSpec,

@@ -19,3 +19,4 @@
 
 pub mod command;
 pub mod environment;
+pub mod instructions;

@@ -1,0 +1,172 @@
+//! `[[policy]]`: per-benchmark comparison settings, matched by exact name or glob.
+//!
+//! Several policies may match one benchmark; the most specific one applies, whole (settings are
+//! not merged across policies, so what applies is always one readable entry): an exact name beats
+//! any glob, a glob with more literal characters beats one with fewer, and between equals the
+//! later entry in the file wins.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use benchkeep_core::compare::{GateMetrics, Policy, SeverityBands};
+use benchkeep_core::model::Direction;
+use globset::{Glob, GlobMatcher};
+
+use crate::config::{DirectionSetting, GateSetting, PolicyConfig};
+
+const GLOB_CHARS: &[char] = &['*', '?', '[', ']', '{', '}'];
+
+/// Checks one `[[policy]]` entry; errors name it.
+pub(crate) fn validate(policy: &PolicyConfig) -> Result<()> {
+    let name = &policy.name;
+    if name.is_empty() {
+        bail!("a [[policy]] has an empty name");
+    }
+    matcher(name)?;
+    if let Some(t) = policy.threshold
+        && !(t.is_finite() && t > 0.0)
+    {
+        bail!("[[policy]] {name:?}: threshold must be a positive percentage, not {t}");
+    }
+    if let Some(a) = policy.alpha
+        && !(a > 0.0 && a < 1.0)
+    {
+        bail!("[[policy]] {name:?}: alpha must be between 0 and 1, not {a}");
+    }
+    if let Some(GateSetting::Word(word)) = &policy.metric
+        && word.is_empty()
+    {
+        bail!("[[policy]] {name:?}: metric is empty");
+    }
+    if let Some(s) = policy.severity
+        && !(s.moderate > 0.0 && s.moderate < s.critical)
+    {
+        bail!("[[policy]] {name:?}: severity needs 0 < moderate < critical (percent)");
+    }
+    Ok(())
+}
+
+fn matcher(name: &str) -> Result<Option<GlobMatcher>> {
+    if !name.contains(GLOB_CHARS) {
+        return Ok(None);
+    }
+    match Glob::new(name) {
+        Ok(glob) => Ok(Some(glob.compile_matcher())),
+        Err(e) => bail!("[[policy]] {name:?} is not a valid glob: {}", e.kind()),
+    }
+}
+
+/// Specificity: exact names first, then globs by their count of literal characters.
+fn specificity(name: &str) -> (bool, usize) {
+    let exact = !name.contains(GLOB_CHARS);
+    (
+        exact,
+        name.chars().filter(|c| !GLOB_CHARS.contains(c)).count(),
+    )
+}
+
+/// The policy that applies to each of `benchmarks`, converted to the core's form.
+pub(crate) fn resolve<'a>(
+    policies: &[PolicyConfig],
+    benchmarks: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeMap<String, Policy>> {
+    let compiled: Vec<(&PolicyConfig, Option<GlobMatcher>)> = policies
+        .iter()
+        .map(|p| Ok((p, matcher(&p.name)?)))
+        .collect::<Result<_>>()?;
+    let mut resolved = BTreeMap::new();
+    for bench in benchmarks {
+        let best = compiled
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, glob))| match glob {
+                Some(glob) => glob.is_match(bench),
+                None => p.name == bench,
+            })
+            .max_by_key(|(index, (p, _))| (specificity(&p.name), *index));
+        if let Some((_, (policy, _))) = best {
+            resolved.insert(bench.to_owned(), convert(policy));
+        }
+    }
+    Ok(resolved)
+}
+
+fn convert(policy: &PolicyConfig) -> Policy {
+    Policy {
+        threshold: policy.threshold.map(|t| t / 100.0),
+        alpha: policy.alpha,
+        gate: policy.metric.as_ref().map(|m| match m {
+            GateSetting::Word(w) if w == "primary" => GateMetrics::Primary,
+            GateSetting::Word(w) if w == "all" => GateMetrics::All,
+            GateSetting::Word(w) => GateMetrics::Named(vec![w.clone()]),
+            GateSetting::Metrics(names) => GateMetrics::Named(names.clone()),
+        }),
+        direction: policy.direction.map(|d| match d {
+            DirectionSetting::LowerIsBetter => Direction::LowerIsBetter,
+            DirectionSetting::HigherIsBetter => Direction::HigherIsBetter,
+        }),
+        severity: policy.severity.map(|s| SeverityBands {
+            moderate: s.moderate / 100.0,
+            critical: s.critical / 100.0,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn policies(text: &str) -> Vec<PolicyConfig> {
+        Config::parse(text).unwrap().policy
+    }
+
+    #[test]
+    fn the_most_specific_policy_wins() {
+        let p = policies(
+            r#"
+            [[policy]]
+            name = "*"
+            threshold = 20
+            [[policy]]
+            name = "parse/*"
+            threshold = 5
+            [[policy]]
+            name = "parse/big"
+            threshold = 2
+            metric = "instructions"
+            direction = "lower_is_better"
+            [[policy]]
+            name = "p*"
+            threshold = 7
+            "#,
+        );
+        let resolved = resolve(&p, ["parse/big", "parse/small", "render", "plot"]).unwrap();
+        let threshold = |name: &str| resolved[name].threshold.unwrap();
+        assert!((threshold("parse/big") - 0.02).abs() < 1e-12);
+        assert!((threshold("parse/small") - 0.05).abs() < 1e-12);
+        assert!((threshold("render") - 0.20).abs() < 1e-12);
+        assert!((threshold("plot") - 0.07).abs() < 1e-12);
+        assert_eq!(
+            resolved["parse/big"].gate,
+            Some(GateMetrics::Named(vec!["instructions".into()]))
+        );
+    }
+
+    #[test]
+    fn bad_policies_are_named() {
+        for (text, needle) in [
+            ("[[policy]]\nname = \"a[\"\n", "not a valid glob"),
+            ("[[policy]]\nname = \"a\"\nthreshold = -1\n", "threshold"),
+            ("[[policy]]\nname = \"a\"\nalpha = 2\n", "alpha"),
+            (
+                "[[policy]]\nname = \"a\"\ndirection = \"up\"\n",
+                "direction",
+            ),
+            ("[[policy]]\nname = \"a\"\ntreshold = 1\n", "treshold"),
+        ] {
+            let err = format!("{:#}", Config::parse(text).unwrap_err());
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+}

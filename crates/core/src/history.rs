@@ -1,0 +1,159 @@
+//! History-aware comparison with stored baselines: how much do separately started jobs differ?
+//!
+//! Samples from one job repeat within 0.1-1%, but a job on another machine (or the same machine
+//! another hour) can differ by 3-15%. A two-sample test of this job against samples stored by
+//! another job counts that difference as a code change. When a baseline was pooled from several
+//! jobs, each job left a summary ([`JobStat`]: its median and the standard error of that median on
+//! a log scale), and the spread of those medians measures the between-job variation directly.
+//!
+//! The model, on log medians: job `k` measures `mu + b_k + e_k` with a between-job effect `b_k`
+//! (variance `sigma_b^2`) and the within-job error `e_k` of its median (variance `se_k^2`, known
+//! from its samples). For `K` past jobs with mean `m` and sample variance `s^2`,
+//! `sigma_b^2 = max(0, s^2 - mean(se_k^2))`, and the current job's difference `d = m_c - m` has
+//! variance `sigma_b^2 + se_c^2 + s^2 / K`. A Student t with `K - 1` degrees of freedom gives the
+//! prediction interval of `d` and its two-sided p-value, so the test is exactly as wide as the
+//! measured job-to-job noise, plus this job's own spread.
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use crate::stats;
+
+/// Consistency constant of the MAD for a normal law (`1 / Phi^-1(3/4)`).
+const MAD_TO_SD: f64 = 1.482_6;
+/// Asymptotic standard error of a median relative to that of a mean, `sqrt(pi / 2)`.
+const MEDIAN_SE_FACTOR: f64 = 1.253_314;
+
+/// One job's summary of one metric, kept in baselines pooled from several jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct JobStat {
+    /// Samples the job measured.
+    pub n: usize,
+    /// Their median.
+    pub median: f64,
+    /// Standard error of `ln(median)`, from the robust spread of the log samples.
+    pub log_se: f64,
+}
+
+impl JobStat {
+    /// Summarises sorted samples; `None` unless all are positive and finite (a log scale needs it).
+    #[must_use]
+    pub fn of_sorted(sorted: &[f64]) -> Option<Self> {
+        if sorted.is_empty() || !sorted.iter().all(|x| x.is_finite() && *x > 0.0) {
+            return None;
+        }
+        // The logarithm is monotone, so the logs of sorted samples are sorted.
+        let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+        let sd = MAD_TO_SD * stats::mad_of_sorted(&logs);
+        Some(JobStat {
+            n: sorted.len(),
+            median: stats::median_of_sorted(sorted),
+            log_se: MEDIAN_SE_FACTOR * sd / (sorted.len() as f64).sqrt(),
+        })
+    }
+}
+
+/// What the history model found for one metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryEstimate {
+    /// Past jobs in the model.
+    pub jobs: usize,
+    /// Relative change of this job's median over the geometric mean of the past jobs' medians.
+    pub change: f64,
+    /// Prediction interval of `change` under "no change".
+    pub interval: (f64, f64),
+    /// Two-sided p-value.
+    pub p_value: f64,
+    /// Estimated job-to-job standard deviation, relative (e.g. 0.04 = 4%).
+    pub between_jobs: f64,
+}
+
+/// Compares the `current` job with `history` (at least 2 past jobs; `None` otherwise).
+#[must_use]
+pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Option<HistoryEstimate> {
+    let k = history.len();
+    if k < 2 {
+        return None;
+    }
+    let kf = k as f64;
+    let logs: Vec<f64> = history.iter().map(|j| j.median.ln()).collect();
+    let mean = logs.iter().sum::<f64>() / kf;
+    let s2 = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (kf - 1.0);
+    let within = history.iter().map(|j| j.log_se.powi(2)).sum::<f64>() / kf;
+    let between = (s2 - within).max(0.0);
+    let variance = between + current.log_se.powi(2) + s2 / kf;
+    let d = current.median.ln() - mean;
+    let (interval, p_value) = if variance > 0.0 && variance.is_finite() {
+        let t = StudentsT::new(0.0, 1.0, kf - 1.0).ok()?;
+        let half = t.inverse_cdf(f64::midpoint(1.0, confidence)) * variance.sqrt();
+        let p = 2.0 * (1.0 - t.cdf(d.abs() / variance.sqrt()));
+        ((d - half, d + half), p.clamp(0.0, 1.0))
+    } else {
+        // Every job measured exactly the same value (e.g. instruction counts): any difference
+        // is certain, and so is its absence.
+        ((d, d), if d == 0.0 { 1.0 } else { 0.0 })
+    };
+    Some(HistoryEstimate {
+        jobs: k,
+        change: d.exp_m1(),
+        interval: (interval.0.exp_m1(), interval.1.exp_m1()),
+        p_value,
+        between_jobs: between.sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Rng;
+
+    /// A job on a machine `offset` away from the typical one, with 0.5% within-job noise.
+    fn job(offset: f64, rng: &mut Rng) -> JobStat {
+        let samples: Vec<f64> = (0..30)
+            .map(|_| 1e6 * offset * (1.0 + 0.01 * (rng.unit_f64() - 0.5)))
+            .collect();
+        JobStat::of_sorted(&stats::sorted(&samples)).unwrap()
+    }
+
+    #[test]
+    fn between_job_noise_widens_the_interval() {
+        let mut rng = Rng::seed_from_u64(5);
+        // Jobs differ by about ±5%.
+        let history: Vec<JobStat> = (0..12)
+            .map(|_| job(1.0 + 0.1 * (rng.unit_f64() - 0.5), &mut rng))
+            .collect();
+        let current = job(1.04, &mut rng);
+        let est = analyze(&history, &current, 0.95).unwrap();
+        assert!(est.between_jobs > 0.02, "{est:?}");
+        assert!(
+            est.p_value > 0.05,
+            "a 4% job within ±5% job noise is no evidence: {est:?}"
+        );
+        assert!(est.interval.0 < est.change && est.change < est.interval.1);
+    }
+
+    #[test]
+    fn quiet_history_detects_small_changes() {
+        let mut rng = Rng::seed_from_u64(6);
+        let history: Vec<JobStat> = (0..12)
+            .map(|_| job(1.0 + 0.004 * (rng.unit_f64() - 0.5), &mut rng))
+            .collect();
+        let est = analyze(&history, &job(1.05, &mut rng), 0.95).unwrap();
+        assert!(est.p_value < 0.001, "{est:?}");
+        assert!((est.change - 0.05).abs() < 0.01, "{est:?}");
+    }
+
+    #[test]
+    fn identical_jobs_are_certain_and_too_few_jobs_are_refused() {
+        let exact = JobStat {
+            n: 5,
+            median: 100.0,
+            log_se: 0.0,
+        };
+        let est = analyze(&[exact; 4], &exact, 0.95).unwrap();
+        assert_eq!(est.interval, (0.0, 0.0));
+        assert!((est.p_value - 1.0).abs() < f64::EPSILON);
+        assert!(analyze(&[exact], &exact, 0.95).is_none());
+        assert!(JobStat::of_sorted(&[0.0, 1.0]).is_none());
+    }
+}
