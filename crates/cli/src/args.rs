@@ -177,7 +177,7 @@ pub enum Format {
 /// How comparisons decide.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CompareOptions {
-    /// Smallest change that counts, in percent (default 10).
+    /// Smallest change that counts, in percent (default 5; 2 in paired mode).
     #[arg(long, value_name = "PERCENT")]
     pub threshold: Option<f64>,
     /// Significance level (default 0.05).

@@ -425,6 +425,19 @@ impl App {
                 note_confirmations(&first, &mut comparison, &suspects, "measured again");
             }
         }
+        if baseline.sources.len() < config.min_history
+            && comparison
+                .entries
+                .iter()
+                .any(|e| e.gating && e.method == compare::Method::MedianBootstrap)
+        {
+            self.notice(&format!(
+                "hint: the baseline of {} comes from {} job(s), so job-to-job noise is unknown; pool {} or more with `benchkeep baseline set --last 10` for history-aware verdicts",
+                run.key,
+                baseline.sources.len(),
+                config.min_history
+            ));
+        }
         let passed = comparison.passes(config);
         let context = report::Context {
             subject: run.key.to_string(),
@@ -877,7 +890,7 @@ fn measure_options(args: &MeasureArgs, file: &RunDefaults) -> Result<MeasureOpti
 fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareConfig> {
     let file = &config.compare;
     let defaults = CompareConfig::default();
-    let threshold = options.threshold.or(file.threshold).unwrap_or(10.0);
+    let threshold = options.threshold.or(file.threshold).unwrap_or(5.0);
     if !(threshold.is_finite() && threshold > 0.0) {
         bail!("threshold must be a positive percentage, not {threshold}");
     }

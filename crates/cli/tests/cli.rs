@@ -1,88 +1,11 @@
 //! End-to-end tests of the `benchkeep` binary in fresh directories.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_benchkeep");
+mod common;
 
-/// A fresh directory outside any git repository, with a clean environment.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env_remove("BENCHKEEP_STORE")
-            .env_remove("BENCHKEEP_CONFIG")
-            .env_remove("BENCHKEEP_BRANCH")
-            .env_remove("BENCHKEEP_PLATFORM")
-            .env("GIT_CEILING_DIRECTORIES", self.path().parent().unwrap());
-        for ci in [
-            "CI",
-            "GITHUB_ACTIONS",
-            "GITHUB_REF_NAME",
-            "GITHUB_HEAD_REF",
-            "GITLAB_CI",
-            "CI_COMMIT_REF_NAME",
-        ] {
-            command.env_remove(ci);
-        }
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn store(&self) -> PathBuf {
-        self.path().join(".benchkeep")
-    }
-
-    /// The baseline files of the default store.
-    fn baseline_files(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.store().join("baselines"))
-            .expect("the store has a baselines directory")
-            .map(|e| e.unwrap().path())
-            .collect()
-    }
-
-    fn run_files(&self) -> Vec<PathBuf> {
-        let runs = self.store().join("runs");
-        let Ok(keys) = std::fs::read_dir(runs) else {
-            return Vec::new();
-        };
-        keys.flat_map(|k| std::fs::read_dir(k.unwrap().path()).unwrap())
-            .map(|e| e.unwrap().path())
-            .collect()
-    }
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().unwrap_or(-1)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{Sandbox, code, stderr, stdout};
 
 /// The acceptance sequence: bootstrap, regression, back to normal.
 #[test]

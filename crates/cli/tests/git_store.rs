@@ -1,5 +1,5 @@
-//! End-to-end tests of `--store git:` against real repositories: hermetic clones of a real bare
-//! remote, written to by separate `benchkeep` processes.
+//! End-to-end tests against real repositories: `--store git:` with hermetic clones of a real bare
+//! remote, written to by separate `benchkeep` processes, and `ab --base-ref` worktrees.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -460,5 +460,58 @@ fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
         doc["sources"].as_array().unwrap().len(),
         1,
         "a later bootstrap overwrote the baseline"
+    );
+}
+
+#[test]
+fn ab_base_ref_builds_the_base_revision_in_a_worktree_and_removes_it() {
+    let world = World::new();
+    let repo = world.clone("ab");
+    std::fs::write(repo.join("work.sh"), "sleep 0.040\n").unwrap();
+    git(&repo, &["add", "work.sh"]);
+    git(&repo, &["commit", "-q", "-m", "work"]);
+    // The checkout (head) is 10% slower than the committed base.
+    std::fs::write(repo.join("work.sh"), "sleep 0.044\n").unwrap();
+    let out = run(
+        &repo,
+        &[
+            "ab",
+            "--base-ref",
+            "HEAD",
+            "--build",
+            "echo built > built.txt",
+            "--rounds",
+            "10",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "work.sh",
+        ],
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(out.status.code(), Some(1), "{doc}\n{}", stderr(&out));
+    let entry = &doc["entries"][0];
+    assert_eq!(entry["benchmark"], "sh work.sh");
+    assert_eq!(entry["verdict"], "regressed", "{entry}");
+    assert!(
+        stderr(&out).contains("building the base"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(repo.join("built.txt").exists(), "the head was built too");
+    assert_eq!(
+        git(&repo, &["worktree", "list"]).lines().count(),
+        1,
+        "the base worktree is removed"
+    );
+
+    let bad = run(&repo, &["ab", "--base-ref", "no-such-rev", "--", "true"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("cannot check out --base-ref \"no-such-rev\""),
+        "{}",
+        stderr(&bad)
     );
 }

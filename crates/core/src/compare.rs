@@ -152,7 +152,7 @@ pub struct Policy {
 /// Settings of a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareConfig {
-    /// The smallest relative change that counts (default 0.10: 10%).
+    /// The smallest relative change that counts (default 0.05: 5%).
     pub threshold: f64,
     /// Significance level: of each test, or of the false discovery rate with `fdr` (default 0.05).
     pub alpha: f64,
@@ -192,7 +192,7 @@ pub struct CompareConfig {
 impl Default for CompareConfig {
     fn default() -> Self {
         CompareConfig {
-            threshold: 0.10,
+            threshold: 0.05,
             alpha: 0.05,
             fdr: true,
             confidence: 0.95,
@@ -1087,8 +1087,11 @@ mod tests {
     fn policies_override_threshold_direction_and_gate() {
         let base = bench("tput", noisy(1000.0, 20, 1));
         let cur = bench("tput", noisy(1060.0, 20, 2));
-        let mut config = CompareConfig::default();
-        // By default a 6% rise in a lower-is-better metric is inside the 10% threshold.
+        let mut config = CompareConfig {
+            threshold: 0.10,
+            ..CompareConfig::default()
+        };
+        // A 6% rise in a lower-is-better metric is inside a 10% threshold.
         assert_eq!(
             compare(
                 std::slice::from_ref(&base),
