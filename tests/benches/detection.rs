@@ -312,6 +312,9 @@ fn stored_mode(iterations: u64, trials: usize) -> Vec<Row> {
     let mut alarms = [(0, 0); 4];
     let mut suite_alarms = [(0, 0); 4];
     let mut detected = vec![[(0, 0); 4]; SLOWDOWNS.len()];
+    // What the history method measured: job-to-job spread and detectable effect of b0.
+    let mut spreads = Vec::new();
+    let mut detectable = Vec::new();
     for t in 0..trials {
         let current = t + HISTORY;
         let history: Vec<Run> = (t..current).map(suite_run).collect();
@@ -346,6 +349,9 @@ fn stored_mode(iterations: u64, trials: usize) -> Vec<Row> {
             ]
         };
         let same = suite_run(current).benchmarks;
+        let first = &compare_with_baseline(&full, &same[..1], &config).entries[0];
+        spreads.extend(first.history.map(|h| h.between_jobs));
+        detectable.extend(first.detectable);
         for (i, hit) in evaluate(&same, true).into_iter().enumerate() {
             alarms[i].0 += usize::from(hit);
             alarms[i].1 += 1;
@@ -362,6 +368,12 @@ fn stored_mode(iterations: u64, trials: usize) -> Vec<Row> {
             }
         }
     }
+    let median = |v: &[f64]| stats::median_of_sorted(&stats::sorted(v));
+    eprintln!(
+        "history method, medians over trials: job-to-job spread {:.2}%, detectable effect {:.2}%",
+        100.0 * median(&spreads),
+        100.0 * median(&detectable)
+    );
     let names = [
         "benchkeep stored (check), history of 10 jobs, threshold 5%",
         "benchkeep stored, 1 past job (no history: fallback), threshold 5%",

@@ -201,7 +201,10 @@ impl App {
                     heading,
                 ));
             }
-            let pairs = self.configured_pairs(args, |bench, command| {
+            // Each tree runs the benchmark's own command; base/head benchmarks are for `ab`
+            // without --base-ref.
+            let pairs = self.configured_pairs(args, |bench| {
+                let command = bench.command.as_ref()?;
                 let config_dir = self.config.base_dir().unwrap_or(&self.cwd);
                 let dir = |root: &Path| {
                     bench
@@ -216,12 +219,17 @@ impl App {
                     Self::bench_spec(bench, command, dir(&head_root)),
                 ))
             })?;
+            if pairs.is_empty() {
+                bail!(
+                    "nothing to compare: --base-ref needs a command after -- or [[bench]] entries with a command in benchkeep.toml"
+                );
+            }
             return Ok((pairs, heading));
         }
         if !args.command.is_empty() {
             bail!("a command after -- needs --base-ref REV (or give --base and --head commands)");
         }
-        let pairs = self.configured_pairs(args, |bench, _| {
+        let pairs = self.configured_pairs(args, |bench| {
             let (base, head) = (bench.base.as_ref()?, bench.head.as_ref()?);
             let config_dir = self.config.base_dir().unwrap_or(&self.cwd);
             let dir = bench
@@ -248,7 +256,7 @@ impl App {
     fn configured_pairs(
         &self,
         args: &AbArgs,
-        sides: impl Fn(&crate::config::BenchConfig, &CommandLine) -> Option<(CommandSpec, CommandSpec)>,
+        sides: impl Fn(&crate::config::BenchConfig) -> Option<(CommandSpec, CommandSpec)>,
     ) -> Result<Vec<PlannedPair>> {
         for wanted in &args.benches {
             if !self.config.bench.iter().any(|b| &b.name == wanted) {
@@ -266,8 +274,7 @@ impl App {
             .iter()
             .filter(|b| args.benches.is_empty() || args.benches.contains(&b.name))
             .filter_map(|bench| {
-                let command = bench.command.as_ref().or(bench.base.as_ref())?;
-                let (base, head) = sides(bench, command)?;
+                let (base, head) = sides(bench)?;
                 Some(PlannedPair {
                     name: bench.name.clone(),
                     base,
