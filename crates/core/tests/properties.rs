@@ -40,6 +40,46 @@ fn noisy(center: f64, n: usize, spread: f64, seed: u64) -> Vec<f64> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
+    /// Benjamini-Hochberg: adjusted values are p-values, never below the raw ones, and keep
+    /// their order.
+    #[test]
+    fn benjamini_hochberg_is_monotone_and_conservative(p in prop::collection::vec(0.0f64..=1.0, 1..60)) {
+        let q = stats::benjamini_hochberg(&p);
+        for (i, (&pi, &qi)) in p.iter().zip(&q).enumerate() {
+            prop_assert!((0.0..=1.0).contains(&qi));
+            prop_assert!(qi >= pi - 1e-15);
+            for (&pj, &qj) in p.iter().zip(&q).skip(i + 1) {
+                if pi < pj {
+                    prop_assert!(qi <= qj + 1e-15);
+                }
+            }
+        }
+    }
+
+    /// History method: rescaling every job changes nothing; a slower current job never gets a
+    /// lower change estimate or a better verdict.
+    #[test]
+    fn history_method_is_scale_invariant_and_monotone(
+        offsets in prop::collection::vec(0.9f64..1.1, 5..15),
+        slower in 0.0f64..0.3,
+        extra in 0.0f64..0.3,
+        scale in 1e-3f64..1e3,
+    ) {
+        use benchkeep_core::history::{JobStat, analyze};
+        let job = |center: f64, seed: u64| {
+            JobStat::of_sorted(&stats::sorted(&noisy(center, 20, 0.02, seed))).unwrap()
+        };
+        let history: Vec<JobStat> = offsets.iter().zip(0..).map(|(o, i)| job(1e6 * o, i)).collect();
+        let scaled: Vec<JobStat> = offsets.iter().zip(0..).map(|(o, i)| job(1e6 * o * scale, i)).collect();
+        let low = analyze(&history, &job(1e6 * (1.0 + slower), 99), 0.95).unwrap();
+        let low_scaled = analyze(&scaled, &job(1e6 * scale * (1.0 + slower), 99), 0.95).unwrap();
+        prop_assert!((low.change - low_scaled.change).abs() < 1e-6);
+        prop_assert!((low.p_value - low_scaled.p_value).abs() < 1e-6);
+        let high = analyze(&history, &job(1e6 * (1.0 + slower + extra), 99), 0.95).unwrap();
+        prop_assert!(high.change >= low.change - 1e-12);
+        prop_assert!(high.interval.0 >= low.interval.0 - 1e-12);
+    }
+
     /// Paired analysis: swapping base and head inverts the ratio, and the p-value is the same.
     #[test]
     fn paired_analysis_is_symmetric(rounds in prop::collection::vec((1.0f64..1e9, 0.5f64..2.0), 5..40)) {
