@@ -378,7 +378,12 @@ impl App {
             Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
         };
         let mut run = run;
+        let before = args.confirm.then(|| run.benchmarks.clone());
         let outcome = self.gate(&baseline, &mut run, &config, args)?;
+        if before.is_some_and(|b| b != run.benchmarks) {
+            // --confirm re-measured something: the file and the store get the final samples.
+            self.write_out_file(&run, &args.record)?;
+        }
         self.record(store.as_ref(), &run, &args.record)?;
         Ok(outcome)
     }
