@@ -20,3 +20,4 @@
 pub mod command;
 pub mod environment;
 pub mod instructions;
+pub mod optimize;
