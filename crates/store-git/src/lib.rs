@@ -544,7 +544,18 @@ impl Inner {
                         // that is everything since the remote tip this clone last knew: adopting
                         // the remote would drop unpushed runs, and replaying all local files after
                         // a squash would bring pruned runs back.
-                        let base = repo.merge_base(local, remote_tip).ok().or(previously_known);
+                        //
+                        // That old tip only qualifies if this clone's history contains it: after
+                        // a lost race to create the branch, the clone holds its own unrelated
+                        // first commit while having fetched the winner's, and using the winner's
+                        // tip as the base would make this clone's baseline look like a clean edit
+                        // of the winner's and replace it. Without a base every file conflicts
+                        // and the remote's version wins.
+                        let known_ancestor = previously_known.filter(|&known| {
+                            known == local
+                                || repo.graph_descendant_of(local, known).unwrap_or(false)
+                        });
+                        let base = repo.merge_base(local, remote_tip).ok().or(known_ancestor);
                         self.replay(repo, local, base, remote_tip, guarded)?
                     }
                 }

@@ -260,3 +260,63 @@ async fn unrelated_first_commits_are_replayed_not_dropped() {
         "a run was dropped"
     );
 }
+
+/// A clone whose own first commit lost the race to create the branch must not later replay that
+/// commit's baseline over the winner's: the remote tip it fetched meanwhile is not an ancestor of
+/// its local branch, so it is no base for a replay. (Found by the race test above, which lost an
+/// update about once in ten loaded CI runs.)
+#[tokio::test]
+async fn a_lost_first_commit_never_replaces_the_winners_baseline() {
+    use benchkeep_core::Store;
+    use benchkeep_core::baseline::Baseline;
+    use benchkeep_core::store::PutMode;
+
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    std::fs::create_dir_all(&remote).unwrap();
+    git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+    for name in ["a", "b"] {
+        git(dir.path(), &["clone", "-q", remote.to_str().unwrap(), name]);
+    }
+    let open = |name: &str| {
+        GitStore::open(GitOptions::from_url("", &dir.path().join(name)).unwrap()).unwrap()
+    };
+    let (a, b) = (open("a"), open("b"));
+    let key = BaselineKey::new("main", "linux").unwrap();
+    let baseline = |entropy: u64| {
+        let run = conformance::sample_run(&key, 0, entropy, &[1.0]);
+        Baseline::from_runs(key.clone(), &[run], jiff::Timestamp::UNIX_EPOCH).unwrap()
+    };
+
+    // B creates the branch while the remote is unreachable: its root commit stays local.
+    let away = dir.path().join("away.git");
+    std::fs::rename(&remote, &away).unwrap();
+    assert!(b.put_baseline(&baseline(2), PutMode::Create).await.is_err());
+    std::fs::rename(&away, &remote).unwrap();
+    // A creates it for real.
+    a.put_baseline(&baseline(1), PutMode::Create).await.unwrap();
+    // B tries again and is told it lost (fetching A's tip on the way).
+    assert!(matches!(
+        b.put_baseline(&baseline(2), PutMode::Create).await,
+        Err(benchkeep_core::StoreError::AlreadyExists { .. })
+    ));
+    // B reads: it must see A's baseline, and never publish its own over it.
+    let seen = b.get_baseline(&key).await.unwrap().value;
+    assert_eq!(
+        seen.sources,
+        baseline(1).sources,
+        "B's lost create replaced A's"
+    );
+    b.append_run(&conformance::sample_run(&key, 5, 3, &[1.0]))
+        .await
+        .unwrap();
+    let fresh = {
+        git(
+            dir.path(),
+            &["clone", "-q", remote.to_str().unwrap(), "reader"],
+        );
+        open("reader")
+    };
+    let stored = fresh.get_baseline(&key).await.unwrap().value;
+    assert_eq!(stored.sources, baseline(1).sources);
+}
