@@ -126,6 +126,24 @@ fn rate((hits, trials): (usize, usize)) -> String {
     )
 }
 
+/// One paired comparison of one benchmark: whether benchkeep flagged a regression, whether the
+/// fixed 5% rule did, and the rounds measured.
+fn paired_trial(
+    base: u64,
+    head: u64,
+    config: &CompareConfig,
+    rng: &mut Rng,
+) -> (bool, bool, (Vec<f64>, Vec<f64>)) {
+    let (base, head) = paired_rounds(base, head, rng);
+    let cmp = compare(
+        &[bench("b", base.clone())],
+        &[bench("b", head.clone())],
+        config,
+    );
+    let naive = fixed_threshold(&base, &head, 0.05);
+    (regressed(&cmp.entries), naive, (base, head))
+}
+
 /// Paired mode. Per-benchmark false alarms come from `pool` measured A/A comparisons; each of
 /// `suites` suites is 50 distinct comparisons drawn from that pool (measuring 100 x 50 fresh ones
 /// would take an hour), analysed together as one run with false discovery control.
@@ -140,17 +158,12 @@ fn paired_mode(iterations: u64, pool: usize, trials: usize, suites: usize) -> Ve
     let mut naive_alarms = (0, 0);
     let mut measured = Vec::with_capacity(pool);
     for _ in 0..pool {
-        let (base, head) = paired_rounds(iterations, iterations, &mut rng);
-        let cmp = compare(
-            &[bench("b", base.clone())],
-            &[bench("b", head.clone())],
-            &config,
-        );
-        alarms.0 += usize::from(regressed(&cmp.entries));
+        let (alarm, naive_alarm, rounds) = paired_trial(iterations, iterations, &config, &mut rng);
+        alarms.0 += usize::from(alarm);
         alarms.1 += 1;
-        naive_alarms.0 += usize::from(fixed_threshold(&base, &head, 0.05));
+        naive_alarms.0 += usize::from(naive_alarm);
         naive_alarms.1 += 1;
-        measured.push((base, head));
+        measured.push(rounds);
     }
     let mut suite_alarms = (0, 0);
     for _ in 0..suites {
@@ -179,14 +192,9 @@ fn paired_mode(iterations: u64, pool: usize, trials: usize, suites: usize) -> Ve
         let head_iterations = scaled(iterations, 1.0 + slowdown);
         let (mut hits, mut naive_hits) = (0, 0);
         for _ in 0..trials {
-            let (base, head) = paired_rounds(iterations, head_iterations, &mut rng);
-            let cmp = compare(
-                &[bench("b", base.clone())],
-                &[bench("b", head.clone())],
-                &config,
-            );
-            hits += usize::from(regressed(&cmp.entries));
-            naive_hits += usize::from(fixed_threshold(&base, &head, 0.05));
+            let (hit, naive_hit, _) = paired_trial(iterations, head_iterations, &config, &mut rng);
+            hits += usize::from(hit);
+            naive_hits += usize::from(naive_hit);
         }
         detected.push((hits, trials));
         naive_detected.push((naive_hits, trials));

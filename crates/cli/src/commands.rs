@@ -346,6 +346,18 @@ impl App {
         compare_config(&self.config, options)
     }
 
+    /// The `[[policy]]` that applies to each benchmark on either side of a comparison.
+    fn policies_for(
+        &self,
+        baseline: &[Benchmark],
+        current: &[Benchmark],
+    ) -> Result<std::collections::BTreeMap<String, compare::Policy>> {
+        policy::resolve(
+            &self.config.policy,
+            baseline.iter().chain(current).map(|b| b.name.as_str()),
+        )
+    }
+
     fn check(&self, args: &CheckArgs) -> Result<Outcome> {
         let config = self.compare_config(&args.compare)?;
         let store = self.store()?;
@@ -399,14 +411,7 @@ impl App {
     ) -> Result<Outcome> {
         let options = &args.compare;
         let mut config = config.clone();
-        config.policies = policy::resolve(
-            &self.config.policy,
-            baseline
-                .benchmarks
-                .iter()
-                .chain(&run.benchmarks)
-                .map(|b| b.name.as_str()),
-        )?;
+        config.policies = self.policies_for(&baseline.benchmarks, &run.benchmarks)?;
         let config = &config;
         let mut comparison = compare::compare_with_baseline(baseline, &run.benchmarks, config);
         if args.confirm {
@@ -785,13 +790,7 @@ impl App {
             })?
         };
         let mut config = config;
-        config.policies = policy::resolve(
-            &self.config.policy,
-            base.benchmarks
-                .iter()
-                .chain(&head.benchmarks)
-                .map(|b| b.name.as_str()),
-        )?;
+        config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
         let comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         let passed = comparison.passes(&config);
         let context = report::Context {

@@ -79,6 +79,20 @@ fn interval(entry: &MetricComparison) -> String {
     })
 }
 
+/// The numeric cells both tables show, in their column order: change, 95% CI, p, q,
+/// detectable, baseline, current.
+fn figures(e: &MetricComparison) -> [String; 7] {
+    [
+        e.change.map(pct).unwrap_or_default(),
+        interval(e),
+        e.p_value.map(format_p).unwrap_or_default(),
+        e.q_value.map(format_p).unwrap_or_default(),
+        detectable(e),
+        value(e.baseline.as_ref(), &e.unit),
+        value(e.current.as_ref(), &e.unit),
+    ]
+}
+
 fn detectable(entry: &MetricComparison) -> String {
     entry
         .detectable
@@ -214,17 +228,18 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
     let rows: Vec<[String; 11]> = shown(comparison, all_metrics)
         .into_iter()
         .map(|e| {
+            let [change, interval, p, q, detectable, baseline, current] = figures(e);
             [
                 cell(&e.benchmark, 48),
                 cell(&e.metric, 20),
                 e.verdict.to_string(),
-                e.change.map(pct).unwrap_or_default(),
-                interval(e),
-                e.p_value.map(format_p).unwrap_or_default(),
-                e.q_value.map(format_p).unwrap_or_default(),
-                detectable(e),
-                value(e.baseline.as_ref(), &e.unit),
-                value(e.current.as_ref(), &e.unit),
+                change,
+                interval,
+                p,
+                q,
+                detectable,
+                baseline,
+                current,
                 severity(e).to_owned(),
             ]
         })
@@ -326,16 +341,10 @@ pub fn markdown(
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {verdict} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {verdict} | {} |",
             markdown_cell(&e.benchmark),
             markdown_cell(&e.metric),
-            e.change.map(pct).unwrap_or_default(),
-            interval(e),
-            e.p_value.map(format_p).unwrap_or_default(),
-            e.q_value.map(format_p).unwrap_or_default(),
-            detectable(e),
-            value(e.baseline.as_ref(), &e.unit),
-            value(e.current.as_ref(), &e.unit),
+            figures(e).join(" | "),
         );
     }
     let notes: Vec<String> = shown(comparison, all_metrics)

@@ -158,13 +158,8 @@ fn measure_overheads() -> Overheads {
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
-    v.sort_unstable_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
-    }
+    let values: Vec<f64> = values.collect();
+    benchkeep_core::stats::median_of_sorted(&benchkeep_core::stats::sorted(&values))
 }
 
 /// Times `f` on the first items (at least 3, at most `options.max_sample_items`, stopping after

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::args::AbArgs;
 use crate::config::CommandLine;
-use crate::{policy, report};
+use crate::report;
 
 /// Rounds per paired benchmark unless configured: enough for the exact signed-rank test to
 /// resolve p-values far below 0.05, and the detection targets in docs/DETECTION.md.
@@ -78,8 +78,7 @@ impl App {
             base.push(b);
             head.push(h);
         }
-        config.policies =
-            policy::resolve(&self.config.policy, pairs.iter().map(|p| p.name.as_str()))?;
+        config.policies = self.policies_for(&base, &head)?;
         let mut comparison = compare::compare(&base, &head, &config);
         if args.confirm {
             let suspects = regressed_benchmarks(&comparison);

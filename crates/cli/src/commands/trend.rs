@@ -33,7 +33,7 @@ struct Series {
     steps: Vec<Step>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Point {
     run: String,
     commit: Option<String>,
@@ -107,8 +107,8 @@ impl App {
                     .change_points
                     .iter()
                     .map(|c| Step {
-                        last_before: points[c.index - 1].clone_point(),
-                        first_after: points[c.index].clone_point(),
+                        last_before: points[c.index - 1].clone(),
+                        first_after: points[c.index].clone(),
                     })
                     .collect();
                 Series {
@@ -147,16 +147,6 @@ impl App {
         } else {
             Outcome::Passed
         })
-    }
-}
-
-impl Point {
-    fn clone_point(&self) -> Point {
-        Point {
-            run: self.run.clone(),
-            commit: self.commit.clone(),
-            median: self.median,
-        }
     }
 }
 
