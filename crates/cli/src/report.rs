@@ -512,6 +512,7 @@ mod tests {
 
     fn bench(name: &str, center: f64) -> Benchmark {
         Benchmark {
+            params: Default::default(),
             name: name.into(),
             command: None,
             metrics: vec![Metric {

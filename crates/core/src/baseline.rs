@@ -135,6 +135,17 @@ impl Baseline {
             .iter()
             .max_by_key(|r| r.timestamp)
             .ok_or(PoolError::NoRuns)?;
+        // A benchmark's parameters are those of the newest run that has the benchmark: they say
+        // how the baseline was last measured.
+        let mut newest_with_params: BTreeMap<&str, &Run> = BTreeMap::new();
+        for run in runs {
+            for bench in &run.benchmarks {
+                let newest = newest_with_params.entry(bench.name.as_str()).or_insert(run);
+                if run.timestamp > newest.timestamp {
+                    *newest = run;
+                }
+            }
+        }
         let mut benchmarks: Vec<Benchmark> = Vec::new();
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         for run in runs {
@@ -144,10 +155,17 @@ impl Baseline {
                         name: bench.name.clone(),
                         command: bench.command.clone(),
                         metrics: Vec::new(),
+                        params: BTreeMap::new(),
                     });
                     benchmarks.len() - 1
                 });
                 let pooled = &mut benchmarks[slot];
+                if newest_with_params
+                    .get(bench.name.as_str())
+                    .is_some_and(|newest| std::ptr::eq(*newest, run))
+                {
+                    pooled.params.clone_from(&bench.params);
+                }
                 for metric in &bench.metrics {
                     match pooled.metrics.iter_mut().find(|m| m.name == metric.name) {
                         Some(existing) => {
@@ -225,6 +243,7 @@ mod tests {
             Fingerprint::default(),
         );
         r.benchmarks.push(Benchmark {
+            params: Default::default(),
             name: bench.into(),
             command: None,
             metrics: vec![Metric {
@@ -252,6 +271,30 @@ mod tests {
         );
         assert_eq!(b.benchmark("b").unwrap().metrics[0].samples, vec![9.0]);
         assert_eq!(b.sources.len(), 3);
+    }
+
+    #[test]
+    fn keeps_the_parameters_of_the_newest_run_with_the_benchmark() {
+        let with_plan = |at: &str, bench: &str, workers: &str| {
+            let mut r = run(at, bench, "ns", &[1.0]);
+            r.benchmarks[0]
+                .params
+                .insert("workers".into(), workers.into());
+            r
+        };
+        let runs = [
+            with_plan("2026-01-03T00:00:00Z", "a", "4"),
+            with_plan("2026-01-01T00:00:00Z", "a", "2"),
+            with_plan("2026-01-05T00:00:00Z", "b", "8"),
+        ];
+        let b = Baseline::from_runs(
+            BaselineKey::new("main", "linux").unwrap(),
+            &runs,
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_eq!(b.benchmark("a").unwrap().params["workers"], "4");
+        assert_eq!(b.benchmark("b").unwrap().params["workers"], "8");
     }
 
     #[test]

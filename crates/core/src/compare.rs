@@ -396,6 +396,29 @@ struct Pair<'a> {
     current: Option<&'a Metric>,
     /// Per-job summaries of the baseline, for the history method.
     history: Option<&'a [JobStat]>,
+    /// How the benchmark's parameters changed from baseline to current, if they did.
+    params_change: Option<String>,
+}
+
+/// "parameters changed: workers 2 → 1, chunk_size 64 → 4000", when the two sides differ.
+fn params_change(baseline: &Benchmark, current: &Benchmark) -> Option<String> {
+    if baseline.params == current.params {
+        return None;
+    }
+    let names: std::collections::BTreeSet<&String> = baseline
+        .params
+        .keys()
+        .chain(current.params.keys())
+        .collect();
+    let shown = |value: Option<&String>| value.map_or("(none)", String::as_str).to_owned();
+    let changes: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| {
+            let (before, after) = (baseline.params.get(name), current.params.get(name));
+            (before != after).then(|| format!("{name} {} → {}", shown(before), shown(after)))
+        })
+        .collect();
+    Some(format!("parameters changed: {}", changes.join(", ")))
 }
 
 /// Compares `current` benchmarks with `baseline` benchmarks by `config.method` (independent
@@ -437,6 +460,7 @@ fn pairs<'a>(
     let mut pairs = Vec::new();
     for bench in current {
         let base = base_index.get(bench.name.as_str());
+        let change = base.and_then(|b| params_change(b, bench));
         for (i, metric) in bench.metrics.iter().enumerate() {
             pairs.push(Pair {
                 benchmark: &bench.name,
@@ -444,6 +468,7 @@ fn pairs<'a>(
                 baseline: base.and_then(|b| b.metric(&metric.name)),
                 current: Some(metric),
                 history: history(&bench.name, &metric.name),
+                params_change: change.clone(),
             });
         }
         if let Some(base) = base {
@@ -455,6 +480,7 @@ fn pairs<'a>(
                         baseline: Some(metric),
                         current: None,
                         history: None,
+                        params_change: None,
                     });
                 }
             }
@@ -471,6 +497,7 @@ fn pairs<'a>(
                 baseline: Some(metric),
                 current: None,
                 history: None,
+                params_change: None,
             });
         }
     }
@@ -597,7 +624,7 @@ fn analyse_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         verdict: Verdict::Inconclusive,
         severity: None,
         reason: String::new(),
-        notes: Vec::new(),
+        notes: pair.params_change.iter().cloned().collect(),
     };
     let estimate = estimate(pair, config, cache, &mut entry);
     if let Some(e) = estimate {
@@ -851,6 +878,7 @@ mod tests {
 
     fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
         Benchmark {
+            params: Default::default(),
             name: name.into(),
             command: None,
             metrics: vec![Metric {
@@ -876,6 +904,27 @@ mod tests {
             &CompareConfig::default(),
         );
         cmp.entries.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_change_of_parameters_is_noted_on_every_metric_of_the_benchmark() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut b = bench("b", noisy(100.0, 20, 1));
+            b.params = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            b
+        };
+        let base = with(&[("workers", "2"), ("chunk_size", "64")]);
+        let cur = with(&[("workers", "1"), ("chunk_size", "64"), ("serial", "true")]);
+        let cmp = compare(&[base.clone()], &[cur], &CompareConfig::default());
+        assert_eq!(
+            cmp.entries[0].notes,
+            vec!["parameters changed: serial (none) → true, workers 2 → 1".to_owned()]
+        );
+        let same = compare(&[base.clone()], &[base], &CompareConfig::default());
+        assert!(same.entries[0].notes.is_empty());
     }
 
     #[test]

@@ -242,6 +242,11 @@ pub struct Benchmark {
     pub command: Option<Vec<String>>,
     /// The metrics, primary first.
     pub metrics: Vec<Metric>,
+    /// How the benchmark was set up, as name and value (format 1.2), e.g. the plan the
+    /// parallelism optimizer chose. Not compared statistically: a change between baseline and
+    /// current is reported as such, because it explains a step in the metrics.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
 }
 
 impl Benchmark {

@@ -25,7 +25,9 @@ pub struct SchemaVersion {
 ///   `docs/FORMAT.md`.
 /// - `1.1`: baselines may carry `history`: per-job summaries (median, n, standard error of the
 ///   log median) of every benchmark metric, for history-aware comparison.
-pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
+/// - `1.2`: benchmarks may carry `params` (name to value, e.g. the optimizer's plan); a change is
+///   reported next to the comparison, never tested.
+pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
 
 impl fmt::Display for SchemaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

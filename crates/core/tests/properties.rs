@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 fn bench(samples: Vec<f64>) -> Benchmark {
     Benchmark {
+        params: Default::default(),
         name: "b".into(),
         command: None,
         metrics: vec![Metric {
