@@ -84,7 +84,7 @@ fn metric(samples: Vec<f64>) -> Metric {
 
 fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
     Benchmark {
-        params: Default::default(),
+        params: std::collections::BTreeMap::new(),
         name: name.into(),
         command: None,
         metrics: vec![metric(samples)],

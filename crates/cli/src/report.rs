@@ -512,7 +512,7 @@ mod tests {
 
     fn bench(name: &str, center: f64) -> Benchmark {
         Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: name.into(),
             command: None,
             metrics: vec![Metric {

@@ -201,7 +201,7 @@ fn synthetic_run(index: usize, center: f64, spread: f64) -> Run {
     });
     let mut rng = Rng::seed_from_u64(index as u64);
     run.benchmarks.push(Benchmark {
-        params: Default::default(),
+        params: std::collections::BTreeMap::new(),
         name: "parse".into(),
         command: None,
         metrics: vec![Metric {

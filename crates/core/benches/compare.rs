@@ -19,7 +19,7 @@ fn synthetic_run(benchmarks: usize, samples: usize, shift: f64, seed: u64) -> Ru
     for b in 0..benchmarks {
         let center = 1e6 * (1.0 + (b % 97) as f64);
         run.benchmarks.push(Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: format!("group{}/bench{b}", b % 50),
             command: None,
             metrics: vec![Metric {

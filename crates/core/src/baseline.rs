@@ -243,7 +243,7 @@ mod tests {
             Fingerprint::default(),
         );
         r.benchmarks.push(Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: bench.into(),
             command: None,
             metrics: vec![Metric {

@@ -400,7 +400,7 @@ struct Pair<'a> {
     params_change: Option<String>,
 }
 
-/// "parameters changed: workers 2 → 1, chunk_size 64 → 4000", when the two sides differ.
+/// `parameters changed: workers 2 → 1, chunk_size 64 → 4000`, when the two sides differ.
 fn params_change(baseline: &Benchmark, current: &Benchmark) -> Option<String> {
     if baseline.params == current.params {
         return None;
@@ -878,7 +878,7 @@ mod tests {
 
     fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
         Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: name.into(),
             command: None,
             metrics: vec![Metric {
@@ -918,12 +918,20 @@ mod tests {
         };
         let base = with(&[("workers", "2"), ("chunk_size", "64")]);
         let cur = with(&[("workers", "1"), ("chunk_size", "64"), ("serial", "true")]);
-        let cmp = compare(&[base.clone()], &[cur], &CompareConfig::default());
+        let cmp = compare(
+            std::slice::from_ref(&base),
+            &[cur],
+            &CompareConfig::default(),
+        );
         assert_eq!(
             cmp.entries[0].notes,
             vec!["parameters changed: serial (none) → true, workers 2 → 1".to_owned()]
         );
-        let same = compare(&[base.clone()], &[base], &CompareConfig::default());
+        let same = compare(
+            std::slice::from_ref(&base),
+            std::slice::from_ref(&base),
+            &CompareConfig::default(),
+        );
         assert!(same.entries[0].notes.is_empty());
     }
 

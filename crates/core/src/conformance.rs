@@ -57,7 +57,7 @@ pub fn sample_run(key: &BaselineKey, millis: i64, entropy: u64, samples: &[f64])
     );
     run.labels.insert("suite".into(), "conformance".into());
     run.benchmarks.push(Benchmark {
-        params: Default::default(),
+        params: std::collections::BTreeMap::new(),
         name: "bench".into(),
         command: Some(vec!["true".into()]),
         metrics: vec![Metric {
@@ -84,7 +84,7 @@ pub fn synthetic_run(key: &BaselineKey, benchmarks: usize, millis: i64, seed: u6
     let mut rng = crate::stats::Rng::seed_from_u64(seed);
     for b in 0..benchmarks {
         run.benchmarks.push(Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: format!("suite/bench{b}"),
             command: None,
             metrics: vec![Metric {

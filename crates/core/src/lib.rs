@@ -18,7 +18,7 @@
 //!         direction: Direction::LowerIsBetter,
 //!         samples,
 //!     }],
-//!     params: Default::default(),
+//!     params: std::collections::BTreeMap::new(),
 //! };
 //! let baseline = bench((0..20).map(|i| 100.0 + f64::from(i % 3)).collect());
 //! let slower = bench((0..20).map(|i| 130.0 + f64::from(i % 3)).collect());

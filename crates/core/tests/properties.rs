@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 fn bench(samples: Vec<f64>) -> Benchmark {
     Benchmark {
-        params: Default::default(),
+        params: std::collections::BTreeMap::new(),
         name: "b".into(),
         command: None,
         metrics: vec![Metric {

@@ -261,7 +261,7 @@ impl Measurement {
             samples: self.samples.iter().map(|s| pick(s) as f64).collect(),
         };
         Benchmark {
-            params: Default::default(),
+            params: std::collections::BTreeMap::new(),
             name: name.into(),
             command,
             metrics: vec![
