@@ -57,6 +57,26 @@ pub enum Commands {
     Trend(TrendArgs),
     /// Delete old runs (never the runs a baseline was built from).
     Prune(PruneArgs),
+    /// Run the standard workload suite: the parallelism optimizer's plan against serial and an
+    /// exhaustive sweep on five workloads; record the run (speedup, accuracy, times, the plan).
+    Suite(SuiteArgs),
+}
+
+/// Arguments of `suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// Shorter samples and fewer repetitions (for CI; well under 30 s on 2 cores).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these workloads (repeatable; default: all five, see docs/optimizer.md).
+    #[arg(long = "workload", value_name = "NAME")]
+    pub workloads: Vec<String>,
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Where the run goes.
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 /// Arguments of `prune`.
@@ -392,6 +412,8 @@ mod tests {
             "benchkeep run --instructions -- true",
             "benchkeep trend",
             "benchkeep trend parse --window 50 --min-change 3 --fail-on-change",
+            "benchkeep suite --quick --out suite.json --no-record",
+            "benchkeep suite --workload fast_function --workload cpu_intensive --branch main",
         ];
         for line in ok {
             let parsed = Cli::try_parse_from(line.split_whitespace());

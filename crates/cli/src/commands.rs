@@ -31,6 +31,7 @@ use crate::report;
 use crate::stores::{self, UrlOrigin};
 
 mod ab;
+mod suite;
 mod trend;
 
 /// Marks an error as "the user interrupted us", which exits 130 rather than 2.
@@ -61,6 +62,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Prune(args) => app.prune(args),
         Commands::Ab(args) => app.ab(args),
         Commands::Trend(args) => app.trend(args),
+        Commands::Suite(args) => app.suite(args),
     };
     match result {
         Ok(outcome) => outcome,
@@ -246,6 +248,16 @@ impl App {
     /// Measures the planned benchmarks into a new run. Nothing is written anywhere here.
     fn measure(&self, args: &MeasureArgs, key_args: &KeyArgs, record: &RecordArgs) -> Result<Run> {
         let planned = self.planned_benchmarks(args)?;
+        let mut run = self.new_run(key_args, record)?;
+        self.watch_signals()?;
+        for planned in &planned {
+            run.benchmarks.push(self.measure_one(planned)?);
+        }
+        Ok(run)
+    }
+
+    /// An empty run started now: its key, machine, git and CI information and labels.
+    fn new_run(&self, key_args: &KeyArgs, record: &RecordArgs) -> Result<Run> {
         let labels = parse_labels(&record.labels)?;
         let env = |name: &str| std::env::var(name).ok();
         let fingerprint = environment::fingerprint();
@@ -260,10 +272,6 @@ impl App {
         run.git = git;
         run.ci = environment::ci_info(&env);
         run.labels = labels;
-        self.watch_signals()?;
-        for planned in &planned {
-            run.benchmarks.push(self.measure_one(planned)?);
-        }
         Ok(run)
     }
 

@@ -21,3 +21,4 @@ pub mod command;
 pub mod environment;
 pub mod instructions;
 pub mod optimize;
+pub mod suite;

@@ -39,8 +39,12 @@ pub struct Options {
     pub item_memory_bytes: Option<u64>,
     /// Memory available to the batch (default: `MemAvailable` of /proc/meminfo).
     pub available_memory_bytes: Option<u64>,
-    /// Most workers to consider (default: the cores this process may use).
+    /// Most workers to consider (default: the cores this process may use, more for items that
+    /// block; see [`plan_for`]).
     pub max_workers: Option<usize>,
+    /// How long to try each of the best candidate worker counts (and serial) on the sampled
+    /// items before deciding (default 10 ms; zero decides from the model alone).
+    pub trial_time: Duration,
 }
 
 impl Default for Options {
@@ -51,6 +55,7 @@ impl Default for Options {
             item_memory_bytes: None,
             available_memory_bytes: None,
             max_workers: None,
+            trial_time: Duration::from_millis(30),
         }
     }
 }
@@ -74,6 +79,9 @@ pub struct ItemCost {
     pub sampled: usize,
     /// Mean time per item, in nanoseconds.
     pub mean_ns: f64,
+    /// Mean CPU time per item (of the calling thread), in nanoseconds: below `mean_ns` when items
+    /// block (sleep, I/O, locks), which lets more workers than cores overlap their waits.
+    pub cpu_ns: f64,
     /// Coefficient of variation of the time per item.
     pub cv: f64,
 }
@@ -97,6 +105,20 @@ pub struct Plan {
     pub overheads: Overheads,
     /// Why, in a few short sentences.
     pub reasons: Vec<String>,
+    /// The trial runs the decision rests on (empty when the model alone decided).
+    pub trials: Vec<Trial>,
+}
+
+/// A short run of some workers on the sampled items, measuring what the model can only assume:
+/// how much slower items get when workers share caches, memory bandwidth and cores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trial {
+    /// Workers that ran concurrently.
+    pub workers: usize,
+    /// Items finished.
+    pub items: usize,
+    /// Wall time per item across the whole pool (elapsed / items), in nanoseconds.
+    pub pool_item_ns: f64,
 }
 
 /// Why a parallel run failed.
@@ -162,16 +184,47 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     benchkeep_core::stats::median_of_sorted(&benchkeep_core::stats::sorted(&values))
 }
 
+/// CPU time consumed by the calling thread so far, in nanoseconds, where the clock exists.
+fn thread_cpu_ns() -> Option<f64> {
+    use nix::time::{ClockId, clock_gettime};
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+        .ok()
+        .map(|t| t.tv_sec() as f64 * 1e9 + t.tv_nsec() as f64)
+}
+
+/// An item on which `f` panicked while the optimizer was timing it.
+struct SamplePanic {
+    index: usize,
+    message: String,
+}
+
 /// Times `f` on the first items (at least 3, at most `options.max_sample_items`, stopping after
 /// `options.sample_time`). The results are discarded.
-fn sample<T, R>(items: &[T], f: &impl Fn(&T) -> R, options: &Options) -> ItemCost {
+fn sample<T, R>(
+    items: &[T],
+    f: &impl Fn(&T) -> R,
+    options: &Options,
+) -> Result<ItemCost, SamplePanic> {
     let limit = items.len().min(options.max_sample_items.max(3));
     let started = Instant::now();
     let mut times = Vec::with_capacity(limit);
-    for item in &items[..limit] {
+    // Without a thread CPU clock, items are assumed never to block (the cautious choice).
+    let mut cpu_total = Some(0.0);
+    for (index, item) in items[..limit].iter().enumerate() {
+        let cpu_start = thread_cpu_ns();
         let start = Instant::now();
-        std::hint::black_box(f(item));
+        let outcome = catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(item))));
         times.push(start.elapsed().as_nanos() as f64);
+        cpu_total = match (cpu_total, cpu_start, thread_cpu_ns()) {
+            (Some(total), Some(before), Some(after)) => Some(total + after - before),
+            _ => None,
+        };
+        if let Err(payload) = outcome {
+            return Err(SamplePanic {
+                index,
+                message: panic_message(payload.as_ref()),
+            });
+        }
         if times.len() >= 3 && started.elapsed() >= options.sample_time {
             break;
         }
@@ -179,18 +232,131 @@ fn sample<T, R>(items: &[T], f: &impl Fn(&T) -> R, options: &Options) -> ItemCos
     let n = times.len().max(1) as f64;
     let mean = times.iter().sum::<f64>() / n;
     let variance = times.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n;
-    ItemCost {
+    Ok(ItemCost {
         sampled: times.len(),
         mean_ns: mean,
+        // Clock granularity can put CPU time a little above wall time: never above it.
+        cpu_ns: cpu_total.map_or(mean, |total| (total / n).clamp(0.0, mean)),
         cv: if mean > 0.0 {
             variance.sqrt() / mean
         } else {
             0.0
         },
-    }
+    })
 }
 
-/// The modelled wall time of running `items` with `workers` and `chunk` (see docs/optimizer.md).
+/// Rounds of trials per worker count: alternating their order cancels the machine's drifts.
+const TRIAL_ROUNDS: usize = 5;
+
+/// Trials of each worker count in `counts`, `time` in all, split into alternating rounds; each
+/// count's pool time per item is the median over the rounds.
+fn interleaved_trials<T: Sync, R>(
+    items: &[T],
+    f: &(impl Fn(&T) -> R + Sync),
+    counts: &[usize],
+    time: Duration,
+) -> Result<Vec<Trial>, SamplePanic> {
+    let round_time = time / u32::try_from(TRIAL_ROUNDS).unwrap_or(1);
+    let mut rounds: Vec<Vec<Trial>> = vec![Vec::new(); counts.len()];
+    for round in 0..TRIAL_ROUNDS {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..counts.len()).collect()
+        } else {
+            (0..counts.len()).rev().collect()
+        };
+        for i in order {
+            rounds[i].push(trial(items, f, counts[i], round_time)?);
+        }
+    }
+    Ok(rounds
+        .into_iter()
+        .zip(counts)
+        .map(|(trials, &workers)| Trial {
+            workers,
+            items: trials.iter().map(|t| t.items).sum(),
+            pool_item_ns: median(trials.iter().map(|t| t.pool_item_ns)),
+        })
+        .collect())
+}
+
+/// Items each worker finishes at least in one trial round, however short `trial_time` is: fewer
+/// would make the rate a matter of where the round happened to stop.
+const TRIAL_ITEMS_PER_WORKER: usize = 3;
+
+/// Runs `workers` threads pulling `items` round-robin for `time` (and at least
+/// [`TRIAL_ITEMS_PER_WORKER`] items each), and measures the pool's wall time per item: the
+/// inverse of the summed rates of the workers, each over its own finished items, so that an item
+/// still running when the round stops is neither counted nor waited for. `Err` names an item
+/// that panicked.
+fn trial<T: Sync, R>(
+    items: &[T],
+    f: &(impl Fn(&T) -> R + Sync),
+    workers: usize,
+    time: Duration,
+) -> Result<Trial, SamplePanic> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let start = Instant::now();
+    let outcomes: Vec<Result<(usize, f64), SamplePanic>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mine = Instant::now();
+                    let mut done = 0usize;
+                    let mut busy = 0.0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::AcqRel) % items.len();
+                        let outcome =
+                            catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(&items[i]))));
+                        if let Err(payload) = outcome {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(SamplePanic {
+                                index: i,
+                                message: panic_message(payload.as_ref()),
+                            });
+                        }
+                        done += 1;
+                        busy = mine.elapsed().as_nanos() as f64;
+                        if done >= TRIAL_ITEMS_PER_WORKER && start.elapsed() >= time {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    Ok((done, busy))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut finished = 0;
+    let mut rate = 0.0;
+    for outcome in outcomes {
+        let (done, busy) = outcome?;
+        finished += done;
+        if busy > 0.0 {
+            rate += done as f64 / busy;
+        }
+    }
+    Ok(Trial {
+        workers,
+        items: finished,
+        pool_item_ns: if rate > 0.0 { 1.0 / rate } else { 0.0 },
+    })
+}
+
+/// The model's wall time per item across a pool of `workers`, in nanoseconds: each worker
+/// finishes an item every `mean_ns`, and the cores finish one every `cpu_ns / cores` at most.
+/// For items that never block (`cpu_ns = mean_ns`) this is `mean_ns / min(workers, cores)`.
+#[must_use]
+pub fn pool_item_ns(workers: usize, cost: &ItemCost, overheads: &Overheads) -> f64 {
+    let w = workers.max(1) as f64;
+    (cost.mean_ns / w).max(cost.cpu_ns / overheads.cores.max(1) as f64)
+}
+
+/// The modelled wall time of running `items` with `workers` and `chunk` (see docs/optimizer.md),
+/// from the sampled cost alone.
 #[must_use]
 pub fn modelled_time_ns(
     items: usize,
@@ -199,43 +365,173 @@ pub fn modelled_time_ns(
     cost: &ItemCost,
     overheads: &Overheads,
 ) -> f64 {
+    let per_item = pool_item_ns(workers, cost, overheads);
+    time_with_pool_rate(items, workers, chunk, cost, overheads, per_item)
+}
+
+/// The model with the pool's wall time per item given (from the sample, or from a trial).
+fn time_with_pool_rate(
+    items: usize,
+    workers: usize,
+    chunk: usize,
+    cost: &ItemCost,
+    overheads: &Overheads,
+    pool_item_ns: f64,
+) -> f64 {
     let n = items as f64;
-    let serial = n * cost.mean_ns;
     if workers <= 1 {
-        return serial;
+        return n * pool_item_ns;
     }
     let w = workers as f64;
     let chunks = items.div_ceil(chunk.max(1)) as f64;
     let c = chunk.min(items.max(1)) as f64;
-    // More workers than cores share the cores.
+    // Hand-outs are paid by every running worker in parallel.
     let running = w.min(overheads.cores as f64);
-    let work = serial + chunks * overheads.dispatch_ns;
+    let work = n * pool_item_ns + chunks * overheads.dispatch_ns / running;
     // Dynamic scheduling ends unevenly: on average half a chunk of idle time per worker, plus the
-    // spread of the last chunks (the expected maximum of `w` chunk-time deviations).
-    let chunk_time = c * cost.mean_ns;
-    let chunk_sd = cost.cv * cost.mean_ns * c.sqrt();
+    // spread of the last chunks (the expected maximum of `w` chunk-time deviations). A chunk takes
+    // as long as its items take one worker while the whole pool runs.
+    let item_in_pool = pool_item_ns * w;
+    let chunk_time = c * item_in_pool;
+    let chunk_sd = cost.cv * item_in_pool * c.sqrt();
     let tail = 0.5 * chunk_time * (1.0 - 1.0 / w) + chunk_sd * (2.0 * w.ln()).sqrt();
-    w * overheads.spawn_ns + work / running + tail
+    w * overheads.spawn_ns + work + tail
 }
 
-/// Chooses how to run `items` through `f` on this machine (runs `f` on a few items to time it).
+/// Most workers per core for items that block: beyond this, threads cost more than the waits
+/// they overlap save, and an async design would serve better.
+pub const MAX_OVERSUBSCRIPTION: usize = 4;
+
+/// Chooses how to run `items` through `f` on this machine.
+///
+/// Runs `f` on the first items to time them, then (unless the model already says serial) tries
+/// serial and the best worker counts on those items for `options.trial_time` each. `f` is called
+/// more than once on the sampled items and those results are discarded: it must not have side
+/// effects that matter.
 #[must_use]
-pub fn optimize<T, R>(items: &[T], f: &impl Fn(&T) -> R, options: &Options) -> Plan {
+pub fn optimize<T, R>(items: &[T], f: &(impl Fn(&T) -> R + Sync), options: &Options) -> Plan
+where
+    T: Sync,
+{
     let overheads = overheads();
+    let nothing = ItemCost {
+        sampled: 0,
+        mean_ns: 0.0,
+        cpu_ns: 0.0,
+        cv: 0.0,
+    };
     if items.is_empty() {
         return serial_plan(
             0,
-            ItemCost {
-                sampled: 0,
-                mean_ns: 0.0,
-                cv: 0.0,
-            },
+            nothing,
             overheads,
             vec!["no items: nothing to run".into()],
         );
     }
-    let cost = sample(items, f, options);
-    plan_for(items.len(), cost, overheads, options)
+    let panicked = |panic: SamplePanic, cost: ItemCost| {
+        serial_plan(
+            items.len(),
+            cost,
+            overheads,
+            vec![format!(
+                "item {} panicked while being timed ({}): serial, and running the batch reports it",
+                panic.index, panic.message
+            )],
+        )
+    };
+    let cost = match sample(items, f, options) {
+        Ok(cost) => cost,
+        Err(panic) => return panicked(panic, nothing),
+    };
+    let plan = plan_for(items.len(), cost, overheads, options);
+    if plan.serial || options.trial_time.is_zero() {
+        return plan;
+    }
+    refine(plan, items, f, options).unwrap_or_else(|panic| panicked(panic, cost))
+}
+
+/// Replaces the model's assumed pool throughput by trial runs: serial, the planned worker count,
+/// and the cores when the plan oversubscribes them. The chunk size is chosen again for each.
+fn refine<T, R>(
+    plan: Plan,
+    items: &[T],
+    f: &(impl Fn(&T) -> R + Sync),
+    options: &Options,
+) -> Result<Plan, SamplePanic>
+where
+    T: Sync,
+{
+    let n = items.len();
+    let slice = &items[..n.min(plan.cost.sampled.max(8 * plan.workers))];
+    let mut counts = vec![1, plan.workers];
+    if plan.workers > plan.overheads.cores && plan.overheads.cores > 1 {
+        counts.push(plan.overheads.cores);
+    }
+    let trials = interleaved_trials(slice, f, &counts, options.trial_time)?;
+    let serial = n as f64 * trials[0].pool_item_ns;
+    // A trial measures contention, which only slows a pool down: a pool faster than the model's
+    // ideal (items sharing the cores perfectly) is the noise of a short trial, not a finding.
+    let measured_cost = ItemCost {
+        mean_ns: trials[0].pool_item_ns,
+        cpu_ns: plan.cost.cpu_ns * trials[0].pool_item_ns / plan.cost.mean_ns,
+        ..plan.cost
+    };
+    let (workers, chunk, time) = trials[1..]
+        .iter()
+        .flat_map(|t| {
+            chunk_candidates(n, t.workers).into_iter().map(|chunk| {
+                let ideal = pool_item_ns(t.workers, &measured_cost, &plan.overheads);
+                let time = time_with_pool_rate(
+                    n,
+                    t.workers,
+                    chunk,
+                    &plan.cost,
+                    &plan.overheads,
+                    t.pool_item_ns.max(ideal),
+                );
+                (t.workers, chunk, time)
+            })
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("at least one parallel trial");
+    let speedup = serial / time;
+    let mut reasons = plan.reasons;
+    reasons.push(format!(
+        "tried on {} items for {} each: {} per item serially, {}",
+        slice.len(),
+        human_ns(options.trial_time.as_nanos() as f64),
+        human_ns(trials[0].pool_item_ns),
+        trials[1..]
+            .iter()
+            .map(|t| format!("{} across {} workers", human_ns(t.pool_item_ns), t.workers))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let cost = plan.cost;
+    let overheads = plan.overheads;
+    if speedup < MIN_SPEEDUP {
+        reasons.push(format!(
+            "measured, the best parallel plan ({workers} workers, chunks of {chunk}) predicts {speedup:.2}x, below {MIN_SPEEDUP}x: serial"
+        ));
+        let mut serial = serial_plan(n, cost, overheads, reasons);
+        serial.trials = trials;
+        return Ok(serial);
+    }
+    reasons.push(format!(
+        "{workers} workers, chunks of {chunk} ({} chunks): predicted {speedup:.2}x",
+        n.div_ceil(chunk)
+    ));
+    Ok(Plan {
+        workers,
+        chunk_size: chunk,
+        serial: false,
+        items: n,
+        predicted_speedup: speedup,
+        cost,
+        overheads,
+        reasons,
+        trials,
+    })
 }
 
 fn serial_plan(items: usize, cost: ItemCost, overheads: Overheads, reasons: Vec<String>) -> Plan {
@@ -248,17 +544,37 @@ fn serial_plan(items: usize, cost: ItemCost, overheads: Overheads, reasons: Vec<
         cost,
         overheads,
         reasons,
+        trials: Vec::new(),
     }
 }
 
-/// The plan for `items` items of measured `cost` (the decision without the sampling).
+/// Most workers worth considering: the cores for items that keep a core busy; for items that
+/// block, as many as their waits can overlap (`cores × wall / CPU`), at most
+/// [`MAX_OVERSUBSCRIPTION`] per core.
+fn worker_limit(cost: &ItemCost, cores: usize) -> usize {
+    let cores = cores.max(1);
+    if cost.mean_ns <= 0.0 || cost.cpu_ns >= 0.9 * cost.mean_ns {
+        return cores;
+    }
+    let overlap = cores as f64 * cost.mean_ns / cost.cpu_ns.max(cost.mean_ns / 1e3);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let limit = overlap.ceil() as usize;
+    limit.clamp(cores, MAX_OVERSUBSCRIPTION * cores)
+}
+
+/// The plan for `items` items of measured `cost`, from the model alone (no sampling, no trials).
 #[must_use]
 pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Options) -> Plan {
     let mut reasons = Vec::new();
-    let mut max_workers = options
-        .max_workers
-        .unwrap_or(overheads.cores)
-        .clamp(1, overheads.cores.max(1));
+    let limit = worker_limit(&cost, overheads.cores);
+    if limit > overheads.cores {
+        reasons.push(format!(
+            "items wait for {:.0}% of their time: up to {limit} workers overlap the waits on {} cores",
+            100.0 * (1.0 - cost.cpu_ns / cost.mean_ns),
+            overheads.cores
+        ));
+    }
+    let mut max_workers = options.max_workers.unwrap_or(limit).clamp(1, limit);
     if let Some(per_item) = options.item_memory_bytes.filter(|b| *b > 0) {
         let available = options
             .available_memory_bytes
@@ -278,7 +594,7 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
         reasons.push(if items < 2 {
             "one item: serial".to_owned()
         } else {
-            "one core available: serial".to_owned()
+            "one worker allowed: serial".to_owned()
         });
         return serial_plan(items, cost, overheads, reasons);
     }
@@ -299,8 +615,9 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
     let (workers, chunk, time) = best.expect("at least one candidate");
     let speedup = serial / time;
     reasons.push(format!(
-        "items cost {} each (cv {:.2}, {} sampled); a thread costs {} to start, a chunk {} to hand out",
+        "items cost {} each ({} of CPU, cv {:.2}, {} sampled); a thread costs {} to start, a chunk {} to hand out",
         human_ns(cost.mean_ns),
+        human_ns(cost.cpu_ns),
         cost.cv,
         cost.sampled,
         human_ns(overheads.spawn_ns),
@@ -313,7 +630,7 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
         return serial_plan(items, cost, overheads, reasons);
     }
     reasons.push(format!(
-        "{workers} workers, chunks of {chunk} ({} chunks): predicted {speedup:.2}x",
+        "model: {workers} workers, chunks of {chunk} ({} chunks): {speedup:.2}x",
         items.div_ceil(chunk)
     ));
     if cost.cv > 0.5 {
@@ -328,6 +645,7 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
         cost,
         overheads,
         reasons,
+        trials: Vec::new(),
     }
 }
 
@@ -483,6 +801,7 @@ mod tests {
         ItemCost {
             sampled: 20,
             mean_ns,
+            cpu_ns: mean_ns,
             cv,
         }
     }
@@ -541,6 +860,84 @@ mod tests {
             },
         );
         assert!(capped.workers <= 2, "more workers than cores are not used");
+    }
+
+    #[test]
+    fn items_that_block_get_more_workers_than_cores_within_limits() {
+        let options = Options::default();
+        let waiting = ItemCost {
+            cpu_ns: 10_000.0,
+            ..cost(100_000.0, 0.1)
+        };
+        let plan = plan_for(1_000, waiting, machine(2), &options);
+        assert!(plan.workers > 2 && plan.workers <= 8, "{plan:?}");
+        assert!(plan.reasons[0].contains("wait for 90%"), "{plan:?}");
+        assert!(plan.predicted_speedup > 2.5, "{plan:?}");
+        // A caller's limit still wins, and CPU-bound items never oversubscribe.
+        let capped = plan_for(
+            1_000,
+            waiting,
+            machine(2),
+            &Options {
+                max_workers: Some(3),
+                ..Options::default()
+            },
+        );
+        assert_eq!(capped.workers, 3);
+        assert_eq!(worker_limit(&cost(100_000.0, 0.1), 2), 2);
+        assert_eq!(worker_limit(&waiting, 2), 8, "at most 4 per core");
+    }
+
+    #[test]
+    fn sleeping_items_are_measured_as_blocking_and_tried() {
+        let items: Vec<u64> = (0..400).collect();
+        let plan = optimize(
+            &items,
+            &|x: &u64| {
+                std::thread::sleep(Duration::from_micros(200));
+                *x
+            },
+            &Options::default(),
+        );
+        assert!(plan.cost.cpu_ns < 0.5 * plan.cost.mean_ns, "{plan:?}");
+        assert!(plan.workers > plan.overheads.cores, "{plan:?}");
+        assert_eq!(plan.trials[0].workers, 1, "serial is tried too: {plan:?}");
+        assert!(plan.trials.iter().any(|t| t.workers == plan.workers));
+    }
+
+    #[test]
+    fn a_panic_while_sampling_plans_serially_and_execute_names_the_item() {
+        let items: Vec<u64> = (0..100).collect();
+        let f = |x: &u64| {
+            assert!(*x != 1, "item one is bad");
+            *x
+        };
+        let plan = optimize(&items, &f, &Options::default());
+        assert!(plan.serial, "{plan:?}");
+        assert!(
+            plan.reasons[0].starts_with("item 1 panicked while being timed (item one is bad)"),
+            "{plan:?}"
+        );
+        match execute(&plan, &items, &f).unwrap_err() {
+            ExecuteError::Panicked { index, .. } => assert_eq!(index, 1),
+        }
+    }
+
+    #[test]
+    fn trials_never_predict_more_than_the_ideal_pool() {
+        if overheads().cores < 2 {
+            return; // nothing to try on one core
+        }
+        let items: Vec<u64> = (0..2_000).collect();
+        // The other tests of this binary may be loading the cores: whatever the trials found,
+        // the model's parallel plan was tried against serial, and no trial beats the ideal.
+        let plan = optimize(&items, &|_: &u64| spin(20_000), &Options::default());
+        assert_eq!(plan.trials.len(), 2, "{plan:?}");
+        assert_eq!(plan.trials[0].workers, 1);
+        assert!(
+            plan.predicted_speedup <= plan.workers.min(plan.overheads.cores) as f64 + 1e-9,
+            "{plan:?}"
+        );
     }
 
     #[test]
