@@ -82,7 +82,11 @@ fn suite_records_a_run_with_the_plan_and_check_reports_a_change_of_plan() {
         run["labels"]
     );
 
-    // The recorded run is the baseline; a run whose plan differs is checked against it.
+    check_reports_a_change_of_plan(&sandbox, &run, workers);
+}
+
+/// With `run` as the baseline, a run whose plan differs is checked against it.
+fn check_reports_a_change_of_plan(sandbox: &Sandbox, run: &Value, workers: usize) {
     let set = sandbox.run(&["baseline", "set", "--from", "suite.json"]);
     assert_eq!(code(&set), 0, "{}", stderr(&set));
     let mut changed = run.clone();
