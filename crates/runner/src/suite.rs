@@ -22,7 +22,10 @@ use std::time::{Duration, Instant};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
 use benchkeep_core::stats::{Rng, median_of_sorted, sorted};
 
-use crate::optimize::{ExecuteError, Options, Plan, execute, optimize};
+use crate::optimize::{
+    ExecuteError, ItemCost, MAX_OVERSUBSCRIPTION, Options, Plan, execute, optimize, overheads,
+    plan_for,
+};
 
 /// Names of the metrics a workload records.
 pub mod metric_names {
@@ -90,8 +93,10 @@ fn mixed_workload(item: &u64) -> u64 {
 
 /// Bytes of the shared table `memory_intensive` reads from: larger than this machine's caches.
 const MEMORY_TABLE_BYTES: usize = 64 << 20;
-/// Bytes of the table one item reads, and of the buffers it allocates.
+/// Bytes of the table one item reads.
 const MEMORY_ITEM_BYTES: usize = 2 << 20;
+/// Bytes one item holds at a time (its buffer), declared to the optimizer's memory cap.
+const MEMORY_HELD_BYTES: u64 = 4 << 10;
 
 fn memory_table() -> &'static [u64] {
     static TABLE: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
@@ -102,13 +107,16 @@ fn memory_table() -> &'static [u64] {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn memory_intensive(item: &u64) -> u64 {
     // Reads a 2 MiB window of a 64 MiB table one cache line at a time (bandwidth, not
-    // arithmetic), copying what it reads into freshly allocated 4 KiB buffers (the allocator).
+    // arithmetic), one value per line of each 32 KiB into a freshly allocated 4 KiB buffer
+    // (the allocator).
+    // Each buffer is freed before the next is allocated: holding them all would make glibc give
+    // the heap back to the kernel and fault it in again on every item, on the main thread only,
+    // which measured the kernel's page faults instead of the memory system.
     let table = memory_table();
     let words = MEMORY_ITEM_BYTES / 8;
     let span = u64::try_from(table.len() - words).unwrap_or(1);
     let start = usize::try_from(mix(*item) % span).unwrap_or(0);
     let window = &table[start..start + words];
-    let mut buffers: Vec<Vec<u64>> = Vec::new();
     let mut sum = 0u64;
     for lines in window.chunks(512 * 8) {
         let mut buffer = Vec::with_capacity(512);
@@ -116,9 +124,8 @@ fn memory_intensive(item: &u64) -> u64 {
             sum = sum.wrapping_add(line[0]);
             buffer.push(sum);
         }
-        buffers.push(buffer);
+        sum ^= std::hint::black_box(&buffer)[buffer.len() / 2];
     }
-    std::hint::black_box(&buffers);
     sum
 }
 
@@ -161,9 +168,9 @@ pub fn workloads() -> Vec<Workload> {
         },
         Workload {
             name: "memory_intensive",
-            description: "reads 2 MiB of a 64 MiB table and allocates 64 buffers per item, 100 items",
+            description: "reads 2 MiB of a 64 MiB table through 64 fresh buffers per item, 100 items",
             items: items(100),
-            item_memory_bytes: Some(MEMORY_ITEM_BYTES as u64),
+            item_memory_bytes: Some(MEMORY_HELD_BYTES),
             work: memory_intensive,
         },
         Workload {
@@ -390,11 +397,12 @@ fn time_batches(workload: &Workload, plan: &Plan, batches: usize) -> Result<f64,
 }
 
 /// The configurations the sweep measures: serial; every worker count up to twice the cores
-/// and four times the cores; chunk sizes that are powers of four or even splits into 1-16
-/// chunks per worker; and the plan's own configuration.
-fn sweep_grid(items: usize, cores: usize, plan: &Plan) -> Vec<(usize, usize)> {
+/// and four times the cores (what the optimizer allows items that block); chunk sizes that are
+/// powers of four or even splits into 1-16 chunks per worker.
+fn sweep_grid(items: usize, cores: usize) -> Vec<(usize, usize)> {
     let mut workers: Vec<usize> = (2..=2 * cores.max(1)).collect();
-    workers.push(4 * cores.max(1));
+    workers.push(MAX_OVERSUBSCRIPTION * cores.max(1));
+    workers.dedup();
     let mut grid = vec![(1, items.max(1))];
     for &w in &workers {
         let mut chunks: Vec<usize> = std::iter::successors(Some(1usize), |c| Some(c * 4))
@@ -405,18 +413,11 @@ fn sweep_grid(items: usize, cores: usize, plan: &Plan) -> Vec<(usize, usize)> {
         chunks.dedup();
         grid.extend(chunks.into_iter().map(|c| (w, c)));
     }
-    let own = if plan.serial {
-        (1, items.max(1))
-    } else {
-        (plan.workers, plan.chunk_size)
-    };
-    if !grid.contains(&own) {
-        grid.push(own);
-    }
     grid
 }
 
-/// Plans `workload`, sweeps the configurations, and measures serial, plan and best side by side.
+/// Sweeps the configurations of `workload`, plans it, and measures serial, the plan and the
+/// sweep's best side by side.
 /// `progress` receives one short line per phase.
 pub fn measure(
     workload: &Workload,
@@ -429,19 +430,20 @@ pub fn measure(
     if let Some(first) = workload.items.first() {
         std::hint::black_box(work(first));
     }
-    let plan = optimize(
-        &workload.items,
-        &work,
-        &Options {
-            item_memory_bytes: workload.item_memory_bytes,
-            ..Options::default()
+    // Configurations are built from a template; only workers, chunk size and `serial` matter
+    // to `execute`.
+    let template = plan_for(
+        workload.items.len(),
+        ItemCost {
+            sampled: 0,
+            mean_ns: 0.0,
+            cpu_ns: 0.0,
+            cv: 0.0,
         },
+        overheads(),
+        &Options::default(),
     );
-    progress(&format!(
-        "{}: plan {} workers, chunks of {}, predicted {:.2}x",
-        workload.name, plan.workers, plan.chunk_size, plan.predicted_speedup
-    ));
-    let serial = configuration(&plan, 1, workload.items.len().max(1));
+    let serial = configuration(&template, 1, workload.items.len().max(1));
     // Warm up, then size the samples so each lasts at least `sample_time` serially.
     time_batches(workload, &serial, 1)?;
     let one = time_batches(workload, &serial, 1)?;
@@ -450,8 +452,8 @@ pub fn measure(
         .clamp(1, 1_000_000);
 
     let mut sweep = Vec::new();
-    for (workers, chunk) in sweep_grid(workload.items.len(), plan.overheads.cores, &plan) {
-        let config = configuration(&plan, workers, chunk);
+    for (workers, chunk) in sweep_grid(workload.items.len(), template.overheads.cores) {
+        let config = configuration(&template, workers, chunk);
         let times = (0..options.sweep_repetitions.max(1))
             .map(|_| time_batches(workload, &config, batches))
             .collect::<Result<Vec<f64>, _>>()?;
@@ -473,9 +475,24 @@ pub fn measure(
         best.chunk_size
     ));
 
+    // Planned right before it is measured, as a caller plans right before running a batch: the
+    // prediction describes the machine as it is when the plan runs, not seconds earlier.
+    let plan = optimize(
+        &workload.items,
+        &work,
+        &Options {
+            item_memory_bytes: workload.item_memory_bytes,
+            ..Options::default()
+        },
+    );
+    progress(&format!(
+        "{}: plan {} workers, chunks of {}, predicted {:.2}x",
+        workload.name, plan.workers, plan.chunk_size, plan.predicted_speedup
+    ));
+
     // The sweep's best was picked as the minimum of noisy medians, so it is measured again
     // here, side by side with serial and the plan, rather than reported from the sweep.
-    let best_config = configuration(&plan, best.workers, best.chunk_size);
+    let best_config = configuration(&template, best.workers, best.chunk_size);
     let sides = [&serial, &plan, &best_config];
     let mut rng = Rng::seed_from_u64(options.seed);
     let mut times: [Vec<f64>; 3] = Default::default();
@@ -540,19 +557,16 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_covers_serial_the_cores_and_the_plans_own_configuration() {
-        let template = optimize(&[1u64, 2, 3], &|x: &u64| *x, &Options::default());
-        let plan = Plan {
-            workers: 3,
-            chunk_size: 7,
-            serial: false,
-            ..template
-        };
-        let grid = sweep_grid(100, 2, &plan);
+    fn the_sweep_covers_serial_the_cores_and_oversubscription() {
+        let grid = sweep_grid(100, 2);
         assert!(grid.contains(&(1, 100)));
         assert!(grid.contains(&(2, 50)) && grid.contains(&(4, 1)) && grid.contains(&(8, 16)));
-        assert!(grid.contains(&(3, 7)));
+        assert!(
+            grid.contains(&(3, 9)),
+            "even splits: 100 / (3 * 4) rounded up"
+        );
         assert!(grid.iter().all(|&(w, c)| w >= 1 && (1..=100).contains(&c)));
+        assert_eq!(grid.iter().filter(|&&(w, _)| w == 1).count(), 1);
     }
 
     #[test]
