@@ -209,14 +209,22 @@ fn sample<T, R>(
     let started = Instant::now();
     let mut times = Vec::with_capacity(limit);
     // Without a thread CPU clock, items are assumed never to block (the cautious choice).
-    let mut cpu_total = Some(0.0);
+    let mut cpu_share: Option<Vec<f64>> = Some(Vec::with_capacity(limit));
     for (index, item) in items[..limit].iter().enumerate() {
         let cpu_start = thread_cpu_ns();
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(item))));
-        times.push(start.elapsed().as_nanos() as f64);
-        cpu_total = match (cpu_total, cpu_start, thread_cpu_ns()) {
-            (Some(total), Some(before), Some(after)) => Some(total + after - before),
+        let wall = start.elapsed().as_nanos() as f64;
+        times.push(wall);
+        cpu_share = match (cpu_share, cpu_start, thread_cpu_ns()) {
+            (Some(mut shares), Some(before), Some(after)) => {
+                shares.push(if wall > 0.0 {
+                    ((after - before) / wall).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                });
+                Some(shares)
+            }
             _ => None,
         };
         if let Err(payload) = outcome {
@@ -236,7 +244,10 @@ fn sample<T, R>(
         sampled: times.len(),
         mean_ns: mean,
         // Clock granularity can put CPU time a little above wall time: never above it.
-        cpu_ns: cpu_total.map_or(mean, |total| (total / n).clamp(0.0, mean)),
+        // The median item's share of CPU in its wall time: another process preempting the
+        // sampler during a few items must not make compute look like waiting (it once planned
+        // 3 workers on 2 cores for pure compute).
+        cpu_ns: cpu_share.map_or(mean, |shares| mean * median(shares.into_iter())),
         cv: if mean > 0.0 {
             variance.sqrt() / mean
         } else {
@@ -248,17 +259,16 @@ fn sample<T, R>(
 /// Rounds of trials per worker count: alternating their order cancels the machine's drifts.
 const TRIAL_ROUNDS: usize = 5;
 
-/// Trials of each worker count in `counts`, `time` in all, split into alternating rounds; each
-/// count's pool time per item is its best round. Other processes only ever slow a round down,
-/// and a burst of them can outlast half the rounds (the median then measured the burst: a 30 ms
-/// hiccup once predicted 1.36x for work that ran 1.95x faster).
+/// Trials of each worker count in `counts` on exactly the same `items` (`passes` times over
+/// them per round), in alternating rounds; each count keeps its best round. Other processes
+/// only ever slow a round down, and a burst of them can outlast half the rounds (the median then
+/// measured the burst: a 30 ms hiccup once predicted 1.36x for work that ran 1.95x faster).
 fn interleaved_trials<T: Sync, R>(
     items: &[T],
     f: &(impl Fn(&T) -> R + Sync),
     counts: &[usize],
-    time: Duration,
+    passes: usize,
 ) -> Result<Vec<Trial>, SamplePanic> {
-    let round_time = time / u32::try_from(TRIAL_ROUNDS).unwrap_or(1);
     let mut rounds: Vec<Vec<Trial>> = vec![Vec::new(); counts.len()];
     for round in 0..TRIAL_ROUNDS {
         let order: Vec<usize> = if round % 2 == 0 {
@@ -267,7 +277,7 @@ fn interleaved_trials<T: Sync, R>(
             (0..counts.len()).rev().collect()
         };
         for i in order {
-            rounds[i].push(trial(items, f, counts[i], round_time)?);
+            rounds[i].push(trial(items, f, counts[i], passes)?);
         }
     }
     Ok(rounds
@@ -284,70 +294,68 @@ fn interleaved_trials<T: Sync, R>(
         .collect())
 }
 
-/// Items each worker finishes at least in one trial round, however short `trial_time` is: fewer
-/// would make the rate a matter of where the round happened to stop.
-const TRIAL_ITEMS_PER_WORKER: usize = 3;
-
-/// Runs `workers` threads pulling `items` round-robin for `time` (and at least
-/// [`TRIAL_ITEMS_PER_WORKER`] items each), and measures the pool's wall time per item: the
-/// inverse of the summed rates of the workers, each over its own finished items, so that an item
-/// still running when the round stops is neither counted nor waited for. `Err` names an item
-/// that panicked.
+/// Runs `workers` threads over `items`, `passes` times, and measures the pool's wall time per
+/// item: the summed durations of the items (each timed where it ran, so contention for cores,
+/// caches and memory is in it) over `workers` and the item count.
+///
+/// Every worker count runs exactly the same items: a rate per item over different items would
+/// compare their costs, not the pools (heavy-tailed items made that a 25% error). Workers that
+/// run out of items at the end are not counted as busy: the model adds that uneven end itself.
+/// `Err` names an item that panicked.
 fn trial<T: Sync, R>(
     items: &[T],
     f: &(impl Fn(&T) -> R + Sync),
     workers: usize,
-    time: Duration,
+    passes: usize,
 ) -> Result<Trial, SamplePanic> {
+    let total = items.len() * passes.max(1);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let start = Instant::now();
+    let run = || {
+        let mut done = 0usize;
+        let mut busy = 0.0;
+        while !stop.load(Ordering::Relaxed) {
+            let k = next.fetch_add(1, Ordering::AcqRel);
+            if k >= total {
+                break;
+            }
+            let i = k % items.len();
+            let start = Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(&items[i]))));
+            busy += start.elapsed().as_nanos() as f64;
+            if let Err(payload) = outcome {
+                stop.store(true, Ordering::Relaxed);
+                return Err(SamplePanic {
+                    index: i,
+                    message: panic_message(payload.as_ref()),
+                });
+            }
+            done += 1;
+        }
+        Ok((done, busy))
+    };
     let outcomes: Vec<Result<(usize, f64), SamplePanic>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mine = Instant::now();
-                    let mut done = 0usize;
-                    let mut busy = 0.0;
-                    while !stop.load(Ordering::Relaxed) {
-                        let i = next.fetch_add(1, Ordering::AcqRel) % items.len();
-                        let outcome =
-                            catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(&items[i]))));
-                        if let Err(payload) = outcome {
-                            stop.store(true, Ordering::Relaxed);
-                            return Err(SamplePanic {
-                                index: i,
-                                message: panic_message(payload.as_ref()),
-                            });
-                        }
-                        done += 1;
-                        busy = mine.elapsed().as_nanos() as f64;
-                        if done >= TRIAL_ITEMS_PER_WORKER && start.elapsed() >= time {
-                            stop.store(true, Ordering::Relaxed);
-                        }
-                    }
-                    Ok((done, busy))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
+        let mine = run();
+        std::iter::once(mine)
+            .chain(
+                helpers
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            )
             .collect()
     });
     let mut finished = 0;
-    let mut rate = 0.0;
+    let mut busy = 0.0;
     for outcome in outcomes {
-        let (done, busy) = outcome?;
+        let (done, time) = outcome?;
         finished += done;
-        if busy > 0.0 {
-            rate += done as f64 / busy;
-        }
+        busy += time;
     }
     Ok(Trial {
         workers,
         items: finished,
-        pool_item_ns: if rate > 0.0 { 1.0 / rate } else { 0.0 },
+        pool_item_ns: busy / workers.max(1) as f64 / finished.max(1) as f64,
     })
 }
 
@@ -400,7 +408,11 @@ fn time_with_pool_rate(
     let chunk_time = c * item_in_pool;
     let chunk_sd = cost.cv * item_in_pool * c.sqrt();
     let tail = 0.5 * chunk_time * (1.0 - 1.0 / w) + chunk_sd * (2.0 * w.ln()).sqrt();
-    w * overheads.spawn_ns + work + tail
+    // The caller starts w - 1 helpers one after another and then works too: helper k starts
+    // k thread-starts late, and the caller itself w - 1 late. Lost worker time, shared by the
+    // pool: s·(w-1)(w+2)/2 over w.
+    let start = overheads.spawn_ns * (w - 1.0) * (w + 2.0) / (2.0 * w);
+    start + work + tail
 }
 
 /// Most workers per core for items that block: beyond this, threads cost more than the waits
@@ -467,12 +479,23 @@ where
     T: Sync,
 {
     let n = items.len();
-    let slice = &items[..n.min(plan.cost.sampled.max(8 * plan.workers))];
     let mut counts = vec![1, plan.workers];
     if plan.workers > plan.overheads.cores && plan.overheads.cores > 1 {
         counts.push(plan.overheads.cores);
     }
-    let trials = interleaved_trials(slice, f, &counts, options.trial_time)?;
+    // Each round of each count should take about its share of `trial_time` serially: as many
+    // of the sampled items as fit (at least 4 per worker), as many passes over them as fit.
+    let round_ns = options.trial_time.as_nanos() as f64 / (TRIAL_ROUNDS * counts.len()) as f64;
+    let per_item = plan.cost.mean_ns.max(1.0);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let fit = (round_ns / per_item) as usize;
+    let len = fit
+        .clamp(4 * plan.workers, plan.cost.sampled.max(4 * plan.workers))
+        .min(n);
+    let slice = &items[..len];
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let passes = ((round_ns / (len as f64 * per_item)).floor() as usize).clamp(1, 64);
+    let trials = interleaved_trials(slice, f, &counts, passes)?;
     let serial = n as f64 * trials[0].pool_item_ns;
     // A trial measures contention, which only slows a pool down: a pool faster than the model's
     // ideal (items sharing the cores perfectly) is the noise of a short trial, not a finding.
@@ -502,9 +525,9 @@ where
     let speedup = serial / time;
     let mut reasons = plan.reasons;
     reasons.push(format!(
-        "tried on {} items for {} each: {} per item serially, {}",
+        "tried on {} items ({} rounds of {passes} pass(es)): {} per item serially, {}",
         slice.len(),
-        human_ns(options.trial_time.as_nanos() as f64),
+        TRIAL_ROUNDS,
         human_ns(trials[0].pool_item_ns),
         trials[1..]
             .iter()
@@ -931,6 +954,26 @@ mod tests {
         match execute(&plan, &items, &f).unwrap_err() {
             ExecuteError::Panicked { index, .. } => assert_eq!(index, 1),
         }
+    }
+
+    #[test]
+    fn trials_of_different_pools_run_the_same_items() {
+        // One slow item among cheap ones: a rate over different items would differ by which
+        // items each pool reached; over the same items, 4 sleeping workers are 4 times faster.
+        let items: Vec<u64> = (0..16).collect();
+        let nap = |x: &u64| {
+            std::thread::sleep(Duration::from_micros(if *x == 5 { 8_000 } else { 500 }));
+        };
+        let serial = trial(&items, &nap, 1, 1).ok().unwrap();
+        let pool = trial(&items, &nap, 4, 1).ok().unwrap();
+        assert_eq!((serial.items, pool.items), (16, 16));
+        let mean_ns = (8_000.0 + 15.0 * 500.0) * 1e3 / 16.0;
+        assert!(
+            serial.pool_item_ns > mean_ns && serial.pool_item_ns < 1.5 * mean_ns,
+            "{serial:?}"
+        );
+        let ratio = serial.pool_item_ns / pool.pool_item_ns;
+        assert!(ratio > 3.0 && ratio < 4.5, "{serial:?} {pool:?}");
     }
 
     #[test]
