@@ -78,11 +78,7 @@ fn table(results: &[WorkloadResult]) -> String {
     );
     for r in results {
         let items = r.plan.items;
-        let plan = if r.plan.serial {
-            "serial".to_owned()
-        } else {
-            plan_text(r.plan.workers, r.plan.chunk_size, items)
-        };
+        let plan = plan_text(r.plan.workers, r.plan.chunk_size, items);
         let median =
             |v: &[f64]| benchkeep_core::stats::median_of_sorted(&benchkeep_core::stats::sorted(v));
         let _ = writeln!(
