@@ -42,8 +42,8 @@ pub struct Options {
     /// Most workers to consider (default: the cores this process may use, more for items that
     /// block; see [`plan_for`]).
     pub max_workers: Option<usize>,
-    /// How long to try each of the best candidate worker counts (and serial) on the sampled
-    /// items before deciding (default 10 ms; zero decides from the model alone).
+    /// How long the trials of serial and of the best worker counts on the sampled items take in
+    /// all (default 30 ms; zero decides from the model alone).
     pub trial_time: Duration,
 }
 
@@ -117,7 +117,8 @@ pub struct Trial {
     pub workers: usize,
     /// Items finished.
     pub items: usize,
-    /// Wall time per item across the whole pool (elapsed / items), in nanoseconds.
+    /// Wall time per item across the whole pool (the items' summed durations over the workers
+    /// and the items), in nanoseconds.
     pub pool_item_ns: f64,
 }
 
@@ -192,6 +193,27 @@ fn thread_cpu_ns() -> Option<f64> {
         .map(|t| t.tv_sec() as f64 * 1e9 + t.tv_nsec() as f64)
 }
 
+/// Times the calling thread gave up its CPU voluntarily (to sleep, wait for I/O or a lock).
+fn voluntary_switches() -> Option<std::ffi::c_long> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_THREAD)
+        .ok()
+        .map(|usage| usage.voluntary_context_switches())
+}
+
+/// The share of an item's wall time that needed a CPU. An item that never gave up its CPU
+/// voluntarily needed it all the time: if it ran slower than its CPU time, another process
+/// preempted it, which more threads would not overlap (on a loaded machine every item looked 50%
+/// blocking by CPU time alone).
+fn cpu_share(wall: f64, cpu: Option<f64>, yielded: Option<bool>) -> Option<f64> {
+    match (cpu, yielded) {
+        (_, Some(false)) => Some(1.0),
+        (Some(cpu), _) if wall > 0.0 => Some((cpu / wall).clamp(0.0, 1.0)),
+        (Some(_), _) => Some(1.0),
+        (None, _) => None,
+    }
+}
+
 /// An item on which `f` panicked while the optimizer was timing it.
 struct SamplePanic {
     index: usize,
@@ -209,24 +231,26 @@ fn sample<T, R>(
     let started = Instant::now();
     let mut times = Vec::with_capacity(limit);
     // Without a thread CPU clock, items are assumed never to block (the cautious choice).
-    let mut cpu_share: Option<Vec<f64>> = Some(Vec::with_capacity(limit));
+    let mut shares: Option<Vec<f64>> = Some(Vec::with_capacity(limit));
     for (index, item) in items[..limit].iter().enumerate() {
+        let switches_before = voluntary_switches();
         let cpu_start = thread_cpu_ns();
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| std::hint::black_box(f(item))));
         let wall = start.elapsed().as_nanos() as f64;
+        let cpu = thread_cpu_ns()
+            .zip(cpu_start)
+            .map(|(after, before)| after - before);
+        let yielded = voluntary_switches()
+            .zip(switches_before)
+            .map(|(after, before)| after > before);
         times.push(wall);
-        cpu_share = match (cpu_share, cpu_start, thread_cpu_ns()) {
-            (Some(mut shares), Some(before), Some(after)) => {
-                shares.push(if wall > 0.0 {
-                    ((after - before) / wall).clamp(0.0, 1.0)
-                } else {
-                    1.0
-                });
-                Some(shares)
-            }
-            _ => None,
-        };
+        shares = shares
+            .zip(cpu_share(wall, cpu, yielded))
+            .map(|(mut all, share)| {
+                all.push(share);
+                all
+            });
         if let Err(payload) = outcome {
             return Err(SamplePanic {
                 index,
@@ -243,11 +267,10 @@ fn sample<T, R>(
     Ok(ItemCost {
         sampled: times.len(),
         mean_ns: mean,
-        // Clock granularity can put CPU time a little above wall time: never above it.
         // The median item's share of CPU in its wall time: another process preempting the
         // sampler during a few items must not make compute look like waiting (it once planned
         // 3 workers on 2 cores for pure compute).
-        cpu_ns: cpu_share.map_or(mean, |shares| mean * median(shares.into_iter())),
+        cpu_ns: shares.map_or(mean, |shares| mean * median(shares.into_iter())),
         cv: if mean > 0.0 {
             variance.sqrt() / mean
         } else {
@@ -422,7 +445,7 @@ pub const MAX_OVERSUBSCRIPTION: usize = 4;
 /// Chooses how to run `items` through `f` on this machine.
 ///
 /// Runs `f` on the first items to time them, then (unless the model already says serial) tries
-/// serial and the best worker counts on those items for `options.trial_time` each. `f` is called
+/// serial and the best worker counts on those items, `options.trial_time` in all. `f` is called
 /// more than once on the sampled items and those results are discarded: it must not have side
 /// effects that matter.
 #[must_use]
@@ -946,6 +969,18 @@ mod tests {
     }
 
     #[test]
+    fn only_items_that_give_up_the_cpu_count_as_waiting() {
+        // Preempted by another process: slower than its CPU time, but it never yielded.
+        assert_eq!(cpu_share(100.0, Some(50.0), Some(false)), Some(1.0));
+        // Slept: yielded, and the CPU share is what it used.
+        assert_eq!(cpu_share(100.0, Some(20.0), Some(true)), Some(0.2));
+        // Without the switch count, the CPU clock alone decides.
+        assert_eq!(cpu_share(100.0, Some(20.0), None), Some(0.2));
+        assert_eq!(cpu_share(0.0, Some(0.0), None), Some(1.0));
+        assert_eq!(cpu_share(100.0, None, Some(true)), None);
+    }
+
+    #[test]
     fn sleeping_items_are_measured_as_blocking_and_tried() {
         let items: Vec<u64> = (0..400).collect();
         let plan = optimize(
@@ -992,12 +1027,15 @@ mod tests {
         let pool = trial(&items, &nap, 4, 1).ok().unwrap();
         assert_eq!((serial.items, pool.items), (16, 16));
         let mean_ns = (8_000.0 + 15.0 * 500.0) * 1e3 / 16.0;
+        // Sleeps overshoot, more so while the other tests load the machine (CI measured 1.35x
+        // serially and 1.1x in the pool once): wide bounds, which still tell 4 from the 1 of a
+        // rate not divided by the workers or the 2 of one that waits for the slow item.
         assert!(
-            serial.pool_item_ns > mean_ns && serial.pool_item_ns < 1.5 * mean_ns,
+            serial.pool_item_ns > mean_ns && serial.pool_item_ns < 2.0 * mean_ns,
             "{serial:?}"
         );
         let ratio = serial.pool_item_ns / pool.pool_item_ns;
-        assert!(ratio > 3.0 && ratio < 4.5, "{serial:?} {pool:?}");
+        assert!(ratio > 3.0 && ratio < 6.0, "{serial:?} {pool:?}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The standard workload suite: five batches of known character run through the optimizer.
 //!
-//! For each workload the suite plans with [`optimize`], then measures serial execution, the plan,
-//! and the best configuration an exhaustive sweep of worker counts and chunk sizes found, in
+//! For each workload the suite sweeps worker counts and chunk sizes exhaustively, plans with
+//! [`optimize`], then measures serial execution, the plan and the sweep's best configuration in
 //! interleaved repetitions (seeded random order, so slow drifts of the machine hit every side
 //! alike). It reports the measured speedup against the predicted one, the accuracy of the
 //! prediction, and how far the plan is from the sweep's best, and turns all of it into an ordinary
@@ -154,7 +154,7 @@ pub fn workloads() -> Vec<Workload> {
     vec![
         Workload {
             name: "cpu_intensive",
-            description: "pure compute, about 20 µs per item, 1000 items",
+            description: "pure compute, about 25 µs per item, 1000 items",
             items: items(1_000),
             item_memory_bytes: None,
             work: cpu_intensive,
