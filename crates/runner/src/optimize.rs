@@ -527,7 +527,7 @@ where
         cpu_ns: plan.cost.cpu_ns * trials[0].pool_item_ns / plan.cost.mean_ns,
         ..plan.cost
     };
-    let (workers, chunk, time) = trials[1..]
+    let candidates: Vec<(usize, usize, f64)> = trials[1..]
         .iter()
         .flat_map(|t| {
             chunk_candidates(n, t.workers).into_iter().map(|chunk| {
@@ -543,8 +543,8 @@ where
                 (t.workers, chunk, time)
             })
         })
-        .min_by(|a, b| a.2.total_cmp(&b.2))
-        .expect("at least one parallel trial");
+        .collect();
+    let (workers, chunk, time) = choose(&candidates);
     let speedup = serial / time;
     let mut reasons = plan.reasons;
     reasons.push(format!(
@@ -654,16 +654,17 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
         return serial_plan(items, cost, overheads, reasons);
     }
     let serial = modelled_time_ns(items, 1, items, &cost, &overheads);
-    let mut best: Option<(usize, usize, f64)> = None;
-    for workers in 2..=max_workers {
-        for chunk in chunk_candidates(items, workers) {
-            let t = modelled_time_ns(items, workers, chunk, &cost, &overheads);
-            if best.is_none_or(|(_, _, top)| t < top) {
-                best = Some((workers, chunk, t));
-            }
-        }
-    }
-    let (workers, chunk, time) = best.expect("at least one candidate");
+    let candidates: Vec<(usize, usize, f64)> = (2..=max_workers)
+        .flat_map(|workers| {
+            chunk_candidates(items, workers)
+                .into_iter()
+                .map(move |chunk| {
+                    let t = modelled_time_ns(items, workers, chunk, &cost, &overheads);
+                    (workers, chunk, t)
+                })
+        })
+        .collect();
+    let (workers, chunk, time) = choose(&candidates);
     let speedup = serial / time;
     reasons.push(format!(
         "items cost {} each ({} of CPU, cv {:.2}, {} sampled); a thread costs {} to start, a chunk {} to hand out",
@@ -698,6 +699,25 @@ pub fn plan_for(items: usize, cost: ItemCost, overheads: Overheads, options: &Op
         reasons,
         trials: Vec::new(),
     }
+}
+
+/// Modelled times this close count as a tie: the model cannot tell them apart.
+const TIE: f64 = 0.005;
+
+/// The fastest (workers, chunk, time) candidate; among the chunk sizes for its worker count that
+/// the model cannot tell from it (within [`TIE`]), the largest: fewer hand-outs, and a plan that
+/// does not flip between runs on the noise of the measured overheads (chunks of 1 and 2 once
+/// alternated from run to run, and every report said so).
+fn choose(candidates: &[(usize, usize, f64)]) -> (usize, usize, f64) {
+    let fastest = *candidates
+        .iter()
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("at least one candidate");
+    *candidates
+        .iter()
+        .filter(|c| c.0 == fastest.0 && c.2 <= fastest.2 * (1.0 + TIE))
+        .max_by_key(|c| c.1)
+        .unwrap_or(&fastest)
 }
 
 /// Chunk sizes worth modelling: powers of two, and even splits into 1-16 chunks per worker.
@@ -895,6 +915,18 @@ mod tests {
         let heavy = plan_for(1_000, cost(100_000.0, 0.1), machine(2), &options);
         assert!(!heavy.serial && heavy.workers == 2, "{heavy:?}");
         assert!(heavy.predicted_speedup > 1.8 && heavy.predicted_speedup <= 2.0);
+    }
+
+    #[test]
+    fn ties_go_to_the_largest_chunk_of_the_fastest_worker_count() {
+        let candidates = [
+            (2, 1, 1000.0),
+            (2, 2, 1003.0),
+            (2, 8, 1010.0),
+            (3, 64, 1001.0),
+        ];
+        assert_eq!(choose(&candidates), (2, 2, 1003.0));
+        assert_eq!(choose(&candidates[..1]), (2, 1, 1000.0));
     }
 
     #[test]
