@@ -217,8 +217,7 @@ fn paired_mode(iterations: u64, pool: usize, trials: usize, suites: usize) -> Ve
 }
 
 fn fixed_threshold(base: &[f64], head: &[f64], threshold: f64) -> bool {
-    let median = |x: &[f64]| stats::median_of_sorted(&stats::sorted(x));
-    median(head) / median(base) - 1.0 > threshold
+    stats::median(head) / stats::median(base) - 1.0 > threshold
 }
 
 /// One job's samples of the suite (unchanged workloads); `slowed[s]` is a separate job that
@@ -346,8 +345,8 @@ fn stored_mode(iterations: u64, trials: usize) -> Vec<Row> {
                     &stats::sorted(previous_samples(b)),
                     &stats::sorted(&bench.metrics[0].samples),
                 );
-                let slower = stats::median_of_sorted(&stats::sorted(&bench.metrics[0].samples))
-                    > stats::median_of_sorted(&stats::sorted(previous_samples(b)));
+                let slower =
+                    stats::median(&bench.metrics[0].samples) > stats::median(previous_samples(b));
                 test.p_value < 0.05 && slower
             });
             [
@@ -377,11 +376,10 @@ fn stored_mode(iterations: u64, trials: usize) -> Vec<Row> {
             }
         }
     }
-    let median = |v: &[f64]| stats::median_of_sorted(&stats::sorted(v));
     eprintln!(
         "history method, medians over trials: job-to-job spread {:.2}%, detectable effect {:.2}%",
-        100.0 * median(&spreads),
-        100.0 * median(&detectable)
+        100.0 * stats::median(&spreads),
+        100.0 * stats::median(&detectable)
     );
     let names = [
         "benchkeep stored (check), history of 10 jobs, threshold 5%",

@@ -74,7 +74,7 @@ fn time(argv: &[&str], dir: &Path, runs: u32) -> Vec<Sample> {
 
 fn median_ms(samples: &[Sample]) -> f64 {
     let wall: Vec<f64> = samples.iter().map(|s| s.wall_ns as f64 / 1e6).collect();
-    stats::median_of_sorted(&stats::sorted(&wall))
+    stats::median(&wall)
 }
 
 fn max_rss_mib(samples: &[Sample]) -> f64 {
@@ -210,8 +210,7 @@ fn bench_runner(report: &mut String) {
         &std::fs::read(std::env::temp_dir().join("benchkeep-true.json")).unwrap(),
     )
     .unwrap();
-    let ours_median =
-        stats::median_of_sorted(&stats::sorted(&run.benchmarks[0].metrics[0].samples)) / 1e6;
+    let ours_median = stats::median(&run.benchmarks[0].metrics[0].samples) / 1e6;
     match hyperfine(&["--warmup", "3", "--runs", &runs, "true"]) {
         Some((their_median, their_total)) => {
             let _ = writeln!(

@@ -460,13 +460,9 @@ pub fn run_summary(benchmarks: &[Benchmark]) -> String {
         "peak RSS",
     ];
     let median_of = |bench: &Benchmark, name: &str| {
-        bench.metric(name).map_or_else(
-            || "-".into(),
-            |m| {
-                m.unit
-                    .format(stats::median_of_sorted(&stats::sorted(&m.samples)))
-            },
-        )
+        bench
+            .metric(name)
+            .map_or_else(|| "-".into(), |m| m.unit.format(stats::median(&m.samples)))
     };
     let rows: Vec<[String; 8]> = benchmarks
         .iter()

@@ -87,6 +87,12 @@ pub fn median_of_sorted(sorted: &[f64]) -> f64 {
     }
 }
 
+/// The median of unsorted data (NaN for none): [`median_of_sorted`] of a sorted copy.
+#[must_use]
+pub fn median(samples: &[f64]) -> f64 {
+    median_of_sorted(&sorted(samples))
+}
+
 /// The `q`-quantile of sorted data by linear interpolation (type 7, as R and numpy default).
 #[must_use]
 pub fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {

@@ -153,9 +153,8 @@ fn segment(
     if p_value > config.max_p_value {
         return;
     }
-    let median = |part: &[f64]| stats::median_of_sorted(&stats::sorted(part));
-    let before = median(&values[offset..offset + split]);
-    let after = median(&values[offset + split..offset + logs.len()]);
+    let before = stats::median(&values[offset..offset + split]);
+    let after = stats::median(&values[offset + split..offset + logs.len()]);
     let change = after / before - 1.0;
     if change.abs() < config.min_change {
         return;

@@ -9,16 +9,12 @@
 
 use std::time::{Duration, Instant};
 
-use benchkeep_core::stats::{Rng, median_of_sorted, sorted};
+use benchkeep_core::stats::{Rng, median, sorted};
 use benchkeep_runner::optimize::{Options, Plan, execute, optimize};
 use benchkeep_runner::suite::{Workload, workloads};
 use rayon::prelude::*;
 
 const SAMPLE: Duration = Duration::from_millis(20);
-
-fn median(values: &[f64]) -> f64 {
-    median_of_sorted(&sorted(values))
-}
 
 /// Nanoseconds per batch over `batches` batches of `run`.
 fn time(batches: usize, mut run: impl FnMut()) -> f64 {

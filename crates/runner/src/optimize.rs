@@ -181,8 +181,7 @@ fn measure_overheads() -> Overheads {
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let values: Vec<f64> = values.collect();
-    benchkeep_core::stats::median_of_sorted(&benchkeep_core::stats::sorted(&values))
+    benchkeep_core::stats::median(&values.collect::<Vec<f64>>())
 }
 
 /// CPU time consumed by the calling thread so far, in nanoseconds, where the clock exists.
@@ -357,17 +356,7 @@ fn trial<T: Sync, R>(
         }
         Ok((done, busy))
     };
-    let outcomes: Vec<Result<(usize, f64), SamplePanic>> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(run)).collect();
-        let mine = run();
-        std::iter::once(mine)
-            .chain(
-                helpers
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            )
-            .collect()
-    });
+    let outcomes = on_scoped_threads(workers, run);
     let mut finished = 0;
     let mut busy = 0.0;
     for outcome in outcomes {
@@ -379,6 +368,22 @@ fn trial<T: Sync, R>(
         workers,
         items: finished,
         pool_item_ns: busy / workers.max(1) as f64 / finished.max(1) as f64,
+    })
+}
+
+/// Runs `work` on the calling thread and on `workers - 1` scoped helper threads at once, and
+/// returns what each returned, the caller's first. A panic in a helper is resumed here.
+fn on_scoped_threads<O: Send>(workers: usize, work: impl Fn() -> O + Sync) -> Vec<O> {
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(&work)).collect();
+        let mine = work();
+        std::iter::once(mine)
+            .chain(
+                helpers
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            )
+            .collect()
     })
 }
 
@@ -530,18 +535,20 @@ where
     let candidates: Vec<(usize, usize, f64)> = trials[1..]
         .iter()
         .flat_map(|t| {
-            chunk_candidates(n, t.workers).into_iter().map(|chunk| {
-                let ideal = pool_item_ns(t.workers, &measured_cost, &plan.overheads);
-                let time = time_with_pool_rate(
-                    n,
-                    t.workers,
-                    chunk,
-                    &plan.cost,
-                    &plan.overheads,
-                    t.pool_item_ns.max(ideal),
-                );
-                (t.workers, chunk, time)
-            })
+            let ideal = pool_item_ns(t.workers, &measured_cost, &plan.overheads);
+            chunk_candidates(n, t.workers)
+                .into_iter()
+                .map(move |chunk| {
+                    let time = time_with_pool_rate(
+                        n,
+                        t.workers,
+                        chunk,
+                        &plan.cost,
+                        &plan.overheads,
+                        t.pool_item_ns.max(ideal),
+                    );
+                    (t.workers, chunk, time)
+                })
         })
         .collect();
     let (workers, chunk, time) = choose(&candidates);
@@ -826,17 +833,7 @@ where
         parts.push(mine);
         parts
     } else {
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
-            let mine = work();
-            std::iter::once(mine)
-                .chain(
-                    helpers
-                        .into_iter()
-                        .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-                )
-                .collect()
-        })
+        on_scoped_threads(workers, work)
     };
     let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     let mut first_error: Option<ExecuteError> = None;

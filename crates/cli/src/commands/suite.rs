@@ -79,8 +79,6 @@ fn table(results: &[WorkloadResult]) -> String {
     for r in results {
         let items = r.plan.items;
         let plan = plan_text(r.plan.workers, r.plan.chunk_size, items);
-        let median =
-            |v: &[f64]| benchkeep_core::stats::median_of_sorted(&benchkeep_core::stats::sorted(v));
         let _ = writeln!(
             out,
             "{:<17} {:>10} {:>8.2}x {:>8.2}x {:>7.1}% {:>10} {:>8.3}x {:>10.3}x",
@@ -90,7 +88,7 @@ fn table(results: &[WorkloadResult]) -> String {
             r.measured_speedup(),
             100.0 * r.accuracy(),
             plan_text(r.best.workers, r.best.chunk_size, items),
-            median(&r.plan_vs_best()),
+            benchkeep_core::stats::median(&r.plan_vs_best()),
             r.plan_vs_serial()
         );
     }

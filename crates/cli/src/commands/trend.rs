@@ -171,7 +171,7 @@ fn collect_series(
             let point = Point {
                 run: run.id.to_string(),
                 commit: run.git.as_ref().and_then(|g| g.commit.clone()),
-                median: stats::median_of_sorted(&stats::sorted(&m.samples)),
+                median: stats::median(&m.samples),
             };
             match series
                 .iter_mut()
