@@ -19,6 +19,7 @@
 
 pub mod command;
 pub mod environment;
+pub mod import;
 pub mod instructions;
 pub mod optimize;
 pub mod suite;

@@ -1,0 +1,85 @@
+//! Benchmark.js text: `NAME x 1,234 ops/sec ±1.23% (90 runs sampled)`, as its `String(bench)`
+//! prints each result. One line is one sample of `throughput` (higher is better); the other
+//! lines (`Fastest is ...`) are skipped.
+
+use benchkeep_core::model::{Direction, Unit};
+
+use super::{Collector, ImportError, Imported, Input, number};
+
+pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
+    let text = input.text()?;
+    let mut collector = Collector::default();
+    for (index, line) in text.lines().enumerate() {
+        let Some((head, tail)) = line.split_once(" ops/sec") else {
+            continue;
+        };
+        let location = format!("line {}", index + 1);
+        let parsed = head.rsplit_once(" x ").and_then(|(name, value)| {
+            let name = name.trim();
+            (!name.is_empty()).then_some((name, number(value.trim())?))
+        });
+        let Some((name, ops)) = parsed else {
+            return Err(input.invalid(location, format!("cannot read {:?}", line.trim())));
+        };
+        collector
+            .add(
+                name,
+                "throughput",
+                &Unit("ops/s".into()),
+                Direction::HigherIsBetter,
+                [ops],
+            )
+            .map_err(|e| input.invalid(&location, e))?;
+        let runs = tail
+            .split_once('(')
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(runs) = runs {
+            collector
+                .benchmark(name)
+                .params
+                .insert("runs_sampled".into(), runs.to_string());
+        }
+    }
+    Ok(Imported::new(collector.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Format, import_bytes};
+    use benchkeep_core::model::Direction;
+
+    #[test]
+    fn result_lines_become_throughput_samples() {
+        let text = "\
+RegExp#test x 43,428,362 ops/sec ±0.93% (94 runs sampled)
+String#indexOf x 781,632,010 ops/sec ±0.41% (96 runs sampled)
+a x b x 12.5 ops/sec ±3.20% (30 runs sampled)
+Fastest is String#indexOf
+";
+        let imported = import_bytes(Format::BenchmarkJs, "b.txt", text.as_bytes()).unwrap();
+        let names: Vec<&str> = imported
+            .benchmarks
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        assert_eq!(names, ["RegExp#test", "String#indexOf", "a x b"]);
+        let m = &imported.benchmarks[0].metrics[0];
+        assert_eq!(
+            (m.samples[0], m.direction),
+            (43_428_362.0, Direction::HigherIsBetter)
+        );
+        assert_eq!(imported.benchmarks[0].params["runs_sampled"], "94");
+    }
+
+    #[test]
+    fn unreadable_result_lines_fail() {
+        let e = import_bytes(Format::BenchmarkJs, "b.txt", b"ok\nfoo x many ops/sec\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("b.txt: line 2: cannot read \"foo x many ops/sec\""),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! libtest's `cargo bench` text: `test NAME ... bench:   1,234 ns/iter (+/- 56)`.
+//!
+//! libtest prints one median per benchmark, so a single output gives one sample. Several
+//! outputs concatenated (`for i in 1 2 3 4 5; do cargo bench; done`) give one sample each, which
+//! is how to make such benchmarks comparable; every other line (cargo's own, `running N tests`,
+//! `test result:`) is skipped.
+
+use super::{Collector, ImportError, Imported, Input, number};
+
+pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
+    let text = input.text()?;
+    let mut collector = Collector::default();
+    for (index, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim().strip_prefix("test ") else {
+            continue;
+        };
+        let Some((name, result)) = rest.split_once(" ... bench:") else {
+            continue; // `test x ... ok`, `test x ... ignored`
+        };
+        let location = format!("line {}", index + 1);
+        let mut words = result.split_whitespace();
+        let value = words.next().and_then(number);
+        let unit = words.next();
+        let (Some(value), Some("ns/iter")) = (value, unit) else {
+            return Err(input.invalid(
+                location,
+                format!(
+                    "cannot read the result of {:?}: {:?}",
+                    name.trim(),
+                    result.trim()
+                ),
+            ));
+        };
+        collector
+            .add_time(name.trim(), [value])
+            .map_err(|e| input.invalid(location, e))?;
+    }
+    Ok(Imported::new(collector.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Format, import_bytes};
+
+    #[test]
+    fn real_bencher_output_from_criterion_is_read() {
+        let text = include_bytes!("../../tests/fixtures/import/libtest/criterion-bencher.txt");
+        let imported = import_bytes(Format::Libtest, "bench.txt", text).unwrap();
+        let names: Vec<&str> = imported
+            .benchmarks
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect();
+        assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);
+        assert_eq!(imported.benchmarks[1].metrics[0].samples, vec![1128.0]);
+    }
+
+    #[test]
+    fn libtest_output_with_decimals_and_repeats_becomes_samples() {
+        let text = "\
+running 3 tests
+test tests::ignored ... ignored
+test tests::parse   ... bench:       1,234.50 ns/iter (+/- 56.20)
+test tests::render  ... bench:          98 ns/iter (+/- 3) = 1024 MB/s
+
+test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out
+
+running 2 tests
+test tests::parse   ... bench:       1,300 ns/iter (+/- 60)
+";
+        let imported = import_bytes(Format::Libtest, "b.txt", text.as_bytes()).unwrap();
+        assert_eq!(imported.benchmarks[0].name, "tests::parse");
+        assert_eq!(
+            imported.benchmarks[0].metrics[0].samples,
+            vec![1234.5, 1300.0]
+        );
+        assert_eq!(imported.benchmarks[1].metrics[0].samples, vec![98.0]);
+    }
+
+    #[test]
+    fn malformed_bench_lines_name_their_line() {
+        let text = "running 1 test\ntest parse ... bench: lots ns/iter (+/- 1)\n";
+        let e = import_bytes(Format::Libtest, "b.txt", text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("b.txt: line 2: cannot read the result of \"parse\""),
+            "{e}"
+        );
+        let e = import_bytes(Format::Libtest, "b.txt", b"test a ... ok\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no benchmark results found"), "{e}");
+    }
+}

@@ -1,0 +1,549 @@
+//! Importers: the output of other benchmark harnesses as benchkeep benchmarks.
+//!
+//! Each importer keeps every raw sample the format has (criterion's per-sample times,
+//! hyperfine's per-run times, Google Benchmark's repetitions, `go test -count` lines, ...) and
+//! falls back to the one summary value a format gives only when it has nothing else. Input that
+//! is not what the format expects fails with one line naming the source, the line or field, and
+//! the format; an input with no benchmarks at all is an error too, never an empty run that passes
+//! a gate.
+//!
+//! ```
+//! use benchkeep_runner::import::{Format, import_bytes};
+//!
+//! let text = "test parse ... bench:       1,234 ns/iter (+/- 56)\n";
+//! let imported = import_bytes(Format::Libtest, "bench.txt", text.as_bytes()).unwrap();
+//! assert_eq!(imported.benchmarks[0].name, "parse");
+//! assert_eq!(imported.benchmarks[0].metrics[0].samples, vec![1234.0]);
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+use serde::de::DeserializeOwned;
+
+mod benchmarkdotnet;
+mod benchmarkjs;
+mod catch2;
+mod criterion;
+mod custom;
+mod go;
+mod google_benchmark;
+mod hyperfine;
+mod jmh;
+mod libtest;
+mod pytest_benchmark;
+
+/// A harness output format benchkeep can import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// criterion: `cargo criterion --message-format=json` lines, or a `target/criterion` directory.
+    Criterion,
+    /// libtest's `cargo bench` text (`test NAME ... bench: N ns/iter (+/- M)`), also what
+    /// criterion prints with `--output-format bencher`.
+    Libtest,
+    /// `hyperfine --export-json`.
+    Hyperfine,
+    /// Google Benchmark's `--benchmark_format=json` (or `--benchmark_out`).
+    GoogleBenchmark,
+    /// `go test -bench` text.
+    Go,
+    /// pytest-benchmark's `--benchmark-json`.
+    PytestBenchmark,
+    /// JMH's `-rf json`.
+    Jmh,
+    /// `BenchmarkDotNet`'s full JSON export (`*-report-full.json`).
+    BenchmarkDotNet,
+    /// Catch2's XML reporter (`-r xml`).
+    Catch2,
+    /// Benchmark.js text (`NAME x 1,234 ops/sec ±1.2% (90 runs sampled)`).
+    BenchmarkJs,
+    /// benchkeep's own simple JSON (docs/import.md).
+    Custom,
+}
+
+impl Format {
+    /// Every format, in the order the documentation lists them.
+    pub const ALL: [Format; 11] = [
+        Format::Criterion,
+        Format::Libtest,
+        Format::Hyperfine,
+        Format::GoogleBenchmark,
+        Format::Go,
+        Format::PytestBenchmark,
+        Format::Jmh,
+        Format::BenchmarkDotNet,
+        Format::Catch2,
+        Format::BenchmarkJs,
+        Format::Custom,
+    ];
+
+    /// The name used on the command line.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Criterion => "criterion",
+            Format::Libtest => "libtest",
+            Format::Hyperfine => "hyperfine",
+            Format::GoogleBenchmark => "google-benchmark",
+            Format::Go => "go",
+            Format::PytestBenchmark => "pytest-benchmark",
+            Format::Jmh => "jmh",
+            Format::BenchmarkDotNet => "benchmarkdotnet",
+            Format::Catch2 => "catch2",
+            Format::BenchmarkJs => "benchmarkjs",
+            Format::Custom => "custom",
+        }
+    }
+
+    /// What input the format expects, for error messages.
+    #[must_use]
+    pub fn expected(self) -> &'static str {
+        match self {
+            Format::Criterion => {
+                "criterion output: `cargo criterion --message-format=json` lines or a target/criterion directory"
+            }
+            Format::Libtest => {
+                "libtest `cargo bench` text: `test NAME ... bench: N ns/iter (+/- M)`"
+            }
+            Format::Hyperfine => "hyperfine --export-json output",
+            Format::GoogleBenchmark => "Google Benchmark --benchmark_format=json output",
+            Format::Go => "`go test -bench` text: `BenchmarkName-8  1000  1234 ns/op`",
+            Format::PytestBenchmark => "pytest-benchmark --benchmark-json output",
+            Format::Jmh => "JMH -rf json output",
+            Format::BenchmarkDotNet => "a BenchmarkDotNet full JSON export (*-report-full.json)",
+            Format::Catch2 => "Catch2 XML reporter output (-r xml)",
+            Format::BenchmarkJs => {
+                "Benchmark.js text: `NAME x 1,234 ops/sec ±1.2% (90 runs sampled)`"
+            }
+            Format::Custom => "benchkeep custom JSON (docs/import.md)",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format name that is not one of [`Format::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown import format {given:?}; expected one of: {}", Format::ALL.map(Format::name).join(", "))]
+pub struct UnknownFormat {
+    /// What was given.
+    pub given: String,
+}
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        let alias = match wanted.as_str() {
+            "cargo-bench" | "rust" | "bencher" => "libtest",
+            "googlebenchmark" | "gbench" | "googlecpp" => "google-benchmark",
+            "gotest" | "go-test" => "go",
+            "pytest" | "pytest-benchmarks" => "pytest-benchmark",
+            "benchmark.js" | "benchmark-js" => "benchmarkjs",
+            "benchmark-dotnet" | "benchmark.net" => "benchmarkdotnet",
+            other => other,
+        };
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name() == alias)
+            .ok_or_else(|| UnknownFormat {
+                given: s.chars().take(40).collect(),
+            })
+    }
+}
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The input could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The input is not what the format expects.
+    #[error("{source_name}: {location}: {message} (expected {expected})")]
+    Invalid {
+        /// The file (or `<stdin>`).
+        source_name: String,
+        /// `line 3`, `field benchmarks[2].real_time`, ...
+        location: String,
+        /// What is wrong.
+        message: String,
+        /// What the format expects.
+        expected: &'static str,
+    },
+    /// The input parsed but held no benchmark results.
+    #[error("{source_name}: no benchmark results found (expected {expected})")]
+    Empty {
+        /// The file (or `<stdin>`).
+        source_name: String,
+        /// What the format expects.
+        expected: &'static str,
+    },
+}
+
+/// What an import produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    /// The benchmarks, in the order the input first named them.
+    pub benchmarks: Vec<Benchmark>,
+    /// What the input says about itself (tool version, package, ...), for the run's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The language runtime or compiler the input says it ran on (`CPython 3.11.7`, a JVM, a
+    /// .NET runtime), for the environment fingerprint.
+    pub toolchain: Option<String>,
+}
+
+/// Imports `bytes` in `format`; `source_name` names the input in errors.
+pub fn import_bytes(
+    format: Format,
+    source_name: &str,
+    bytes: &[u8],
+) -> Result<Imported, ImportError> {
+    let input = Input {
+        format,
+        name: source_name,
+        bytes,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(input.invalid("line 1", "the input is empty"));
+    }
+    let imported = match format {
+        Format::Criterion => criterion::messages(&input),
+        Format::Libtest => libtest::import(&input),
+        Format::Hyperfine => hyperfine::import(&input),
+        Format::GoogleBenchmark => google_benchmark::import(&input),
+        Format::Go => go::import(&input),
+        Format::PytestBenchmark => pytest_benchmark::import(&input),
+        Format::Jmh => jmh::import(&input),
+        Format::BenchmarkDotNet => benchmarkdotnet::import(&input),
+        Format::Catch2 => catch2::import(&input),
+        Format::BenchmarkJs => benchmarkjs::import(&input),
+        Format::Custom => custom::import(&input),
+    }?;
+    if imported.benchmarks.is_empty() {
+        return Err(ImportError::Empty {
+            source_name: source_name.to_owned(),
+            expected: format.expected(),
+        });
+    }
+    Ok(imported)
+}
+
+/// Imports the file at `path` (for criterion also a `target/criterion` directory).
+pub fn import_path(format: Format, path: &Path) -> Result<Imported, ImportError> {
+    if format == Format::Criterion && path.is_dir() {
+        let imported = criterion::directory(path)?;
+        if imported.benchmarks.is_empty() {
+            return Err(ImportError::Empty {
+                source_name: path.display().to_string(),
+                expected: "a target/criterion directory with <benchmark>/new/sample.json files",
+            });
+        }
+        return Ok(imported);
+    }
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    import_bytes(format, &path.display().to_string(), &bytes)
+}
+
+/// One input being imported: its format and name, for errors.
+struct Input<'a> {
+    format: Format,
+    name: &'a str,
+    bytes: &'a [u8],
+}
+
+impl Input<'_> {
+    fn invalid(&self, location: impl Into<String>, message: impl Into<String>) -> ImportError {
+        ImportError::Invalid {
+            source_name: self.name.to_owned(),
+            location: location.into(),
+            message: message.into(),
+            expected: self.format.expected(),
+        }
+    }
+
+    /// The input as text, or an error at the first invalid byte's line.
+    fn text(&self) -> Result<&str, ImportError> {
+        std::str::from_utf8(self.bytes).map_err(|e| {
+            let line = self.bytes[..e.valid_up_to()].split(|&b| b == b'\n').count();
+            self.invalid(format!("line {line}"), "not UTF-8 text")
+        })
+    }
+
+    /// Deserializes the whole input as JSON, naming the field that did not fit.
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ImportError> {
+        json_at(self, self.bytes, None)
+    }
+
+    /// Like [`Input::json`], for formats whose document is one JSON object. (serde would also
+    /// read a struct from an array, and then complain about the wrong field.)
+    fn json_object<T: DeserializeOwned>(&self) -> Result<T, ImportError> {
+        match self.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => self.json(),
+            _ => Err(self.invalid("line 1", "not a JSON object")),
+        }
+    }
+}
+
+/// Deserializes `bytes` (the whole input, or line `line` of it) as JSON into `T`.
+fn json_at<T: DeserializeOwned>(
+    input: &Input<'_>,
+    bytes: &[u8],
+    line: Option<usize>,
+) -> Result<T, ImportError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let position = match line {
+            Some(line) => format!("line {line}, column {}", inner.column()),
+            None => format!("line {}, column {}", inner.line(), inner.column()),
+        };
+        let location = if path == "." || path == "?" {
+            position
+        } else {
+            format!("field {path} ({position})")
+        };
+        let message = strip_position(&inner.to_string());
+        input.invalid(location, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| input.invalid(format!("line {}", e.line()), strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// `serde_json`'s messages end in " at line L column C", which the location already says.
+fn strip_position(message: &str) -> String {
+    message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at])
+        .to_owned()
+}
+
+/// Nanoseconds per one of `unit` (`ns`, `us`, `µs`, `ms`, `s`), for time units.
+fn nanoseconds_per(unit: &str) -> Option<f64> {
+    match unit {
+        "ns" => Some(1.0),
+        "us" | "µs" | "μs" => Some(1e3),
+        "ms" => Some(1e6),
+        "s" | "sec" => Some(1e9),
+        _ => None,
+    }
+}
+
+/// Parses a number as harnesses print it: `1,234.5`.
+fn number(text: &str) -> Option<f64> {
+    let cleaned: String = text.chars().filter(|&c| c != ',').collect();
+    cleaned.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Gathers samples by benchmark and metric, in the order the input first names them, so that
+/// repeated results (`go test -count 5`, concatenated `cargo bench` outputs) become samples of
+/// one benchmark.
+#[derive(Debug, Default)]
+struct Collector {
+    benchmarks: Vec<Benchmark>,
+}
+
+impl Collector {
+    /// The benchmark called `name`, created empty if new.
+    fn benchmark(&mut self, name: &str) -> &mut Benchmark {
+        let index = if let Some(i) = self.benchmarks.iter().position(|b| b.name == name) {
+            i
+        } else {
+            self.benchmarks.push(Benchmark {
+                name: name.to_owned(),
+                command: None,
+                metrics: Vec::new(),
+                params: BTreeMap::new(),
+            });
+            self.benchmarks.len() - 1
+        };
+        &mut self.benchmarks[index]
+    }
+
+    /// Adds samples of one metric. A metric that changes unit or direction is an error, and so
+    /// is a sample that is not a finite number.
+    fn add(
+        &mut self,
+        benchmark: &str,
+        metric: &str,
+        unit: &Unit,
+        direction: Direction,
+        samples: impl IntoIterator<Item = f64>,
+    ) -> Result<(), String> {
+        let samples: Vec<f64> = samples.into_iter().collect();
+        if let Some(bad) = samples.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "{benchmark} {metric}: {bad} is not a finite number"
+            ));
+        }
+        let bench = self.benchmark(benchmark);
+        match bench.metrics.iter_mut().find(|m| m.name == metric) {
+            Some(existing) => {
+                if existing.unit != *unit || existing.direction != direction {
+                    return Err(format!(
+                        "{benchmark} {metric}: unit {} here, {} earlier",
+                        unit.0, existing.unit.0
+                    ));
+                }
+                existing.samples.extend(samples);
+            }
+            None => bench.metrics.push(Metric {
+                name: metric.to_owned(),
+                unit: unit.clone(),
+                direction,
+                samples,
+            }),
+        }
+        Ok(())
+    }
+
+    /// Adds time samples in nanoseconds as `wall_time`, which must not be negative.
+    fn add_time(
+        &mut self,
+        benchmark: &str,
+        samples: impl IntoIterator<Item = f64>,
+    ) -> Result<(), String> {
+        self.add_time_metric(benchmark, "wall_time", samples)
+    }
+
+    /// Adds time samples in nanoseconds as `metric`, which must not be negative.
+    fn add_time_metric(
+        &mut self,
+        benchmark: &str,
+        metric: &str,
+        samples: impl IntoIterator<Item = f64>,
+    ) -> Result<(), String> {
+        let samples: Vec<f64> = samples.into_iter().collect();
+        if let Some(bad) = samples.iter().find(|v| **v < 0.0) {
+            return Err(format!("{benchmark}: negative time {bad}"));
+        }
+        self.add(
+            benchmark,
+            metric,
+            &Unit::nanoseconds(),
+            Direction::LowerIsBetter,
+            samples,
+        )
+    }
+
+    /// The benchmarks that got at least one sample of some metric.
+    fn finish(self) -> Vec<Benchmark> {
+        self.benchmarks
+            .into_iter()
+            .filter(|b| b.metrics.iter().any(|m| !m.samples.is_empty()))
+            .map(|mut b| {
+                b.metrics.retain(|m| !m.samples.is_empty());
+                b
+            })
+            .collect()
+    }
+}
+
+impl Imported {
+    fn new(benchmarks: Vec<Benchmark>) -> Self {
+        Imported {
+            benchmarks,
+            labels: BTreeMap::new(),
+            toolchain: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_by_name_and_alias_and_list_themselves_when_unknown() {
+        for format in Format::ALL {
+            assert_eq!(format.name().parse::<Format>().unwrap(), format);
+        }
+        assert_eq!("pytest".parse::<Format>().unwrap(), Format::PytestBenchmark);
+        assert_eq!(
+            "google_benchmark".parse::<Format>().unwrap(),
+            Format::GoogleBenchmark
+        );
+        let error = "junit".parse::<Format>().unwrap_err().to_string();
+        assert!(error.contains("\"junit\"") && error.contains("criterion, libtest"));
+    }
+
+    #[test]
+    fn empty_and_binary_input_fail_naming_the_source_and_format() {
+        for format in Format::ALL {
+            let error = import_bytes(format, "in.txt", b"  \n")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("in.txt: line 1: the input is empty"),
+                "{error}"
+            );
+            assert!(error.contains(format.expected()), "{error}");
+        }
+        let error = import_bytes(Format::Go, "x", b"ok\n\xff\xfe")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2: not UTF-8"), "{error}");
+    }
+
+    #[test]
+    fn every_format_rejects_garbage_and_truncation_with_one_line() {
+        let garbage = b"<<<\x01 not benchmark output at all }}}\n";
+        for format in Format::ALL {
+            let error = import_bytes(format, "junk.out", garbage)
+                .expect_err(format.name())
+                .to_string();
+            assert!(error.starts_with("junk.out: "), "{format}: {error}");
+            assert!(!error.contains('\n'), "{format}: {error}");
+        }
+    }
+
+    #[test]
+    fn collector_merges_repeats_and_rejects_unit_changes_and_non_finite_values() {
+        let mut c = Collector::default();
+        c.add_time("a", [1.0, 2.0]).unwrap();
+        c.add_time("b", [5.0]).unwrap();
+        c.add_time("a", [3.0]).unwrap();
+        assert!(
+            c.add(
+                "a",
+                "wall_time",
+                &Unit::bytes(),
+                Direction::LowerIsBetter,
+                [1.0]
+            )
+            .is_err()
+        );
+        assert!(c.add_time("a", [f64::NAN]).is_err());
+        assert!(c.add_time("a", [-1.0]).is_err());
+        let benchmarks = c.finish();
+        assert_eq!(benchmarks.len(), 2);
+        assert_eq!(benchmarks[0].metrics[0].samples, vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn numbers_read_thousands_separators() {
+        assert_eq!(number("1,234.5"), Some(1234.5));
+        assert_eq!(number("inf"), None);
+        assert_eq!(number("x"), None);
+    }
+}
