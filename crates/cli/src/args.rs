@@ -30,12 +30,33 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Print only results and errors: no progress, no notices.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Also say where settings came from and what was loaded (the store, the key, the baseline).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    /// Colour in terminal output: `auto` (on a terminal, unless `NO_COLOR` is set), `always`,
+    /// `never`.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    pub color: ColorChoice,
 
     /// The command to run.
     #[command(subcommand)]
     pub command: Commands,
+}
+
+/// When to colour terminal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -60,6 +81,73 @@ pub enum Commands {
     /// Run the standard workload suite: the parallelism optimizer's plan against serial and an
     /// exhaustive sweep on five workloads; record the run (speedup, accuracy, times, the plan).
     Suite(SuiteArgs),
+    /// Import another harness's results (criterion, hyperfine, go test, ...) as a run and record
+    /// it.
+    Import(ImportArgs),
+    /// Write a commented benchkeep.toml and, on request, a CI workflow.
+    Init(InitArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), generated from this command line.
+    Man,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The input's format: criterion, libtest, hyperfine, google-benchmark, go,
+    /// pytest-benchmark, jmh, benchmarkdotnet, catch2, benchmarkjs, custom (docs/import.md).
+    #[arg(long, short, value_name = "FORMAT")]
+    pub format: String,
+    /// The file (for criterion also a target/criterion directory), or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
+    pub file: PathBuf,
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Where the run goes.
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+/// CI systems `init` writes a job for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CiSystem {
+    /// `.github/workflows/benchkeep.yml`.
+    Github,
+    /// `.gitlab/benchkeep.gitlab-ci.yml`, to `include:` from `.gitlab-ci.yml`.
+    Gitlab,
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where baselines will be kept: `fs` (default), `git` or `s3`.
+    #[arg(long, value_name = "fs|git|s3", default_value = "fs")]
+    pub store: String,
+    /// Also write a CI job for this system.
+    #[arg(long, value_enum)]
+    pub ci: Option<CiSystem>,
+    /// The branch whose passing checks update the baseline (default: main).
+    #[arg(long, value_name = "BRANCH", default_value = "main")]
+    pub main_branch: String,
+    /// The benchmark command the generated configuration runs (default: a placeholder).
+    #[arg(long, value_name = "COMMAND")]
+    pub bench: Option<String>,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Write into this directory (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `suite`.
@@ -190,8 +278,19 @@ pub enum Format {
     Text,
     /// The versioned verdict document (see docs/FORMAT.md).
     Json,
-    /// A table for pull-request comments.
+    /// A pull-request comment: verdict, regressions first, the rest collapsed, under GitHub's
+    /// size limit, with a marker for updating one sticky comment.
     Markdown,
+    /// GitHub Actions annotations; also appends the Markdown report to `$GITHUB_STEP_SUMMARY`
+    /// and `verdict`, `regressions`, `alert`, `summary` to `$GITHUB_OUTPUT` when they are set.
+    Github,
+    /// `JUnit` XML: each benchmark metric a test case, a regression a failure.
+    Junit,
+    /// One row per benchmark and metric, for spreadsheets.
+    Csv,
+    /// For moderate or critical regressions, an issue to open: title, blank line, body; empty
+    /// otherwise.
+    Alert,
 }
 
 /// How comparisons decide.
@@ -213,12 +312,60 @@ pub struct CompareOptions {
     /// benchmarks and metrics (Benjamini-Hochberg).
     #[arg(long)]
     pub no_fdr: bool,
-    /// Output format.
+    /// Output format on standard output.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Also write a report in FORMAT to FILE (repeatable), e.g. `--report junit=bench.xml`.
+    #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report)]
+    pub reports: Vec<(Format, PathBuf)>,
     /// Show every metric, not only the gating ones.
     #[arg(long)]
     pub all_metrics: bool,
+}
+
+/// `FORMAT=FILE` of `--report`.
+fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
+    let (format, file) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not FORMAT=FILE (e.g. junit=bench.xml)"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let names: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect();
+        format!(
+            "unknown report format {format:?}; expected one of {}",
+            names.join(", ")
+        )
+    })?;
+    if file.is_empty() {
+        return Err(format!("{text:?} names no file"));
+    }
+    Ok((format, PathBuf::from(file)))
+}
+
+/// Output formats of `trend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TrendFormat {
+    /// A table for terminals and CI logs.
+    #[default]
+    Text,
+    /// The versioned trend document.
+    Json,
+}
+
+/// What `check` does when the machine differs from the baseline's (CPU model, core count, OS,
+/// architecture, toolchain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvironmentPolicy {
+    /// Compare, and say in the report which fields differ.
+    #[default]
+    Warn,
+    /// Do not compare: every gating metric is inconclusive ("environment changed").
+    Refuse,
+    /// Compare without a word.
+    Ignore,
 }
 
 /// Arguments of `check`.
@@ -243,8 +390,30 @@ pub struct CheckArgs {
     #[arg(long)]
     pub require_baseline: bool,
     /// Measure benchmarks that look regressed again before the verdict is final.
-    #[arg(long, conflicts_with = "run")]
+    #[arg(long, conflicts_with_all = ["run", "import"])]
     pub confirm: bool,
+    /// Check another harness's results instead of measuring: `--import hyperfine out.json`
+    /// (formats: see `benchkeep import --help`; FILE may be `-`).
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = ["command", "run"])]
+    pub import: Vec<String>,
+    /// Compare with the baseline of this branch (same platform) instead of the run's own
+    /// branch: a pull request against its base branch. The run is still recorded under its own
+    /// key.
+    #[arg(long, value_name = "BRANCH")]
+    pub baseline_branch: Option<String>,
+    /// With git: compare with the runs recorded at the merge-base of HEAD and the baseline
+    /// branch (--baseline-branch, or the pull request's base branch from CI), when there are
+    /// any; else with the baseline branch's baseline.
+    #[arg(long)]
+    pub merge_base: bool,
+    /// After a passing check on this branch, add the run to its baseline (compare-and-swap,
+    /// retried on a concurrent update; the oldest runs leave beyond `[compare] promote_keep`,
+    /// default 10). On any other branch the baseline is never touched.
+    #[arg(long, value_name = "BRANCH")]
+    pub promote_on: Option<String>,
+    /// When the machine differs from the baseline's: warn (default), refuse, or ignore.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub environment: Option<EnvironmentPolicy>,
 }
 
 /// Arguments of `ab`.
@@ -326,7 +495,7 @@ pub struct TrendArgs {
     pub fail_on_change: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: TrendFormat,
 }
 
 /// `baseline` subcommands.
@@ -414,6 +583,16 @@ mod tests {
             "benchkeep trend parse --window 50 --min-change 3 --fail-on-change",
             "benchkeep suite --quick --out suite.json --no-record",
             "benchkeep suite --workload fast_function --workload cpu_intensive --branch main",
+            "benchkeep import --format criterion target/criterion",
+            "benchkeep import -f hyperfine - --branch main",
+            "benchkeep check --import hyperfine out.json --format github --report junit=b.xml --report markdown=c.md",
+            "benchkeep check --baseline-branch main --merge-base --promote-on main -- true",
+            "benchkeep check --environment refuse --format csv -- true",
+            "benchkeep compare a.json b.json --report alert=issue.md",
+            "benchkeep init --ci github --store git",
+            "benchkeep completions bash",
+            "benchkeep man",
+            "benchkeep --color never -v run -- true",
         ];
         for line in ok {
             let parsed = Cli::try_parse_from(line.split_whitespace());
@@ -431,6 +610,14 @@ mod tests {
             "benchkeep ab --base ./old --head ./new --base-ref main",
             "benchkeep ab --build make",
             "benchkeep check --confirm --run r.json",
+            "benchkeep check --import hyperfine",
+            "benchkeep check --import hyperfine out.json -- true",
+            "benchkeep check --report junit -- true",
+            "benchkeep check --report yaml=x -- true",
+            "benchkeep check --environment sometimes -- true",
+            "benchkeep import out.json",
+            "benchkeep completions tcsh",
+            "benchkeep -q -v run -- true",
         ];
         for line in bad {
             assert!(

@@ -22,8 +22,9 @@ use jiff::Timestamp;
 
 use crate::Outcome;
 use crate::args::{
-    BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, Commands, CompareArgs,
-    CompareOptions, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
+    BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, ColorChoice, Commands,
+    CompareArgs, CompareOptions, EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs,
+    RecordArgs, RunArgs,
 };
 use crate::config::{Config, GateSetting, RunDefaults};
 use crate::policy;
@@ -31,6 +32,9 @@ use crate::report;
 use crate::stores::{self, UrlOrigin};
 
 mod ab;
+mod adoption;
+mod import;
+mod init;
 mod suite;
 mod trend;
 
@@ -63,6 +67,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Ab(args) => app.ab(args),
         Commands::Trend(args) => app.trend(args),
         Commands::Suite(args) => app.suite(args),
+        Commands::Import(args) => app.import(args),
+        Commands::Init(args) => init::init(args, &app.cwd),
+        Commands::Completions(args) => adoption::completions(args),
+        Commands::Man => adoption::man(),
     };
     match result {
         Ok(outcome) => outcome,
@@ -77,6 +85,9 @@ struct App {
     config: Config,
     store_url: Option<String>,
     quiet: bool,
+    verbose: bool,
+    /// Whether terminal output may carry colour (`--color`, `NO_COLOR`).
+    color: bool,
     runtime: tokio::runtime::Runtime,
     interrupt: Interrupt,
 }
@@ -90,12 +101,29 @@ impl App {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            // https://no-color.org: set and not empty means no colour.
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        if cli.verbose {
+            match &config.path {
+                Some(path) => eprintln!("config: {}", path.display()),
+                None => eprintln!("config: none found (defaults)"),
+            }
+        }
         Ok(App {
             cwd,
             repo_root,
             config,
             store_url: cli.store.clone(),
             quiet: cli.quiet,
+            verbose: cli.verbose,
+            color,
             runtime,
             interrupt: Interrupt::new(),
         })
@@ -121,6 +149,13 @@ impl App {
 
     fn notice(&self, text: &str) {
         if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A line only `--verbose` shows: where settings came from, what was loaded.
+    fn detail(&self, text: &str) {
+        if self.verbose {
             eprintln!("{text}");
         }
     }
@@ -369,33 +404,61 @@ impl App {
     fn check(&self, args: &CheckArgs) -> Result<Outcome> {
         let config = self.compare_config(&args.compare)?;
         let store = self.store()?;
-        let run = match &args.run {
-            Some(path) => {
-                let mut run = load_run_file(path)?;
-                if args.key.branch.is_some() || args.key.platform.is_some() {
-                    run.key =
-                        self.resolve_key(&args.key, Some(&run.key.branch), &run.key.platform)?;
-                }
-                run
+        self.detail(&format!("store: {}", store.location()));
+        let run = if let Some(path) = &args.run {
+            let mut run = load_run_file(path)?;
+            if args.key.branch.is_some() || args.key.platform.is_some() {
+                run.key = self.resolve_key(&args.key, Some(&run.key.branch), &run.key.platform)?;
             }
-            None => self.measure(&args.measure, &args.key, &args.record)?,
+            run
+        } else if let [format, file] = args.import.as_slice() {
+            self.imported_run(format, Path::new(file), &args.key, &args.record)?
+        } else {
+            self.measure(&args.measure, &args.key, &args.record)?
         };
         self.write_out_file(&run, &args.record)?;
-        let key = run.key.clone();
-        let baseline = match self.block_on(store.get_baseline(&key)) {
-            Ok(found) => found.value,
-            Err(StoreError::NotFound { .. }) => {
-                if args.require_baseline {
-                    self.record(store.as_ref(), &run, &args.record)?;
-                    eprintln!(
-                        "error: no baseline for {key} in {} (--require-baseline); create one with `benchkeep baseline set`",
-                        store.location()
-                    );
-                    return Ok(Outcome::NoBaseline);
+        let own_key = run.key.clone();
+        let compare_with = self.baseline_key_for(&run, args)?;
+        self.detail(&format!(
+            "run {} of {own_key}; baseline key {compare_with}",
+            run.id
+        ));
+        let at_merge_base = if args.merge_base {
+            self.merge_base_baseline(store.as_ref(), &compare_with)?
+        } else {
+            None
+        };
+        let baseline = match at_merge_base {
+            Some(baseline) => baseline,
+            None => match self.block_on(store.get_baseline(&compare_with)) {
+                Ok(found) => found.value,
+                Err(StoreError::NotFound { .. }) => {
+                    if args.require_baseline {
+                        self.record(store.as_ref(), &run, &args.record)?;
+                        eprintln!(
+                            "error: no baseline for {compare_with} in {} (--require-baseline); create one with `benchkeep baseline set`",
+                            store.location()
+                        );
+                        return Ok(Outcome::NoBaseline);
+                    }
+                    if compare_with != own_key {
+                        // Another branch's baseline is never created from this run.
+                        self.record(store.as_ref(), &run, &args.record)?;
+                        emit(&report::run_summary(&run.benchmarks))?;
+                        self.notice(&format!(
+                            "no baseline for {compare_with} in {} yet, so nothing to compare with; the run is recorded under {own_key} (use --require-baseline to fail instead)",
+                            store.location()
+                        ));
+                        return Ok(Outcome::Passed);
+                    }
+                    return self.bootstrap(store.as_ref(), &run, args);
                 }
-                return self.bootstrap(store.as_ref(), &run, args);
-            }
-            Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
+                Err(e) => {
+                    return Err(
+                        anyhow!(e).context(format!("cannot load the baseline of {compare_with}"))
+                    );
+                }
+            },
         };
         let mut run = run;
         let before = args.confirm.then(|| run.benchmarks.clone());
@@ -405,7 +468,117 @@ impl App {
             self.write_out_file(&run, &args.record)?;
         }
         self.record(store.as_ref(), &run, &args.record)?;
+        if matches!(outcome, Outcome::Passed) {
+            self.promote_if_asked(store.as_ref(), &run, args)?;
+        }
         Ok(outcome)
+    }
+
+    /// The key whose baseline a check compares with: the run's own, or `--baseline-branch`'s
+    /// (with `--merge-base` and no branch given, the pull request's base branch from CI).
+    fn baseline_key_for(&self, run: &Run, args: &CheckArgs) -> Result<BaselineKey> {
+        let branch = args
+            .baseline_branch
+            .clone()
+            .or_else(|| self.config.compare.baseline_branch.clone())
+            .or_else(|| {
+                args.merge_base
+                    .then(|| run.ci.as_ref().and_then(|ci| ci.base_branch.clone()))
+                    .flatten()
+            });
+        if let Some(branch) = branch {
+            return BaselineKey::new(branch, run.key.platform.clone())
+                .map_err(|e| anyhow!("--baseline-branch: {e}"));
+        }
+        if args.merge_base {
+            bail!(
+                "--merge-base needs the branch to merge into: give --baseline-branch (no pull request base branch was found in the CI environment)"
+            );
+        }
+        Ok(run.key.clone())
+    }
+
+    /// With `--merge-base`: a baseline pooled from the runs of `key` recorded at the merge-base
+    /// of HEAD and the key's branch, if git finds one and the store has such runs.
+    fn merge_base_baseline(
+        &self,
+        store: &dyn Store,
+        key: &BaselineKey,
+    ) -> Result<Option<Baseline>> {
+        let Some(commit) = environment::merge_base(&self.cwd, &key.branch) else {
+            self.notice(&format!(
+                "--merge-base: git found no merge-base of HEAD and {} (in CI, fetch the branch with its history, e.g. fetch-depth: 0); comparing with the baseline of {key}",
+                key.branch
+            ));
+            return Ok(None);
+        };
+        let runs = self
+            .block_on(store.list_runs(&RunQuery::latest(key.clone(), MERGE_BASE_SEARCH)))
+            .with_context(|| format!("cannot list the runs of {key}"))?;
+        let at_commit: Vec<Run> = runs
+            .into_iter()
+            .filter(|r| r.git.as_ref().and_then(|g| g.commit.as_deref()) == Some(commit.as_str()))
+            .rev() // oldest first
+            .collect();
+        let short: String = commit.chars().take(12).collect();
+        if at_commit.is_empty() {
+            self.notice(&format!(
+                "--merge-base: no run of {key} was recorded at the merge-base {short}; comparing with the baseline of {key}"
+            ));
+            return Ok(None);
+        }
+        self.notice(&format!(
+            "comparing with {} run(s) of {key} recorded at the merge-base {short}",
+            at_commit.len()
+        ));
+        Ok(Some(Baseline::from_runs(
+            key.clone(),
+            &at_commit,
+            Timestamp::now(),
+        )?))
+    }
+
+    /// `--promote-on BRANCH` (or `[compare] promote_on`): on that branch, add a passing run to
+    /// its baseline with compare-and-swap, re-reading and retrying when another job updated it
+    /// meanwhile, so no promotion is lost.
+    fn promote_if_asked(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<()> {
+        let Some(branch) = args
+            .promote_on
+            .as_ref()
+            .or(self.config.compare.promote_on.as_ref())
+        else {
+            return Ok(());
+        };
+        if &run.key.branch != branch {
+            self.detail(&format!(
+                "not promoting: the run is on {}, promotion is on {branch}",
+                run.key.branch
+            ));
+            return Ok(());
+        }
+        if args.record.no_record {
+            self.notice("not promoting: --no-record keeps the run out of the store, and a baseline is built from stored runs");
+            return Ok(());
+        }
+        let keep = self.config.compare.promote_keep.unwrap_or(10).max(1);
+        let (sources, dropped) = self.block_on(promote(store, run, keep)).with_context(|| {
+            format!(
+                "cannot promote run {} into the baseline of {}",
+                run.id, run.key
+            )
+        })?;
+        let mut text = format!(
+            "promoted run {} into the baseline of {} ({sources} run(s))",
+            run.id, run.key
+        );
+        if dropped > 0 {
+            let _ = write!(
+                text,
+                "; {dropped} source run(s) no longer in the store were left out"
+            );
+        }
+        self.notice(&text);
+        Ok(())
     }
 
     /// Compares `run` with `baseline` (confirming regressions first with `--confirm`), prints the
@@ -451,24 +624,104 @@ impl App {
         {
             self.notice(&format!(
                 "hint: the baseline of {} comes from {} job(s), so job-to-job noise is unknown; pool {} or more with `benchkeep baseline set --last 10` for history-aware verdicts",
-                run.key,
+                baseline.key,
                 baseline.sources.len(),
                 config.min_history
             ));
+        }
+        let mut warnings = Vec::new();
+        let changed = run.fingerprint.differences_from(&baseline.fingerprint);
+        if !changed.is_empty() {
+            let what = format!(
+                "environment changed since the baseline ({})",
+                changed.join("; ")
+            );
+            match args
+                .environment
+                .or(self.config.compare.environment)
+                .unwrap_or_default()
+            {
+                EnvironmentPolicy::Ignore => {}
+                EnvironmentPolicy::Warn => warnings.push(format!(
+                    "{what}: timings may differ for that reason alone (`--environment refuse` makes this inconclusive)"
+                )),
+                EnvironmentPolicy::Refuse => {
+                    warnings.push(format!("{what}: not compared (--environment refuse)"));
+                    refuse_comparison(&mut comparison, &what);
+                }
+            }
         }
         let passed = comparison.passes(config);
         let context = report::Context {
             subject: run.key.to_string(),
             baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
             current_run: run.id.to_string(),
-            heading: None,
+            heading: (baseline.key != run.key).then(|| {
+                format!(
+                    "{} compared with the baseline of {} ({} run{})",
+                    run.key,
+                    baseline.key,
+                    baseline.sources.len(),
+                    if baseline.sources.len() == 1 { "" } else { "s" }
+                )
+            }),
+            warnings,
+            current_commit: run.git.as_ref().and_then(|g| g.commit.clone()),
+            baseline_commits: baseline
+                .sources
+                .iter()
+                .filter_map(|s| s.commit.clone())
+                .collect(),
+            job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
+            fail_on_inconclusive: config.fail_on_inconclusive,
         };
-        emit(&render(&comparison, &context, passed, options))?;
+        self.publish(&comparison, &context, passed, options)?;
         Ok(if passed {
             Outcome::Passed
         } else {
             Outcome::Regressed
         })
+    }
+
+    /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
+    /// format also fills `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`.
+    fn publish(
+        &self,
+        comparison: &compare::Comparison,
+        context: &report::Context,
+        passed: bool,
+        options: &CompareOptions,
+    ) -> Result<()> {
+        for (format, path) in &options.reports {
+            let text = render(
+                *format,
+                comparison,
+                context,
+                passed,
+                options.all_metrics,
+                false,
+            );
+            std::fs::write(path, text).with_context(|| {
+                format!("cannot write the {format:?} report to {}", path.display())
+            })?;
+            self.detail(&format!(
+                "wrote the {format:?} report to {}",
+                path.display()
+            ));
+        }
+        let uses_github = options.format == Format::Github
+            || options.reports.iter().any(|(f, _)| *f == Format::Github);
+        if uses_github {
+            github_files(comparison, context, passed)?;
+        }
+        emit(&render(
+            options.format,
+            comparison,
+            context,
+            passed,
+            options.all_metrics,
+            self.color,
+        ))
     }
 
     /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
@@ -805,9 +1058,13 @@ impl App {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],
             current_run: head.id.to_string(),
-            heading: None,
+            current_commit: head.git.as_ref().and_then(|g| g.commit.clone()),
+            baseline_commits: base.git.iter().filter_map(|g| g.commit.clone()).collect(),
+            job_url: head.ci.as_ref().and_then(|c| c.url.clone()),
+            fail_on_inconclusive: config.fail_on_inconclusive,
+            ..report::Context::default()
         };
-        emit(&render(&comparison, &context, passed, &args.compare))?;
+        self.publish(&comparison, &context, passed, &args.compare)?;
         Ok(if passed {
             Outcome::Passed
         } else {
@@ -817,17 +1074,143 @@ impl App {
 }
 
 fn render(
+    format: Format,
     comparison: &compare::Comparison,
     context: &report::Context,
     passed: bool,
-    options: &CompareOptions,
+    all_metrics: bool,
+    color: bool,
 ) -> String {
-    match options.format {
-        Format::Text => report::text(comparison, context, passed, options.all_metrics),
-        Format::Markdown => report::markdown(comparison, context, passed, options.all_metrics),
+    match format {
+        Format::Text => report::text(comparison, context, passed, all_metrics, color),
+        Format::Markdown => report::markdown(comparison, context, passed, all_metrics),
         Format::Json => report::json(comparison, context, passed),
+        Format::Github => report::github_annotations(comparison, context, passed),
+        Format::Junit => report::junit(comparison, context, all_metrics),
+        Format::Csv => report::csv(comparison, all_metrics),
+        Format::Alert => report::alert(comparison, context),
     }
 }
+
+/// For the `github` format inside GitHub Actions: the Markdown report appended to the job
+/// summary, and the verdict to the step's outputs. Outside Actions (variables unset) nothing.
+fn github_files(
+    comparison: &compare::Comparison,
+    context: &report::Context,
+    passed: bool,
+) -> Result<()> {
+    let append = |variable: &str, text: &str| -> Result<()> {
+        let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) else {
+            return Ok(());
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open ${variable} ({})", Path::new(&path).display()))?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write ${variable}"))
+    };
+    append(
+        "GITHUB_STEP_SUMMARY",
+        &format!("{}\n", report::markdown(comparison, context, passed, false)),
+    )?;
+    let delimiter = format!("benchkeep_{:016x}", entropy());
+    append(
+        "GITHUB_OUTPUT",
+        &report::github_outputs(comparison, passed, &delimiter),
+    )
+}
+
+/// `--environment refuse`: every gating verdict becomes inconclusive, with the reason.
+fn refuse_comparison(comparison: &mut compare::Comparison, what: &str) {
+    for entry in comparison.entries.iter_mut().filter(|e| e.gating) {
+        if matches!(
+            entry.verdict,
+            Verdict::Regressed | Verdict::Improved | Verdict::Unchanged
+        ) {
+            entry.verdict = Verdict::Inconclusive;
+            entry.severity = None;
+            what.clone_into(&mut entry.reason);
+        }
+    }
+}
+
+/// How many of a key's newest runs `--merge-base` searches for the merge-base commit.
+const MERGE_BASE_SEARCH: usize = 500;
+
+/// Adds `run` to the baseline of its key, keeping the newest `keep` source runs: read the
+/// baseline and its version, rebuild it from its stored source runs plus this one, write it
+/// only if the version is unchanged, and start over when another job won the race. Returns the
+/// number of source runs and how many were missing from the store (pruned).
+async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, usize)> {
+    let mut loaded: std::collections::HashMap<RunId, Run> = std::collections::HashMap::new();
+    let mut last_error = None;
+    for attempt in 0..PROMOTE_ATTEMPTS {
+        let (current, mode) = match store.get_baseline(&run.key).await {
+            Ok(found) => (
+                Some(found.value),
+                core_store::PutMode::Update(found.version),
+            ),
+            Err(StoreError::NotFound { .. }) => (None, core_store::PutMode::Create),
+            Err(e) => return Err(anyhow!(e)),
+        };
+        let mut wanted: Vec<RunId> = current
+            .iter()
+            .flat_map(|b| b.sources.iter().map(|s| s.run.clone()))
+            .collect();
+        if wanted.contains(&run.id) {
+            return Ok((wanted.len(), 0)); // already promoted (a retried job)
+        }
+        wanted.sort();
+        let skip = wanted.len().saturating_sub(keep - 1);
+        let mut runs = Vec::with_capacity(keep);
+        let mut missing = 0;
+        for id in &wanted[skip..] {
+            if !loaded.contains_key(id) {
+                match store.get_run(id).await {
+                    Ok(source) => {
+                        loaded.insert(id.clone(), source);
+                    }
+                    Err(StoreError::NotFound { .. }) => {
+                        missing += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(anyhow!(e).context(format!("cannot load source run {id}")));
+                    }
+                }
+            }
+            runs.push(loaded[id].clone());
+        }
+        runs.push(run.clone());
+        let next = Baseline::from_runs(run.key.clone(), &runs, Timestamp::now())?;
+        match store.put_baseline(&next, mode).await {
+            Ok(_) => return Ok((runs.len(), missing)),
+            Err(
+                e @ (StoreError::Precondition { .. }
+                | StoreError::AlreadyExists { .. }
+                | StoreError::NotFound { .. }),
+            ) => {
+                last_error = Some(e);
+                // Jittered backoff, so racing jobs do not collide again in lockstep.
+                let millis = 20 * (attempt as u64 + 1) + entropy() % 50;
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+            }
+            Err(e) => return Err(anyhow!(e)),
+        }
+    }
+    Err(anyhow!(last_error.map_or_else(
+        || "too many concurrent updates".to_owned(),
+        |e| e.to_string()
+    ))
+    .context(format!(
+        "gave up after {PROMOTE_ATTEMPTS} concurrent updates"
+    )))
+}
+
+/// Attempts of one promotion before giving up (each lost race means another job promoted).
+const PROMOTE_ATTEMPTS: usize = 30;
 
 /// Writes to stdout; a closed pipe (`benchkeep ... | head`) is not an error.
 fn emit(text: &str) -> Result<()> {

@@ -83,6 +83,14 @@ pub struct CompareSection {
     pub fdr: Option<bool>,
     /// Fewest past jobs in a baseline for the history method (default 5).
     pub min_history: Option<usize>,
+    /// Compare with this branch's baseline (`check --baseline-branch`).
+    pub baseline_branch: Option<String>,
+    /// After a passing check on this branch, add the run to its baseline (`check --promote-on`).
+    pub promote_on: Option<String>,
+    /// How many runs a promoted baseline keeps, newest first (default 10).
+    pub promote_keep: Option<usize>,
+    /// What to do when the machine differs from the baseline's: `warn`, `refuse`, `ignore`.
+    pub environment: Option<crate::args::EnvironmentPolicy>,
 }
 
 /// `[ab]`: paired mode.

@@ -1,4 +1,5 @@
-//! Rendering runs and comparisons for people (text, Markdown) and tools (JSON).
+//! Rendering runs and comparisons for people (text, Markdown, GitHub annotations) and tools
+//! (JSON, `JUnit` XML, CSV), and the issue to open for a serious regression.
 
 use std::fmt::Write as _;
 
@@ -15,10 +16,12 @@ use serde::Serialize;
 /// - `1.0`: first version: `passed`, `key`, `baseline_runs`, `current_run`, `counts`, `entries`.
 /// - `1.1`: `fdr`; entries gain `method`, `threshold`, `q_value`, `detectable`, `history` and
 ///   `notes`; `heading` for paired comparisons.
-pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
+/// - `1.2`: `warnings` (e.g. the environment changed), `current_commit`, `baseline_commits`,
+///   `job_url`, and `alert` (whether a moderate or critical regression asks for an issue).
+pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
 
 /// What is being compared with what, for headings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Context {
     /// The key, or a description such as `a.json -> b.json`.
     pub subject: String,
@@ -29,6 +32,21 @@ pub struct Context {
     /// A first line that replaces "X compared with the baseline of N runs" (paired mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heading: Option<String>,
+    /// Things the reader must know besides the table (the environment changed, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The commit the current run measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_commit: Option<String>,
+    /// The commits the baseline's runs measured, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baseline_commits: Vec<String>,
+    /// A link to the CI job that made the current run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_url: Option<String>,
+    /// Whether an inconclusive gating metric fails the gate (for per-benchmark outcomes).
+    #[serde(skip)]
+    pub fail_on_inconclusive: bool,
 }
 
 impl Context {
@@ -209,9 +227,28 @@ pub fn summary_line(comparison: &Comparison, passed: bool) -> String {
     line
 }
 
-/// The comparison as a text table.
+/// ANSI colours for verdicts on a terminal.
+fn paint(text: &str, verdict: Verdict) -> String {
+    let code = match verdict {
+        Verdict::Regressed => "31",              // red
+        Verdict::Improved => "32",               // green
+        Verdict::Inconclusive => "33",           // yellow
+        Verdict::New | Verdict::Missing => "36", // cyan
+        Verdict::Unchanged => return text.to_owned(),
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// The comparison as a text table; `color` paints verdicts and the final line (terminals only:
+/// the caller decides, honouring `--color` and `NO_COLOR`).
 #[must_use]
-pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metrics: bool) -> String {
+pub fn text(
+    comparison: &Comparison,
+    context: &Context,
+    passed: bool,
+    all_metrics: bool,
+    color: bool,
+) -> String {
     let header = [
         "benchmark",
         "metric",
@@ -253,13 +290,24 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
     let mut out = String::with_capacity(rows.len() * 120 + 256);
     let _ = write!(
         out,
-        "{}\n{}\n\n",
+        "{}\n{}\n",
         cell(&context.heading(), 240),
         method_line(comparison)
     );
+    for warning in &context.warnings {
+        let _ = writeln!(out, "warning: {}", cell(warning, 400));
+    }
+    out.push('\n');
     write_row(&mut out, header.iter().copied(), &widths);
-    for row in &rows {
-        write_row(&mut out, row.iter().map(String::as_str), &widths);
+    for (row, entry) in rows.iter().zip(shown(comparison, all_metrics)) {
+        if color {
+            // Pad before painting: escape codes have no width on screen.
+            let mut painted = row.clone();
+            painted[2] = paint(&format!("{:<w$}", row[2], w = widths[2]), entry.verdict);
+            write_row(&mut out, painted.iter().map(String::as_str), &widths);
+        } else {
+            write_row(&mut out, row.iter().map(String::as_str), &widths);
+        }
     }
     for e in shown(comparison, all_metrics) {
         if matches!(e.verdict, Verdict::Inconclusive) {
@@ -276,7 +324,17 @@ pub fn text(comparison: &Comparison, context: &Context, passed: bool, all_metric
         }
     }
     out.push('\n');
-    out.push_str(&summary_line(comparison, passed));
+    let line = summary_line(comparison, passed);
+    if color {
+        let verdict = if passed {
+            Verdict::Improved
+        } else {
+            Verdict::Regressed
+        };
+        out.push_str(&paint(&line, verdict));
+    } else {
+        out.push_str(&line);
+    }
     out.push('\n');
     out
 }
@@ -306,7 +364,90 @@ fn markdown_cell(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The comparison as Markdown for a pull-request comment.
+/// GitHub rejects comments over 65,536 characters; the report stays under this many bytes
+/// (bytes >= characters), which leaves room for a CI step's own additions.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+/// The first line of every Markdown report: a hidden marker a CI step searches for to update
+/// one sticky comment per key instead of adding a new one on every push.
+#[must_use]
+pub fn markdown_marker(subject: &str) -> String {
+    // `--` would end the HTML comment early.
+    let safe: String = subject
+        .chars()
+        .map(|c| if c.is_control() || c == '>' { '_' } else { c })
+        .collect::<String>()
+        .replace("--", "-_");
+    format!("<!-- benchkeep-report: {} -->", cell(&safe, 200))
+}
+
+/// Gating entries (or every entry with `all_metrics`) in reading order: regressions by severity
+/// then size, improvements by size, then the rest.
+fn by_severity(comparison: &Comparison, all_metrics: bool) -> Vec<&MetricComparison> {
+    let mut entries = shown(comparison, all_metrics);
+    let magnitude = |e: &MetricComparison| e.change.map_or(0.0, f64::abs);
+    entries.sort_by(|a, b| {
+        let rank = |e: &MetricComparison| match e.verdict {
+            Verdict::Regressed => 0,
+            Verdict::Improved => 1,
+            Verdict::Inconclusive => 2,
+            Verdict::Missing | Verdict::New => 3,
+            Verdict::Unchanged => 4,
+        };
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.severity.cmp(&a.severity))
+            .then(magnitude(b).total_cmp(&magnitude(a)))
+    });
+    entries
+}
+
+/// A string that stops growing at a limit and says so.
+struct Capped {
+    out: String,
+    limit: usize,
+}
+
+impl Capped {
+    /// Appends `text` if it fits with `reserve` bytes to spare; says whether it did.
+    fn push(&mut self, text: &str, reserve: usize) -> bool {
+        if self.out.len() + text.len() + reserve > self.limit {
+            return false;
+        }
+        self.out.push_str(text);
+        true
+    }
+}
+
+const MARKDOWN_HEADER: &str = "| benchmark | metric | verdict | change | 95% CI | p | q | detectable | baseline | current |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n";
+
+fn markdown_row(e: &MetricComparison) -> String {
+    let verdict = match (e.verdict, severity(e)) {
+        (Verdict::Regressed, sev) => format!("**regressed** ({sev})"),
+        (v, _) => v.to_string(),
+    };
+    format!(
+        "| {} | {} | {verdict} | {} |\n",
+        markdown_cell(&e.benchmark),
+        markdown_cell(&e.metric),
+        figures(e).join(" | "),
+    )
+}
+
+/// How a regression is named when the table has no room: `` `parse` wall_time +12.3% ``.
+fn compact(e: &MetricComparison) -> String {
+    format!(
+        "`{}` {} {}",
+        markdown_cell(&e.benchmark).replace('`', ""),
+        markdown_cell(&e.metric),
+        e.change.map(pct).unwrap_or_default()
+    )
+}
+
+/// The comparison as Markdown for a pull-request comment: a hidden marker, a one-line verdict,
+/// regressions then improvements in tables, the rest collapsed, and notes. It stays under
+/// [`MARKDOWN_LIMIT`] by summarising rows instead of cutting a table; every regression is named,
+/// in its table row or, when there are too many for rows, in a compact list.
 #[must_use]
 pub fn markdown(
     comparison: &Comparison,
@@ -314,41 +455,77 @@ pub fn markdown(
     passed: bool,
     all_metrics: bool,
 ) -> String {
+    markdown_capped(comparison, context, passed, all_metrics, MARKDOWN_LIMIT)
+}
+
+fn markdown_capped(
+    comparison: &Comparison,
+    context: &Context,
+    passed: bool,
+    all_metrics: bool,
+    limit: usize,
+) -> String {
     let icon = if passed { "✅" } else { "❌" };
-    let mut out = format!(
-        "### {icon} benchkeep: {}\n\n{}.\n{}.\n\n",
-        markdown_cell(&summary_line(comparison, passed)),
-        markdown_cell(&context.heading()),
-        markdown_cell(&method_line(comparison)),
-    );
-    out.push_str(
-        "| benchmark | metric | verdict | change | 95% CI | p | q | detectable | baseline | current |\n",
-    );
-    out.push_str("|---|---|---|---:|---|---:|---:|---:|---:|---:|\n");
-    let mut entries = shown(comparison, all_metrics);
-    // Regressions first, then improvements, then the rest, as a reader scans for trouble.
-    entries.sort_by_key(|e| match e.verdict {
-        Verdict::Regressed => 0,
-        Verdict::Improved => 1,
-        Verdict::Inconclusive => 2,
-        Verdict::Missing | Verdict::New => 3,
-        Verdict::Unchanged => 4,
-    });
-    for e in entries {
-        let verdict = match (e.verdict, severity(e)) {
-            (Verdict::Regressed, sev) => format!("**regressed** ({sev})"),
-            (v, _) => v.to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {verdict} | {} |",
-            markdown_cell(&e.benchmark),
-            markdown_cell(&e.metric),
-            figures(e).join(" | "),
+    let mut about = markdown_cell(&context.heading());
+    if let Some(commit) = &context.current_commit {
+        let _ = write!(
+            about,
+            " · commit `{}`",
+            markdown_cell(&short_commit(commit))
         );
     }
-    let notes: Vec<String> = shown(comparison, all_metrics)
-        .into_iter()
+    if let Some(url) = &context.job_url {
+        let _ = write!(about, " · [job]({})", url.replace(['(', ')', ' '], ""));
+    }
+    let mut page = Capped {
+        out: String::with_capacity(limit.min(1 << 16)),
+        limit,
+    };
+    page.out = format!(
+        "{}\n### {icon} benchkeep: {}\n\n{about}.\n{}.\n\n",
+        markdown_marker(&context.subject),
+        markdown_cell(&summary_line(comparison, passed)),
+        markdown_cell(&method_line(comparison)),
+    );
+    for warning in &context.warnings {
+        let _ = writeln!(page.out, "> ⚠️ {}\n", markdown_cell(warning));
+    }
+    let entries = by_severity(comparison, all_metrics);
+    let split = |verdict: Verdict| -> Vec<&MetricComparison> {
+        entries
+            .iter()
+            .copied()
+            .filter(|e| e.verdict == verdict)
+            .collect()
+    };
+    let rest: Vec<&MetricComparison> = entries
+        .iter()
+        .copied()
+        .filter(|e| !matches!(e.verdict, Verdict::Regressed | Verdict::Improved))
+        .collect();
+    push_regressions(&mut page, &split(Verdict::Regressed));
+    let improvements = split(Verdict::Improved);
+    push_table(
+        &mut page,
+        &improvements,
+        &format!("Improvements ({})", improvements.len()),
+        false,
+    );
+    let mut counts: Vec<String> = Vec::new();
+    for verdict in [
+        Verdict::Unchanged,
+        Verdict::Inconclusive,
+        Verdict::New,
+        Verdict::Missing,
+    ] {
+        let n = rest.iter().filter(|e| e.verdict == verdict).count();
+        if n > 0 {
+            counts.push(format!("{n} {verdict}"));
+        }
+    }
+    push_table(&mut page, &rest, &counts.join(", "), true);
+    let notes: Vec<String> = entries
+        .iter()
         .flat_map(|e| {
             let reason =
                 (e.verdict == Verdict::Inconclusive).then(|| format!("inconclusive, {}", e.reason));
@@ -357,7 +534,7 @@ pub fn markdown(
                 .chain(e.notes.iter().cloned())
                 .map(move |note| {
                     format!(
-                        "- {} {}: {}",
+                        "- {} {}: {}\n",
                         markdown_cell(&e.benchmark),
                         markdown_cell(&e.metric),
                         markdown_cell(&note)
@@ -366,12 +543,409 @@ pub fn markdown(
         })
         .take(50)
         .collect();
-    if !notes.is_empty() {
-        out.push('\n');
-        out.push_str(&notes.join("\n"));
+    for note in notes {
+        if !page.push(&note, 100) {
+            break;
+        }
+    }
+    page.out
+}
+
+/// Room kept for the closing lines after each Markdown section.
+const TAIL: usize = 600;
+
+/// The regressions: table rows while the rest could still be named compactly, then a compact
+/// list, so that every regression is named whenever names alone fit.
+fn push_regressions(page: &mut Capped, regressions: &[&MetricComparison]) {
+    if regressions.is_empty() {
+        return;
+    }
+    // compact_from[i]: the size of naming regressions i.. compactly.
+    let mut compact_from: Vec<usize> = regressions.iter().map(|e| compact(e).len() + 2).collect();
+    let mut running = 0;
+    for size in compact_from.iter_mut().rev() {
+        running += *size;
+        *size = running;
+    }
+    page.push(&format!("**Regressions ({})**\n\n", regressions.len()), 0);
+    page.push(MARKDOWN_HEADER, 0);
+    let mut rows = 0;
+    for (i, e) in regressions.iter().enumerate() {
+        // What naming the rest compactly would take, with its lead-in line.
+        let later = compact_from.get(i + 1).map_or(0, |size| size + 100);
+        if !page.push(&markdown_row(e), later + TAIL) {
+            break;
+        }
+        rows += 1;
+    }
+    if rows < regressions.len() {
+        page.push(
+            &format!(
+                "\n{} more regression(s), too many for rows: ",
+                regressions.len() - rows
+            ),
+            0,
+        );
+        let mut named = rows;
+        for e in &regressions[rows..] {
+            if !page.push(&format!("{}; ", compact(e)), TAIL) {
+                break;
+            }
+            named += 1;
+        }
+        if named < regressions.len() {
+            page.push(
+                &format!(
+                    "and {} more (the JSON, CSV or JUnit report lists every one)",
+                    regressions.len() - named
+                ),
+                0,
+            );
+        }
+        page.push("\n", 0);
+    }
+    page.push("\n", 0);
+}
+
+/// A titled table (collapsed in `<details>` when asked), rows while they fit.
+fn push_table(page: &mut Capped, rows: &[&MetricComparison], title: &str, collapsed: bool) {
+    if rows.is_empty() {
+        return;
+    }
+    let open = if collapsed {
+        format!("<details><summary>{title}</summary>\n\n")
+    } else {
+        format!("**{title}**\n\n")
+    };
+    if !page.push(&open, TAIL) {
+        return;
+    }
+    page.push(MARKDOWN_HEADER, 0);
+    let mut written = 0;
+    for e in rows {
+        if !page.push(&markdown_row(e), TAIL) {
+            break;
+        }
+        written += 1;
+    }
+    if written < rows.len() {
+        page.push(
+            &format!(
+                "\n{} more row(s) left out to stay under GitHub's comment size limit.\n",
+                rows.len() - written
+            ),
+            0,
+        );
+    }
+    page.push(if collapsed { "\n</details>\n\n" } else { "\n" }, 0);
+}
+
+fn short_commit(commit: &str) -> String {
+    commit.chars().take(12).collect()
+}
+
+/// Escapes a GitHub workflow command's message (`::error::MESSAGE`).
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a GitHub workflow command's property value (`title=VALUE`).
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions workflow commands: an `::error` per regression, a `::warning` per
+/// inconclusive gating metric and per context warning, a `::notice` per improvement (at most
+/// 50 of each, GitHub shows only the first few anyway), and the verdict as the last line.
+#[must_use]
+pub fn github_annotations(comparison: &Comparison, context: &Context, passed: bool) -> String {
+    let mut out = String::new();
+    for warning in &context.warnings {
+        let _ = writeln!(
+            out,
+            "::warning title={}::{}",
+            github_property("benchkeep: environment"),
+            github_data(warning)
+        );
+    }
+    let entries = by_severity(comparison, false);
+    for (verdict, level) in [
+        (Verdict::Regressed, "error"),
+        (Verdict::Inconclusive, "warning"),
+        (Verdict::Improved, "notice"),
+    ] {
+        for e in entries.iter().filter(|e| e.verdict == verdict).take(50) {
+            let title = format!("benchkeep: {} {}", cell(&e.benchmark, 80), e.verdict);
+            let detail = match e.verdict {
+                Verdict::Inconclusive => e.reason.clone(),
+                _ => format!(
+                    "{} {} (95% CI {}), {} -> {}",
+                    e.change.map(pct).unwrap_or_default(),
+                    severity(e),
+                    interval(e),
+                    value(e.baseline.as_ref(), &e.unit),
+                    value(e.current.as_ref(), &e.unit),
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "::{level} title={}::{} {}: {}",
+                github_property(&title),
+                github_data(&cell(&e.benchmark, 200)),
+                github_data(&e.metric),
+                github_data(&detail),
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "::{} title=benchkeep::{}",
+        if passed { "notice" } else { "error" },
+        github_data(&summary_line(comparison, passed))
+    );
+    out
+}
+
+/// The lines appended to `$GITHUB_OUTPUT`: `verdict`, `regressions`, `alert` and `summary`.
+#[must_use]
+pub fn github_outputs(comparison: &Comparison, passed: bool, delimiter: &str) -> String {
+    format!(
+        "verdict={}\nregressions={}\nalert={}\nsummary<<{delimiter}\n{}\n{delimiter}\n",
+        if passed { "pass" } else { "fail" },
+        comparison.count(Verdict::Regressed),
+        wants_alert(comparison),
+        summary_line(comparison, passed).replace(delimiter, ""),
+    )
+}
+
+/// Text safe inside XML 1.0: markup escaped, and control characters (which XML 1.0 forbids even
+/// as references) shown as escapes.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+                out.extend(c.escape_default());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether an entry makes the gate fail.
+fn fails(e: &MetricComparison, context: &Context) -> bool {
+    e.gating
+        && (e.verdict == Verdict::Regressed
+            || (context.fail_on_inconclusive && e.verdict == Verdict::Inconclusive))
+}
+
+/// `JUnit` XML: one test case per benchmark metric shown, a `<failure>` for each that fails the
+/// gate, `<skipped>` for inconclusive ones that do not; `time` is the current median in
+/// seconds for time metrics.
+#[must_use]
+pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> String {
+    let entries = shown(comparison, all_metrics);
+    let failures = entries.iter().filter(|e| fails(e, context)).count();
+    let skipped = entries
+        .iter()
+        .filter(|e| e.verdict == Verdict::Inconclusive && !fails(e, context))
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"benchkeep\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
+        entries.len()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
+        xml(&context.subject),
+        entries.len()
+    );
+    for e in entries {
+        let time = match (e.unit.0.as_str(), e.current.as_ref()) {
+            ("ns", Some(s)) => format!(" time=\"{:.9}\"", s.median / 1e9),
+            _ => String::new(),
+        };
+        let _ = write!(
+            out,
+            "    <testcase classname=\"benchkeep.{}\" name=\"{}\"{time}",
+            xml(&e.metric),
+            xml(&e.benchmark)
+        );
+        let [change, interval, p, q, _, baseline, current] = figures(e);
+        let details = format!(
+            "{} {}: {} {change} (95% CI {interval}, p {p}, q {q}), baseline {baseline}, current {current}; {}",
+            e.benchmark, e.metric, e.verdict, e.reason
+        );
+        if fails(e, context) {
+            let _ = writeln!(
+                out,
+                ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
+                e.verdict,
+                xml(&format!("{} {change} {}", e.verdict, severity(e))),
+                xml(&details)
+            );
+        } else if e.verdict == Verdict::Inconclusive {
+            let _ = writeln!(
+                out,
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                xml(&format!("inconclusive: {}", e.reason))
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                ">\n      <system-out>{}</system-out>\n    </testcase>",
+                xml(&details)
+            );
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.parse::<f64>().is_err()
+    {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// CSV, one row per benchmark and metric, numbers unformatted (ratios, base units).
+#[must_use]
+pub fn csv(comparison: &Comparison, all_metrics: bool) -> String {
+    let mut out = String::from(
+        "benchmark,metric,gating,verdict,severity,change,ci_low,ci_high,p_value,q_value,baseline_median,current_median,unit,direction\n",
+    );
+    let number = |x: Option<f64>| x.map_or_else(String::new, |v| format!("{v}"));
+    for e in shown(comparison, all_metrics) {
+        let row = [
+            csv_field(&e.benchmark),
+            csv_field(&e.metric),
+            e.gating.to_string(),
+            e.verdict.to_string(),
+            severity(e).to_owned(),
+            number(e.change),
+            number(e.interval.map(|i| i.0)),
+            number(e.interval.map(|i| i.1)),
+            number(e.p_value),
+            number(e.q_value),
+            number(e.baseline.as_ref().map(|s| s.median)),
+            number(e.current.as_ref().map(|s| s.median)),
+            csv_field(&e.unit.0),
+            match e.direction {
+                benchkeep_core::model::Direction::LowerIsBetter => "lower_is_better".into(),
+                benchkeep_core::model::Direction::HigherIsBetter => "higher_is_better".into(),
+            },
+        ];
+        out.push_str(&row.join(","));
         out.push('\n');
     }
     out
+}
+
+/// Whether the comparison has a moderate or critical regression, which asks for an issue.
+#[must_use]
+pub fn wants_alert(comparison: &Comparison) -> bool {
+    comparison
+        .regressions()
+        .any(|e| matches!(e.severity, Some(Severity::Moderate | Severity::Critical)))
+}
+
+/// For moderate or critical regressions, an issue to open: the title on the first line, a blank
+/// line, then the Markdown body (benchmarks, changes, commits, the job). Empty otherwise, so a
+/// CI step files an issue only when the file is not empty.
+#[must_use]
+pub fn alert(comparison: &Comparison, context: &Context) -> String {
+    let serious: Vec<&MetricComparison> = by_severity(comparison, false)
+        .into_iter()
+        .filter(|e| {
+            e.verdict == Verdict::Regressed
+                && matches!(e.severity, Some(Severity::Moderate | Severity::Critical))
+        })
+        .collect();
+    let Some(worst) = serious.first() else {
+        return String::new();
+    };
+    let title = format!(
+        "Performance regression in {}: {} {} {}{}",
+        cell(&context.subject, 80),
+        cell(&worst.benchmark, 80),
+        worst.metric,
+        worst.change.map(pct).unwrap_or_default(),
+        if serious.len() > 1 {
+            format!(" and {} more", serious.len() - 1)
+        } else {
+            String::new()
+        }
+    );
+    let mut body = format!(
+        "benchkeep found {} moderate or critical regression(s) in {}.\n\n",
+        serious.len(),
+        markdown_cell(&context.subject)
+    );
+    body.push_str("| benchmark | metric | severity | change | 95% CI | baseline | current |\n|---|---|---|---:|---|---:|---:|\n");
+    for e in serious.iter().take(200) {
+        let _ = writeln!(
+            body,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            markdown_cell(&e.benchmark),
+            markdown_cell(&e.metric),
+            severity(e),
+            e.change.map(pct).unwrap_or_default(),
+            interval(e),
+            value(e.baseline.as_ref(), &e.unit),
+            value(e.current.as_ref(), &e.unit),
+        );
+    }
+    if serious.len() > 200 {
+        let _ = writeln!(body, "\n…and {} more.", serious.len() - 200);
+    }
+    body.push('\n');
+    if let Some(commit) = &context.current_commit {
+        let _ = writeln!(body, "- Commit measured: `{}`", markdown_cell(commit));
+    }
+    if !context.baseline_commits.is_empty() {
+        let commits: Vec<String> = context
+            .baseline_commits
+            .iter()
+            .rev()
+            .take(5)
+            .map(|c| format!("`{}`", markdown_cell(&short_commit(c))))
+            .collect();
+        let _ = writeln!(
+            body,
+            "- Baseline commits (newest first): {}",
+            commits.join(", ")
+        );
+    }
+    let _ = writeln!(
+        body,
+        "- Current run: `{}`",
+        markdown_cell(&context.current_run)
+    );
+    if let Some(url) = &context.job_url {
+        let _ = writeln!(body, "- Job: {url}");
+    }
+    let _ = writeln!(body, "- {}", markdown_cell(&method_line(comparison)));
+    format!("{}\n\n{body}", title.replace(['\n', '\r'], " "))
 }
 
 #[derive(Serialize)]
@@ -379,6 +953,7 @@ struct VerdictDocument<'a> {
     schema: SchemaVersion,
     kind: &'static str,
     passed: bool,
+    alert: bool,
     #[serde(flatten)]
     context: &'a Context,
     summary: String,
@@ -406,6 +981,7 @@ pub fn json(comparison: &Comparison, context: &Context, passed: bool) -> String 
         schema: VERDICT_SCHEMA,
         kind: "verdict",
         passed,
+        alert: wants_alert(comparison),
         context,
         summary: summary_line(comparison, passed),
         counts: Counts {
@@ -538,7 +1114,10 @@ mod tests {
             subject: "main@linux-x86_64".into(),
             baseline_runs: vec!["20261123T151600123Z-0000deadbeef".into()],
             current_run: "20261123T161600123Z-0000cafef00d".into(),
-            heading: None,
+            current_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            baseline_commits: vec!["fedcba9876543210fedcba9876543210fedcba98".into()],
+            job_url: Some("https://github.com/o/r/actions/runs/42".into()),
+            ..Context::default()
         };
         (comparison, context)
     }
@@ -546,7 +1125,13 @@ mod tests {
     #[test]
     fn text_report() {
         let (c, ctx) = fixture();
-        insta::assert_snapshot!(text(&c, &ctx, c.passes(&CompareConfig::default()), false));
+        insta::assert_snapshot!(text(
+            &c,
+            &ctx,
+            c.passes(&CompareConfig::default()),
+            false,
+            false
+        ));
     }
 
     #[test]
@@ -563,6 +1148,225 @@ mod tests {
         assert_eq!(doc["kind"], "verdict");
         assert_eq!(doc["counts"]["regressed"], 1);
         assert_eq!(doc["entries"][0]["verdict"], "regressed");
+    }
+
+    /// A comparison of `total` benchmarks with long names, `regressed` of them regressed
+    /// (critical first, then moderate), built from the fixture's entries.
+    fn large(total: usize, regressed: usize) -> Comparison {
+        let (fixture, _) = fixture();
+        let template = |verdict: Verdict| {
+            fixture
+                .entries
+                .iter()
+                .find(|e| e.verdict == verdict)
+                .unwrap()
+                .clone()
+        };
+        let (bad, fine) = (template(Verdict::Regressed), template(Verdict::Unchanged));
+        let mut comparison = fixture.clone();
+        comparison.entries = (0..total)
+            .map(|i| {
+                let mut e = if i < regressed {
+                    bad.clone()
+                } else {
+                    fine.clone()
+                };
+                e.benchmark = format!(
+                    "suite::module_{:03}::benchmark_with_a_long_name_{i:05}",
+                    i % 97
+                );
+                if i < regressed / 2 {
+                    e.severity = Some(Severity::Critical);
+                }
+                e
+            })
+            .collect();
+        comparison
+    }
+
+    #[test]
+    fn markdown_of_2000_benchmarks_stays_under_githubs_limit_and_names_every_regression() {
+        let (_, ctx) = fixture();
+        for regressed in [0, 10, 300, 600] {
+            let comparison = large(2000, regressed);
+            let text = markdown(&comparison, &ctx, regressed == 0, false);
+            assert!(
+                text.chars().count() < 65_536,
+                "{regressed}: {} chars",
+                text.len()
+            );
+            assert!(text.len() <= MARKDOWN_LIMIT);
+            for e in comparison.regressions() {
+                assert!(
+                    text.contains(&e.benchmark),
+                    "{regressed}: {} not named",
+                    e.benchmark
+                );
+            }
+            assert!(text.starts_with("<!-- benchkeep-report: main@linux-x86_64 -->\n"));
+            // Tables are never cut mid-row: every table line is a whole row.
+            for line in text.lines().filter(|l| l.starts_with('|')) {
+                assert!(line.ends_with('|'), "cut row: {line}");
+            }
+            if regressed > 0 {
+                let critical = text.find("(critical)").unwrap();
+                assert!(text.find("(moderate)").is_none_or(|m| m > critical));
+            }
+        }
+        let text = markdown(&large(2000, 300), &ctx, false, false);
+        assert!(
+            text.contains("more row(s) left out"),
+            "unchanged rows are summarised"
+        );
+    }
+
+    #[test]
+    fn markdown_with_more_regressions_than_fit_says_how_many_are_left() {
+        let (_, ctx) = fixture();
+        let text = markdown(&large(5000, 5000), &ctx, false, false);
+        assert!(text.len() <= MARKDOWN_LIMIT);
+        assert!(text.contains("too many for rows"));
+        assert!(text.contains("more (the JSON, CSV or JUnit report lists every one)"));
+    }
+
+    #[test]
+    fn markdown_markers_cannot_close_the_comment_early() {
+        assert_eq!(
+            markdown_marker("a-->b\n"),
+            "<!-- benchkeep-report: a-__b_ -->"
+        );
+    }
+
+    #[test]
+    fn github_annotations_are_escaped_and_outputs_are_written() {
+        let (mut c, ctx) = fixture();
+        c.entries[0].benchmark = "parse: 100%, fast\nreally".into();
+        let mut ctx = ctx;
+        ctx.warnings
+            .push("environment changed since the baseline (cpu_model: a -> b)".into());
+        let text = github_annotations(&c, &ctx, false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "::warning title=benchkeep%3A environment::environment changed since the baseline (cpu_model: a -> b)"
+        );
+        assert!(
+            lines[1].starts_with(
+                "::error title=benchkeep%3A parse%3A 100%25%2C fast\\nreally regressed::parse: 100%25, fast\\nreally wall_time: +50.0%25 moderate"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines.last().unwrap(),
+            &"::error title=benchkeep::FAIL: 1 regressed, 1 unchanged, 1 new, 1 missing; regressions: parse: 100%25, fast\\nreally wall_time +50.0%25 (moderate)"
+        );
+        assert!(lines.iter().all(|l| l.starts_with("::")));
+        let outputs = github_outputs(&c, false, "EOF_x");
+        assert!(
+            outputs.starts_with("verdict=fail\nregressions=1\nalert=true\nsummary<<EOF_x\nFAIL: ")
+        );
+        assert!(outputs.ends_with("\nEOF_x\n"));
+    }
+
+    #[test]
+    fn junit_is_well_formed_xml_with_a_failure_per_regression() {
+        let (mut c, ctx) = fixture();
+        c.entries[1].benchmark = "render <&> \"quoted\" \u{1}".into();
+        let xml_text = junit(&c, &ctx, false);
+        let doc = roxmltree::Document::parse(&xml_text).expect("well-formed XML");
+        let root = doc.root_element();
+        assert_eq!(root.attribute("tests"), Some("4"));
+        assert_eq!(root.attribute("failures"), Some("1"));
+        let failed: Vec<&str> = root
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .map(|n| n.parent().unwrap().attribute("name").unwrap())
+            .collect();
+        assert_eq!(failed, ["parse"]);
+        let names: Vec<&str> = root
+            .descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .filter_map(|n| n.attribute("name"))
+            .collect();
+        assert!(names.contains(&"render <&> \"quoted\" \\u{1}"), "{names:?}");
+        let timed = root
+            .descendants()
+            .find(|n| n.attribute("name") == Some("parse"))
+            .unwrap();
+        assert_eq!(timed.attribute("time"), Some("0.030060000"));
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let (mut c, _) = fixture();
+        c.entries[0].benchmark = "=HYPERLINK(\"x\"), really".into();
+        let text = csv(&c, false);
+        let mut lines = text.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("benchmark,metric,gating,verdict,")
+        );
+        let first = lines.next().unwrap();
+        assert!(
+            first.starts_with(
+                "\"'=HYPERLINK(\"\"x\"\"), really\",wall_time,true,regressed,moderate,0.5"
+            ),
+            "{first}"
+        );
+        assert_eq!(text.lines().count(), 5);
+    }
+
+    #[test]
+    fn alerts_only_for_moderate_or_critical_regressions() {
+        let (c, ctx) = fixture();
+        let text = alert(&c, &ctx);
+        let (title, body) = text.split_once("\n\n").unwrap();
+        assert_eq!(
+            title,
+            "Performance regression in main@linux-x86_64: parse wall_time +50.0%"
+        );
+        assert!(body.contains("| parse | wall_time | moderate | +50.0% |"));
+        assert!(body.contains("- Commit measured: `0123456789abcdef0123456789abcdef01234567`"));
+        assert!(body.contains("- Baseline commits (newest first): `fedcba987654`"));
+        assert!(body.contains("- Job: https://github.com/o/r/actions/runs/42"));
+        let mut minor = c.clone();
+        for e in &mut minor.entries {
+            if e.verdict == Verdict::Regressed {
+                e.severity = Some(Severity::Minor);
+            }
+        }
+        assert!(!wants_alert(&minor));
+        assert_eq!(alert(&minor, &ctx), "");
+        assert!(wants_alert(&c));
+    }
+
+    #[test]
+    fn colour_paints_verdicts_without_breaking_columns() {
+        let (c, ctx) = fixture();
+        let plain = text(&c, &ctx, false, false, false);
+        let painted = text(&c, &ctx, false, false, true);
+        assert!(!plain.contains('\x1b'));
+        assert!(painted.contains("\x1b[31mregressed"));
+        let strip = |s: &str| {
+            let mut out = String::new();
+            let mut chars = s.chars();
+            while let Some(ch) = chars.next() {
+                if ch == '\x1b' {
+                    for d in chars.by_ref() {
+                        if d == 'm' {
+                            break;
+                        }
+                    }
+                } else {
+                    out.push(ch);
+                }
+            }
+            out
+        };
+        assert_eq!(strip(&painted), plain);
     }
 
     #[test]

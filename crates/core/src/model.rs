@@ -282,6 +282,21 @@ pub struct CiInfo {
     /// A link to the job, when the provider gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The commit the job built (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The branch the job built: a pull request's source branch (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The pull or merge request number, when the job builds one (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
+    /// The branch a pull request would merge into (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
+    /// The machine or runner that ran the job (format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
 }
 
 /// The machine a run was measured on.
@@ -303,6 +318,10 @@ pub struct Fingerprint {
     /// Kernel release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
+    /// The compiler or runtime the benchmarks ran on, when known (format 1.3): from
+    /// `BENCHKEEP_TOOLCHAIN`, or what an imported harness output says (`CPython 3.11.7`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
 }
 
 impl Fingerprint {
@@ -313,6 +332,31 @@ impl Fingerprint {
     #[must_use]
     pub fn platform_key(&self) -> String {
         format!("{}-{}", self.os, self.arch)
+    }
+
+    /// The fields that differ from `other` in ways that change timings: OS, architecture, CPU
+    /// model, core count and toolchain, as `field: theirs -> ours`. A field unknown on either
+    /// side is not compared.
+    #[must_use]
+    pub fn differences_from(&self, other: &Fingerprint) -> Vec<String> {
+        let mut changed = Vec::new();
+        let mut compare = |field: &str, ours: Option<String>, theirs: Option<String>| {
+            if let (Some(ours), Some(theirs)) = (ours, theirs)
+                && ours != theirs
+            {
+                changed.push(format!("{field}: {theirs} -> {ours}"));
+            }
+        };
+        compare("os", Some(self.os.clone()), Some(other.os.clone()));
+        compare("arch", Some(self.arch.clone()), Some(other.arch.clone()));
+        compare("cpu_model", self.cpu_model.clone(), other.cpu_model.clone());
+        compare(
+            "logical_cores",
+            self.logical_cores.map(|n| n.to_string()),
+            other.logical_cores.map(|n| n.to_string()),
+        );
+        compare("toolchain", self.toolchain.clone(), other.toolchain.clone());
+        changed
     }
 }
 
@@ -415,6 +459,36 @@ mod tests {
         ] {
             assert!(bad.parse::<RunId>().is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn fingerprint_differences_name_the_fields_that_matter() {
+        let base = Fingerprint {
+            os: "linux".into(),
+            arch: "x86_64".into(),
+            cpu_model: Some("EPYC 7763".into()),
+            logical_cores: Some(2),
+            memory_bytes: Some(1),
+            kernel: Some("6.1".into()),
+            toolchain: None,
+        };
+        let mut ours = base.clone();
+        ours.memory_bytes = Some(2);
+        ours.kernel = Some("6.2".into());
+        ours.toolchain = Some("rustc 1.95.0".into());
+        assert!(
+            ours.differences_from(&base).is_empty(),
+            "memory, kernel, one-sided toolchain"
+        );
+        ours.cpu_model = Some("Xeon 8370C".into());
+        ours.logical_cores = Some(4);
+        assert_eq!(
+            ours.differences_from(&base),
+            [
+                "cpu_model: EPYC 7763 -> Xeon 8370C",
+                "logical_cores: 2 -> 4"
+            ]
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub struct SchemaVersion {
 ///   log median) of every benchmark metric, for history-aware comparison.
 /// - `1.2`: benchmarks may carry `params` (name to value, e.g. the optimizer's plan); a change is
 ///   reported next to the comparison, never tested.
-pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
+/// - `1.3`: a run's `ci` may carry `commit`, `branch`, `pull_request`, `base_branch` and
+///   `runner`; fingerprints may carry `toolchain`.
+pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 3 };
 
 impl fmt::Display for SchemaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -19,6 +19,9 @@ pub fn fingerprint() -> Fingerprint {
         kernel: nix::sys::utsname::uname()
             .ok()
             .map(|u| u.release().to_string_lossy().into_owned()),
+        toolchain: std::env::var("BENCHKEEP_TOOLCHAIN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
     }
 }
 
@@ -117,24 +120,44 @@ pub fn git_info(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Option<GitI
     })
 }
 
-/// The branch a CI provider says it is building, if any.
+/// The merge-base of `HEAD` and `branch` in the repository containing `dir`: against
+/// `origin/BRANCH` first (what a CI checkout has), then the local branch.
+#[must_use]
+pub fn merge_base(dir: &Path, branch: &str) -> Option<String> {
+    if branch.starts_with('-') {
+        return None; // never an option to git
+    }
+    [format!("origin/{branch}"), branch.to_owned()]
+        .iter()
+        .find_map(|rev| command_output(Some(dir), "git", &["merge-base", "HEAD", rev]))
+}
+
+/// The branch a CI provider says it is building, if any: for a pull request, its source branch.
 fn ci_branch(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     [
         "GITHUB_HEAD_REF",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
         "GITHUB_REF_NAME",
         "CI_COMMIT_REF_NAME",
         "BUILDKITE_BRANCH",
         "CIRCLE_BRANCH",
+        "CHANGE_BRANCH",
+        "GIT_BRANCH",
     ]
     .iter()
     .find_map(|name| env(name).filter(|v| !v.is_empty()))
 }
 
-/// Detects the CI provider and job from the environment.
+/// Detects the CI provider and job from the environment: GitHub Actions, GitLab CI, and any
+/// other CI that sets `CI` (with Buildkite's, `CircleCI`'s and Jenkins' variables when present).
+///
+/// `BENCHKEEP_PR` and `BENCHKEEP_BASE_BRANCH` override the detected pull request and base
+/// branch, for CIs benchkeep does not know.
 #[must_use]
 pub fn ci_info(env: &dyn Fn(&str) -> Option<String>) -> Option<CiInfo> {
     let set = |name: &str| env(name).filter(|v| !v.is_empty());
-    if set("GITHUB_ACTIONS").as_deref() == Some("true") {
+    let first = |names: &[&str]| names.iter().find_map(|n| set(n));
+    let mut info = if set("GITHUB_ACTIONS").as_deref() == Some("true") {
         let run_id = set("GITHUB_RUN_ID");
         let url = match (set("GITHUB_SERVER_URL"), set("GITHUB_REPOSITORY"), &run_id) {
             (Some(server), Some(repo), Some(run)) => {
@@ -146,27 +169,57 @@ pub fn ci_info(env: &dyn Fn(&str) -> Option<String>) -> Option<CiInfo> {
             (Some(run), Some(job)) => Some(format!("{run}/{job}")),
             (run, job) => run.or(job),
         };
-        return Some(CiInfo {
+        // refs/pull/123/merge on pull_request events.
+        let pull_request = set("GITHUB_REF").and_then(|r| {
+            r.strip_prefix("refs/pull/")?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()
+        });
+        CiInfo {
             provider: "github".into(),
             job,
             url,
-        });
-    }
-    if set("GITLAB_CI").is_some() {
-        return Some(CiInfo {
+            commit: set("GITHUB_SHA"),
+            branch: first(&["GITHUB_HEAD_REF", "GITHUB_REF_NAME"]),
+            pull_request,
+            base_branch: set("GITHUB_BASE_REF"),
+            runner: set("RUNNER_NAME"),
+        }
+    } else if set("GITLAB_CI").is_some() {
+        CiInfo {
             provider: "gitlab".into(),
             job: set("CI_JOB_ID"),
             url: set("CI_JOB_URL"),
-        });
-    }
-    if set("CI").is_some_and(|v| v != "false" && v != "0") {
-        return Some(CiInfo {
+            commit: set("CI_COMMIT_SHA"),
+            branch: first(&["CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_REF_NAME"]),
+            pull_request: set("CI_MERGE_REQUEST_IID").and_then(|n| n.parse().ok()),
+            base_branch: set("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
+            runner: first(&["CI_RUNNER_DESCRIPTION", "CI_RUNNER_ID"]),
+        }
+    } else if set("CI").is_some_and(|v| v != "false" && v != "0") {
+        CiInfo {
             provider: "generic".into(),
-            job: None,
-            url: None,
-        });
+            job: first(&["BUILDKITE_JOB_ID", "CIRCLE_WORKFLOW_JOB_ID", "BUILD_ID"]),
+            url: first(&["BUILDKITE_BUILD_URL", "CIRCLE_BUILD_URL", "BUILD_URL"]),
+            commit: first(&["BUILDKITE_COMMIT", "CIRCLE_SHA1", "GIT_COMMIT"]),
+            branch: ci_branch(env),
+            pull_request: first(&["BUILDKITE_PULL_REQUEST", "CIRCLE_PR_NUMBER", "CHANGE_ID"])
+                .and_then(|n| n.parse().ok()),
+            base_branch: first(&["BUILDKITE_PULL_REQUEST_BASE_BRANCH", "CHANGE_TARGET"]),
+            runner: first(&["BUILDKITE_AGENT_NAME", "NODE_NAME", "RUNNER_NAME"]),
+        }
+    } else {
+        return None;
+    };
+    if let Some(pr) = set("BENCHKEEP_PR").and_then(|n| n.parse().ok()) {
+        info.pull_request = Some(pr);
     }
-    None
+    if let Some(base) = set("BENCHKEEP_BASE_BRANCH") {
+        info.base_branch = Some(base);
+    }
+    Some(info)
 }
 
 #[cfg(test)]
@@ -198,6 +251,62 @@ mod tests {
             ci.url.as_deref(),
             Some("https://github.com/o/r/actions/runs/42")
         );
+    }
+
+    #[test]
+    fn pull_requests_are_detected_with_their_branches() {
+        let github = ci_info(&env_of(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF", "refs/pull/42/merge"),
+            ("GITHUB_REF_NAME", "42/merge"),
+            ("GITHUB_HEAD_REF", "feature"),
+            ("GITHUB_BASE_REF", "main"),
+            ("GITHUB_SHA", "abc123"),
+            ("RUNNER_NAME", "GitHub Actions 7"),
+        ]))
+        .unwrap();
+        assert_eq!(github.pull_request, Some(42));
+        assert_eq!(github.branch.as_deref(), Some("feature"));
+        assert_eq!(github.base_branch.as_deref(), Some("main"));
+        assert_eq!(github.commit.as_deref(), Some("abc123"));
+        assert_eq!(github.runner.as_deref(), Some("GitHub Actions 7"));
+        let push = ci_info(&env_of(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("GITHUB_REF_NAME", "main"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (push.pull_request, push.branch.as_deref()),
+            (None, Some("main"))
+        );
+        let gitlab = ci_info(&env_of(&[
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_REF_NAME", "feature"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature"),
+            ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "develop"),
+            ("CI_RUNNER_DESCRIPTION", "shared-runner-3"),
+        ]))
+        .unwrap();
+        assert_eq!(gitlab.pull_request, Some(7));
+        assert_eq!(gitlab.base_branch.as_deref(), Some("develop"));
+        assert_eq!(gitlab.runner.as_deref(), Some("shared-runner-3"));
+        let jenkins = ci_info(&env_of(&[
+            ("CI", "true"),
+            ("CHANGE_ID", "9"),
+            ("CHANGE_TARGET", "main"),
+            ("BUILD_URL", "https://ci/job/9"),
+            ("BENCHKEEP_BASE_BRANCH", "release"),
+        ]))
+        .unwrap();
+        assert_eq!(jenkins.pull_request, Some(9));
+        assert_eq!(
+            jenkins.base_branch.as_deref(),
+            Some("release"),
+            "the override wins"
+        );
+        assert_eq!(jenkins.url.as_deref(), Some("https://ci/job/9"));
     }
 
     #[test]

@@ -9,8 +9,7 @@ use benchkeep_core::model::Benchmark;
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
 use super::{
-    App, Bar, Outcome, emit, entropy, note_confirmations, regressed_benchmarks, render, run_error,
-    seconds,
+    App, Bar, Outcome, entropy, note_confirmations, regressed_benchmarks, run_error, seconds,
 };
 use crate::args::AbArgs;
 use crate::config::CommandLine;
@@ -112,11 +111,11 @@ impl App {
         let passed = comparison.passes(&config);
         let context = report::Context {
             subject: heading.clone(),
-            baseline_runs: Vec::new(),
-            current_run: String::new(),
             heading: Some(heading),
+            fail_on_inconclusive: config.fail_on_inconclusive,
+            ..report::Context::default()
         };
-        emit(&render(&comparison, &context, passed, &args.compare))?;
+        self.publish(&comparison, &context, passed, &args.compare)?;
         drop(worktree);
         Ok(if passed {
             Outcome::Passed

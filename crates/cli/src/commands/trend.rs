@@ -10,7 +10,7 @@ use benchkeep_core::trend::{self, Drift, TrendConfig, TrendReport};
 use serde::Serialize;
 
 use super::{App, Outcome, emit};
-use crate::args::{Format, TrendArgs};
+use crate::args::{TrendArgs, TrendFormat};
 
 /// Jobs analysed unless `--window` says otherwise.
 const DEFAULT_WINDOW: usize = 100;
@@ -125,7 +125,7 @@ impl App {
             .iter()
             .any(|s| !s.report.change_points.is_empty() || s.report.drift == Drift::Degrading);
         let text = match args.format {
-            Format::Json => {
+            TrendFormat::Json => {
                 let doc = serde_json::json!({
                     "schema": TREND_SCHEMA,
                     "kind": "trend",
@@ -137,9 +137,7 @@ impl App {
                 text.push('\n');
                 text
             }
-            Format::Text | Format::Markdown => {
-                render_text(&analysed, &key.to_string(), runs.len(), &config)
-            }
+            TrendFormat::Text => render_text(&analysed, &key.to_string(), runs.len(), &config),
         };
         emit(&text)?;
         Ok(if changed && args.fail_on_change {

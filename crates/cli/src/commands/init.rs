@@ -1,0 +1,399 @@
+//! `benchkeep init`: a commented `benchkeep.toml` and, on request, a CI job for the chosen
+//! store. Existing files are never overwritten without `--force`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+
+use super::{Outcome, emit};
+use crate::args::{CiSystem, InitArgs};
+
+/// The stores `init` knows how to set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    Fs,
+    Git,
+    S3,
+}
+
+impl StoreKind {
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "fs" | "file" => Ok(StoreKind::Fs),
+            "git" => Ok(StoreKind::Git),
+            "s3" => Ok(StoreKind::S3),
+            other => bail!("--store {other:?}: expected fs, git or s3"),
+        }
+    }
+
+    fn url(self) -> &'static str {
+        match self {
+            StoreKind::Fs => "file://.benchkeep",
+            StoreKind::Git => "git:benchkeep-data",
+            StoreKind::S3 => "s3://CHANGE-ME-bucket/benchkeep",
+        }
+    }
+}
+
+pub(super) fn init(args: &InitArgs, cwd: &Path) -> Result<Outcome> {
+    let store = StoreKind::parse(&args.store)?;
+    let dir = args.dir.clone().unwrap_or_else(|| cwd.to_owned());
+    let main = args.main_branch.as_str();
+    if main.is_empty() || main.starts_with('-') || main.contains(char::is_whitespace) {
+        bail!("--main-branch {main:?} is not a branch name");
+    }
+    let mut files: Vec<(PathBuf, String)> = vec![(
+        dir.join(crate::config::CONFIG_FILE),
+        config_text(store, main, args.bench.as_deref()),
+    )];
+    match args.ci {
+        Some(CiSystem::Github) => files.push((
+            dir.join(".github/workflows/benchkeep.yml"),
+            github_workflow(store, main),
+        )),
+        Some(CiSystem::Gitlab) => files.push((
+            dir.join(".gitlab/benchkeep.gitlab-ci.yml"),
+            gitlab_job(store, main),
+        )),
+        None => {}
+    }
+    if !args.force
+        && let Some((existing, _)) = files.iter().find(|(path, _)| path.exists())
+    {
+        bail!(
+            "{} exists; nothing was written (use --force to overwrite)",
+            existing.display()
+        );
+    }
+    let mut report = String::new();
+    for (path, text) in &files {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        let _ = writeln!(report, "wrote {}", path.display());
+    }
+    report.push_str(&next_steps(store, args.ci));
+    emit(&report)?;
+    Ok(Outcome::Passed)
+}
+
+fn config_text(store: StoreKind, main: &str, bench: Option<&str>) -> String {
+    let store_comment = match store {
+        StoreKind::Fs => {
+            "# Runs and baselines in a directory of this repository (commit it, or cache it in CI)."
+        }
+        StoreKind::Git => {
+            "# Runs and baselines on an orphan branch of this repository, pushed to `origin`\n# (docs/stores/git.md). No service needed; CI needs permission to push."
+        }
+        StoreKind::S3 => {
+            "# Runs and baselines in S3-compatible object storage shared by every runner\n# (docs/stores/s3.md). Credentials come from the usual AWS_* variables."
+        }
+    };
+    let command = bench.map_or_else(
+        || "\"./target/release/my-program --input data/sample\"  # CHANGE ME".to_owned(),
+        |c| format!("{c:?}"),
+    );
+    format!(
+        r#"# benchkeep configuration (docs/CONFIG.md). Every key is optional; unknown keys are errors,
+# so a typo cannot silently change a gate.
+
+{store_comment}
+store = "{url}"
+
+[run]
+# warmup = 1        # unmeasured runs before measuring
+# min_time = 1.0    # seconds of measurement per benchmark, at least min_runs runs
+# min_runs = 10
+# timeout = 60      # seconds before a run's whole process group is killed
+
+[compare]
+threshold = 5               # smallest change that counts, in percent
+# fail_on_inconclusive = false
+# gate = "primary"          # or "all", or ["wall_time", "peak_rss"]
+promote_on = "{main}"        # a passing check on {main} adds its run to {main}'s baseline
+# promote_keep = 10         # runs a promoted baseline keeps
+# environment = "warn"      # machine differs from the baseline's: "warn", "refuse" or "ignore"
+
+[[bench]]
+name = "example"
+command = {command}
+
+# Per-benchmark rules, by exact name or glob; the most specific wins.
+# [[policy]]
+# name = "io_*"
+# threshold = 15
+"#,
+        url = store.url()
+    )
+}
+
+/// The `check` arguments CI jobs run: gate pull requests against the main branch's baseline
+/// (at the merge-base when there are runs there), promote passing runs on the main branch.
+fn check_arguments(main: &str) -> String {
+    format!("--baseline-branch {main} --promote-on {main}")
+}
+
+fn github_workflow(store: StoreKind, main: &str) -> String {
+    let permissions = match store {
+        StoreKind::Git => "  contents: write        # the git store pushes to its data branch\n",
+        StoreKind::Fs | StoreKind::S3 => "  contents: read\n",
+    };
+    let cache = match store {
+        StoreKind::Fs => {
+            r"      # The fs store lives in .benchkeep/: carry it between runs in the Actions cache
+      # (pull requests read the cache of their base branch).
+      - uses: actions/cache@v4
+        with:
+          path: .benchkeep
+          key: benchkeep-${{ runner.os }}-${{ github.run_id }}
+          restore-keys: benchkeep-${{ runner.os }}-
+"
+        }
+        StoreKind::Git | StoreKind::S3 => "",
+    };
+    let env = match store {
+        StoreKind::S3 => {
+            r"        env:
+          AWS_ACCESS_KEY_ID: ${{ secrets.BENCHKEEP_AWS_ACCESS_KEY_ID }}
+          AWS_SECRET_ACCESS_KEY: ${{ secrets.BENCHKEEP_AWS_SECRET_ACCESS_KEY }}
+          AWS_REGION: us-east-1
+"
+        }
+        StoreKind::Fs | StoreKind::Git => "",
+    };
+    let check = check_arguments(main);
+    format!(
+        r#"# benchkeep: gate pull requests on performance; keep {main}'s baseline up to date.
+# Written by `benchkeep init --ci github`; see docs/ci.md.
+name: benchmarks
+
+on:
+  push:
+    branches: [{main}]
+  pull_request:
+
+permissions:
+{permissions}  pull-requests: write    # the sticky pull-request comment
+  issues: write           # an issue for a serious regression on {main}
+
+concurrency:
+  group: benchkeep-${{{{ github.ref }}}}
+  cancel-in-progress: true
+
+jobs:
+  bench:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0          # --merge-base needs the history
+{cache}      # Installs benchkeep from its repository (the action at its root), cached.
+      - uses: benchkeep/benchkeep@main
+        with:
+          install-only: "true"
+      - name: Benchmark and gate
+        id: bench
+        run: >
+          benchkeep check {check}
+          ${{{{ github.event_name == 'pull_request' && '--merge-base' || '' }}}}
+          --format github
+          --report markdown=benchkeep.md
+          --report junit=benchkeep.xml
+          --report alert=benchkeep-alert.md
+{env}      - name: Update the pull-request comment
+        if: always() && github.event_name == 'pull_request' && steps.bench.outputs.verdict != ''
+        env:
+          GH_TOKEN: ${{{{ github.token }}}}
+          PR: ${{{{ github.event.pull_request.number }}}}
+        run: |
+          marker=$(head -n1 benchkeep.md)
+          id=$(gh api "repos/$GITHUB_REPOSITORY/issues/$PR/comments" --paginate \
+                 --jq ".[] | select(.body | startswith(\"$marker\")) | .id" | head -n1)
+          if [ -n "$id" ]; then
+            gh api -X PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -F body=@benchkeep.md
+          else
+            gh pr comment "$PR" --body-file benchkeep.md
+          fi
+      - name: Open an issue for a moderate or critical regression on {main}
+        if: always() && github.ref == 'refs/heads/{main}' && steps.bench.outputs.alert == 'true'
+        env:
+          GH_TOKEN: ${{{{ github.token }}}}
+        run: gh issue create --title "$(head -n1 benchkeep-alert.md)" --body "$(tail -n +3 benchkeep-alert.md)"
+"#
+    )
+}
+
+fn gitlab_job(store: StoreKind, main: &str) -> String {
+    let cache = match store {
+        StoreKind::Fs => {
+            "  # The fs store lives in .benchkeep/: carry it between pipelines in the cache.\n  cache:\n    key: benchkeep\n    paths: [.benchkeep/]\n"
+        }
+        StoreKind::Git | StoreKind::S3 => "",
+    };
+    let push = match store {
+        StoreKind::Git => {
+            "    # The git store pushes its data branch: give the job a token that may push\n    # (a project access token with write_repository, as BENCHKEEP_PUSH_TOKEN).\n    - git remote set-url origin \"https://oauth2:${BENCHKEEP_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git\"\n"
+        }
+        StoreKind::Fs | StoreKind::S3 => "",
+    };
+    let check = check_arguments(main);
+    format!(
+        r#"# benchkeep: gate merge requests on performance; keep {main}'s baseline up to date.
+# Written by `benchkeep init --ci gitlab`. Add to .gitlab-ci.yml:
+#   include: .gitlab/benchkeep.gitlab-ci.yml
+# See docs/ci.md.
+benchkeep:
+  image: rust:latest
+  stage: test
+  variables:
+    GIT_DEPTH: "0"              # --merge-base needs the history
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+    - if: $CI_COMMIT_BRANCH == "{main}"
+{cache}  script:
+    - cargo install --locked --git "${{BENCHKEEP_REPO:-https://github.com/benchkeep/benchkeep}}" benchkeep
+{push}    - MERGE_BASE=$([ -n "$CI_MERGE_REQUEST_IID" ] && echo --merge-base || true)
+    - benchkeep check {check} $MERGE_BASE --report junit=benchkeep.xml --report markdown=benchkeep.md --report alert=benchkeep-alert.md
+  artifacts:
+    when: always
+    paths: [benchkeep.md, benchkeep-alert.md]
+    reports:
+      junit: benchkeep.xml
+"#
+    )
+}
+
+fn next_steps(store: StoreKind, ci: Option<CiSystem>) -> String {
+    let mut text = String::from(
+        "next: edit the [[bench]] command in benchkeep.toml, then run `benchkeep check`\n",
+    );
+    if store == StoreKind::S3 {
+        text.push_str(
+            "next: set the bucket in `store` and the AWS_* credentials (docs/stores/s3.md)\n",
+        );
+    }
+    if ci == Some(CiSystem::Gitlab) {
+        text.push_str("next: add `include: .gitlab/benchkeep.gitlab-ci.yml` to .gitlab-ci.yml\n");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn every_generated_configuration_is_valid() {
+        for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
+            for bench in [None, Some("cargo bench --bench \"x\"")] {
+                let text = config_text(store, "main", bench);
+                let config = crate::config::Config::parse(&text)
+                    .unwrap_or_else(|e| panic!("{store:?}: {e:#}\n{text}"));
+                assert_eq!(config.store.as_deref(), Some(store.url()));
+                assert_eq!(config.compare.promote_on.as_deref(), Some("main"));
+                assert_eq!(config.bench.len(), 1);
+            }
+        }
+    }
+
+    /// The `benchkeep check` line of each generated job, with the CI expressions removed, is a
+    /// command line benchkeep accepts.
+    #[test]
+    fn generated_jobs_run_valid_check_command_lines() {
+        for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
+            let github = github_workflow(store, "trunk");
+            let start = github.find("benchkeep check").unwrap();
+            let end = ["\n        env:", "\n      - name"]
+                .iter()
+                .filter_map(|m| github[start..].find(m))
+                .min()
+                .unwrap();
+            let block = &github[start..start + end];
+            let words: Vec<&str> = block
+                .split_whitespace()
+                .filter(|w| !w.contains("${{") && !w.contains("}}") && !w.contains('\''))
+                .filter(|w| !matches!(*w, "==" | "&&" | "||" | "github.event_name"))
+                .collect();
+            let parsed = Cli::try_parse_from(&words);
+            assert!(
+                parsed.is_ok(),
+                "{store:?}: {words:?}: {}",
+                parsed.unwrap_err()
+            );
+            assert!(github.contains("branches: [trunk]"));
+            assert_eq!(store == StoreKind::Git, github.contains("contents: write"));
+            assert_eq!(store == StoreKind::Fs, github.contains("actions/cache"));
+            assert_eq!(
+                store == StoreKind::S3,
+                github.contains("AWS_SECRET_ACCESS_KEY")
+            );
+
+            let gitlab = gitlab_job(store, "trunk");
+            let line = gitlab
+                .lines()
+                .find(|l| l.contains("- benchkeep check"))
+                .unwrap();
+            let words: Vec<&str> = line
+                .trim_start_matches([' ', '-'])
+                .split_whitespace()
+                .filter(|w| !w.starts_with('$'))
+                .collect();
+            let parsed = Cli::try_parse_from(&words);
+            assert!(
+                parsed.is_ok(),
+                "{store:?}: {words:?}: {}",
+                parsed.unwrap_err()
+            );
+            assert!(gitlab.contains("junit: benchkeep.xml"));
+        }
+    }
+
+    #[test]
+    fn init_writes_files_and_never_overwrites_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = |force| InitArgs {
+            store: "git".into(),
+            ci: Some(CiSystem::Github),
+            main_branch: "main".into(),
+            bench: Some("make bench".into()),
+            force,
+            dir: Some(dir.path().to_owned()),
+        };
+        init(&args(false), dir.path()).unwrap();
+        let config = std::fs::read_to_string(dir.path().join("benchkeep.toml")).unwrap();
+        assert!(config.contains("store = \"git:benchkeep-data\""));
+        assert!(config.contains("command = \"make bench\""));
+        assert!(dir.path().join(".github/workflows/benchkeep.yml").is_file());
+        std::fs::write(dir.path().join("benchkeep.toml"), "# mine\n").unwrap();
+        let error = init(&args(false), dir.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("benchkeep.toml exists; nothing was written"),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("benchkeep.toml")).unwrap(),
+            "# mine\n"
+        );
+        init(&args(true), dir.path()).unwrap();
+        assert!(
+            std::fs::read_to_string(dir.path().join("benchkeep.toml"))
+                .unwrap()
+                .contains("[compare]")
+        );
+        let bad = InitArgs {
+            store: "ftp".into(),
+            ..args(true)
+        };
+        assert!(
+            init(&bad, dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("expected fs, git or s3")
+        );
+    }
+}
