@@ -2,6 +2,7 @@
 # The whole test suite: every crate's unit, integration and doc tests, with every feature on
 # (the store conformance suite is the `conformance` feature of benchkeep-core).
 #
+# hyperfine (from Debian) is installed if missing: the importer tests run the real tool.
 # The S3 store is tested against a real S3-compatible server on loopback: moto (from PyPI) is
 # installed into target/s3-venv, started on a free port, and stopped when the script exits. The
 # tests are told the server is expected (BENCHKEEP_REQUIRE_S3=1), so they fail rather than skip
@@ -11,6 +12,17 @@
 # whichever crate happened to run last (often one with no doc tests).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+# The importer tests run the real hyperfine (Debian's package); install it when it is missing,
+# and make its absence a failure rather than a skip.
+if ! command -v hyperfine >/dev/null; then
+  echo "installing hyperfine (Debian package) for the importer tests" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  { $sudo apt-get install -y -qq hyperfine >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq hyperfine >/dev/null 2>&1; }; } \
+    || { echo "error: cannot install hyperfine with apt-get (needed by the importer tests)" >&2; exit 2; }
+fi
+export BENCHKEEP_REQUIRE_TOOLS=1
 
 # shellcheck source=scripts/s3-server.sh
 source scripts/s3-server.sh

@@ -36,10 +36,19 @@ impl Sandbox {
         for ci in [
             "CI",
             "GITHUB_ACTIONS",
+            "GITHUB_REF",
             "GITHUB_REF_NAME",
             "GITHUB_HEAD_REF",
+            "GITHUB_BASE_REF",
+            "GITHUB_STEP_SUMMARY",
+            "GITHUB_OUTPUT",
             "GITLAB_CI",
             "CI_COMMIT_REF_NAME",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+            "BENCHKEEP_PR",
+            "BENCHKEEP_BASE_BRANCH",
+            "BENCHKEEP_TOOLCHAIN",
+            "NO_COLOR",
         ] {
             command.env_remove(ci);
         }
