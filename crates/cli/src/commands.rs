@@ -444,7 +444,11 @@ impl App {
                     if compare_with != own_key {
                         // Another branch's baseline is never created from this run.
                         self.record(store.as_ref(), &run, &args.record)?;
-                        emit(&report::run_summary(&run.benchmarks))?;
+                        self.publish_without_baseline(
+                            &run,
+                            &format!("no baseline for {compare_with} yet: nothing to compare with"),
+                            &args.compare,
+                        )?;
                         self.notice(&format!(
                             "no baseline for {compare_with} in {} yet, so nothing to compare with; the run is recorded under {own_key} (use --require-baseline to fail instead)",
                             store.location()
@@ -683,9 +687,9 @@ impl App {
         })
     }
 
-    /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
-    /// format also fills `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`.
-    fn publish(
+    /// Writes every `--report FORMAT=FILE`; with the `github` format (on stdout or in a file)
+    /// also the job summary and step outputs.
+    fn write_reports(
         &self,
         comparison: &compare::Comparison,
         context: &report::Context,
@@ -709,11 +713,61 @@ impl App {
                 path.display()
             ));
         }
-        let uses_github = options.format == Format::Github
-            || options.reports.iter().any(|(f, _)| *f == Format::Github);
-        if uses_github {
+        if options.format == Format::Github
+            || options.reports.iter().any(|(f, _)| *f == Format::Github)
+        {
             github_files(comparison, context, passed)?;
         }
+        Ok(())
+    }
+
+    /// With no baseline to compare with, the reports still appear (CI steps read them): every
+    /// benchmark is "new", and `note` says why. Text shows the run's summary table; JSON the
+    /// bootstrap document.
+    fn publish_without_baseline(
+        &self,
+        run: &Run,
+        note: &str,
+        options: &CompareOptions,
+    ) -> Result<()> {
+        let config = self.compare_config(options)?;
+        let comparison = compare::compare(&[], &run.benchmarks, &config);
+        let context = report::Context {
+            subject: run.key.to_string(),
+            current_run: run.id.to_string(),
+            warnings: vec![note.to_owned()],
+            current_commit: run.git.as_ref().and_then(|g| g.commit.clone()),
+            job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
+            ..report::Context::default()
+        };
+        self.write_reports(&comparison, &context, true, options)?;
+        match options.format {
+            Format::Text => emit(&report::run_summary(&run.benchmarks)),
+            Format::Json => emit(&report::bootstrap_json(
+                &run.key.to_string(),
+                &run.id.to_string(),
+            )),
+            other => emit(&render(
+                other,
+                &comparison,
+                &context,
+                true,
+                options.all_metrics,
+                self.color,
+            )),
+        }
+    }
+
+    /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
+    /// format also fills `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`.
+    fn publish(
+        &self,
+        comparison: &compare::Comparison,
+        context: &report::Context,
+        passed: bool,
+        options: &CompareOptions,
+    ) -> Result<()> {
+        self.write_reports(comparison, context, passed, options)?;
         emit(&render(
             options.format,
             comparison,
@@ -727,7 +781,11 @@ impl App {
     /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
     fn bootstrap(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<Outcome> {
         if args.record.no_record {
-            emit(&report::run_summary(&run.benchmarks))?;
+            self.publish_without_baseline(
+                run,
+                "no baseline yet; none created because of --no-record",
+                &args.compare,
+            )?;
             self.notice(&format!(
                 "no baseline for {} in {}; none created because of --no-record (use --require-baseline to fail instead)",
                 run.key,
@@ -747,13 +805,11 @@ impl App {
             }
             Err(e) => return Err(anyhow!(e).context("cannot create the baseline")),
         }
-        emit(&report::run_summary(&run.benchmarks))?;
-        if args.compare.format == Format::Json {
-            emit(&report::bootstrap_json(
-                &run.key.to_string(),
-                &run.id.to_string(),
-            ))?;
-        }
+        self.publish_without_baseline(
+            run,
+            "no baseline yet: this run is now the baseline",
+            &args.compare,
+        )?;
         self.notice(&format!(
             "no baseline for {} yet: this run is now the baseline (in {}); later checks compare with it",
             run.key,

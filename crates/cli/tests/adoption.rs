@@ -545,8 +545,28 @@ fn github_format_writes_annotations_summary_and_outputs_and_reports_go_to_files(
         "head.json",
         &[("parse", 1500.0), ("render", 500.0)],
     );
-    let first = sandbox.run(&["check", "--import", "custom", &base, "--branch", "main"]);
+    let first = sandbox.run(&[
+        "check",
+        "--import",
+        "custom",
+        &base,
+        "--branch",
+        "main",
+        "--report",
+        "junit=first.xml",
+        "--report",
+        "markdown=first.md",
+    ]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
+    // No baseline yet: the reports CI steps read still appear, saying so.
+    let first_md = std::fs::read_to_string(sandbox.path().join("first.md")).unwrap();
+    assert!(
+        first_md.contains("no baseline yet: this run is now the baseline"),
+        "{first_md}"
+    );
+    assert!(first_md.contains("2 new"), "{first_md}");
+    let first_xml = std::fs::read_to_string(sandbox.path().join("first.xml")).unwrap();
+    assert!(first_xml.contains("failures=\"0\""), "{first_xml}");
     let summary = sandbox.path().join("summary.md");
     let outputs = sandbox.path().join("outputs");
     std::fs::write(&summary, "earlier step\n").unwrap();
