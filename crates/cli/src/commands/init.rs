@@ -353,6 +353,25 @@ mod tests {
         }
     }
 
+    /// docs/ci.md shows exactly what `init` writes, so the two cannot drift apart.
+    #[test]
+    fn the_ci_guide_shows_the_generated_jobs_verbatim() {
+        let guide =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ci.md"))
+                .unwrap();
+        for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
+            for (ci, text) in [
+                ("github", github_workflow(store, "main")),
+                ("gitlab", gitlab_job(store, "main")),
+            ] {
+                assert!(
+                    guide.contains(&format!("```yaml\n{text}```")),
+                    "docs/ci.md lacks the {ci} job for {store:?}: regenerate it with `benchkeep init --ci {ci}`"
+                );
+            }
+        }
+    }
+
     #[test]
     fn init_writes_files_and_never_overwrites_without_force() {
         let dir = tempfile::tempdir().unwrap();
