@@ -540,6 +540,49 @@ mod tests {
         assert_eq!(benchmarks[0].metrics[0].samples, vec![1.0, 2.0, 3.0]);
     }
 
+    /// Every prefix of every real fixture (a truncated upload, a killed harness) is either read
+    /// or refused with an error: never a panic, never an empty success.
+    #[test]
+    fn truncated_real_outputs_never_panic_or_pass_empty() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/import"
+        ));
+        let files = [
+            (Format::Criterion, "criterion/messages.json"),
+            (Format::Libtest, "libtest/criterion-bencher.txt"),
+            (Format::Hyperfine, "hyperfine/real.json"),
+            (Format::GoogleBenchmark, "google-benchmark/real.json"),
+            (Format::PytestBenchmark, "pytest-benchmark/real.json"),
+            (Format::Jmh, "jmh/result.json"),
+            (Format::BenchmarkDotNet, "benchmarkdotnet/report-full.json"),
+            (Format::Catch2, "catch2/results.xml"),
+        ];
+        for (format, file) in files {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            for cut in (0..bytes.len()).step_by(7) {
+                if let Ok(imported) = import_bytes(format, file, &bytes[..cut]) {
+                    assert!(!imported.benchmarks.is_empty(), "{file} cut at {cut}");
+                    assert!(imported.benchmarks.iter().all(|b| !b.metrics.is_empty()));
+                }
+            }
+            for format in Format::ALL {
+                let _ = import_bytes(format, file, &bytes);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            for format in Format::ALL {
+                if let Ok(imported) = import_bytes(format, "fuzz", &bytes) {
+                    proptest::prop_assert!(!imported.benchmarks.is_empty());
+                }
+            }
+        }
+    }
+
     #[test]
     fn numbers_read_thousands_separators() {
         assert_eq!(number("1,234.5"), Some(1234.5));
