@@ -132,6 +132,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::error;
     use super::super::{Format, import_bytes};
 
     #[test]
@@ -156,16 +157,12 @@ mod tests {
     #[test]
     fn a_failed_benchmark_is_an_error() {
         let text = br#"{"Benchmarks":[{"FullName":"X.Y","Statistics":null,"Measurements":[]}]}"#;
-        let e = import_bytes(Format::BenchmarkDotNet, "r.json", text)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::BenchmarkDotNet, "r.json", text);
         assert!(
             e.contains("field Benchmarks[0].Statistics: X.Y has no measurements"),
             "{e}"
         );
-        let e = import_bytes(Format::BenchmarkDotNet, "r.json", br#"{"Title":"x"}"#)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::BenchmarkDotNet, "r.json", br#"{"Title":"x"}"#);
         assert!(e.contains("missing field `Benchmarks`"), "{e}");
     }
 }

@@ -46,6 +46,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
     use benchkeep_core::model::Direction;
 
@@ -58,11 +59,7 @@ a x b x 12.5 ops/sec ±3.20% (30 runs sampled)
 Fastest is String#indexOf
 ";
         let imported = import_bytes(Format::BenchmarkJs, "b.txt", text.as_bytes()).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["RegExp#test", "String#indexOf", "a x b"]);
         let m = &imported.benchmarks[0].metrics[0];
         assert_eq!(
@@ -74,9 +71,7 @@ Fastest is String#indexOf
 
     #[test]
     fn unreadable_result_lines_fail() {
-        let e = import_bytes(Format::BenchmarkJs, "b.txt", b"ok\nfoo x many ops/sec\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::BenchmarkJs, "b.txt", b"ok\nfoo x many ops/sec\n");
         assert!(
             e.starts_with("b.txt: line 2: cannot read \"foo x many ops/sec\""),
             "{e}"

@@ -91,17 +91,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     #[test]
     fn benchmark_means_are_read_and_shared_names_qualified() {
         let text = include_bytes!("../../tests/fixtures/import/catch2/results.xml");
         let imported = import_bytes(Format::Catch2, "c.xml", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(
             names,
             ["Fibonacci 20", "Parse/small input", "Render/small input"]
@@ -112,29 +109,23 @@ mod tests {
 
     #[test]
     fn broken_xml_and_failed_cases_name_their_line() {
-        let e = import_bytes(
+        let e = error(
             Format::Catch2,
             "c.xml",
             b"<Catch2TestRun>\n<TestCase name=\"a\">\n",
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(
             e.starts_with(
                 "c.xml: line 1, column 1: not XML: the root node was opened but never closed"
             ),
             "{e}"
         );
-        let e = import_bytes(Format::Catch2, "c.xml", b"<testsuites/>")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Catch2, "c.xml", b"<testsuites/>");
         assert!(e.contains("root element <testsuites>"), "{e}");
         let failed = br#"<Catch2TestRun><TestCase name="a">
 <BenchmarkResults name="b" samples="1"><mean value="5"/></BenchmarkResults>
 <OverallResult success="false"/></TestCase></Catch2TestRun>"#;
-        let e = import_bytes(Format::Catch2, "c.xml", failed)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Catch2, "c.xml", failed);
         assert!(
             e.contains("line 2: the test case of benchmark \"b\" failed"),
             "{e}"

@@ -187,6 +187,7 @@ fn find_new_dirs(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), ImportError
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes, import_path};
     use std::path::Path;
 
@@ -200,11 +201,7 @@ mod tests {
     #[test]
     fn real_criterion_directories_keep_every_sample() {
         let imported = import_path(Format::Criterion, &fixtures().join("criterion/fast")).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);
         for bench in &imported.benchmarks {
             let wall = &bench.metrics[0];
@@ -218,11 +215,7 @@ mod tests {
     fn real_cargo_criterion_messages_are_read_and_other_reasons_skipped() {
         let text = std::fs::read(fixtures().join("criterion/messages.json")).unwrap();
         let imported = import_bytes(Format::Criterion, "messages.json", &text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);
         assert!(
             imported
@@ -246,26 +239,18 @@ mod tests {
     fn broken_criterion_input_names_the_line_or_file() {
         let truncated =
             b"{\"reason\":\"benchmark-complete\",\"id\":\"x\",\"iteration_count\":[1,2],\"measured";
-        let e = import_bytes(Format::Criterion, "m.json", truncated)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Criterion, "m.json", truncated);
         assert!(e.starts_with("m.json: line 1, column"), "{e}");
         let mismatched = br#"{"reason":"benchmark-complete","id":"x","iteration_count":[1,2],"measured_values":[5],"unit":"ns"}"#;
-        let e = import_bytes(Format::Criterion, "m.json", mismatched)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Criterion, "m.json", mismatched);
         assert!(
             e.contains("x: 2 iteration counts but 1 measured values"),
             "{e}"
         );
-        let e = import_bytes(Format::Criterion, "m.json", b"Benchmarking parse\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Criterion, "m.json", b"Benchmarking parse\n");
         assert!(e.contains("line 1: not a JSON message"), "{e}");
         let only_groups = br#"{"reason":"group-complete","group_name":"g","benchmarks":[]}"#;
-        let e = import_bytes(Format::Criterion, "m.json", only_groups)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Criterion, "m.json", only_groups);
         assert!(e.contains("no benchmark results"), "{e}");
 
         let dir = tempfile::tempdir().unwrap();

@@ -117,6 +117,7 @@ struct Wrapped {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::error;
     use super::super::{Format, import_bytes};
     use benchkeep_core::model::Direction;
 
@@ -147,40 +148,32 @@ mod tests {
 
     #[test]
     fn typos_and_ambiguity_are_errors() {
-        let e = import_bytes(
+        let e = error(
             Format::Custom,
             "c.json",
             br#"{"benchmarks":[{"name":"a","unit":"ns","value":1,"direction":"up"}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(e.contains("field benchmarks[0].direction"), "{e}");
-        let e = import_bytes(
+        let e = error(
             Format::Custom,
             "c.json",
             br#"{"benchmarks":[{"name":"a","unit":"ns","value":1,"valeu":2}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(e.contains("unknown field `valeu`"), "{e}");
-        let e = import_bytes(
+        let e = error(
             Format::Custom,
             "c.json",
             br#"[{"name":"a","unit":"ns","value":1,"samples":[1]}]"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(
             e.contains("field benchmarks[0]: a: give exactly one of `value` and `samples`"),
             "{e}"
         );
-        let e = import_bytes(
+        let e = error(
             Format::Custom,
             "c.json",
             br#"{"benchmarks":[{"name":"a","unit":"ns","value":1"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(e.contains("EOF while parsing"), "{e}");
     }
 }

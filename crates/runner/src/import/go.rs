@@ -101,6 +101,7 @@ fn split_procs(name: &str) -> (&str, Option<&str>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     const OUTPUT: &str = "\
@@ -147,11 +148,7 @@ ok  \texample.com/parse\t5.123s
     fn two_packages_are_told_apart() {
         let text = "pkg: a\nBenchmarkX-2 10 5 ns/op\npkg: b\nBenchmarkX-2 10 7 ns/op\n";
         let imported = import_bytes(Format::Go, "go.txt", text.as_bytes()).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["BenchmarkX", "b.BenchmarkX"]);
     }
 
@@ -159,27 +156,19 @@ ok  \texample.com/parse\t5.123s
     fn failures_and_broken_lines_name_their_line() {
         let failed =
             "BenchmarkA-8 10 5 ns/op\n--- FAIL: BenchmarkB-8\n    b_test.go:9: boom\nFAIL\n";
-        let e = import_bytes(Format::Go, "go.txt", failed.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Go, "go.txt", failed.as_bytes());
         assert!(e.starts_with("go.txt: line 2: a benchmark failed"), "{e}");
-        let e = import_bytes(Format::Go, "go.txt", b"BenchmarkA-8 10 five ns/op\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Go, "go.txt", b"BenchmarkA-8 10 five ns/op\n");
         assert!(
             e.contains("line 1: BenchmarkA: \"five\" is not a number"),
             "{e}"
         );
-        let e = import_bytes(Format::Go, "go.txt", b"BenchmarkA-8 10 5\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Go, "go.txt", b"BenchmarkA-8 10 5\n");
         assert!(
             e.contains("line 1: BenchmarkA: expected value-unit pairs"),
             "{e}"
         );
-        let e = import_bytes(Format::Go, "go.txt", b"PASS\nok  x 0.1s\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Go, "go.txt", b"PASS\nok  x 0.1s\n");
         assert!(e.contains("no benchmark results"), "{e}");
     }
 }

@@ -141,17 +141,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     #[test]
     fn real_output_takes_repetitions_as_samples_and_skips_aggregates() {
         let text = include_bytes!("../../tests/fixtures/import/google-benchmark/real.json");
         let imported = import_bytes(Format::GoogleBenchmark, "g.json", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["sum_squares", "sort_list/8", "sort_list/64"]);
         let sort = &imported.benchmarks[1];
         let metrics: Vec<&str> = sort.metrics.iter().map(|m| m.name.as_str()).collect();
@@ -175,24 +172,18 @@ mod tests {
     #[test]
     fn errors_and_bad_units_fail_naming_the_entry() {
         let failed = br#"{"benchmarks":[{"name":"a","error_occurred":true,"error_message":"out of memory"}]}"#;
-        let e = import_bytes(Format::GoogleBenchmark, "g.json", failed)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::GoogleBenchmark, "g.json", failed);
         assert!(
             e.contains("field benchmarks[0]: benchmark \"a\" failed: out of memory"),
             "{e}"
         );
         let unit = br#"{"benchmarks":[{"name":"a","real_time":1,"time_unit":"fortnights"}]}"#;
-        let e = import_bytes(Format::GoogleBenchmark, "g.json", unit)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::GoogleBenchmark, "g.json", unit);
         assert!(
             e.contains("field benchmarks[0].time_unit: unknown time unit"),
             "{e}"
         );
-        let e = import_bytes(Format::GoogleBenchmark, "g.json", br#"{"context":{}}"#)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::GoogleBenchmark, "g.json", br#"{"context":{}}"#);
         assert!(e.contains("missing field `benchmarks`"), "{e}");
     }
 }

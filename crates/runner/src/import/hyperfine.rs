@@ -86,17 +86,14 @@ pub(super) fn import(input: &Input<'_>) -> std::result::Result<Imported, ImportE
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     #[test]
     fn real_hyperfine_export_keeps_every_run_and_the_parameters() {
         let text = include_bytes!("../../tests/fixtures/import/hyperfine/real.json");
         let imported = import_bytes(Format::Hyperfine, "h.json", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["sleep 0.01", "sleep 0.001", "sleep 0.002"]);
         let bench = &imported.benchmarks[1];
         assert_eq!(bench.metrics[0].name, "wall_time");
@@ -108,13 +105,11 @@ mod tests {
 
     #[test]
     fn wrong_shapes_name_the_field() {
-        let e = import_bytes(
+        let e = error(
             Format::Hyperfine,
             "h.json",
             br#"{"results":[{"command":"x","mean":"fast"}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(
             e.starts_with("h.json: field results[0].mean (line 1, column"),
             "{e}"
@@ -123,24 +118,18 @@ mod tests {
             e.contains("invalid type: string \"fast\", expected f64"),
             "{e}"
         );
-        let e = import_bytes(Format::Hyperfine, "h.json", br#"{"results":[]}"#)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Hyperfine, "h.json", br#"{"results":[]}"#);
         assert!(e.contains("no benchmark results"), "{e}");
-        let e = import_bytes(
+        let e = error(
             Format::Hyperfine,
             "h.json",
             br#"{"results":[{"command":"x","mean":1,"times":[1,-2]}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
+        );
         assert!(
             e.contains("field results[0].times: x: negative time"),
             "{e}"
         );
-        let e = import_bytes(Format::Hyperfine, "h.json", br#"[{"command":"x"}]"#)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Hyperfine, "h.json", br#"[{"command":"x"}]"#);
         assert!(e.contains("h.json: line 1: not a JSON object"), "{e}");
     }
 }

@@ -163,6 +163,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
     use benchkeep_core::model::Direction;
 
@@ -170,11 +171,7 @@ mod tests {
     fn throughput_average_time_and_sample_modes() {
         let text = include_bytes!("../../tests/fixtures/import/jmh/result.json");
         let imported = import_bytes(Format::Jmh, "jmh.json", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(
             names,
             [
@@ -209,16 +206,12 @@ mod tests {
     #[test]
     fn unknown_units_and_wrong_shapes_fail() {
         let text = br#"[{"benchmark":"a","mode":"avgt","primaryMetric":{"score":1,"scoreUnit":"furlongs"}}]"#;
-        let e = import_bytes(Format::Jmh, "j.json", text)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Jmh, "j.json", text);
         assert!(
             e.contains("field [0].primaryMetric.scoreUnit: unknown unit \"furlongs\""),
             "{e}"
         );
-        let e = import_bytes(Format::Jmh, "j.json", br#"{"benchmark":"a"}"#)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Jmh, "j.json", br#"{"benchmark":"a"}"#);
         assert!(e.contains("expected a sequence"), "{e}");
     }
 }

@@ -40,17 +40,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     #[test]
     fn real_bencher_output_from_criterion_is_read() {
         let text = include_bytes!("../../tests/fixtures/import/libtest/criterion-bencher.txt");
         let imported = import_bytes(Format::Libtest, "bench.txt", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);
         assert_eq!(imported.benchmarks[1].metrics[0].samples, vec![1128.0]);
     }
@@ -80,16 +77,12 @@ test tests::parse   ... bench:       1,300 ns/iter (+/- 60)
     #[test]
     fn malformed_bench_lines_name_their_line() {
         let text = "running 1 test\ntest parse ... bench: lots ns/iter (+/- 1)\n";
-        let e = import_bytes(Format::Libtest, "b.txt", text.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Libtest, "b.txt", text.as_bytes());
         assert!(
             e.starts_with("b.txt: line 2: cannot read the result of \"parse\""),
             "{e}"
         );
-        let e = import_bytes(Format::Libtest, "b.txt", b"test a ... ok\n")
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::Libtest, "b.txt", b"test a ... ok\n");
         assert!(e.contains("no benchmark results found"), "{e}");
     }
 }

@@ -469,8 +469,32 @@ impl Imported {
     }
 }
 
+/// Helpers of the importers' tests.
+#[cfg(test)]
+mod testing {
+    use super::{Format, Imported, import_bytes};
+
+    /// The names of the imported benchmarks, in order.
+    pub(super) fn names(imported: &Imported) -> Vec<&str> {
+        imported
+            .benchmarks
+            .iter()
+            .map(|b| b.name.as_str())
+            .collect()
+    }
+
+    /// The error message of an import that must fail.
+    pub(super) fn error(format: Format, name: &str, bytes: &[u8]) -> String {
+        match import_bytes(format, name, bytes) {
+            Ok(imported) => panic!("{format} accepted {name}: {:?}", names(&imported)),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::error;
     use super::*;
 
     #[test]
@@ -490,18 +514,14 @@ mod tests {
     #[test]
     fn empty_and_binary_input_fail_naming_the_source_and_format() {
         for format in Format::ALL {
-            let error = import_bytes(format, "in.txt", b"  \n")
-                .unwrap_err()
-                .to_string();
+            let error = error(format, "in.txt", b"  \n");
             assert!(
                 error.starts_with("in.txt: line 1: the input is empty"),
                 "{error}"
             );
             assert!(error.contains(format.expected()), "{error}");
         }
-        let error = import_bytes(Format::Go, "x", b"ok\n\xff\xfe")
-            .unwrap_err()
-            .to_string();
+        let error = error(Format::Go, "x", b"ok\n\xff\xfe");
         assert!(error.contains("line 2: not UTF-8"), "{error}");
     }
 

@@ -81,17 +81,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{error, names};
     use super::super::{Format, import_bytes};
 
     #[test]
     fn real_output_keeps_every_round() {
         let text = include_bytes!("../../tests/fixtures/import/pytest-benchmark/real.json");
         let imported = import_bytes(Format::PytestBenchmark, "p.json", text).unwrap();
-        let names: Vec<&str> = imported
-            .benchmarks
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect();
+        let names: Vec<&str> = names(&imported);
         assert_eq!(
             names,
             [
@@ -131,9 +128,7 @@ mod tests {
     #[test]
     fn missing_stats_name_the_field() {
         let text = br#"{"benchmarks":[{"name":"t","stats":{"mean":1.0}}]}"#;
-        let e = import_bytes(Format::PytestBenchmark, "p.json", text)
-            .unwrap_err()
-            .to_string();
+        let e = error(Format::PytestBenchmark, "p.json", text);
         assert!(e.contains("field benchmarks[0].stats"), "{e}");
         assert!(e.contains("missing field `median`"), "{e}");
     }
