@@ -491,6 +491,20 @@ pub async fn corrupt_documents(store: &dyn Store, tamper: &dyn Tamper) {
         ),
         "listing a key with a corrupt run must fail, not skip it silently"
     );
+    // scan_runs shows what it can, and names what it could not read.
+    let sibling = sample_run(&k, 5, 803, &[2.0]);
+    store.append_run(&sibling).await.expect("append_run");
+    let scan = store
+        .scan_runs(&RunQuery::latest(k.clone(), 10))
+        .await
+        .expect("scan_runs sets a corrupt run aside");
+    assert_eq!(scan.runs, vec![sibling], "the readable run of the key");
+    assert_eq!(scan.unreadable.len(), 1, "the corrupt run is named");
+    assert!(
+        scan.unreadable[0].to_string().contains(damaged.id.as_str()),
+        "{}",
+        scan.unreadable[0]
+    );
     assert_eq!(
         store
             .get_run(&healthy.id)

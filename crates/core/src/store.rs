@@ -171,6 +171,33 @@ impl RunQuery {
     }
 }
 
+/// What [`Store::scan_runs`] found: the runs it could read, newest first, and why it could not
+/// read the others.
+#[derive(Debug, Default)]
+pub struct RunScan {
+    /// The readable runs, newest first.
+    pub runs: Vec<Run>,
+    /// One error per run that could not be read, each naming the run.
+    pub unreadable: Vec<StoreError>,
+}
+
+impl RunScan {
+    /// Adds the outcome of reading one run: a run, or (when `lenient` and the run itself is
+    /// unreadable) an entry in `unreadable`; any other error is returned.
+    pub fn add(&mut self, read: Result<Run, StoreError>, lenient: bool) -> Result<(), StoreError> {
+        match read {
+            Ok(run) => self.runs.push(run),
+            Err(
+                e @ (StoreError::Corrupt { .. }
+                | StoreError::SchemaTooNew { .. }
+                | StoreError::SchemaTooOld { .. }),
+            ) if lenient => self.unreadable.push(e),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+}
+
 /// Where results and baselines are kept.
 ///
 /// Every implementation passes the conformance suite (feature `conformance`).
@@ -187,6 +214,20 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Lists runs, newest first. A corrupt run among those selected is an error naming it.
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError>;
+
+    /// Lists runs like [`Store::list_runs`], but a run that cannot be read (corrupt, truncated,
+    /// of an unreadable format version) is set aside in [`RunScan::unreadable`] instead of
+    /// failing the listing: for reports that show what they can and name what they could not.
+    /// Any other error (an unreachable store) still fails.
+    ///
+    /// The default goes through `list_runs`, so one bad run fails it; the stores of this
+    /// workspace override it.
+    async fn scan_runs(&self, query: &RunQuery) -> Result<RunScan, StoreError> {
+        Ok(RunScan {
+            runs: self.list_runs(query).await?,
+            unreadable: Vec::new(),
+        })
+    }
 
     /// Deletes one run.
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError>;

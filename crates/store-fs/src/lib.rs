@@ -51,7 +51,7 @@ use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::schema::{self, SchemaVersion};
 use benchkeep_core::store::{
-    self as core_store, PutMode, RunQuery, Store, StoreError, Version, Versioned,
+    self as core_store, PutMode, RunQuery, RunScan, Store, StoreError, Version, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -355,7 +355,7 @@ impl Inner {
         self.read_run(&path, id)
     }
 
-    fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
+    fn list_runs(&self, query: &RunQuery, lenient: bool) -> Result<RunScan, StoreError> {
         let key_dirs = match &query.key {
             Some(key) => {
                 key.validate().map_err(|e| invalid_key(&e))?;
@@ -384,10 +384,11 @@ impl Inner {
         if let Some(limit) = query.limit {
             found.truncate(limit);
         }
-        found
-            .iter()
-            .map(|(id, path)| self.read_run(path, id))
-            .collect()
+        let mut scan = RunScan::default();
+        for (id, path) in &found {
+            scan.add(self.read_run(path, id), lenient)?;
+        }
+        Ok(scan)
     }
 
     fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
@@ -530,7 +531,14 @@ impl Store for FsStore {
 
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
         let query = query.clone();
-        self.blocking(move |inner| inner.list_runs(&query)).await
+        self.blocking(move |inner| inner.list_runs(&query, false).map(|scan| scan.runs))
+            .await
+    }
+
+    async fn scan_runs(&self, query: &RunQuery) -> Result<RunScan, StoreError> {
+        let query = query.clone();
+        self.blocking(move |inner| inner.list_runs(&query, true))
+            .await
     }
 
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {

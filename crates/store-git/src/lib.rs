@@ -56,7 +56,7 @@ use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::schema::{self, SchemaVersion};
 use benchkeep_core::store::{
-    self as core_store, PutMode, RunQuery, Store, StoreError, Version, Versioned,
+    self as core_store, PutMode, RunQuery, RunScan, Store, StoreError, Version, Versioned,
 };
 use git2::{Commit, ErrorCode, ObjectType, Oid, Repository, Signature, Time, Tree};
 use serde::{Deserialize, Serialize};
@@ -883,13 +883,13 @@ impl Inner {
             .ok_or_else(not_found)
     }
 
-    fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
+    fn list_runs(&self, query: &RunQuery, lenient: bool) -> Result<RunScan, StoreError> {
         let repo = self.repo()?;
         let Some(tree) = self.read_tree(&repo)? else {
-            return Ok(Vec::new());
+            return Ok(RunScan::default());
         };
         let Some(runs) = tree::tree_at(&repo, &tree, &["runs"]) else {
-            return Ok(Vec::new());
+            return Ok(RunScan::default());
         };
         let key_dirs = match &query.key {
             Some(key) => {
@@ -943,15 +943,16 @@ impl Inner {
         if let Some(limit) = query.limit {
             found.truncate(limit);
         }
-        found
-            .iter()
-            .map(|(id, file)| {
-                self.read_run_at(&repo, &tree, file, id)?
-                    .ok_or_else(|| StoreError::NotFound {
-                        what: format!("run {id}"),
-                    })
-            })
-            .collect()
+        let mut scan = RunScan::default();
+        for (id, file) in &found {
+            let read = self.read_run_at(&repo, &tree, file, id).and_then(|run| {
+                run.ok_or_else(|| StoreError::NotFound {
+                    what: format!("run {id}"),
+                })
+            });
+            scan.add(read, lenient)?;
+        }
+        Ok(scan)
     }
 
     fn get_baseline(&self, key: &BaselineKey) -> Result<Versioned<Baseline>, StoreError> {
@@ -1056,7 +1057,14 @@ impl Store for GitStore {
 
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
         let query = query.clone();
-        self.blocking(move |inner| inner.list_runs(&query)).await
+        self.blocking(move |inner| inner.list_runs(&query, false).map(|scan| scan.runs))
+            .await
+    }
+
+    async fn scan_runs(&self, query: &RunQuery) -> Result<RunScan, StoreError> {
+        let query = query.clone();
+        self.blocking(move |inner| inner.list_runs(&query, true))
+            .await
     }
 
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {

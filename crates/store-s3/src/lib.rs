@@ -39,7 +39,7 @@ use benchkeep_core::baseline::Baseline;
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::store::{
-    self as core_store, PutMode, RunQuery, Store, StoreError, Version, Versioned,
+    self as core_store, PutMode, RunQuery, RunScan, Store, StoreError, Version, Versioned,
 };
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
@@ -403,6 +403,65 @@ fn last_segment(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+impl S3Store {
+    /// The runs `query` selects, newest first; with `lenient`, unreadable ones are set aside.
+    async fn collect_runs(&self, query: &RunQuery, lenient: bool) -> Result<RunScan, StoreError> {
+        let key_dirs = match &query.key {
+            Some(key) => {
+                key.validate().map_err(|e| invalid(e.to_string()))?;
+                vec![self.key_dir(key)]
+            }
+            None => self.children(&self.runs_dir()).await?.0,
+        };
+        let day_of = |t: jiff::Timestamp| day_and_file(&RunId::new(t, 0)).0;
+        let (first_day, last_day) = (query.since.map(day_of), query.until.map(day_of));
+        let mut found: Vec<(RunId, Path)> = Vec::new();
+        for key_dir in key_dirs {
+            let (mut days, _) = self.children(&key_dir).await?;
+            days.sort_by_key(|d| std::cmp::Reverse(last_segment(d)));
+            for day_dir in days {
+                let day = last_segment(&day_dir);
+                if first_day.as_ref().is_some_and(|f| &day < f)
+                    || last_day.as_ref().is_some_and(|l| &day > l)
+                {
+                    continue;
+                }
+                if query.key.is_some() && query.limit.is_some_and(|limit| found.len() >= limit) {
+                    break;
+                }
+                for object in self.children(&day_dir).await?.1 {
+                    // Anything that is not `<run id>.json` is not a run.
+                    let name = last_segment(&object);
+                    let Some(id) = name
+                        .strip_suffix(".json")
+                        .and_then(|s| s.parse::<RunId>().ok())
+                    else {
+                        continue;
+                    };
+                    if query.admits_time_of(&id) {
+                        found.push((id, object));
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        if let Some(limit) = query.limit {
+            found.truncate(limit);
+        }
+        // Eight reads in flight at a time; results keep the newest-first order.
+        let mut scan = RunScan::default();
+        for chunk in found.chunks(8) {
+            let reads = chunk
+                .iter()
+                .map(|(id, object)| self.decode_run_at(object, id));
+            for read in futures::future::join_all(reads).await {
+                scan.add(read, lenient)?;
+            }
+        }
+        Ok(scan)
+    }
+}
+
 #[async_trait]
 impl Store for S3Store {
     fn location(&self) -> String {
@@ -447,57 +506,11 @@ impl Store for S3Store {
     }
 
     async fn list_runs(&self, query: &RunQuery) -> Result<Vec<Run>, StoreError> {
-        let key_dirs = match &query.key {
-            Some(key) => {
-                key.validate().map_err(|e| invalid(e.to_string()))?;
-                vec![self.key_dir(key)]
-            }
-            None => self.children(&self.runs_dir()).await?.0,
-        };
-        let day_of = |t: jiff::Timestamp| day_and_file(&RunId::new(t, 0)).0;
-        let (first_day, last_day) = (query.since.map(day_of), query.until.map(day_of));
-        let mut found: Vec<(RunId, Path)> = Vec::new();
-        for key_dir in key_dirs {
-            let (mut days, _) = self.children(&key_dir).await?;
-            days.sort_by_key(|d| std::cmp::Reverse(last_segment(d)));
-            for day_dir in days {
-                let day = last_segment(&day_dir);
-                if first_day.as_ref().is_some_and(|f| &day < f)
-                    || last_day.as_ref().is_some_and(|l| &day > l)
-                {
-                    continue;
-                }
-                if query.key.is_some() && query.limit.is_some_and(|limit| found.len() >= limit) {
-                    break;
-                }
-                for object in self.children(&day_dir).await?.1 {
-                    // Anything that is not `<run id>.json` is not a run.
-                    let name = last_segment(&object);
-                    let Some(id) = name
-                        .strip_suffix(".json")
-                        .and_then(|s| s.parse::<RunId>().ok())
-                    else {
-                        continue;
-                    };
-                    if query.admits_time_of(&id) {
-                        found.push((id, object));
-                    }
-                }
-            }
-        }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
-        if let Some(limit) = query.limit {
-            found.truncate(limit);
-        }
-        // Eight reads in flight at a time; results keep the newest-first order.
-        let mut runs = Vec::with_capacity(found.len());
-        for chunk in found.chunks(8) {
-            let reads = chunk
-                .iter()
-                .map(|(id, object)| self.decode_run_at(object, id));
-            runs.extend(futures::future::try_join_all(reads).await?);
-        }
-        Ok(runs)
+        Ok(self.collect_runs(query, false).await?.runs)
+    }
+
+    async fn scan_runs(&self, query: &RunQuery) -> Result<RunScan, StoreError> {
+        self.collect_runs(query, true).await
     }
 
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
