@@ -3,6 +3,8 @@
 # (the store conformance suite is the `conformance` feature of benchkeep-core).
 #
 # hyperfine (from Debian) is installed if missing: the importer tests run the real tool.
+# Chromium (Debian) and playwright-core (npm, into target/browser) are installed if missing: the
+# dashboard is tested in a real headless browser.
 # The S3 store is tested against a real S3-compatible server on loopback: moto (from PyPI) is
 # installed into target/s3-venv, started on a free port, and stopped when the script exits. The
 # tests are told the server is expected (BENCHKEEP_REQUIRE_S3=1), so they fail rather than skip
@@ -24,6 +26,8 @@ if ! command -v hyperfine >/dev/null; then
 fi
 export BENCHKEEP_REQUIRE_TOOLS=1
 
+# shellcheck source=scripts/browser.sh
+source scripts/browser.sh
 # shellcheck source=scripts/s3-server.sh
 source scripts/s3-server.sh
 log=$(mktemp)

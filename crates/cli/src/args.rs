@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// the data cannot decide.
 ///
 /// Exit codes: 0 pass, 1 regression, 2 usage or tool error, 3 no baseline where one is required,
-/// 130 interrupted.
+/// 4 report written but something could not be read, 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(
     name = "benchkeep",
@@ -90,6 +90,30 @@ pub enum Commands {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), generated from this command line.
     Man,
+    /// Write a static dashboard of the store (every key, benchmark histories as charts) that
+    /// works from file:// with no network; exit 4 when something could not be read.
+    Report(ReportArgs),
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the site into this directory (created if needed; an earlier report there is
+    /// replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this key (default: every key in the store).
+    #[arg(long, value_name = "BRANCH@PLATFORM")]
+    pub key: Option<String>,
+    /// Only runs since this date (YYYY-MM-DD, or an RFC 3339 time).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Chart at most the newest N runs of each key (default 1000).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<usize>,
+    /// Then serve the site on 127.0.0.1:PORT (default 8000) until interrupted.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8000")]
+    pub serve: Option<u16>,
 }
 
 /// Arguments of `import`.
@@ -593,6 +617,9 @@ mod tests {
             "benchkeep completions bash",
             "benchkeep man",
             "benchkeep --color never -v run -- true",
+            "benchkeep report --out site",
+            "benchkeep report --out site --key main@linux-x86_64 --since 2026-11-01 --serve",
+            "benchkeep --store git: report --out site --serve 9000 --max-runs 200",
         ];
         for line in ok {
             let parsed = Cli::try_parse_from(line.split_whitespace());
@@ -618,6 +645,8 @@ mod tests {
             "benchkeep import out.json",
             "benchkeep completions tcsh",
             "benchkeep -q -v run -- true",
+            "benchkeep report",
+            "benchkeep report --out site --serve http",
         ];
         for line in bad {
             assert!(

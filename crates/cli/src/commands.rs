@@ -33,6 +33,7 @@ use crate::stores::{self, UrlOrigin};
 
 mod ab;
 mod adoption;
+mod dashboard;
 mod import;
 mod init;
 mod suite;
@@ -71,6 +72,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Init(args) => init::init(args, &app.cwd),
         Commands::Completions(args) => adoption::completions(args),
         Commands::Man => adoption::man(),
+        Commands::Report(args) => app.report(args),
     };
     match result {
         Ok(outcome) => outcome,

@@ -8,6 +8,7 @@
 //! | 1 | [`exit_codes::REGRESSION`] | a gating metric regressed (or was inconclusive with `--fail-on-inconclusive`) |
 //! | 2 | [`exit_codes::ERROR`] | usage error, or something failed: a command, a corrupt file, an unreachable store |
 //! | 3 | [`exit_codes::NO_BASELINE`] | `check --require-baseline` found no baseline |
+//! | 4 | [`exit_codes::PARTIAL`] | `report` wrote the site, but some runs or baselines could not be read (named on stderr and on the page) |
 //! | 130 | [`exit_codes::INTERRUPTED`] | interrupted (Ctrl-C, SIGTERM); nothing was recorded |
 #![deny(missing_docs)]
 
@@ -19,6 +20,7 @@ use clap::Parser;
 pub mod args;
 mod commands;
 pub mod config;
+pub mod dashboard;
 mod policy;
 pub mod report;
 pub mod stores;
@@ -33,6 +35,8 @@ pub mod exit_codes {
     pub const ERROR: u8 = 2;
     /// `--require-baseline` and no baseline exists.
     pub const NO_BASELINE: u8 = 3;
+    /// The output was written, but some items could not be read and were skipped.
+    pub const PARTIAL: u8 = 4;
     /// Interrupted by a signal; nothing was recorded.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -46,6 +50,8 @@ pub enum Outcome {
     Regressed,
     /// A required baseline is missing.
     NoBaseline,
+    /// Done, but something could not be read and was left out (named in the output).
+    Partial,
     /// A signal stopped it.
     Interrupted,
     /// It failed.
@@ -62,6 +68,7 @@ impl Outcome {
             Outcome::Regressed => exit_codes::REGRESSION,
             Outcome::Failed(_) => exit_codes::ERROR,
             Outcome::NoBaseline => exit_codes::NO_BASELINE,
+            Outcome::Partial => exit_codes::PARTIAL,
             Outcome::Interrupted => exit_codes::INTERRUPTED,
         }
     }
@@ -89,7 +96,7 @@ where
     match &outcome {
         Outcome::Failed(error) => eprintln!("error: {}", one_line(error)),
         Outcome::Interrupted => eprintln!("interrupted: nothing was recorded"),
-        Outcome::Passed | Outcome::Regressed | Outcome::NoBaseline => {}
+        Outcome::Passed | Outcome::Regressed | Outcome::NoBaseline | Outcome::Partial => {}
     }
     ExitCode::from(outcome.exit_code())
 }
@@ -117,9 +124,10 @@ mod tests {
             Outcome::Regressed.exit_code(),
             Outcome::Failed(anyhow::anyhow!("x")).exit_code(),
             Outcome::NoBaseline.exit_code(),
+            Outcome::Partial.exit_code(),
             Outcome::Interrupted.exit_code(),
         ];
-        assert_eq!(codes, [0, 1, 2, 3, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 130]);
     }
 
     #[test]

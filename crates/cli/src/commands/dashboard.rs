@@ -1,0 +1,430 @@
+//! `benchkeep report --out DIR`: the static dashboard of a store (rendering in `dashboard`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Component, Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use benchkeep_core::baseline::Baseline;
+use benchkeep_core::compare::{self, MetricComparison};
+use benchkeep_core::key::BaselineKey;
+use benchkeep_core::model::Run;
+use benchkeep_core::stats;
+use benchkeep_core::store::{RunQuery, StoreError};
+use benchkeep_core::trend::{self, TrendConfig};
+use jiff::Timestamp;
+
+use super::{App, Outcome, emit};
+use crate::args::{CompareOptions, ReportArgs};
+use crate::dashboard::{self, KeyView, Point, Series, Site};
+
+/// Runs charted per key unless `--max-runs` says otherwise.
+const DEFAULT_MAX_RUNS: usize = 1000;
+
+/// Change points are searched in the newest this many runs of a series: the permutation test
+/// costs grow with the square of the window, and a dashboard is about recent history.
+const TREND_WINDOW: usize = 200;
+
+impl App {
+    pub(super) fn report(&self, args: &ReportArgs) -> Result<Outcome> {
+        let started = Instant::now();
+        let key = args.key.as_deref().map(parse_key).transpose()?;
+        let since = args.since.as_deref().map(parse_since).transpose()?;
+        let max_runs = args.max_runs.unwrap_or(DEFAULT_MAX_RUNS);
+        if max_runs == 0 {
+            bail!("--max-runs must be at least 1");
+        }
+        let store = self.store()?;
+        let scan = self
+            .block_on(store.scan_runs(&RunQuery {
+                key: key.clone(),
+                since,
+                ..RunQuery::default()
+            }))
+            .with_context(|| format!("cannot list the runs in {}", store.location()))?;
+        let mut skipped: Vec<String> = scan.unreadable.iter().map(ToString::to_string).collect();
+        // Newest first from the store; each key keeps its newest `max_runs`, charted oldest first.
+        let mut by_key: BTreeMap<BaselineKey, Vec<Run>> = BTreeMap::new();
+        for run in scan.runs {
+            let runs = by_key.entry(run.key.clone()).or_default();
+            if runs.len() < max_runs {
+                runs.push(run);
+            }
+        }
+        let config = super::compare_config(&self.config, &CompareOptions::default())?;
+        let mut keys = Vec::new();
+        for (key, mut runs) in by_key {
+            runs.reverse();
+            let baseline = match self.block_on(store.get_baseline(&key)) {
+                Ok(found) => Some(found.value),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => {
+                    skipped.push(format!("baseline of {key}: {e}"));
+                    None
+                }
+            };
+            let mut config = config.clone();
+            let latest = runs.last().map_or(&[][..], |r| &r.benchmarks[..]);
+            config.policies = self.policies_for(
+                baseline.as_ref().map_or(&[][..], |b| &b.benchmarks[..]),
+                latest,
+            )?;
+            keys.push(key_view(
+                &key,
+                &runs,
+                baseline.as_ref(),
+                &config,
+                &mut skipped,
+            ));
+        }
+        // The keys with the newest runs first.
+        keys.sort_by_key(|v: &KeyView| {
+            std::cmp::Reverse(
+                v.series
+                    .iter()
+                    .filter_map(|s| s.points.last().map(|p| p.timestamp))
+                    .max(),
+            )
+        });
+        let site = Site {
+            source: store.location(),
+            generated: Timestamp::now(),
+            keys,
+            skipped: skipped.clone(),
+        };
+        let pages = dashboard::render(&site);
+        write_site(&args.out, &pages)?;
+        for line in &skipped {
+            eprintln!("skipped: {line}");
+        }
+        let benchmarks: usize = site.keys.iter().map(|k| k.series.len()).sum();
+        let runs: usize = site.keys.iter().map(|k| k.runs).sum();
+        emit(&format!(
+            "wrote {} page(s) for {} key(s), {benchmarks} benchmark(s), {runs} run(s) to {} in {:.1} s{}\n",
+            pages.len(),
+            site.keys.len(),
+            args.out.display(),
+            started.elapsed().as_secs_f64(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} item(s) skipped (named above and on the page)",
+                    skipped.len()
+                )
+            }
+        ))?;
+        if let Some(port) = args.serve {
+            serve(&args.out, port)?;
+        }
+        Ok(if skipped.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::Partial
+        })
+    }
+}
+
+/// `branch@platform` (the platform is after the last `@`).
+fn parse_key(text: &str) -> Result<BaselineKey> {
+    let (branch, platform) = text
+        .rsplit_once('@')
+        .ok_or_else(|| anyhow!("--key {text:?} is not BRANCH@PLATFORM (e.g. main@linux-x86_64)"))?;
+    BaselineKey::new(branch, platform).map_err(|e| anyhow!("--key {text:?}: {e}"))
+}
+
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+fn parse_since(text: &str) -> Result<Timestamp> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|_| anyhow!("--since {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
+    Ok(date
+        .to_datetime(jiff::civil::Time::midnight())
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map_err(|e| anyhow!("--since {text:?}: {e}"))?
+        .timestamp())
+}
+
+/// One key's series: every benchmark of its runs, charted on its primary metric.
+fn key_view(
+    key: &BaselineKey,
+    runs: &[Run],
+    baseline: Option<&Baseline>,
+    config: &compare::CompareConfig,
+    skipped: &mut Vec<String>,
+) -> KeyView {
+    // Benchmarks in the order of the newest run, then those only older runs have.
+    let mut names: Vec<(&str, &str)> = Vec::new();
+    for run in runs.iter().rev() {
+        for bench in &run.benchmarks {
+            if !names.iter().any(|(n, _)| *n == bench.name) {
+                match bench.metrics.first() {
+                    Some(metric) => names.push((&bench.name, &metric.name)),
+                    None => skipped.push(format!(
+                        "run {}: benchmark {:?} has no metrics",
+                        run.id, bench.name
+                    )),
+                }
+            }
+        }
+    }
+    let latest: BTreeMap<(&str, &str), &MetricComparison> = BTreeMap::new();
+    let comparison = match (baseline, runs.last()) {
+        (Some(baseline), Some(run)) => Some(compare::compare_with_baseline(
+            baseline,
+            &run.benchmarks,
+            config,
+        )),
+        _ => None,
+    };
+    let mut latest = latest;
+    if let Some(comparison) = &comparison {
+        for entry in &comparison.entries {
+            latest.insert((&entry.benchmark, &entry.metric), entry);
+        }
+    }
+    let trend_config = TrendConfig {
+        permutations: 199,
+        ..TrendConfig::default()
+    };
+    let series = names
+        .iter()
+        .map(|&(name, metric)| {
+            let mut points = Vec::new();
+            let mut unit_direction = None;
+            for run in runs {
+                let Some(bench) = run.benchmark(name) else {
+                    continue;
+                };
+                let Some(m) = bench
+                    .metric(metric)
+                    .filter(|m| !m.samples.is_empty() && m.samples.iter().all(|v| v.is_finite()))
+                else {
+                    skipped.push(format!(
+                        "run {}: benchmark {name:?} has no usable {metric} samples",
+                        run.id
+                    ));
+                    continue;
+                };
+                unit_direction.get_or_insert((m.unit.clone(), m.direction));
+                let sorted = stats::sorted(&m.samples);
+                points.push(Point {
+                    run: run.id.to_string(),
+                    timestamp: run.timestamp,
+                    commit: run.git.as_ref().and_then(|g| g.commit.clone()),
+                    median: stats::median_of_sorted(&sorted),
+                    low: quantile(&sorted, 0.25),
+                    high: quantile(&sorted, 0.75),
+                });
+            }
+            let (unit, direction) = unit_direction.unwrap_or_else(|| {
+                (
+                    benchkeep_core::model::Unit::nanoseconds(),
+                    benchkeep_core::model::Direction::LowerIsBetter,
+                )
+            });
+            let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
+            let offset = medians.len().saturating_sub(TREND_WINDOW);
+            let mut report = trend::analyze(&medians[offset..], direction, &trend_config);
+            for cp in &mut report.change_points {
+                cp.index += offset;
+            }
+            Series {
+                benchmark: name.to_owned(),
+                metric: metric.to_owned(),
+                unit,
+                direction,
+                baseline: baseline
+                    .and_then(|b| b.benchmark(name))
+                    .and_then(|b| b.metric(metric))
+                    .map(|m| stats::median(&m.samples)),
+                latest: latest.get(&(name, metric)).map(|e| (*e).clone()),
+                points,
+                trend: report,
+            }
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    KeyView {
+        key: key.to_string(),
+        slug: key.storage_name(),
+        series,
+        runs: runs.len(),
+    }
+}
+
+/// The `q` quantile of sorted samples, interpolated.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.len() == 1 {
+        return sorted[0];
+    }
+    let position = q * (sorted.len() - 1) as f64;
+    // In range: position is within [0, len - 1].
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let below = position.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
+}
+
+/// Writes the pages under `out`, replacing the pages of an earlier report there.
+fn write_site(out: &Path, pages: &[dashboard::Page]) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let earlier = out.join("k");
+    if earlier.is_dir()
+        && std::fs::read_to_string(out.join("index.html"))
+            .is_ok_and(|page| page.contains("<a href=\"index.html\">benchkeep</a>"))
+    {
+        // An earlier report's key pages: stale benchmark pages must not linger.
+        std::fs::remove_dir_all(&earlier)
+            .with_context(|| format!("cannot replace {}", earlier.display()))?;
+    }
+    for (path, text) in pages {
+        let path = out.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A preview server on 127.0.0.1: GET of files under `root`, nothing else, until interrupted.
+fn serve(root: &Path, port: u16) -> Result<()> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let address = listener.local_addr()?;
+    eprintln!(
+        "serving {} on http://{address}/ (Ctrl-C stops)",
+        root.display()
+    );
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut line = String::new();
+        if BufReader::new(&stream).read_line(&mut line).is_err() {
+            continue;
+        }
+        let (status, kind, body) = match resolve(root, &line) {
+            Some(path) => match std::fs::read(&path) {
+                Ok(body) => ("200 OK", content_type(&path), body),
+                Err(_) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+            },
+            None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(&body);
+    }
+    Ok(())
+}
+
+/// The file a request line asks for, if it is a GET of a path inside `root`.
+fn resolve(root: &Path, request: &str) -> Option<PathBuf> {
+    let mut words = request.split_whitespace();
+    if words.next()? != "GET" {
+        return None;
+    }
+    let target = words.next()?.split(['?', '#']).next()?;
+    let decoded = percent_decode(target)?;
+    let relative = Path::new(decoded.trim_start_matches('/'));
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return None; // `..`, absolute paths: never outside the site
+    }
+    let path = root.join(relative);
+    Some(if path.is_dir() {
+        path.join("index.html")
+    } else {
+        path
+    })
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("css") => "text/css",
+        Some("js") => "text/javascript",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_dates_parse_or_say_what_they_need() {
+        let key = parse_key("feature@x@linux-x86_64").unwrap();
+        assert_eq!(
+            (key.branch.as_str(), key.platform.as_str()),
+            ("feature@x", "linux-x86_64")
+        );
+        assert!(
+            parse_key("main")
+                .unwrap_err()
+                .to_string()
+                .contains("BRANCH@PLATFORM")
+        );
+        assert_eq!(
+            parse_since("2026-11-01").unwrap(),
+            "2026-11-01T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(parse_since("2026-11-01T12:00:00Z").is_ok());
+        assert!(
+            parse_since("last tuesday")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
+    }
+
+    #[test]
+    fn the_preview_server_never_leaves_the_site() {
+        let root = Path::new("/site");
+        assert_eq!(
+            resolve(root, "GET /k/a/index.html HTTP/1.1"),
+            Some(PathBuf::from("/site/k/a/index.html"))
+        );
+        assert_eq!(
+            resolve(root, "GET /k/a%40b/b/1.html?x=1 HTTP/1.1"),
+            Some(PathBuf::from("/site/k/a@b/b/1.html"))
+        );
+        assert_eq!(resolve(root, "GET /../etc/passwd HTTP/1.1"), None);
+        assert_eq!(resolve(root, "GET /k/%2e%2e/%2e%2e/x HTTP/1.1"), None);
+        assert_eq!(resolve(root, "POST / HTTP/1.1"), None);
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert!((quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25) - 2.0).abs() < 1e-12);
+        assert!((quantile(&[1.0, 2.0], 0.75) - 1.75).abs() < 1e-12);
+        assert!((quantile(&[7.0], 0.25) - 7.0).abs() < 1e-12);
+    }
+}
