@@ -14,6 +14,7 @@ use benchkeep_core::stats;
 use benchkeep_core::store::{RunQuery, StoreError};
 use benchkeep_core::trend::{self, TrendConfig};
 use jiff::Timestamp;
+use rayon::prelude::*;
 
 use super::{App, Outcome, emit};
 use crate::args::{CompareOptions, ReportArgs};
@@ -35,14 +36,71 @@ impl App {
         if max_runs == 0 {
             bail!("--max-runs must be at least 1");
         }
+        let site = self.collect_site(key, since, max_runs, started)?;
+        let skipped = site.skipped.clone();
+        self.detail(&format!(
+            "analysed {} key(s) in {:.2} s",
+            site.keys.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        let pages = dashboard::render(&site);
+        self.detail(&format!(
+            "rendered {} page(s) in {:.2} s",
+            pages.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        write_site(&args.out, &pages)?;
+        for line in &skipped {
+            eprintln!("skipped: {line}");
+        }
+        let benchmarks: usize = site.keys.iter().map(|k| k.series.len()).sum();
+        let runs: usize = site.keys.iter().map(|k| k.runs).sum();
+        emit(&format!(
+            "wrote {} page(s) for {} key(s), {benchmarks} benchmark(s), {runs} run(s) to {} in {:.1} s{}\n",
+            pages.len(),
+            site.keys.len(),
+            args.out.display(),
+            started.elapsed().as_secs_f64(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; {} item(s) skipped (named above and on the page)",
+                    skipped.len()
+                )
+            }
+        ))?;
+        if let Some(port) = args.serve {
+            serve(&args.out, port)?;
+        }
+        Ok(if skipped.is_empty() {
+            Outcome::Passed
+        } else {
+            Outcome::Partial
+        })
+    }
+
+    /// Reads the store and analyses every key: the data of the site.
+    fn collect_site(
+        &self,
+        key: Option<BaselineKey>,
+        since: Option<Timestamp>,
+        max_runs: usize,
+        started: Instant,
+    ) -> Result<Site> {
         let store = self.store()?;
         let scan = self
             .block_on(store.scan_runs(&RunQuery {
-                key: key.clone(),
+                key,
                 since,
                 ..RunQuery::default()
             }))
             .with_context(|| format!("cannot list the runs in {}", store.location()))?;
+        self.detail(&format!(
+            "read {} run(s) in {:.2} s",
+            scan.runs.len(),
+            started.elapsed().as_secs_f64()
+        ));
         let mut skipped: Vec<String> = scan.unreadable.iter().map(ToString::to_string).collect();
         // Newest first from the store; each key keeps its newest `max_runs`, charted oldest first.
         let mut by_key: BTreeMap<BaselineKey, Vec<Run>> = BTreeMap::new();
@@ -87,41 +145,11 @@ impl App {
                     .max(),
             )
         });
-        let site = Site {
+        Ok(Site {
             source: store.location(),
             generated: Timestamp::now(),
             keys,
-            skipped: skipped.clone(),
-        };
-        let pages = dashboard::render(&site);
-        write_site(&args.out, &pages)?;
-        for line in &skipped {
-            eprintln!("skipped: {line}");
-        }
-        let benchmarks: usize = site.keys.iter().map(|k| k.series.len()).sum();
-        let runs: usize = site.keys.iter().map(|k| k.runs).sum();
-        emit(&format!(
-            "wrote {} page(s) for {} key(s), {benchmarks} benchmark(s), {runs} run(s) to {} in {:.1} s{}\n",
-            pages.len(),
-            site.keys.len(),
-            args.out.display(),
-            started.elapsed().as_secs_f64(),
-            if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} item(s) skipped (named above and on the page)",
-                    skipped.len()
-                )
-            }
-        ))?;
-        if let Some(port) = args.serve {
-            serve(&args.out, port)?;
-        }
-        Ok(if skipped.is_empty() {
-            Outcome::Passed
-        } else {
-            Outcome::Partial
+            skipped,
         })
     }
 }
@@ -191,70 +219,108 @@ fn key_view(
         permutations: 199,
         ..TrendConfig::default()
     };
-    let series = names
+    // Each run's benchmarks, sorted into their series in one pass (not a search per run).
+    let position: std::collections::HashMap<&str, usize> = names
         .iter()
-        .map(|&(name, metric)| {
-            let mut points = Vec::new();
-            let mut unit_direction = None;
-            for run in runs {
-                let Some(bench) = run.benchmark(name) else {
-                    continue;
-                };
-                let Some(m) = bench
-                    .metric(metric)
-                    .filter(|m| !m.samples.is_empty() && m.samples.iter().all(|v| v.is_finite()))
-                else {
-                    skipped.push(format!(
-                        "run {}: benchmark {name:?} has no usable {metric} samples",
-                        run.id
-                    ));
-                    continue;
-                };
-                unit_direction.get_or_insert((m.unit.clone(), m.direction));
-                let sorted = stats::sorted(&m.samples);
-                points.push(Point {
-                    run: run.id.to_string(),
-                    timestamp: run.timestamp,
-                    commit: run.git.as_ref().and_then(|g| g.commit.clone()),
-                    median: stats::median_of_sorted(&sorted),
-                    low: quantile(&sorted, 0.25),
-                    high: quantile(&sorted, 0.75),
-                });
-            }
-            let (unit, direction) = unit_direction.unwrap_or_else(|| {
-                (
-                    benchkeep_core::model::Unit::nanoseconds(),
-                    benchkeep_core::model::Direction::LowerIsBetter,
-                )
-            });
-            let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
-            let offset = medians.len().saturating_sub(TREND_WINDOW);
-            let mut report = trend::analyze(&medians[offset..], direction, &trend_config);
-            for cp in &mut report.change_points {
-                cp.index += offset;
-            }
-            Series {
-                benchmark: name.to_owned(),
-                metric: metric.to_owned(),
-                unit,
-                direction,
-                baseline: baseline
-                    .and_then(|b| b.benchmark(name))
-                    .and_then(|b| b.metric(metric))
-                    .map(|m| stats::median(&m.samples)),
-                latest: latest.get(&(name, metric)).map(|e| (*e).clone()),
-                points,
-                trend: report,
-            }
-        })
-        .filter(|s| !s.points.is_empty())
+        .enumerate()
+        .map(|(i, (name, _))| (*name, i))
         .collect();
+    let mut members: Vec<Vec<(&Run, &benchkeep_core::model::Benchmark)>> =
+        vec![Vec::new(); names.len()];
+    for run in runs {
+        for bench in &run.benchmarks {
+            if let Some(&i) = position.get(bench.name.as_str()) {
+                members[i].push((run, bench));
+            }
+        }
+    }
+    // Change-point tests dominate the time: one series per task, on every core.
+    let built: Vec<(Series, Vec<String>)> = names
+        .par_iter()
+        .zip(members.par_iter())
+        .map(|(&(name, metric), members)| {
+            let baseline = baseline
+                .and_then(|b| b.benchmark(name))
+                .and_then(|b| b.metric(metric))
+                .map(|m| stats::median(&m.samples));
+            let latest = latest.get(&(name, metric)).map(|e| (*e).clone());
+            build_series(name, metric, members, baseline, latest, &trend_config)
+        })
+        .collect();
+    let mut series = Vec::with_capacity(built.len());
+    for (one, problems) in built {
+        skipped.extend(problems);
+        if !one.points.is_empty() {
+            series.push(one);
+        }
+    }
     KeyView {
         key: key.to_string(),
         slug: key.storage_name(),
         series,
         runs: runs.len(),
     }
+}
+
+/// One benchmark's series from the runs that have it (oldest first): a point per run with
+/// usable samples, and the change points of the newest [`TREND_WINDOW`] points. Also returns a
+/// line per run whose samples were unusable.
+fn build_series(
+    name: &str,
+    metric: &str,
+    members: &[(&Run, &benchkeep_core::model::Benchmark)],
+    baseline: Option<f64>,
+    latest: Option<MetricComparison>,
+    trend_config: &TrendConfig,
+) -> (Series, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut points = Vec::with_capacity(members.len());
+    let mut unit_direction = None;
+    for (run, bench) in members {
+        let Some(m) = bench
+            .metric(metric)
+            .filter(|m| !m.samples.is_empty() && m.samples.iter().all(|v| v.is_finite()))
+        else {
+            problems.push(format!(
+                "run {}: benchmark {name:?} has no usable {metric} samples",
+                run.id
+            ));
+            continue;
+        };
+        unit_direction.get_or_insert((m.unit.clone(), m.direction));
+        let sorted = stats::sorted(&m.samples);
+        points.push(Point {
+            run: run.id.to_string(),
+            timestamp: run.timestamp,
+            commit: run.git.as_ref().and_then(|g| g.commit.clone()),
+            median: stats::median_of_sorted(&sorted),
+            low: quantile(&sorted, 0.25),
+            high: quantile(&sorted, 0.75),
+        });
+    }
+    let (unit, direction) = unit_direction.unwrap_or_else(|| {
+        (
+            benchkeep_core::model::Unit::nanoseconds(),
+            benchkeep_core::model::Direction::LowerIsBetter,
+        )
+    });
+    let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
+    let offset = medians.len().saturating_sub(TREND_WINDOW);
+    let mut trend = trend::analyze(&medians[offset..], direction, trend_config);
+    for cp in &mut trend.change_points {
+        cp.index += offset;
+    }
+    let series = Series {
+        benchmark: name.to_owned(),
+        metric: metric.to_owned(),
+        unit,
+        direction,
+        points,
+        baseline,
+        latest,
+        trend,
+    };
+    (series, problems)
 }
 
 /// The `q` quantile of sorted samples, interpolated.
