@@ -321,3 +321,94 @@ fn the_site_works_in_a_real_browser_from_file_urls() {
     }
     eprintln!("screenshots in {}", shots.display());
 }
+
+#[test]
+fn a_git_store_renders_too() {
+    let sandbox = Sandbox::new();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(sandbox.path())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    for center in [1000.0, 1010.0, 990.0] {
+        let file = sandbox.path().join("r.json");
+        let samples: Vec<String> = (0..10)
+            .map(|i| format!("{}", center + f64::from(i)))
+            .collect();
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"benchmarks":[{{"name":"parse","unit":"ns","samples":[{}]}}]}}"#,
+                samples.join(",")
+            ),
+        )
+        .unwrap();
+        let out = sandbox.run(&[
+            "--store",
+            "git:?remote=none",
+            "import",
+            "-f",
+            "custom",
+            "r.json",
+            "--branch",
+            "main",
+        ]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = sandbox.run(&["--store", "git:?remote=none", "report", "--out", "site"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 key(s), 1 benchmark(s), 3 run(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let page = read(&sandbox.path().join("site/index.html"));
+    assert!(page.contains("from git:"), "the source is named: {page}");
+}
+
+#[test]
+fn serve_previews_the_site_on_loopback_only_inside_it() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let sandbox = Sandbox::new();
+    populate(&sandbox, 12);
+    let mut child = sandbox
+        .command(&["report", "--out", "site", "--serve", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let address = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_once("on http://")
+                .map(|(_, rest)| rest.split('/').next().unwrap().to_owned())
+        })
+        .expect("the server says where it listens");
+    assert!(address.starts_with("127.0.0.1:"), "{address}");
+    let get = |path: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let index = get("/");
+    assert!(index.starts_with("HTTP/1.1 200 OK"), "{index}");
+    assert!(index.contains("Benchmarks by key"));
+    assert!(get("/../../etc/passwd").starts_with("HTTP/1.1 404"));
+    assert!(get("/k/%2e%2e/%2e%2e/%2e%2e/etc/passwd").starts_with("HTTP/1.1 404"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
