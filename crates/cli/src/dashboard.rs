@@ -80,7 +80,8 @@ pub struct Site {
 /// A file of the site: its path relative to the output directory, and its content.
 pub type Page = (String, String);
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML (and XML) content and attribute values; control characters, which XML
+/// 1.0 forbids even as references, are shown as escapes.
 #[must_use]
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -91,7 +92,12 @@ pub fn esc(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => out.extend(c.escape_default()),
+            c if (c.is_control() && c != '\n' && c != '\t')
+                || c == '\u{fffe}'
+                || c == '\u{ffff}' =>
+            {
+                out.extend(c.escape_default());
+            }
             c => out.push(c),
         }
     }

@@ -720,25 +720,10 @@ pub fn github_outputs(comparison: &Comparison, passed: bool, delimiter: &str) ->
     )
 }
 
-/// Text safe inside XML 1.0: markup escaped, and control characters (which XML 1.0 forbids even
-/// as references) shown as escapes.
+/// Text safe inside XML 1.0 (the dashboard's HTML escaping, which also shows the characters
+/// XML 1.0 forbids even as references as escapes).
 fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' => out.push(c),
-            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
-                out.extend(c.escape_default());
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::dashboard::esc(text)
 }
 
 /// Whether an entry makes the gate fail.
