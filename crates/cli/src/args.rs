@@ -90,9 +90,60 @@ pub enum Commands {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), generated from this command line.
     Man,
+    /// Load a command from concurrent workers at several concurrency levels: throughput,
+    /// latency percentiles, errors, scaling; or, with --leak-check, memory growth of a
+    /// long-lived worker (exit 1 when it grows).
+    Load(LoadArgs),
     /// Write a static dashboard of the store (every key, benchmark histories as charts) that
     /// works from file:// with no network; exit 4 when something could not be read.
     Report(ReportArgs),
+}
+
+/// Arguments of `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Concurrency levels, comma-separated (default 1,2,4,8, or `[load] concurrency`).
+    #[arg(long, value_name = "N,N,...", conflicts_with = "ramp")]
+    pub concurrency: Option<String>,
+    /// Levels from FROM to TO, doubling (1..8 is 1,2,4,8).
+    #[arg(long, value_name = "FROM..TO")]
+    pub ramp: Option<String>,
+    /// Time per level, ramp-up included (default 10s).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Workers start one after another over this time, unmeasured (default 1s).
+    #[arg(long, value_name = "DURATION")]
+    pub ramp_up: Option<String>,
+    /// Stop each level after N measured operations (instead of at --duration).
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Target total rate, operations per second: latency is measured from each operation's
+    /// intended start (no coordinated omission).
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
+    /// Kill an operation (or, with --leak-check, the worker on a job) after this long; it
+    /// counts as an error.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// Memory growth instead of load: run the command once as a worker that reads one line per
+    /// job on stdin and prints one line per job done, and sample its RSS.
+    #[arg(long, conflicts_with_all = ["concurrency", "ramp", "rate", "requests"])]
+    pub leak_check: bool,
+    /// With --leak-check: jobs to run (default 10000).
+    #[arg(long, value_name = "N", requires = "leak_check")]
+    pub iterations: Option<u64>,
+    /// Benchmark name (default: the command line).
+    #[arg(long, short)]
+    pub name: Option<String>,
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Where the run goes.
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// The command, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Arguments of `report`.
@@ -620,6 +671,9 @@ mod tests {
             "benchkeep report --out site",
             "benchkeep report --out site --key main@linux-x86_64 --since 2026-11-01 --serve",
             "benchkeep --store git: report --out site --serve 9000 --max-runs 200",
+            "benchkeep load --concurrency 1,2 --duration 2s --ramp-up 200ms -- ./client",
+            "benchkeep load --ramp 1..8 --rate 500 --timeout 1s -- ./client",
+            "benchkeep load --leak-check --iterations 5000 -- ./worker",
         ];
         for line in ok {
             let parsed = Cli::try_parse_from(line.split_whitespace());
@@ -647,6 +701,9 @@ mod tests {
             "benchkeep -q -v run -- true",
             "benchkeep report",
             "benchkeep report --out site --serve http",
+            "benchkeep load --concurrency 1,2 --ramp 1..4 -- x",
+            "benchkeep load --leak-check --concurrency 2 -- x",
+            "benchkeep load --iterations 5 -- x",
         ];
         for line in bad {
             assert!(

@@ -36,6 +36,7 @@ mod adoption;
 mod dashboard;
 mod import;
 mod init;
+mod load;
 mod suite;
 mod trend;
 
@@ -73,6 +74,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Completions(args) => adoption::completions(args),
         Commands::Man => adoption::man(),
         Commands::Report(args) => app.report(args),
+        Commands::Load(args) => app.load(args),
     };
     match result {
         Ok(outcome) => outcome,

@@ -28,6 +28,9 @@ pub struct Config {
     /// Paired (A/B) mode settings.
     #[serde(default)]
     pub ab: AbSection,
+    /// `benchkeep load` defaults.
+    #[serde(default)]
+    pub load: LoadSection,
     /// The benchmarks `benchkeep run` measures when given no command.
     #[serde(default)]
     pub bench: Vec<BenchConfig>,
@@ -91,6 +94,22 @@ pub struct CompareSection {
     pub promote_keep: Option<usize>,
     /// What to do when the machine differs from the baseline's: `warn`, `refuse`, `ignore`.
     pub environment: Option<crate::args::EnvironmentPolicy>,
+}
+
+/// `[load]`: defaults of `benchkeep load`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSection {
+    /// Concurrency levels.
+    pub concurrency: Option<Vec<usize>>,
+    /// Time per level, ramp-up included (`10s`, `500ms`).
+    pub duration: Option<String>,
+    /// Ramp-up time.
+    pub ramp_up: Option<String>,
+    /// Target total rate, operations per second.
+    pub rate: Option<f64>,
+    /// Efficiency below which the scaling curve has passed its knee (default 0.8).
+    pub knee_efficiency: Option<f64>,
 }
 
 /// `[ab]`: paired mode.

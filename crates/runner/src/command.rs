@@ -650,7 +650,7 @@ impl Drop for Watchdog {
     }
 }
 
-fn kill_group(group: u32) {
+pub(crate) fn kill_group(group: u32) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
     if let Ok(raw) = i32::try_from(group) {

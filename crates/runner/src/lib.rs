@@ -21,5 +21,7 @@ pub mod command;
 pub mod environment;
 pub mod import;
 pub mod instructions;
+pub mod leak;
+pub mod load;
 pub mod optimize;
 pub mod suite;

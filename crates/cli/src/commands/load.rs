@@ -1,0 +1,280 @@
+//! `benchkeep load`: concurrency levels, throughput and latency percentiles, scaling; and
+//! `--leak-check`, memory growth of a long-lived worker.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use benchkeep_core::model::Unit;
+use benchkeep_runner::command::CommandSpec;
+use benchkeep_runner::leak::{self, LeakOptions};
+use benchkeep_runner::load::{self, CommandOperation, LoadOptions, LoadReport};
+
+use super::{App, Outcome, emit};
+use crate::args::LoadArgs;
+
+impl App {
+    pub(super) fn load(&self, args: &LoadArgs) -> Result<Outcome> {
+        if args.command.is_empty() {
+            bail!(
+                "give the command to load after `--`, e.g. `benchkeep load --concurrency 1,2,4 -- ./client`"
+            );
+        }
+        let store = if args.record.no_record {
+            None
+        } else {
+            Some(self.store()?)
+        };
+        let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
+        let mut spec = CommandSpec::new(args.command.clone());
+        spec.cwd = Some(self.cwd.clone());
+        let mut run = self.new_run(&args.key, &args.record)?;
+        self.watch_signals()?;
+        let outcome = if args.leak_check {
+            let options = LeakOptions {
+                iterations: args.iterations.unwrap_or(10_000),
+                job_timeout: Some(parse_duration(
+                    args.timeout.as_deref().unwrap_or("10s"),
+                    "--timeout",
+                )?),
+                ..LeakOptions::default()
+            };
+            self.notice(&format!(
+                "leak check: {} jobs through one {name:?} process",
+                options.iterations
+            ));
+            let (verdict, _) = leak::check_command(&spec, &options, &self.interrupt)
+                .map_err(|e| anyhow!(e).context(format!("leak check of {name:?}")))?;
+            emit(&format!("{name}: memory {verdict}\n"))?;
+            run.benchmarks.push(leak::to_benchmark(&name, &verdict));
+            if verdict.grows {
+                Outcome::Regressed
+            } else {
+                Outcome::Passed
+            }
+        } else {
+            let options = self.load_options(args)?;
+            let operation = CommandOperation {
+                spec,
+                timeout: args
+                    .timeout
+                    .as_deref()
+                    .map(|t| parse_duration(t, "--timeout"))
+                    .transpose()?,
+            };
+            self.notice(&format!(
+                "load: {name:?} at concurrency {:?}, {:?} per level ({:?} ramp-up)",
+                options.levels, options.duration, options.ramp_up
+            ));
+            let overhead = load::generator_overhead(Duration::from_millis(100));
+            let report = load::run(&operation, &options, &self.interrupt).map_err(|e| match e {
+                load::LoadError::Interrupted => anyhow!(super::Interrupted),
+                e => anyhow!(e),
+            })?;
+            emit(&table(&name, &report, overhead))?;
+            for level in report.levels.iter().filter(|l| l.errors > 0) {
+                eprintln!(
+                    "warning: {} of {} operations failed at concurrency {} (first: {}); recorded as the `errors` metric",
+                    level.errors,
+                    level.errors + level.operations,
+                    level.concurrency,
+                    level.first_error.as_deref().unwrap_or("?")
+                );
+                run.labels.insert(
+                    format!("load.errors.c{}", level.concurrency),
+                    level.errors.to_string(),
+                );
+            }
+            run.labels.insert(
+                "load.generator_overhead_ns".into(),
+                overhead.as_nanos().to_string(),
+            );
+            run.benchmarks = report.to_benchmarks(&name);
+            Outcome::Passed
+        };
+        self.write_out_file(&run, &args.record)?;
+        if let Some(store) = store {
+            self.record(store.as_ref(), &run, &args.record)?;
+        }
+        Ok(outcome)
+    }
+
+    fn load_options(&self, args: &LoadArgs) -> Result<LoadOptions> {
+        let file = &self.config.load;
+        let levels = match (&args.concurrency, &args.ramp) {
+            (Some(list), _) => parse_levels(list)?,
+            (None, Some(range)) => parse_ramp(range)?,
+            (None, None) => file.concurrency.clone().unwrap_or_else(|| vec![1, 2, 4, 8]),
+        };
+        let duration = args
+            .duration
+            .as_deref()
+            .or(file.duration.as_deref())
+            .unwrap_or("10s");
+        let ramp_up = args
+            .ramp_up
+            .as_deref()
+            .or(file.ramp_up.as_deref())
+            .unwrap_or("1s");
+        Ok(LoadOptions {
+            levels,
+            duration: parse_duration(duration, "--duration")?,
+            ramp_up: parse_duration(ramp_up, "--ramp-up")?,
+            requests: args.requests,
+            rate: args.rate.or(file.rate),
+            knee_efficiency: file.knee_efficiency.unwrap_or(0.8),
+            ..LoadOptions::default()
+        })
+    }
+}
+
+/// `1,2,4,8`.
+fn parse_levels(text: &str) -> Result<Vec<usize>> {
+    text.split(',')
+        .map(|n| {
+            n.trim()
+                .parse::<usize>()
+                .map_err(|_| anyhow!("--concurrency {text:?}: {n:?} is not a number of workers"))
+        })
+        .collect()
+}
+
+/// `1..8`: every level from the first to the last, doubling (1, 2, 4, 8), with the last always
+/// included.
+fn parse_ramp(text: &str) -> Result<Vec<usize>> {
+    let (from, to) = text
+        .split_once("..")
+        .ok_or_else(|| anyhow!("--ramp {text:?} is not FROM..TO (e.g. 1..8)"))?;
+    let from: usize = from
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("--ramp {text:?}: bad start"))?;
+    let to: usize = to
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("--ramp {text:?}: bad end"))?;
+    if from == 0 || to < from {
+        bail!("--ramp {text:?}: needs 1 <= FROM <= TO");
+    }
+    let mut levels = Vec::new();
+    let mut n = from;
+    while n < to {
+        levels.push(n);
+        n *= 2;
+    }
+    levels.push(to);
+    Ok(levels)
+}
+
+/// `10s`, `500ms`, `2m`, or seconds as a number.
+pub(crate) fn parse_duration(text: &str, what: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|v| Duration::try_from_secs_f64(v * scale).ok())
+        .ok_or_else(|| anyhow!("{what} {text:?} is not a duration (e.g. 10s, 500ms, 2m)"))
+}
+
+fn table(name: &str, report: &LoadReport, overhead: Duration) -> String {
+    let ns = Unit::nanoseconds();
+    let mut out = format!(
+        "{name}\n{:>11}  {:>12}  {:>10}  {:>10}  {:>10}  {:>10}  {:>7}  {:>10}\n",
+        "concurrency", "ops/s", "p50", "p90", "p99", "max", "errors", "efficiency"
+    );
+    for level in &report.levels {
+        let efficiency = report
+            .scaling
+            .efficiency
+            .iter()
+            .find(|(n, _)| *n == level.concurrency)
+            .map_or_else(|| "-".to_owned(), |(_, e)| format!("{:.0}%", e * 100.0));
+        let _ = writeln!(
+            out,
+            "{:>11}  {:>12.1}  {:>10}  {:>10}  {:>10}  {:>10}  {:>7}  {:>10}",
+            level.concurrency,
+            level.throughput,
+            ns.format(level.latency.p50),
+            ns.format(level.latency.p90),
+            ns.format(level.latency.p99),
+            ns.format(level.latency.max),
+            level.errors,
+            efficiency
+        );
+    }
+    match report.scaling.knee {
+        Some(knee) => {
+            let _ = writeln!(
+                out,
+                "knee: efficiency falls below the threshold at concurrency {knee}"
+            );
+        }
+        None if !report.scaling.efficiency.is_empty() => {
+            let _ = writeln!(out, "knee: none within the levels measured");
+        }
+        None => {}
+    }
+    if let Some(usl) = &report.scaling.usl {
+        let _ = write!(
+            out,
+            "USL fit: contention σ = {:.4}, coherency κ = {:.5}, R² = {:.3}",
+            usl.sigma, usl.kappa, usl.r_squared
+        );
+        if let Some(peak) = usl.peak() {
+            let _ = write!(out, "; throughput peaks near {peak:.1} workers");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "generator overhead: {} per operation (a no-op closure; each operation here also spawns a process)",
+        ns.format(overhead.as_secs_f64() * 1e9)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_ramps_and_durations_parse_or_say_why_not() {
+        assert_eq!(parse_levels("1, 2,4").unwrap(), [1, 2, 4]);
+        assert!(
+            parse_levels("1,x")
+                .unwrap_err()
+                .to_string()
+                .contains("\"x\"")
+        );
+        assert_eq!(parse_ramp("1..8").unwrap(), [1, 2, 4, 8]);
+        assert_eq!(parse_ramp("3..10").unwrap(), [3, 6, 10]);
+        assert!(
+            parse_ramp("0..4").is_err() && parse_ramp("5..2").is_err() && parse_ramp("4").is_err()
+        );
+        assert_eq!(
+            parse_duration("500ms", "d").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(parse_duration("2m", "d").unwrap(), Duration::from_secs(120));
+        assert_eq!(
+            parse_duration("1.5", "d").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(
+            parse_duration("soon", "--duration")
+                .unwrap_err()
+                .to_string()
+                .contains("--duration \"soon\"")
+        );
+    }
+}
