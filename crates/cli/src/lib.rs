@@ -5,7 +5,7 @@
 //! | code | constant | meaning |
 //! |---|---|---|
 //! | 0 | [`exit_codes::PASS`] | success; for `check` and `compare`, no gating metric regressed |
-//! | 1 | [`exit_codes::REGRESSION`] | a gating metric regressed (or was inconclusive with `--fail-on-inconclusive`) |
+//! | 1 | [`exit_codes::REGRESSION`] | a gating metric regressed (or was inconclusive with `--fail-on-inconclusive`); `load --leak-check` found memory growth |
 //! | 2 | [`exit_codes::ERROR`] | usage error, or something failed: a command, a corrupt file, an unreachable store |
 //! | 3 | [`exit_codes::NO_BASELINE`] | `check --require-baseline` found no baseline |
 //! | 4 | [`exit_codes::PARTIAL`] | `report` wrote the site, but some runs or baselines could not be read (named on stderr and on the page) |
