@@ -637,6 +637,7 @@ impl App {
                 config.min_history
             ));
         }
+        load::note_scaling_regressions(&mut comparison);
         let mut warnings = Vec::new();
         let changed = run.fingerprint.differences_from(&baseline.fingerprint);
         if !changed.is_empty() {
@@ -1112,7 +1113,8 @@ impl App {
         };
         let mut config = config;
         config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
-        let comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
+        let mut comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
+        load::note_scaling_regressions(&mut comparison);
         let passed = comparison.passes(&config);
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
+use benchkeep_core::compare::{Comparison, Verdict};
 use benchkeep_core::model::Unit;
 use benchkeep_runner::command::CommandSpec;
 use benchkeep_runner::leak::{self, LeakOptions};
@@ -243,9 +244,93 @@ fn table(name: &str, report: &LoadReport, overhead: Duration) -> String {
     out
 }
 
+/// Says so when a load run's scaling regressed: the throughput of `NAME [c=N]` regressed while
+/// that of `NAME [c=1]` did not. Each such entry gets a note naming both levels, so a reader
+/// sees a contention problem rather than a slower operation.
+pub(super) fn note_scaling_regressions(comparison: &mut Comparison) {
+    let level = |name: &str| -> Option<(String, usize)> {
+        let (base, rest) = name.rsplit_once(" [c=")?;
+        Some((base.to_owned(), rest.strip_suffix(']')?.parse().ok()?))
+    };
+    let single: Vec<(String, Verdict, Option<f64>)> = comparison
+        .entries
+        .iter()
+        .filter(|e| e.metric == "throughput")
+        .filter_map(|e| match level(&e.benchmark) {
+            Some((base, 1)) => Some((base, e.verdict, e.change)),
+            _ => None,
+        })
+        .collect();
+    for entry in &mut comparison.entries {
+        if entry.metric != "throughput" || entry.verdict != Verdict::Regressed {
+            continue;
+        }
+        let Some((base, n)) = level(&entry.benchmark).filter(|(_, n)| *n > 1) else {
+            continue;
+        };
+        if let Some((_, verdict, change)) = single.iter().find(|(b, _, _)| *b == base)
+            && matches!(
+                verdict,
+                Verdict::Unchanged | Verdict::Improved | Verdict::Inconclusive
+            )
+        {
+            entry.notes.push(format!(
+                "scaling regressed: throughput at 1 worker {} ({}), at {n} workers {}",
+                verdict,
+                change.map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
+                entry
+                    .change
+                    .map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0))
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scaling_regression_is_named_as_such() {
+        use benchkeep_core::compare::{CompareConfig, compare};
+        use benchkeep_core::model::{Benchmark, Direction, Metric};
+        let bench = |name: &str, center: f64| Benchmark {
+            name: name.into(),
+            command: None,
+            metrics: vec![Metric {
+                name: "throughput".into(),
+                unit: Unit("ops/s".into()),
+                direction: Direction::HigherIsBetter,
+                samples: (0..10)
+                    .map(|i| center * (1.0 + f64::from(i % 3) * 0.001))
+                    .collect(),
+            }],
+            params: std::collections::BTreeMap::new(),
+        };
+        let base = [bench("svc [c=1]", 100.0), bench("svc [c=8]", 700.0)];
+        let head = [bench("svc [c=1]", 100.0), bench("svc [c=8]", 400.0)];
+        let mut comparison = compare(&base, &head, &CompareConfig::default());
+        note_scaling_regressions(&mut comparison);
+        let eight = comparison
+            .entries
+            .iter()
+            .find(|e| e.benchmark == "svc [c=8]")
+            .unwrap();
+        assert_eq!(eight.verdict, Verdict::Regressed);
+        assert!(
+            eight.notes.iter().any(|n| n.starts_with(
+                "scaling regressed: throughput at 1 worker unchanged (+0.0%), at 8 workers -42.9%"
+            )),
+            "{:?}",
+            eight.notes
+        );
+        let one = comparison
+            .entries
+            .iter()
+            .find(|e| e.benchmark == "svc [c=1]")
+            .unwrap();
+        assert!(one.notes.is_empty());
+    }
 
     #[test]
     fn levels_ramps_and_durations_parse_or_say_why_not() {
