@@ -213,6 +213,9 @@ pub fn import_bytes(
     source_name: &str,
     bytes: &[u8],
 ) -> Result<Imported, ImportError> {
+    // Windows tools (BenchmarkDotNet, PowerShell redirections) often start files with a UTF-8
+    // byte order mark, which is not JSON or XML content.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let input = Input {
         format,
         name: source_name,
@@ -601,6 +604,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_content() {
+        let text = b"\xEF\xBB\xBF{\"benchmarks\":[{\"name\":\"a\",\"unit\":\"ns\",\"value\":1}]}";
+        let imported = import_bytes(Format::Custom, "bom.json", text).unwrap();
+        assert_eq!(imported.benchmarks[0].name, "a");
     }
 
     #[test]
