@@ -42,6 +42,22 @@ impl CommandSpec {
         }
     }
 
+    /// A [`Command`] for this spec: program, arguments, working directory and environment.
+    /// Standard streams and the process group are left to the caller.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.argv[0]);
+        command.args(&self.argv[1..]);
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        if self.clear_env {
+            command.env_clear();
+        }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
     /// The command as one line, for messages.
     #[must_use]
     pub fn display(&self) -> String {
@@ -451,15 +467,8 @@ impl<'a> Executor<'a> {
             return Err(RunError::Interrupted);
         }
         self.executions += 1;
-        let mut command = Command::new(&self.spec.argv[0]);
-        command.args(&self.spec.argv[1..]).stdin(Stdio::null());
-        if let Some(dir) = &self.spec.cwd {
-            command.current_dir(dir);
-        }
-        if self.spec.clear_env {
-            command.env_clear();
-        }
-        command.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
+        let mut command = self.spec.command();
+        command.stdin(Stdio::null());
         match &self.stderr {
             Some(file) => {
                 let clone = file.try_clone().map_err(|e| self.io_error(e))?;

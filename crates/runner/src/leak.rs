@@ -11,7 +11,7 @@
 //! done on standard output (any text); benchkeep reads its RSS from `/proc/PID/statm` as it goes.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
@@ -173,16 +173,11 @@ pub fn check_command(
         command: spec.display(),
         detail,
     };
-    let mut command = Command::new(&spec.argv[0]);
+    let mut command = spec.command();
     command
-        .args(&spec.argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(dir) = &spec.cwd {
-        command.current_dir(dir);
-    }
-    command.envs(spec.env.iter().map(|(k, v)| (k, v)));
     let mut child = command
         .spawn()
         .map_err(|e| fail(format!("cannot start: {e}")))?;

@@ -28,7 +28,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -65,19 +65,11 @@ pub struct CommandOperation {
 
 impl Operation for CommandOperation {
     fn call(&self) -> Result<(), String> {
-        let mut command = Command::new(&self.spec.argv[0]);
+        let mut command = self.spec.command();
         command
-            .args(&self.spec.argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(dir) = &self.spec.cwd {
-            command.current_dir(dir);
-        }
-        if self.spec.clear_env {
-            command.env_clear();
-        }
-        command.envs(self.spec.env.iter().map(|(k, v)| (k, v)));
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .spawn()
