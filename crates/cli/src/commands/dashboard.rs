@@ -294,8 +294,8 @@ fn build_series(
             timestamp: run.timestamp,
             commit: run.git.as_ref().and_then(|g| g.commit.clone()),
             median: stats::median_of_sorted(&sorted),
-            low: quantile(&sorted, 0.25),
-            high: quantile(&sorted, 0.75),
+            low: stats::quantile_of_sorted(&sorted, 0.25),
+            high: stats::quantile_of_sorted(&sorted, 0.75),
         });
     }
     let (unit, direction) = unit_direction.unwrap_or_else(|| {
@@ -321,19 +321,6 @@ fn build_series(
         trend,
     };
     (series, problems)
-}
-
-/// The `q` quantile of sorted samples, interpolated.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.len() == 1 {
-        return sorted[0];
-    }
-    let position = q * (sorted.len() - 1) as f64;
-    // In range: position is within [0, len - 1].
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let below = position.floor() as usize;
-    let above = (below + 1).min(sorted.len() - 1);
-    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64)
 }
 
 /// Writes the pages under `out`, replacing the pages of an earlier report there.
@@ -489,6 +476,7 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate() {
+        use benchkeep_core::stats::quantile_of_sorted as quantile;
         assert!((quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25) - 2.0).abs() < 1e-12);
         assert!((quantile(&[1.0, 2.0], 0.75) - 1.75).abs() < 1e-12);
         assert!((quantile(&[7.0], 0.25) - 7.0).abs() < 1e-12);
