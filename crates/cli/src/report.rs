@@ -726,23 +726,21 @@ fn xml(text: &str) -> String {
     crate::dashboard::esc(text)
 }
 
-/// Whether an entry makes the gate fail.
-fn fails(e: &MetricComparison, context: &Context) -> bool {
-    e.gating
-        && (e.verdict == Verdict::Regressed
-            || (context.fail_on_inconclusive && e.verdict == Verdict::Inconclusive))
-}
-
 /// `JUnit` XML: one test case per benchmark metric shown, a `<failure>` for each that fails the
 /// gate, `<skipped>` for inconclusive ones that do not; `time` is the current median in
 /// seconds for time metrics.
 #[must_use]
 pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> String {
     let entries = shown(comparison, all_metrics);
-    let failures = entries.iter().filter(|e| fails(e, context)).count();
+    let failures = entries
+        .iter()
+        .filter(|e| e.fails_gate(context.fail_on_inconclusive))
+        .count();
     let skipped = entries
         .iter()
-        .filter(|e| e.verdict == Verdict::Inconclusive && !fails(e, context))
+        .filter(|e| {
+            e.verdict == Verdict::Inconclusive && !e.fails_gate(context.fail_on_inconclusive)
+        })
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -772,7 +770,7 @@ pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> S
             "{} {}: {} {change} (95% CI {interval}, p {p}, q {q}), baseline {baseline}, current {current}; {}",
             e.benchmark, e.metric, e.verdict, e.reason
         );
-        if fails(e, context) {
+        if e.fails_gate(context.fail_on_inconclusive) {
             let _ = writeln!(
                 out,
                 ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",

@@ -361,6 +361,17 @@ pub struct Comparison {
     pub entries: Vec<MetricComparison>,
 }
 
+impl MetricComparison {
+    /// Whether this entry makes the gate fail: a gating metric that regressed, or that was
+    /// inconclusive when `fail_on_inconclusive`.
+    #[must_use]
+    pub fn fails_gate(&self, fail_on_inconclusive: bool) -> bool {
+        self.gating
+            && (self.verdict == Verdict::Regressed
+                || (fail_on_inconclusive && self.verdict == Verdict::Inconclusive))
+    }
+}
+
 impl Comparison {
     /// Gating entries that regressed.
     pub fn regressions(&self) -> impl Iterator<Item = &MetricComparison> {
@@ -372,11 +383,10 @@ impl Comparison {
     /// Whether the gate passes under `config`.
     #[must_use]
     pub fn passes(&self, config: &CompareConfig) -> bool {
-        !self.entries.iter().any(|e| {
-            e.gating
-                && (e.verdict == Verdict::Regressed
-                    || (config.fail_on_inconclusive && e.verdict == Verdict::Inconclusive))
-        })
+        !self
+            .entries
+            .iter()
+            .any(|e| e.fails_gate(config.fail_on_inconclusive))
     }
 
     /// How many gating entries have `verdict`.
