@@ -18,16 +18,6 @@ use serde::Deserialize;
 use super::{Collector, ImportError, Imported, Input};
 
 #[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "an object with `benchmarks`, or an array of benchmark entries"
-)]
-enum Document {
-    Wrapped { benchmarks: Vec<Entry> },
-    Bare(Vec<Entry>),
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     name: String,
@@ -56,15 +46,17 @@ enum CustomDirection {
 }
 
 pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
-    // Untagged enums lose the path of the inner error: try the wrapped shape first for a precise
-    // message, then the bare array.
-    let entries = match serde_json::from_slice::<serde_json::Value>(input.bytes) {
-        Ok(serde_json::Value::Array(_)) => input.json::<Vec<Entry>>()?,
-        Ok(serde_json::Value::Object(_)) => input.json::<Wrapped>()?.benchmarks,
-        _ => match input.json::<Document>()? {
-            Document::Wrapped { benchmarks } => benchmarks,
-            Document::Bare(entries) => entries,
-        },
+    // The two shapes are told apart by their first character, so each is read once with
+    // its own type and errors name the field that did not fit.
+    let entries = match input.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => input.json::<Vec<Entry>>()?,
+        Some(b'{') => input.json::<Wrapped>()?.benchmarks,
+        _ => {
+            return Err(input.invalid(
+                "line 1",
+                "not a JSON object with `benchmarks` or an array of entries",
+            ));
+        }
     };
     let mut collector = Collector::default();
     for (index, entry) in entries.iter().enumerate() {
