@@ -200,7 +200,6 @@ fn key_view(
             }
         }
     }
-    let latest: BTreeMap<(&str, &str), &MetricComparison> = BTreeMap::new();
     let comparison = match (baseline, runs.last()) {
         (Some(baseline), Some(run)) => Some(compare::compare_with_baseline(
             baseline,
@@ -209,12 +208,12 @@ fn key_view(
         )),
         _ => None,
     };
-    let mut latest = latest;
-    if let Some(comparison) = &comparison {
-        for entry in &comparison.entries {
-            latest.insert((&entry.benchmark, &entry.metric), entry);
-        }
-    }
+    // The newest run's verdict per benchmark metric, by name.
+    let latest: BTreeMap<(&str, &str), &MetricComparison> = comparison
+        .iter()
+        .flat_map(|c| &c.entries)
+        .map(|e| ((e.benchmark.as_str(), e.metric.as_str()), e))
+        .collect();
     let trend_config = TrendConfig {
         permutations: 199,
         ..TrendConfig::default()
