@@ -79,6 +79,7 @@ fn metric(samples: Vec<f64>) -> Metric {
         unit: Unit::nanoseconds(),
         direction: Direction::LowerIsBetter,
         samples,
+        summary: None,
     }
 }
 

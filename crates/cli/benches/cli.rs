@@ -37,6 +37,7 @@ fn synthetic_run(benchmarks: usize, samples: usize, shift: f64, seed: u64, milli
                 samples: (0..samples)
                     .map(|_| (center * shift * (1.0 + 0.02 * (rng.unit_f64() - 0.5))).round())
                     .collect(),
+                summary: None,
             }],
         });
     }

@@ -64,6 +64,7 @@ fn write_store(root: &Path) {
                     samples: (0..SAMPLES)
                         .map(|_| (center * (1.0 + 0.03 * (rng.unit_f64() - 0.5))).round())
                         .collect(),
+                    summary: None,
                 }],
             });
         }

@@ -1352,19 +1352,21 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
         bail!("threshold must be a positive percentage, not {threshold}");
     }
     let alpha = options.alpha.or(file.alpha).unwrap_or(defaults.alpha);
-    let confidence = file.confidence.unwrap_or(defaults.confidence);
-    for (name, value) in [("alpha", alpha), ("confidence", confidence)] {
-        if !(value > 0.0 && value < 1.0) {
-            bail!("{name} must be between 0 and 1, not {value}");
-        }
+    if !(alpha > 0.0 && alpha < 1.0) {
+        bail!("alpha must be between 0 and 1, not {alpha}");
+    }
+    if file.confidence.is_some() {
+        bail!(
+            "compare.confidence is no longer a setting: intervals are reported at the level of the test (1 - alpha, adjusted when many benchmarks are compared), so they always agree with the verdict; set compare.alpha instead"
+        );
     }
     let resamples = file.resamples.unwrap_or(defaults.resamples);
     if resamples < 100 {
         bail!("compare.resamples must be at least 100, not {resamples}");
     }
     let min_samples = file.min_samples.unwrap_or(defaults.min_samples);
-    if min_samples < 2 {
-        bail!("compare.min_samples must be at least 2, not {min_samples}");
+    if min_samples < 1 {
+        bail!("compare.min_samples must be at least 1, not {min_samples}");
     }
     let gate = if options.gate_metrics.is_empty() {
         match &file.gate {
@@ -1392,7 +1394,6 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
     Ok(CompareConfig {
         threshold: threshold / 100.0,
         alpha,
-        confidence,
         resamples,
         seed: file.seed.unwrap_or(defaults.seed),
         min_samples,

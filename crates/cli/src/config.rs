@@ -68,7 +68,7 @@ pub struct CompareSection {
     pub threshold: Option<f64>,
     /// Significance level.
     pub alpha: Option<f64>,
-    /// Confidence level of intervals.
+    /// Removed (intervals follow `alpha`); kept so a config that sets it gets a clear error.
     pub confidence: Option<f64>,
     /// Bootstrap resamples.
     pub resamples: Option<usize>,

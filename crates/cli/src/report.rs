@@ -18,7 +18,12 @@ use serde::Serialize;
 ///   `notes`; `heading` for paired comparisons.
 /// - `1.2`: `warnings` (e.g. the environment changed), `current_commit`, `baseline_commits`,
 ///   `job_url`, and `alert` (whether a moderate or critical regression asks for an issue).
-pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
+/// - `1.3`: the top-level `method` is the method every tested entry used, or `mixed` (it was the
+///   method requested); entries gain `confidence` (the level of `interval`, adjusted for multiple
+///   comparisons) and their `baseline` and `current` summaries a `centre` (the value compared,
+///   when it is not the median); new method names `median-normal`, `trimmed-t`, `summary-t`,
+///   `summary-range`, `paired-trimmed-t`.
+pub const VERDICT_SCHEMA: SchemaVersion = SchemaVersion { major: 1, minor: 3 };
 
 /// What is being compared with what, for headings.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -117,7 +122,8 @@ fn detectable(entry: &MetricComparison) -> String {
         .map_or_else(String::new, |d| format!("±{:.1}%", d * 100.0))
 }
 
-/// How the numbers were made, in one line: the methods used, the threshold, the FDR control.
+/// How the numbers were made, in one line: the methods used, the threshold, the level of the
+/// intervals, the false discovery control.
 fn method_line(comparison: &Comparison) -> String {
     let mut methods: Vec<String> = Vec::new();
     for e in &comparison.entries {
@@ -130,8 +136,22 @@ fn method_line(comparison: &Comparison) -> String {
                 h.jobs,
                 h.between_jobs * 100.0
             ),
-            (Method::Paired, _) => format!("paired, {} rounds", e.current.map_or(0, |s| s.n)),
-            (Method::MedianBootstrap, _) => "independent samples".to_owned(),
+            (Method::Paired, _) => format!(
+                "paired, {} rounds (median ratio, sign test)",
+                e.current.map_or(0, |s| s.n)
+            ),
+            (Method::PairedTrimmedT, _) => format!(
+                "paired, {} rounds (trimmed mean ratio, t test)",
+                e.current.map_or(0, |s| s.n)
+            ),
+            (Method::MedianBootstrap | Method::MedianNormal, _) => {
+                "independent samples (ratio of medians)".to_owned()
+            }
+            (Method::TrimmedT, _) => "small samples (trimmed t on logs)".to_owned(),
+            (Method::SummaryT, _) => "the harness's summaries (Welch t)".to_owned(),
+            (Method::SummaryRange, _) => {
+                "the harness's ranges (conservative: sd at most half the range)".to_owned()
+            }
             (method, _) => method.to_string(),
         };
         if !methods.contains(&text) {
@@ -141,13 +161,35 @@ fn method_line(comparison: &Comparison) -> String {
             break;
         }
     }
+    let levels: Vec<f64> = comparison
+        .entries
+        .iter()
+        .filter(|e| e.gating)
+        .filter_map(|e| e.confidence)
+        .collect();
+    let percent = |x: f64| {
+        let text = format!("{:.2}", x * 100.0);
+        format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+    };
+    let intervals = match (
+        levels.iter().copied().reduce(f64::min),
+        levels.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) if (hi - lo).abs() < 1e-9 => format!("; intervals at {}", percent(lo)),
+        (Some(lo), Some(hi)) => format!(
+            "; intervals at {}-{}",
+            percent(lo).trim_end_matches('%'),
+            percent(hi)
+        ),
+        _ => String::new(),
+    };
     let significance = if comparison.fdr {
-        "false discovery rate controlled (q = adjusted p)"
+        "FDR-controlled (q = adjusted p)"
     } else {
         "p-values unadjusted"
     };
     format!(
-        "method: {}; threshold ±{:.1}%; {significance}",
+        "method: {}; threshold ±{:.1}%{intervals}; {significance}",
         if methods.is_empty() {
             "none needed".to_owned()
         } else {
@@ -166,8 +208,17 @@ fn severity(entry: &MetricComparison) -> &'static str {
     }
 }
 
+/// The value a method compared (see [`Summary::compared`]), so that the change shown is the
+/// ratio of the two values shown.
 fn value(summary: Option<&Summary>, unit: &Unit) -> String {
-    summary.map_or_else(|| "-".into(), |s| unit.format(s.median))
+    summary.map_or_else(|| "-".into(), |s| unit.format(s.compared()))
+}
+
+/// `95% CI`, or the adjusted level of an interval widened for multiple comparisons: `99.6% CI`.
+fn ci_label(entry: &MetricComparison) -> String {
+    let level = entry.confidence.unwrap_or(0.95) * 100.0;
+    let text = format!("{level:.2}");
+    format!("{}% CI", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 fn shown(comparison: &Comparison, all_metrics: bool) -> Vec<&MetricComparison> {
@@ -254,7 +305,7 @@ pub fn text(
         "metric",
         "verdict",
         "change",
-        "95% CI",
+        "interval",
         "p",
         "q",
         "detectable",
@@ -419,7 +470,7 @@ impl Capped {
     }
 }
 
-const MARKDOWN_HEADER: &str = "| benchmark | metric | verdict | change | 95% CI | p | q | detectable | baseline | current |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n";
+const MARKDOWN_HEADER: &str = "| benchmark | metric | verdict | change | interval | p | q | detectable | baseline | current |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n";
 
 fn markdown_row(e: &MetricComparison) -> String {
     let verdict = match (e.verdict, severity(e)) {
@@ -681,9 +732,10 @@ pub fn github_annotations(comparison: &Comparison, context: &Context, passed: bo
             let detail = match e.verdict {
                 Verdict::Inconclusive => e.reason.clone(),
                 _ => format!(
-                    "{} {} (95% CI {}), {} -> {}",
+                    "{} {} ({} {}), {} -> {}",
                     e.change.map(pct).unwrap_or_default(),
                     severity(e),
+                    ci_label(e),
                     interval(e),
                     value(e.baseline.as_ref(), &e.unit),
                     value(e.current.as_ref(), &e.unit),
@@ -767,8 +819,12 @@ pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> S
         );
         let [change, interval, p, q, _, baseline, current] = figures(e);
         let details = format!(
-            "{} {}: {} {change} (95% CI {interval}, p {p}, q {q}), baseline {baseline}, current {current}; {}",
-            e.benchmark, e.metric, e.verdict, e.reason
+            "{} {}: {} {change} ({} {interval}, p {p}, q {q}), baseline {baseline}, current {current}; {}",
+            e.benchmark,
+            e.metric,
+            e.verdict,
+            ci_label(e),
+            e.reason
         );
         if e.fails_gate(context.fail_on_inconclusive) {
             let _ = writeln!(
@@ -815,7 +871,7 @@ fn csv_field(text: &str) -> String {
 #[must_use]
 pub fn csv(comparison: &Comparison, all_metrics: bool) -> String {
     let mut out = String::from(
-        "benchmark,metric,gating,verdict,severity,change,ci_low,ci_high,p_value,q_value,baseline_median,current_median,unit,direction\n",
+        "benchmark,metric,gating,verdict,severity,change,ci_low,ci_high,p_value,q_value,baseline_median,current_median,unit,direction,method,ci_level,baseline_compared,current_compared\n",
     );
     let number = |x: Option<f64>| x.map_or_else(String::new, |v| format!("{v}"));
     for e in shown(comparison, all_metrics) {
@@ -837,6 +893,10 @@ pub fn csv(comparison: &Comparison, all_metrics: bool) -> String {
                 benchkeep_core::model::Direction::LowerIsBetter => "lower_is_better".into(),
                 benchkeep_core::model::Direction::HigherIsBetter => "higher_is_better".into(),
             },
+            e.method.name().to_owned(),
+            number(e.confidence),
+            number(e.baseline.as_ref().map(Summary::compared)),
+            number(e.current.as_ref().map(Summary::compared)),
         ];
         out.push_str(&row.join(","));
         out.push('\n');
@@ -884,7 +944,7 @@ pub fn alert(comparison: &Comparison, context: &Context) -> String {
         serious.len(),
         markdown_cell(&context.subject)
     );
-    body.push_str("| benchmark | metric | severity | change | 95% CI | baseline | current |\n|---|---|---|---:|---|---:|---:|\n");
+    body.push_str("| benchmark | metric | severity | change | interval | baseline | current |\n|---|---|---|---:|---|---:|---:|\n");
     for e in serious.iter().take(200) {
         let _ = writeln!(
             body,
@@ -941,7 +1001,8 @@ struct VerdictDocument<'a> {
     context: &'a Context,
     summary: String,
     counts: Counts,
-    method: Method,
+    /// The method every tested entry used, or `mixed`.
+    method: &'static str,
     threshold: f64,
     fdr: bool,
     entries: &'a [MetricComparison],
@@ -975,7 +1036,7 @@ pub fn json(comparison: &Comparison, context: &Context, passed: bool) -> String 
             new: comparison.count(Verdict::New),
             missing: comparison.count(Verdict::Missing),
         },
-        method: comparison.method,
+        method: comparison.method_used().map_or("mixed", Method::name),
         threshold: comparison.threshold,
         fdr: comparison.fdr,
         entries: &comparison.entries,
@@ -1077,6 +1138,7 @@ mod tests {
                 samples: (0..20)
                     .map(|i| center * (1.0 + f64::from(i % 5) * 0.001))
                     .collect(),
+                summary: None,
             }],
         }
     }

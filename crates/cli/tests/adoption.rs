@@ -637,7 +637,7 @@ fn ci_metadata_is_recorded_in_the_run() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let run = json(&std::fs::read_to_string(sandbox.path().join("run.json")).unwrap());
-    assert_eq!(run["schema"]["minor"], 3);
+    assert_eq!(run["schema"]["minor"], 4);
     assert_eq!(run["key"]["branch"], "feature");
     let ci = &run["ci"];
     assert_eq!(

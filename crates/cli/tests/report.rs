@@ -35,6 +35,7 @@ fn bench(name: &str, center: f64, seed: u64) -> Benchmark {
             unit: Unit::nanoseconds(),
             direction: Direction::LowerIsBetter,
             samples,
+            summary: None,
         }],
         params: std::collections::BTreeMap::default(),
     }

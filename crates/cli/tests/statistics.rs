@@ -40,16 +40,20 @@ fn wall_time(doc: &Value) -> &Value {
         .expect("a wall_time entry")
 }
 
+/// A head twice as slow as its base: regressed, with an interval, q-value and detectable effect
+/// in the JSON document. The effect is far beyond any machine's noise: verdicts on small effects
+/// are the seeded tests' business (crates/core/tests/verdicts.rs), so this one holds on a busy
+/// CI runner too.
 #[test]
-fn ab_reports_a_five_percent_slower_head_with_its_interval() {
+fn ab_reports_a_slower_head_with_its_interval() {
     let _serial = timing();
     let sandbox = Sandbox::new();
     let out = sandbox.run(&[
         "ab",
         "--base",
-        "sleep 0.040",
+        "sleep 0.05",
         "--head",
-        "sleep 0.042",
+        "sleep 0.1",
         "--rounds",
         "20",
         "--format",
@@ -64,9 +68,9 @@ fn ab_reports_a_five_percent_slower_head_with_its_interval() {
         entry["interval"][0].as_f64().unwrap(),
         entry["interval"][1].as_f64().unwrap(),
     );
-    assert!(lo > 0.0 && lo < 0.05 && hi > 0.03 && hi < 0.10, "{entry}");
+    assert!(lo > 0.3 && lo <= hi && hi < 2.0, "{entry}");
     assert!(entry["q_value"].as_f64().unwrap() < 0.05);
-    assert!(entry["detectable"].as_f64().unwrap() < 0.05);
+    assert!(entry["detectable"].as_f64().unwrap() > 0.0);
     assert!(doc["heading"].as_str().unwrap().contains("paired rounds"));
     // Nothing is recorded by a paired comparison.
     assert!(sandbox.run_files().is_empty());
@@ -211,6 +215,7 @@ fn synthetic_run(index: usize, center: f64, spread: f64) -> Run {
             samples: (0..20)
                 .map(|_| center * (1.0 + spread * (rng.unit_f64() - 0.5)))
                 .collect(),
+            summary: None,
         }],
     });
     run

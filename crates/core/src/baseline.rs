@@ -184,6 +184,11 @@ impl Baseline {
                                 });
                             }
                             existing.samples.extend_from_slice(&metric.samples);
+                            // A harness summary describes one run's value; pooled values from
+                            // several runs carry their spread between runs instead.
+                            if existing.samples.len() > 1 {
+                                existing.summary = None;
+                            }
                         }
                         None => pooled.metrics.push(metric.clone()),
                     }
@@ -251,6 +256,7 @@ mod tests {
                 unit: Unit(unit.into()),
                 direction: Direction::LowerIsBetter,
                 samples: samples.to_vec(),
+                summary: None,
             }],
         });
         r
@@ -271,6 +277,29 @@ mod tests {
         );
         assert_eq!(b.benchmark("b").unwrap().metrics[0].samples, vec![9.0]);
         assert_eq!(b.sources.len(), 3);
+    }
+
+    #[test]
+    fn a_harness_summary_survives_one_run_but_not_pooling() {
+        use crate::model::{ReportedSummary, Spread, Statistic};
+        let key = BaselineKey::new("main", "linux-x86_64").unwrap();
+        let summarised = |at: &str, value: f64| {
+            let mut r = run(at, "a", "ns", &[value]);
+            r.benchmarks[0].metrics[0].summary = Some(ReportedSummary {
+                statistic: Statistic::Mean,
+                value,
+                n: Some(100),
+                spread: Spread::StdDev { value: 1.0 },
+            });
+            r
+        };
+        let one = [summarised("2026-01-01T00:00:00Z", 10.0)];
+        let b = Baseline::from_runs(key.clone(), &one, Timestamp::UNIX_EPOCH).unwrap();
+        assert!(b.benchmarks[0].metrics[0].summary.is_some());
+        let two = [one[0].clone(), summarised("2026-01-02T00:00:00Z", 11.0)];
+        let b = Baseline::from_runs(key, &two, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(b.benchmarks[0].metrics[0].samples, vec![10.0, 11.0]);
+        assert!(b.benchmarks[0].metrics[0].summary.is_none());
     }
 
     #[test]

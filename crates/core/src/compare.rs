@@ -35,11 +35,13 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::baseline::Baseline;
+use crate::bootstrap::{self, SamplerCache};
 use crate::history::{self, JobStat};
+use crate::inference::{self, Law};
 use crate::key::Fnv64;
-use crate::model::{Benchmark, Direction, Metric, Unit};
+use crate::model::{Benchmark, Direction, Metric, ReportedSummary, Unit};
 use crate::paired;
-use crate::stats::{self, Rng, SamplerCache};
+use crate::stats::{self, Rng};
 
 /// How regressions are graded by their size (relative worsening, e.g. `0.5` = 50%).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -109,26 +111,66 @@ impl GateMetrics {
     }
 }
 
-/// The statistical method behind one comparison entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The statistical method behind one comparison entry. Each one gives the estimate's whole
+/// sampling law (see [`crate::inference`]), so its p-value and its interval always agree.
+///
+/// In [`CompareConfig::method`] only two values mean something: [`Method::Paired`] for paired
+/// rounds, anything else for independent samples (the engine then picks per entry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Method {
-    /// Independent samples: bootstrap CI of the ratio of medians plus a Mann-Whitney U test.
+    /// Independent samples, at least 20 per side (at most 200): the ratio of medians with the
+    /// exact percentile-bootstrap law of that ratio (interval and p-value).
     #[default]
     MedianBootstrap,
-    /// Paired rounds: bootstrap CI of the median log ratio plus a Wilcoxon signed-rank test.
+    /// Independent samples, more than 200 on a side: the ratio of medians, each median's standard
+    /// error from the order statistics around it (normal law).
+    MedianNormal,
+    /// Independent small samples (fewer than 20 on a side): Yuen's trimmed t on log values
+    /// (Welch's t below 5 values, where nothing is trimmed).
+    TrimmedT,
+    /// A harness's reported summaries (mean, standard deviation or margin of error, count):
+    /// Welch's t on a log scale.
+    SummaryT,
+    /// A harness's reported range with no sample count (libtest): a conservative normal rule
+    /// with each side's standard deviation bounded by half its range.
+    SummaryRange,
+    /// Paired rounds, at least 20: the median per-round log ratio with the exact sign test and
+    /// its order-statistic interval.
     Paired,
+    /// Paired rounds, fewer than 20: the trimmed mean per-round log ratio, Tukey-McLaughlin t.
+    PairedTrimmedT,
     /// This job against the job-to-job variation of a baseline's past jobs (Student t bound).
     History,
 }
 
+impl Method {
+    /// The method's name in reports and documents.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::MedianBootstrap => "median-bootstrap",
+            Method::MedianNormal => "median-normal",
+            Method::TrimmedT => "trimmed-t",
+            Method::SummaryT => "summary-t",
+            Method::SummaryRange => "summary-range",
+            Method::Paired => "paired",
+            Method::PairedTrimmedT => "paired-trimmed-t",
+            Method::History => "history",
+        }
+    }
+
+    /// Whether the method analyses paired rounds.
+    #[must_use]
+    pub fn is_paired(self) -> bool {
+        matches!(self, Method::Paired | Method::PairedTrimmedT)
+    }
+}
+
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Method::MedianBootstrap => "median-bootstrap",
-            Method::Paired => "paired",
-            Method::History => "history",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -155,11 +197,11 @@ pub struct CompareConfig {
     /// The smallest relative change that counts (default 0.05: 5%).
     pub threshold: f64,
     /// Significance level: of each test, or of the false discovery rate with `fdr` (default 0.05).
+    /// Intervals are reported at the matching level (adjusted for multiple comparisons with
+    /// `fdr`), so a verdict never disagrees with its interval.
     pub alpha: f64,
     /// Adjust p-values across all entries by Benjamini-Hochberg before verdicts (default true).
     pub fdr: bool,
-    /// Confidence level of intervals (default 0.95).
-    pub confidence: f64,
     /// Power at which the minimum detectable effect is reported (default 0.8).
     pub power: f64,
     /// Bootstrap resamples where the bootstrap is not exact (default 2000).
@@ -167,7 +209,10 @@ pub struct CompareConfig {
     /// Seed of the bootstrap; each benchmark and metric derives its own stream from it, so a
     /// verdict does not depend on which other benchmarks were compared.
     pub seed: u64,
-    /// Fewest samples (or rounds) per side for a verdict other than `inconclusive` (default 5).
+    /// Fewest samples (or rounds) per side for a verdict other than `inconclusive` (default 1:
+    /// every method accounts for its own sample size, and a single value is judged by the
+    /// harness's summary or the other side's spread, or said to be too little). A single sample
+    /// that carries the harness's own summary counts as that summary's count.
     pub min_samples: usize,
     /// Fewest past jobs for the history method (default 5); fewer fall back to independent
     /// samples, with the job-to-job noise stated as unknown.
@@ -187,6 +232,15 @@ pub struct CompareConfig {
     /// Worker threads for large comparisons (the caller picks; the core does no I/O to find out).
     #[serde(skip)]
     pub threads: usize,
+    /// The share of `alpha` this analysis may spend (default 1). A sequential design that looks
+    /// at growing data several times gives each look a share, so that the chance of any false
+    /// alarm over all looks stays at most `alpha`.
+    #[serde(default = "full_spend")]
+    pub spend: f64,
+}
+
+fn full_spend() -> f64 {
+    1.0
 }
 
 impl Default for CompareConfig {
@@ -195,11 +249,10 @@ impl Default for CompareConfig {
             threshold: 0.05,
             alpha: 0.05,
             fdr: true,
-            confidence: 0.95,
             power: 0.8,
             resamples: 2000,
             seed: 0x5eed_bea7_c0de_0001,
-            min_samples: 5,
+            min_samples: 1,
             min_history: 5,
             severity: SeverityBands::default(),
             gate: GateMetrics::Primary,
@@ -207,6 +260,7 @@ impl Default for CompareConfig {
             method: Method::MedianBootstrap,
             policies: BTreeMap::new(),
             threads: 1,
+            spend: 1.0,
         }
     }
 }
@@ -278,6 +332,12 @@ pub struct Summary {
     pub max: f64,
     /// Median absolute deviation (unscaled).
     pub mad: f64,
+    /// The value the method compared, when it is not the median: the trimmed geometric mean of
+    /// small samples, a harness's reported mean, the history method's typical past job. The
+    /// change is `current.centre / baseline.centre - 1` for every method but the paired ones
+    /// (whose change is the typical per-round ratio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub centre: Option<f64>,
 }
 
 impl Summary {
@@ -290,7 +350,14 @@ impl Summary {
             min: sorted.first().copied().unwrap_or(f64::NAN),
             max: sorted.last().copied().unwrap_or(f64::NAN),
             mad: stats::mad_of_sorted(sorted),
+            centre: None,
         }
+    }
+
+    /// The value the method compared: [`Summary::centre`], else the median.
+    #[must_use]
+    pub fn compared(&self) -> f64 {
+        self.centre.unwrap_or(self.median)
     }
 }
 
@@ -317,8 +384,13 @@ pub struct MetricComparison {
     pub current: Option<Summary>,
     /// Relative change, `current / baseline - 1` (by the method's estimator).
     pub change: Option<f64>,
-    /// Confidence interval of the relative change.
+    /// Confidence interval of the relative change, at [`MetricComparison::confidence`].
     pub interval: Option<(f64, f64)>,
+    /// The confidence level of `interval`: `1 - alpha` for one test, higher when false
+    /// discovery control adjusts it for the other tests of its family (Benjamini and
+    /// Yekutieli's false coverage rate), so that it always agrees with the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
     /// Two-sided p-value of the method's test.
     pub p_value: Option<f64>,
     /// The p-value adjusted for multiple comparisons (Benjamini-Hochberg), when adjusted.
@@ -387,6 +459,21 @@ impl Comparison {
             .entries
             .iter()
             .any(|e| e.fails_gate(config.fail_on_inconclusive))
+    }
+
+    /// The method every tested entry used, when they all used the same one; with none tested,
+    /// the method requested.
+    #[must_use]
+    pub fn method_used(&self) -> Option<Method> {
+        let mut used = self
+            .entries
+            .iter()
+            .filter(|e| e.p_value.is_some())
+            .map(|e| e.method);
+        match used.next() {
+            None => Some(self.method),
+            Some(first) => used.all(|m| m == first).then_some(first),
+        }
     }
 
     /// How many gating entries have `verdict`.
@@ -518,14 +605,16 @@ fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
     // Samplers are shared read-only by the workers, so build all of them first.
     let mut cache = SamplerCache::default();
     for pair in pairs {
-        for m in [pair.baseline, pair.current].into_iter().flatten() {
-            if !m.samples.is_empty() {
-                cache.get(m.samples.len());
+        let sizes = [pair.baseline, pair.current].map(|m| m.map_or(0, |m| m.samples.len()));
+        if config.method != Method::Paired && sizes.iter().all(|&n| (MEDIAN_MIN..=200).contains(&n))
+        {
+            for n in sizes {
+                cache.get(n);
             }
         }
     }
     let threads = config.threads.max(1).min(pairs.len().max(1));
-    let analysed: Vec<Analysed> = if threads <= 1 {
+    let mut analysed: Vec<Analysed> = if threads <= 1 {
         pairs
             .iter()
             .map(|p| analyse_pair(p, config, &cache))
@@ -553,49 +642,77 @@ fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
                 .collect()
         })
     };
-    // False discovery control across every tested entry, then the verdicts.
-    let tested: Vec<f64> = analysed
-        .iter()
-        .filter_map(|a| a.estimate.map(|e| e.p_value))
-        .collect();
-    let adjusted = if config.fdr {
-        stats::benjamini_hochberg(&tested)
-    } else {
-        tested
-    };
-    let mut adjusted = adjusted.into_iter();
-    let entries = analysed
-        .into_iter()
-        .map(
-            |Analysed {
-                 mut entry,
-                 estimate,
-             }| {
-                if let Some(estimate) = estimate {
-                    let significance = adjusted.next().unwrap_or(estimate.p_value);
-                    if config.fdr {
-                        entry.q_value = Some(significance);
-                    }
-                    decide(&mut entry, config, significance, estimate);
-                }
-                entry
-            },
-        )
-        .collect();
+    // False discovery control, separately for the metrics that gate and for the rest: a
+    // regression in wall time must not need a larger margin because user time, system time and
+    // peak memory were tested beside it.
+    for gating in [true, false] {
+        decide_family(&mut analysed, gating, config);
+    }
     Comparison {
         method: config.method,
         threshold: config.threshold,
         fdr: config.fdr,
-        entries,
+        entries: analysed.into_iter().map(|a| a.entry).collect(),
     }
 }
 
+/// Adjusts the p-values of one family (the gating or the non-gating entries) by
+/// Benjamini-Hochberg and decides each entry from its interval at the matching level.
+///
+/// With `R` of the family's `m` tests selected at `alpha`, a selected entry's interval misses with
+/// probability `R alpha / m` (Benjamini and Yekutieli's false-coverage-rate adjusted interval) and
+/// every other entry's with `(R + 1) alpha / m`. Because each method's interval is dual to its
+/// p-value, a selected entry's interval excludes "no change" and every other entry's includes it:
+/// the verdict, the q-value and the interval always agree. With one test this is the plain
+/// `1 - alpha` interval.
+fn decide_family(analysed: &mut [Analysed], gating: bool, config: &CompareConfig) {
+    let members: Vec<usize> = (0..analysed.len())
+        .filter(|&i| analysed[i].entry.gating == gating && analysed[i].estimate.is_some())
+        .collect();
+    let p_values: Vec<f64> = members
+        .iter()
+        .map(|&i| analysed[i].estimate.as_ref().map_or(1.0, |e| e.p_value))
+        .collect();
+    let adjusted = if config.fdr {
+        stats::benjamini_hochberg(&p_values)
+    } else {
+        p_values.clone()
+    };
+    let m = members.len() as f64;
+    for (k, &i) in members.iter().enumerate() {
+        let Analysed { entry, estimate } = &mut analysed[i];
+        let Some(estimate) = estimate.take() else {
+            continue;
+        };
+        let alpha = config.effective(&entry.benchmark).alpha * config.spend;
+        let miss = if config.fdr {
+            let selected = adjusted.iter().filter(|&&q| q <= alpha).count() as f64;
+            entry.q_value = Some(adjusted[k]);
+            if adjusted[k] <= alpha {
+                selected * alpha / m
+            } else {
+                (selected + 1.0) * alpha / m
+            }
+        } else {
+            alpha
+        };
+        let interval = estimate.law.interval(miss);
+        entry.interval = Some(interval);
+        entry.confidence = Some(1.0 - miss);
+        entry.detectable = detectable_effect(&estimate.law, miss, config.power);
+        decide(entry, config, adjusted[k], interval);
+    }
+}
+
+/// Fewest samples per side for the median methods: below 20 the bootstrap of a median is too
+/// coarse (and too optimistic), so small samples use the trimmed t.
+const MEDIAN_MIN: usize = 20;
+
 /// A method's estimate, before false discovery control.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Estimate {
-    change: f64,
-    interval: (f64, f64),
     p_value: f64,
+    law: Law,
 }
 
 struct Analysed {
@@ -627,6 +744,7 @@ fn analyse_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         current: None,
         change: None,
         interval: None,
+        confidence: None,
         p_value: None,
         q_value: None,
         detectable: None,
@@ -636,27 +754,37 @@ fn analyse_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         reason: String::new(),
         notes: pair.params_change.iter().cloned().collect(),
     };
-    let estimate = estimate(pair, config, cache, &mut entry);
-    if let Some(e) = estimate {
-        entry.change = Some(e.change);
-        entry.interval = Some(e.interval);
-        entry.p_value = Some(e.p_value);
-        entry.detectable = detectable_effect(e.interval, config, settings.alpha);
-    }
+    let estimate = estimate(pair, config, cache, &mut entry).map(|(change, law)| {
+        let p_value = law.p_value();
+        entry.change = Some(change);
+        entry.p_value = Some(p_value);
+        Estimate { p_value, law }
+    });
     Analysed { entry, estimate }
 }
 
-/// Fills the summaries and either returns the method's estimate, or sets a final verdict.
+/// How many measurements a metric stands for: its samples, or for a single sample with the
+/// harness's own summary, the count that summary gives (a range with no count counts as enough:
+/// the rule that judges it is conservative by construction).
+fn measurements(metric: &Metric) -> usize {
+    match (&metric.samples[..], metric.summary) {
+        ([_], Some(summary)) => summary
+            .n
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        (samples, _) => samples.len(),
+    }
+}
+
+/// Fills the summaries and either returns the method's estimate (the change and its law), or
+/// sets a final verdict.
 fn estimate(
     pair: &Pair<'_>,
     config: &CompareConfig,
     cache: &SamplerCache,
     entry: &mut MetricComparison,
-) -> Option<Estimate> {
-    let base_samples = pair.baseline.map(|m| m.samples.as_slice());
-    let cur_samples = pair.current.map(|m| m.samples.as_slice());
-    let base_sorted = base_samples.map(stats::sorted);
-    let cur_sorted = cur_samples.map(stats::sorted);
+) -> Option<(f64, Law)> {
+    let base_sorted = pair.baseline.map(|m| stats::sorted(&m.samples));
+    let cur_sorted = pair.current.map(|m| stats::sorted(&m.samples));
     entry.baseline = base_sorted
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -665,7 +793,7 @@ fn estimate(
         .as_deref()
         .filter(|s| !s.is_empty())
         .map(Summary::of_sorted);
-    let (base, cur) = match (base_sorted, cur_sorted) {
+    let (base, cur, base_metric, cur_metric) = match (base_sorted, cur_sorted) {
         (None, _) => {
             entry.verdict = Verdict::New;
             entry.reason = "not in the baseline".into();
@@ -676,14 +804,15 @@ fn estimate(
             entry.reason = "not in the current run".into();
             return None;
         }
-        (Some(b), Some(c)) => (b, c),
+        (Some(b), Some(c)) => (b, c, pair.baseline?, pair.current?),
     };
-    if base.len() < config.min_samples || cur.len() < config.min_samples {
-        entry.reason = format!(
-            "too few samples: n={}, need {}",
-            base.len().min(cur.len()),
-            config.min_samples
-        );
+    if base.is_empty() || cur.is_empty() {
+        entry.reason = "no samples".into();
+        return None;
+    }
+    let fewest = measurements(base_metric).min(measurements(cur_metric));
+    if fewest < config.min_samples {
+        entry.reason = format!("too few samples: n={fewest}, need {}", config.min_samples);
         return None;
     }
     if base.iter().chain(&cur).any(|x| !x.is_finite()) {
@@ -698,31 +827,36 @@ fn estimate(
         stats::median_of_sorted(&base),
         stats::median_of_sorted(&cur),
     );
-    if base.last() == Some(&0.0) && cur.last() == Some(&0.0) {
-        entry.verdict = Verdict::Unchanged;
-        entry.change = Some(0.0);
-        entry.interval = Some((0.0, 0.0));
-        entry.reason = "all samples are zero".into();
+    let all_zero = |sorted: &[f64]| sorted.last() == Some(&0.0);
+    if all_zero(&base) || all_zero(&cur) {
+        entry.reason = match (all_zero(&base), all_zero(&cur)) {
+            (true, true) => "every sample is zero: no relative change to measure",
+            (true, false) => "every baseline sample is zero: no relative change to measure",
+            _ => "every current sample is zero: a broken measurement, not a speed-up",
+        }
+        .into();
         return None;
     }
-    if base_median == 0.0 {
-        entry.reason = "baseline median is zero: no relative change".into();
+    if base_median == 0.0 || cur_median == 0.0 {
+        entry.reason = "a median is zero: no relative change to measure".into();
         return None;
     }
-    let mut seed = Fnv64::default();
-    seed.write(pair.benchmark.as_bytes());
-    seed.write(&[0]);
-    seed.write(entry.metric.as_bytes());
-    let mut rng = Rng::seed_from_u64(config.seed ^ seed.0);
-
     if config.method == Method::Paired {
-        return paired_estimate(
-            (base_samples.unwrap_or(&[]), cur_samples.unwrap_or(&[])),
-            config,
-            cache,
-            &mut rng,
-            entry,
-        );
+        let (base, head) = (&base_metric.samples, &cur_metric.samples);
+        return match paired::analyze(base, head) {
+            Ok(e) => {
+                entry.method = if matches!(e.law, Law::Signs(_)) {
+                    Method::Paired
+                } else {
+                    Method::PairedTrimmedT
+                };
+                Some((e.change, e.law))
+            }
+            Err(e) => {
+                entry.reason = e.to_string();
+                None
+            }
+        };
     }
     if let Some(jobs) = pair.history {
         if let Some(estimate) = history_estimate(jobs, &cur, config, entry) {
@@ -734,48 +868,178 @@ fn estimate(
             config.min_history.max(2)
         ));
     }
-
-    let test = stats::mann_whitney_sorted(&base, &cur);
-    let (lo, hi) = stats::ratio_of_medians_ci(
-        (&base, &cache.lookup(base.len())),
-        (&cur, &cache.lookup(cur.len())),
-        config.resamples,
-        config.confidence,
-        &mut rng,
-    );
-    entry.method = Method::MedianBootstrap;
-    Some(Estimate {
-        change: cur_median / base_median - 1.0,
-        interval: (lo - 1.0, hi - 1.0),
-        p_value: test.p_value,
-    })
+    let sides = Sides {
+        base: (&base, base_metric.summary),
+        current: (&cur, cur_metric.summary),
+    };
+    if base.len() >= MEDIAN_MIN && cur.len() >= MEDIAN_MIN {
+        return Some(sides.medians(pair, config, cache, entry));
+    }
+    sides.small(entry)
 }
 
-fn paired_estimate(
-    (base, head): (&[f64], &[f64]),
-    config: &CompareConfig,
-    cache: &SamplerCache,
-    rng: &mut Rng,
-    entry: &mut MetricComparison,
-) -> Option<Estimate> {
-    match paired::analyze(
-        base,
-        head,
-        &cache.lookup(base.len()),
-        config.resamples,
-        config.confidence,
-        rng,
-    ) {
-        Ok(e) => Some(Estimate {
-            change: e.change,
-            interval: e.interval,
-            p_value: e.p_value,
-        }),
-        Err(e) => {
-            entry.reason = e.to_string();
-            None
+/// The two sides of an independent comparison: sorted samples and any harness summary.
+struct Sides<'a> {
+    base: (&'a [f64], Option<ReportedSummary>),
+    current: (&'a [f64], Option<ReportedSummary>),
+}
+
+impl Sides<'_> {
+    /// Large samples: the ratio of medians, by the exact bootstrap up to 200 per side (or Monte
+    /// Carlo with zeros), by order-statistic standard errors above.
+    fn medians(
+        &self,
+        pair: &Pair<'_>,
+        config: &CompareConfig,
+        cache: &SamplerCache,
+        entry: &mut MetricComparison,
+    ) -> (f64, Law) {
+        let (base, cur) = (self.base.0, self.current.0);
+        let change = stats::median_of_sorted(cur) / stats::median_of_sorted(base) - 1.0;
+        let positive = base[0] > 0.0 && cur[0] > 0.0;
+        if positive && (base.len() > 200 || cur.len() > 200) {
+            let logs = |sorted: &[f64]| sorted.iter().map(|x| x.ln()).collect::<Vec<_>>();
+            if let (Some(b), Some(c)) = (
+                inference::median_location(&logs(base)),
+                inference::median_location(&logs(cur)),
+            ) {
+                entry.method = Method::MedianNormal;
+                return (change, inference::welch(b, c));
+            }
         }
+        let mut seed = Fnv64::default();
+        seed.write(pair.benchmark.as_bytes());
+        seed.write(&[0]);
+        seed.write(entry.metric.as_bytes());
+        let mut rng = Rng::seed_from_u64(config.seed ^ seed.0);
+        let law = bootstrap::ratio_of_medians_law(
+            (base, &cache.lookup(base.len())),
+            (cur, &cache.lookup(cur.len())),
+            config.resamples,
+            &mut rng,
+        );
+        entry.method = Method::MedianBootstrap;
+        (change, Law::Bootstrap(law))
     }
+
+    /// Small samples and harness summaries, on a log scale: each side's centre and the variance
+    /// of that centre, from its samples (20% trimmed) or from its harness summary, combined by
+    /// Welch's rule; a lone value with no spread borrows the other side's (a prediction
+    /// interval).
+    fn small(&self, entry: &mut MetricComparison) -> Option<(f64, Law)> {
+        if self.base.0[0] <= 0.0 || self.current.0[0] <= 0.0 {
+            entry.reason =
+                "a sample is zero: small samples are compared on a log scale, which needs positive values"
+                    .into();
+            return None;
+        }
+        let side = |(sorted, summary): (&[f64], Option<ReportedSummary>)| -> Option<SmallSide> {
+            if sorted.len() >= 2 {
+                let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+                return inference::trimmed(&logs).map(|side| SmallSide {
+                    side,
+                    kind: SideKind::Samples,
+                    kept: (sorted.len() - 2 * (sorted.len() / 5)) as f64,
+                });
+            }
+            let summary = summary?;
+            let (variance, df) = summary.log_variance_of_centre()?;
+            Some(SmallSide {
+                side: inference::Side {
+                    centre: summary.value.ln(),
+                    variance,
+                    df,
+                },
+                kind: if df.is_finite() {
+                    SideKind::Summary
+                } else {
+                    SideKind::Range
+                },
+                kept: 1.0,
+            })
+        };
+        let lone = |sorted: &[f64]| sorted.len() == 1;
+        let (law, kinds) = match (side(self.base), side(self.current)) {
+            (Some(b), Some(c)) => (inference::welch(b.side, c.side), [b.kind, c.kind]),
+            (Some(other), None) | (None, Some(other))
+                if other.kind == SideKind::Samples
+                    && (lone(self.base.0) || lone(self.current.0)) =>
+            {
+                let value = if lone(self.base.0) {
+                    self.base.0[0]
+                } else {
+                    self.current.0[0]
+                };
+                // One value with the other side's per-value variance: a prediction interval.
+                let per_value = other.side.variance * other.kept;
+                let difference = value.ln() - other.side.centre;
+                let centre = if lone(self.base.0) {
+                    -difference
+                } else {
+                    difference
+                };
+                entry.notes.push(
+                    "one value with no spread on one side: judged by the spread of the other (a prediction interval)"
+                        .into(),
+                );
+                (
+                    Law::Location {
+                        centre,
+                        scale: (other.side.variance + per_value).sqrt(),
+                        df: other.side.df,
+                    },
+                    [SideKind::Samples; 2],
+                )
+            }
+            _ => {
+                entry.reason = "one value per side and no spread: repeat the benchmark (e.g. `go test -count 5`, or 5 runs of the harness) or use a harness that reports its spread".into();
+                return None;
+            }
+        };
+        entry.method = if kinds.contains(&SideKind::Range) {
+            Method::SummaryRange
+        } else if kinds.contains(&SideKind::Summary) {
+            Method::SummaryT
+        } else {
+            Method::TrimmedT
+        };
+        if let Law::Location { centre, .. } = law {
+            // Show the values compared: the change is exactly their ratio.
+            let centre_of = |(sorted, summary): (&[f64], Option<ReportedSummary>)| {
+                if sorted.len() >= 2 {
+                    let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+                    inference::trimmed(&logs).map(|s| s.centre.exp())
+                } else {
+                    Some(summary.map_or(sorted[0], |s| s.value))
+                }
+            };
+            if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {
+                b.centre = centre_of(self.base);
+                c.centre = centre_of(self.current);
+            }
+            return Some((centre.exp_m1(), law));
+        }
+        None
+    }
+}
+
+/// Where one side of a small comparison got its spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideKind {
+    /// Two or more samples.
+    Samples,
+    /// A harness summary with a standard deviation or margin of error and a count.
+    Summary,
+    /// A harness range with no count (a bound).
+    Range,
+}
+
+/// One side of a small comparison.
+struct SmallSide {
+    side: inference::Side,
+    kind: SideKind,
+    /// Values the trimmed mean kept (1 for a summary).
+    kept: f64,
 }
 
 /// The history method's estimate, if the baseline has enough jobs and the samples allow it.
@@ -784,83 +1048,82 @@ fn history_estimate(
     current_sorted: &[f64],
     config: &CompareConfig,
     entry: &mut MetricComparison,
-) -> Option<Estimate> {
+) -> Option<(f64, Law)> {
     if jobs.len() < config.min_history.max(2) {
         return None;
     }
     let current = JobStat::of_sorted(current_sorted)?;
-    let e = history::analyze(jobs, &current, config.confidence)?;
+    let e = history::analyze(jobs, &current, 0.95)?;
     entry.method = Method::History;
     entry.history = Some(HistoryInfo {
         jobs: e.jobs,
         between_jobs: e.between_jobs,
     });
-    Some(Estimate {
-        change: e.change,
-        interval: e.interval,
-        p_value: e.p_value,
-    })
+    // The change is measured from the typical past job, so that is the baseline value shown.
+    if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {
+        b.centre = Some(e.baseline_centre);
+        c.centre = Some(current.median);
+    }
+    Some((e.change, e.law))
 }
 
-/// The minimum detectable effect: with the interval's standard error on a log scale `se`, a
-/// change of `exp((z(1 - alpha / 2) + z(power)) * se) - 1` is detected with the given power.
-fn detectable_effect(interval: (f64, f64), config: &CompareConfig, alpha: f64) -> Option<f64> {
+/// The minimum detectable effect: with the estimate's standard error on a log scale `se`, a
+/// change of `exp((z(1 - miss / 2) + z(power)) * se) - 1` is detected with the given power by an
+/// interval that misses with probability `miss`.
+fn detectable_effect(law: &Law, miss: f64, power: f64) -> Option<f64> {
     let normal = Normal::standard();
-    let (lo, hi) = interval;
-    if !(lo > -1.0 && hi.is_finite()) {
+    let se = law.log_standard_error();
+    if !se.is_finite() {
         return None;
     }
-    let z_interval = normal.inverse_cdf(f64::midpoint(1.0, config.confidence));
-    let se = (hi.ln_1p() - lo.ln_1p()) / (2.0 * z_interval);
-    let z = normal.inverse_cdf(1.0 - alpha / 2.0) + normal.inverse_cdf(config.power);
+    let z = normal.inverse_cdf(1.0 - miss / 2.0) + normal.inverse_cdf(power);
     Some((z * se).exp_m1())
 }
 
-/// Applies the verdict rule (see the module docs) to an estimate whose `significance` is its
-/// p-value, adjusted when false discovery control is on.
+/// Applies the verdict rule (see the module docs) to an entry's `interval`, at the level its
+/// family's false discovery control set; `significance` is its q-value (or p-value without
+/// false discovery control), quoted in the reason.
 fn decide(
     entry: &mut MetricComparison,
     config: &CompareConfig,
     significance: f64,
-    estimate: Estimate,
+    (lo, hi): (f64, f64),
 ) {
     let settings = config.effective(&entry.benchmark);
-    let (change, (lo, hi)) = (estimate.change, estimate.interval);
+    let change = entry.change.unwrap_or(0.0);
     // Orient so that positive means worse.
     let (worse, worse_lo, worse_hi) = match entry.direction {
         Direction::LowerIsBetter => (change, lo, hi),
         Direction::HigherIsBetter => (-change, -hi, -lo),
     };
     let threshold = settings.threshold;
-    let significant = significance < settings.alpha && (worse_lo > 0.0 || worse_hi < 0.0);
-    let pct = |x: f64| format!("{:+.1}%", x * 100.0);
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
     let p_text = if config.fdr {
         format!("q={}", format_p(significance))
     } else {
         format!("p={}", format_p(significance))
     };
-    if significant && worse > threshold {
+    // An interval wholly beyond the threshold is decisive even where the point estimate of a
+    // skewed law sits nearer zero.
+    if worse_lo > 0.0 && (worse > threshold || worse_lo > threshold) {
+        let size = worse.max(worse_lo);
         entry.verdict = Verdict::Regressed;
-        entry.severity = Some(settings.severity.grade(worse));
-        entry.reason = format!("worse by {} ({p_text})", pct(worse));
-    } else if significant && worse < -threshold {
+        entry.severity = Some(settings.severity.grade(size));
+        entry.reason = format!("worse by {} ({p_text})", pct(size));
+    } else if worse_hi < 0.0 && (worse < -threshold || worse_hi < -threshold) {
         entry.verdict = Verdict::Improved;
-        entry.reason = format!("better by {} ({p_text})", pct(-worse));
+        entry.reason = format!("better by {} ({p_text})", pct(-worse.min(worse_hi)));
     } else if worse_lo > -threshold && worse_hi < threshold {
         entry.verdict = Verdict::Unchanged;
         entry.reason = format!("interval within ±{}", trim_pct(threshold));
     } else {
         entry.verdict = Verdict::Inconclusive;
-        let bound = if worse_hi >= threshold {
-            worse_hi
+        let (bound, word) = if worse_hi >= threshold {
+            (worse_hi, "worse")
         } else {
-            worse_lo
+            (-worse_lo, "better")
         };
-        let worse_word = if bound > 0.0 { "worse" } else { "better" };
-        entry.reason = format!(
-            "cannot rule out {} {worse_word} ({p_text})",
-            pct(bound.abs()).trim_start_matches('+'),
-        );
+        entry.reason = format!("cannot rule out {} {word} ({p_text})", pct(bound));
     }
 }
 
@@ -896,6 +1159,7 @@ mod tests {
                 unit: Unit::nanoseconds(),
                 direction: Direction::LowerIsBetter,
                 samples,
+                summary: None,
             }],
         }
     }
@@ -981,9 +1245,23 @@ mod tests {
 
     #[test]
     fn too_few_samples_is_said_out_loud() {
-        let e = verdict_of(vec![1.0, 2.0, 3.0], noisy(3.0, 10, 1));
+        let e = verdict_of(vec![2.0], vec![3.0]);
         assert_eq!(e.verdict, Verdict::Inconclusive);
-        assert_eq!(e.reason, "too few samples: n=3, need 5");
+        assert!(
+            e.reason.starts_with("one value per side and no spread"),
+            "{}",
+            e.reason
+        );
+        let strict = CompareConfig {
+            min_samples: 5,
+            ..CompareConfig::default()
+        };
+        let cmp = compare(
+            &[bench("b", vec![1.0, 2.0, 3.0])],
+            &[bench("b", noisy(3.0, 10, 1))],
+            &strict,
+        );
+        assert_eq!(cmp.entries[0].reason, "too few samples: n=3, need 5");
     }
 
     #[test]
@@ -1032,12 +1310,14 @@ mod tests {
             unit: Unit::bytes(),
             direction: Direction::LowerIsBetter,
             samples: noisy(100.0, 20, 3),
+            summary: None,
         });
         cur.metrics.push(Metric {
             name: "peak_rss".into(),
             unit: Unit::bytes(),
             direction: Direction::LowerIsBetter,
             samples: noisy(300.0, 20, 4),
+            summary: None,
         });
         let default = CompareConfig::default();
         let cmp = compare(

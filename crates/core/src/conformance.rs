@@ -65,6 +65,7 @@ pub fn sample_run(key: &BaselineKey, millis: i64, entropy: u64, samples: &[f64])
             unit: Unit::nanoseconds(),
             direction: Direction::LowerIsBetter,
             samples: samples.to_vec(),
+            summary: None,
         }],
     });
     run
@@ -94,6 +95,7 @@ pub fn synthetic_run(key: &BaselineKey, benchmarks: usize, millis: i64, seed: u6
                 samples: (0..30)
                     .map(|_| (1e6 * (1.0 + 0.02 * rng.unit_f64())).round())
                     .collect(),
+                summary: None,
             }],
         });
     }

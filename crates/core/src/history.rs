@@ -15,7 +15,6 @@
 //! measured job-to-job noise, plus this job's own spread.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::stats;
 
@@ -54,7 +53,7 @@ impl JobStat {
 }
 
 /// What the history model found for one metric.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEstimate {
     /// Past jobs in the model.
     pub jobs: usize,
@@ -66,6 +65,10 @@ pub struct HistoryEstimate {
     pub p_value: f64,
     /// Estimated job-to-job standard deviation, relative (e.g. 0.04 = 4%).
     pub between_jobs: f64,
+    /// The typical past job: the geometric mean of their medians, which `change` is relative to.
+    pub baseline_centre: f64,
+    /// The law of the log change, for p-values and intervals at any level.
+    pub law: crate::inference::Law,
 }
 
 /// Compares the `current` job with `history` (at least 2 past jobs; `None` otherwise).
@@ -83,22 +86,19 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
     let between = (s2 - within).max(0.0);
     let variance = between + current.log_se.powi(2) + s2 / kf;
     let d = current.median.ln() - mean;
-    let (interval, p_value) = if variance > 0.0 && variance.is_finite() {
-        let t = StudentsT::new(0.0, 1.0, kf - 1.0).ok()?;
-        let half = t.inverse_cdf(f64::midpoint(1.0, confidence)) * variance.sqrt();
-        let p = 2.0 * (1.0 - t.cdf(d.abs() / variance.sqrt()));
-        ((d - half, d + half), p.clamp(0.0, 1.0))
-    } else {
-        // Every job measured exactly the same value (e.g. instruction counts): any difference
-        // is certain, and so is its absence.
-        ((d, d), if d == 0.0 { 1.0 } else { 0.0 })
+    let law = crate::inference::Law::Location {
+        centre: d,
+        scale: variance.max(0.0).sqrt(),
+        df: kf - 1.0,
     };
     Some(HistoryEstimate {
         jobs: k,
         change: d.exp_m1(),
-        interval: (interval.0.exp_m1(), interval.1.exp_m1()),
-        p_value,
+        interval: law.interval(1.0 - confidence),
+        p_value: law.p_value(),
         between_jobs: between.sqrt(),
+        baseline_centre: mean.exp(),
+        law,
     })
 }
 

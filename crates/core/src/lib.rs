@@ -12,12 +12,7 @@
 //! let bench = |samples: Vec<f64>| Benchmark {
 //!     name: "parse".into(),
 //!     command: None,
-//!     metrics: vec![Metric {
-//!         name: "wall_time".into(),
-//!         unit: Unit::nanoseconds(),
-//!         direction: Direction::LowerIsBetter,
-//!         samples,
-//!     }],
+//!     metrics: vec![Metric::new("wall_time", Unit::nanoseconds(), Direction::LowerIsBetter, samples)],
 //!     params: std::collections::BTreeMap::new(),
 //! };
 //! let baseline = bench((0..20).map(|i| 100.0 + f64::from(i % 3)).collect());
@@ -28,11 +23,13 @@
 #![deny(missing_docs)]
 
 pub mod baseline;
+pub mod bootstrap;
 pub mod compare;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod document;
 pub mod history;
+pub mod inference;
 pub mod key;
 pub mod model;
 pub mod paired;

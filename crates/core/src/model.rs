@@ -230,6 +230,142 @@ pub struct Metric {
     pub direction: Direction,
     /// Raw samples, in the order they were taken.
     pub samples: Vec<f64>,
+    /// What the harness reported about measurements it did not export (format 1.4): kept only
+    /// for a metric with one sample (a summary-only output such as Catch2's XML, Benchmark.js or
+    /// libtest), so that one value still comes with its spread and sample count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ReportedSummary>,
+}
+
+impl Metric {
+    /// A metric of raw samples, with no harness summary.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        unit: Unit,
+        direction: Direction,
+        samples: Vec<f64>,
+    ) -> Self {
+        Metric {
+            name: name.into(),
+            unit,
+            direction,
+            samples,
+            summary: None,
+        }
+    }
+}
+
+/// A harness's own summary of measurements it did not export one by one: the statistic it
+/// reports, how many measurements it summarises, and their spread, each as the harness gave it.
+///
+/// ```
+/// use benchkeep_core::model::{ReportedSummary, Spread, Statistic};
+///
+/// // Catch2: `<mean value="1234"/>`, `<standardDeviation value="56"/>`, `samples="100"`.
+/// let catch2 = ReportedSummary {
+///     statistic: Statistic::Mean,
+///     value: 1234.0,
+///     n: Some(100),
+///     spread: Spread::StdDev { value: 56.0 },
+/// };
+/// assert!((catch2.log_variance_of_centre().unwrap().0 - (56.0f64 / 1234.0).powi(2) / 100.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedSummary {
+    /// Which centre `value` is.
+    pub statistic: Statistic,
+    /// The centre, in the metric's unit.
+    pub value: f64,
+    /// How many measurements it summarises, when the harness says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    /// Their spread, as the harness reports it.
+    pub spread: Spread,
+}
+
+/// The centre a harness reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Statistic {
+    /// The arithmetic mean of the measurements.
+    Mean,
+    /// Their median.
+    Median,
+}
+
+/// The spread a harness reports around its centre.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Spread {
+    /// The sample standard deviation of the measurements, in the metric's unit (Catch2, Google
+    /// Benchmark's `stddev` aggregate, pytest-benchmark's `stddev`).
+    StdDev {
+        /// The standard deviation.
+        value: f64,
+    },
+    /// The margin of error of the mean relative to it, at `confidence` (Benchmark.js's `±1.2%`
+    /// at 95%, from Student's t with `n - 1` degrees of freedom).
+    MarginOfError {
+        /// Relative margin, e.g. 0.012 for ±1.2%.
+        relative: f64,
+        /// Confidence of the margin, e.g. 0.95.
+        confidence: f64,
+    },
+    /// The distance between the largest and smallest measurement (libtest's `(+/- N)`, which is
+    /// the range of its winsorized samples), in the metric's unit.
+    Range {
+        /// The range.
+        value: f64,
+    },
+}
+
+impl ReportedSummary {
+    /// The variance of `ln(centre)` this summary implies, with the degrees of freedom it was
+    /// estimated with (`f64::INFINITY` for a bound rather than an estimate), or `None` when the
+    /// summary cannot say (no positive centre, no sample count where one is needed).
+    ///
+    /// - a standard deviation `s` of `n` measurements: `(s / value)^2 / n`, `n - 1` degrees of
+    ///   freedom (the delta method on a log scale);
+    /// - a relative margin of error `r` at confidence `c` of `n` measurements: `(r / t)^2` with
+    ///   `t` Student's `(1 + c) / 2` quantile for `n - 1` degrees of freedom;
+    /// - a range `w` with no sample count: `(w / 2 / value)^2`, a bound, because no distribution
+    ///   confined to an interval of width `w` has a standard deviation above `w / 2`
+    ///   (Popoviciu's inequality), and the centre is taken as one measurement. Conservative on
+    ///   purpose: libtest does not say how many samples its range covers.
+    #[must_use]
+    pub fn log_variance_of_centre(&self) -> Option<(f64, f64)> {
+        if !(self.value.is_finite() && self.value > 0.0) {
+            return None;
+        }
+        let n = self.n.filter(|&n| n >= 2).map(|n| n as f64);
+        match self.spread {
+            Spread::StdDev { value } if value.is_finite() && value >= 0.0 => {
+                let n = n?;
+                Some(((value / self.value).powi(2) / n, n - 1.0))
+            }
+            Spread::MarginOfError {
+                relative,
+                confidence,
+            } if relative.is_finite()
+                && relative >= 0.0
+                && confidence > 0.0
+                && confidence < 1.0 =>
+            {
+                let n = n?;
+                let t =
+                    crate::inference::student_t_quantile(f64::midpoint(1.0, confidence), n - 1.0);
+                Some(((relative / t).powi(2), n - 1.0))
+            }
+            Spread::Range { value } if value.is_finite() && value >= 0.0 => {
+                Some(((value / 2.0 / self.value).powi(2), f64::INFINITY))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One benchmark of a run. Its first metric is its *primary* metric, the one gated by default.

@@ -29,7 +29,10 @@ pub struct SchemaVersion {
 ///   reported next to the comparison, never tested.
 /// - `1.3`: a run's `ci` may carry `commit`, `branch`, `pull_request`, `base_branch` and
 ///   `runner`; fingerprints may carry `toolchain`.
-pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 3 };
+/// - `1.4`: a metric may carry `summary`: what a harness reported about measurements it did not
+///   export (the statistic, its value, the count and the spread: a standard deviation, a relative
+///   margin of error, or a range), kept for metrics with one sample.
+pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 4 };
 
 impl fmt::Display for SchemaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

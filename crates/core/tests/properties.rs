@@ -15,6 +15,7 @@ fn bench(samples: Vec<f64>) -> Benchmark {
             unit: Unit::nanoseconds(),
             direction: Direction::LowerIsBetter,
             samples,
+            summary: None,
         }],
     }
 }

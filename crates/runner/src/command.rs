@@ -275,6 +275,7 @@ impl Measurement {
             unit,
             direction: Direction::LowerIsBetter,
             samples: self.samples.iter().map(|s| pick(s) as f64).collect(),
+            summary: None,
         };
         Benchmark {
             params: std::collections::BTreeMap::new(),

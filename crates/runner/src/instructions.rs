@@ -65,6 +65,7 @@ pub fn count_instructions(
         unit: Unit(INSTRUCTIONS.into()),
         direction: Direction::LowerIsBetter,
         samples,
+        summary: None,
     })
 }
 

@@ -275,6 +275,7 @@ pub fn to_benchmark(name: &str, verdict: &LeakVerdict) -> Benchmark {
             unit: Unit("bytes/1000 iterations".into()),
             direction: Direction::LowerIsBetter,
             samples: vec![verdict.slope * 1000.0],
+            summary: None,
         }],
         params,
     }

@@ -748,6 +748,7 @@ impl LoadReport {
                     unit,
                     direction,
                     samples,
+                    summary: None,
                 };
                 let per_slice = |f: fn(&(f64, Percentiles)) -> f64| -> Vec<f64> {
                     level.slices.iter().map(f).collect()

@@ -320,6 +320,7 @@ impl WorkloadResult {
             unit: Unit(unit.to_owned()),
             direction,
             samples,
+            summary: None,
         };
         let predicted = self.plan.predicted_speedup;
         let speedups = self.speedups();

@@ -304,6 +304,7 @@ mod tests {
                 samples: (0..10)
                     .map(|i| center * (1.0 + f64::from(i % 3) * 0.001))
                     .collect(),
+                summary: None,
             }],
             params: std::collections::BTreeMap::new(),
         };

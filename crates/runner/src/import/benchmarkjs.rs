@@ -1,8 +1,10 @@
 //! Benchmark.js text: `NAME x 1,234 ops/sec ±1.23% (90 runs sampled)`, as its `String(bench)`
-//! prints each result. One line is one sample of `throughput` (higher is better); the other
-//! lines (`Fastest is ...`) are skipped.
+//! prints each result. One line is one sample of `throughput` (higher is better), with the
+//! summary the line gives kept as the metric's summary: the relative margin of error of the mean
+//! at 95% (Benchmark.js computes it from Student's t) and the runs sampled, which the comparison
+//! tests with Welch's t. The other lines (`Fastest is ...`) are skipped.
 
-use benchkeep_core::model::{Direction, Unit};
+use benchkeep_core::model::{Direction, ReportedSummary, Spread, Statistic, Unit};
 
 use super::{Collector, ImportError, Imported, Input, number};
 
@@ -39,6 +41,29 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
                 .benchmark(name)
                 .params
                 .insert("runs_sampled".into(), runs.to_string());
+        }
+        // `±1.23%`: the relative margin of error of the mean at 95%.
+        let margin = tail
+            .trim_start()
+            .strip_prefix('±')
+            .and_then(|rest| rest.split_once('%'))
+            .and_then(|(percent, _)| number(percent.trim()));
+        if let (Some(margin), Some(runs)) = (margin, runs) {
+            collector
+                .summarize(
+                    name,
+                    "throughput",
+                    ReportedSummary {
+                        statistic: Statistic::Mean,
+                        value: ops,
+                        n: Some(runs),
+                        spread: Spread::MarginOfError {
+                            relative: margin / 100.0,
+                            confidence: 0.95,
+                        },
+                    },
+                )
+                .map_err(|e| input.invalid(&location, e))?;
         }
     }
     Ok(Imported::new(collector.finish()))

@@ -1,8 +1,11 @@
 //! Catch2's XML reporter (`-r xml`, Catch2 v2 and v3): each `BenchmarkResults` element's
-//! `mean` (nanoseconds). The XML reporter writes no raw samples, so each output is one sample;
-//! concatenating the results of several runs is not possible in XML, so import one file per
-//! run and let the baseline's history supply the spread. A benchmark in a test case that failed
-//! fails the import.
+//! `mean` (nanoseconds) as the one sample, with the summary Catch2 reports beside it kept as the
+//! metric's summary: the mean, the `standardDeviation` and the `samples` count, which the
+//! comparison tests with Welch's t. The XML reporter writes no raw samples, and several runs
+//! cannot be concatenated in XML, so import one file per run; a baseline pooled from several
+//! then compares by their spread. A benchmark in a test case that failed fails the import.
+
+use benchkeep_core::model::{ReportedSummary, Spread, Statistic};
 
 use super::{Collector, ImportError, Imported, Input};
 
@@ -79,6 +82,13 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         collector
             .add_time(&full_name, [value])
             .map_err(|e| input.invalid(&location, e))?;
+        if let Some(summary) = reported_summary(*node, value)
+            .map_err(|e| input.invalid(&location, format!("{full_name}: {e}")))?
+        {
+            collector
+                .summarize(&full_name, "wall_time", summary)
+                .map_err(|e| input.invalid(&location, e))?;
+        }
         if let Some(samples) = node.attribute("samples") {
             collector
                 .benchmark(&full_name)
@@ -87,6 +97,32 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         }
     }
     Ok(Imported::new(collector.finish()))
+}
+
+/// Catch2's summary of a benchmark's samples: the mean `value`, the `standardDeviation` and the
+/// `samples` count, when both are there.
+fn reported_summary(
+    node: roxmltree::Node<'_, '_>,
+    value: f64,
+) -> Result<Option<ReportedSummary>, String> {
+    let spread = node
+        .children()
+        .find(|c| c.has_tag_name("standardDeviation"))
+        .and_then(|m| m.attribute("value"));
+    let samples = node
+        .attribute("samples")
+        .and_then(|n| n.parse::<u64>().ok());
+    let (Some(spread), Some(samples)) = (spread, samples) else {
+        return Ok(None);
+    };
+    let sd = super::number(spread)
+        .ok_or_else(|| format!("standardDeviation {spread:?} is not a number"))?;
+    Ok(Some(ReportedSummary {
+        statistic: Statistic::Mean,
+        value,
+        n: Some(samples),
+        spread: Spread::StdDev { value: sd },
+    }))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! output has only aggregates (`--benchmark_report_aggregates_only`): then the median (or the
 //! mean) is the one sample.
 
-use benchkeep_core::model::{Direction, Unit};
+use benchkeep_core::model::{Direction, ReportedSummary, Spread, Statistic, Unit};
 use serde::Deserialize;
 
 use super::{Collector, ImportError, Imported, Input, nanoseconds_per};
@@ -46,6 +46,8 @@ struct Entry {
     items_per_second: Option<f64>,
     #[serde(default)]
     bytes_per_second: Option<f64>,
+    #[serde(default)]
+    repetitions: Option<u64>,
     #[serde(default)]
     error_occurred: Option<bool>,
     #[serde(default)]
@@ -103,6 +105,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         collector
             .add_time(family, [real * scale])
             .map_err(|e| input.invalid(at(".real_time"), e))?;
+        if !is_iteration(entry)
+            && let Some(summary) = aggregate_summary(&export.benchmarks, family, entry)
+                .map_err(|e| input.invalid(at(".time_unit"), e))?
+        {
+            collector
+                .summarize(family, "wall_time", summary)
+                .map_err(|e| input.invalid(at(".real_time"), e))?;
+        }
         if let Some(cpu) = entry.cpu_time {
             collector
                 .add_time_metric(family, "cpu_time", [cpu * scale])
@@ -137,6 +147,42 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         }
     }
     Ok(imported)
+}
+
+/// With only aggregates for `family`: the `mean` and `stddev` aggregates of its real time with
+/// the repetition count, as the harness's summary.
+fn aggregate_summary(
+    entries: &[Entry],
+    family: &str,
+    entry: &Entry,
+) -> Result<Option<ReportedSummary>, String> {
+    let aggregate = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.family() == family && e.aggregate_name.as_deref() == Some(name))
+    };
+    let (Some(mean), Some(stddev)) = (aggregate("mean"), aggregate("stddev")) else {
+        return Ok(None);
+    };
+    let (Some(mean_time), Some(sd_time), Some(repetitions)) = (
+        mean.real_time,
+        stddev.real_time,
+        entry.repetitions.or(mean.repetitions),
+    ) else {
+        return Ok(None);
+    };
+    let scale = |e: &Entry| {
+        let unit = e.time_unit.as_deref().unwrap_or("ns");
+        nanoseconds_per(unit).ok_or_else(|| format!("unknown time unit {unit:?}"))
+    };
+    Ok(Some(ReportedSummary {
+        statistic: Statistic::Mean,
+        value: mean_time * scale(mean)?,
+        n: Some(repetitions),
+        spread: Spread::StdDev {
+            value: sd_time * scale(stddev)?,
+        },
+    }))
 }
 
 #[cfg(test)]

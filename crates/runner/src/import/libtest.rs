@@ -1,9 +1,14 @@
 //! libtest's `cargo bench` text: `test NAME ... bench:   1,234 ns/iter (+/- 56)`.
 //!
-//! libtest prints one median per benchmark, so a single output gives one sample. Several
-//! outputs concatenated (`for i in 1 2 3 4 5; do cargo bench; done`) give one sample each, which
-//! is how to make such benchmarks comparable; every other line (cargo's own, `running N tests`,
-//! `test result:`) is skipped.
+//! libtest prints one median per benchmark, so a single output gives one sample, with its
+//! `(+/- N)` kept as the metric's summary: the range of libtest's winsorized samples, which the
+//! comparison judges by a conservative rule (a standard deviation of at most half the range,
+//! because libtest does not say how many samples it took). Several outputs concatenated
+//! (`for i in 1 2 3 4 5; do cargo bench; done`) give one sample each, whose spread between runs
+//! is better evidence; every other line (cargo's own, `running N tests`, `test result:`) is
+//! skipped.
+
+use benchkeep_core::model::{ReportedSummary, Spread, Statistic};
 
 use super::{Collector, ImportError, Imported, Input, number};
 
@@ -33,7 +38,25 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         };
         collector
             .add_time(name.trim(), [value])
-            .map_err(|e| input.invalid(location, e))?;
+            .map_err(|e| input.invalid(&location, e))?;
+        let range = result
+            .split_once("(+/-")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .and_then(|(range, _)| number(range.trim()));
+        if let Some(range) = range {
+            collector
+                .summarize(
+                    name.trim(),
+                    "wall_time",
+                    ReportedSummary {
+                        statistic: Statistic::Median,
+                        value,
+                        n: None,
+                        spread: Spread::Range { value: range },
+                    },
+                )
+                .map_err(|e| input.invalid(&location, e))?;
+        }
     }
     Ok(Imported::new(collector.finish()))
 }

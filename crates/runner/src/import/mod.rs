@@ -21,7 +21,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+use benchkeep_core::model::{Benchmark, Direction, Metric, ReportedSummary, Spread, Unit};
 use serde::de::DeserializeOwned;
 
 mod benchmarkdotnet;
@@ -409,13 +409,49 @@ impl Collector {
                     ));
                 }
                 existing.samples.extend(samples);
+                // A summary stands in for samples a harness did not export; once repeated
+                // outputs give several values, their spread between runs is the better evidence.
+                if existing.samples.len() > 1 {
+                    existing.summary = None;
+                }
             }
             None => bench.metrics.push(Metric {
                 name: metric.to_owned(),
                 unit: unit.clone(),
                 direction,
                 samples,
+                summary: None,
             }),
+        }
+        Ok(())
+    }
+
+    /// Attaches the harness's own summary to a metric that has exactly one sample (a
+    /// summary-only output); a metric with several samples (repeated outputs) keeps those
+    /// instead. The summary is checked like a sample: a centre or spread that is not a finite,
+    /// non-negative number is an error.
+    fn summarize(
+        &mut self,
+        benchmark: &str,
+        metric: &str,
+        summary: ReportedSummary,
+    ) -> Result<(), String> {
+        let spread = match summary.spread {
+            Spread::StdDev { value } | Spread::Range { value } => value,
+            Spread::MarginOfError { relative, .. } => relative,
+            _ => f64::NAN,
+        };
+        if !(summary.value.is_finite() && spread.is_finite() && spread >= 0.0) {
+            return Err(format!(
+                "{benchmark} {metric}: the reported centre {} or spread {spread} is not a finite, non-negative number",
+                summary.value
+            ));
+        }
+        let bench = self.benchmark(benchmark);
+        if let Some(existing) = bench.metrics.iter_mut().find(|m| m.name == metric)
+            && existing.samples.len() == 1
+        {
+            existing.summary = Some(summary);
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! pytest-benchmark's `--benchmark-json`: every round's time from `stats.data` (written by
 //! pytest-benchmark 4 and later, and by older versions with `--benchmark-save-data`), else the
-//! median as the one sample.
+//! median as the one sample, with the mean, standard deviation and rounds of `stats` kept as the
+//! metric's summary.
 
+use benchkeep_core::model::{ReportedSummary, Spread, Statistic};
 use serde::Deserialize;
 
 use super::{Collector, ImportError, Imported, Input};
@@ -39,6 +41,12 @@ struct Stats {
     median: f64,
     #[serde(default)]
     data: Option<Vec<f64>>,
+    #[serde(default)]
+    mean: Option<f64>,
+    #[serde(default)]
+    stddev: Option<f64>,
+    #[serde(default)]
+    rounds: Option<u64>,
 }
 
 pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
@@ -50,9 +58,31 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             Some(data) if !data.is_empty() => data.clone(),
             _ => vec![entry.stats.median],
         };
+        let at = format!("field benchmarks[{index}].stats");
         collector
             .add_time(name, seconds.iter().map(|s| s * 1e9))
-            .map_err(|e| input.invalid(format!("field benchmarks[{index}].stats"), e))?;
+            .map_err(|e| input.invalid(&at, e))?;
+        if let (1, Some(mean), Some(stddev), Some(rounds)) = (
+            seconds.len(),
+            entry.stats.mean,
+            entry.stats.stddev,
+            entry.stats.rounds,
+        ) {
+            collector
+                .summarize(
+                    name,
+                    "wall_time",
+                    ReportedSummary {
+                        statistic: Statistic::Mean,
+                        value: mean * 1e9,
+                        n: Some(rounds),
+                        spread: Spread::StdDev {
+                            value: stddev * 1e9,
+                        },
+                    },
+                )
+                .map_err(|e| input.invalid(&at, e))?;
+        }
         if let Some(params) = &entry.params {
             let bench = collector.benchmark(name);
             for (key, value) in params {

@@ -1,0 +1,364 @@
+//! Verdicts on deterministic inputs: small samples, harness summaries, many benchmarks, paired
+//! heavy tails, and the rule that a verdict never disagrees with its interval. Every input is
+//! seeded, so these tests say the same on a busy machine as on a quiet one.
+
+use benchkeep_core::compare::{CompareConfig, GateMetrics, Method, Verdict, compare};
+use benchkeep_core::model::{
+    Benchmark, Direction, Metric, ReportedSummary, Spread, Statistic, Unit,
+};
+use benchkeep_core::stats::Rng;
+
+fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
+    Benchmark {
+        name: name.into(),
+        command: None,
+        metrics: vec![Metric::new(
+            "wall_time",
+            Unit::nanoseconds(),
+            Direction::LowerIsBetter,
+            samples,
+        )],
+        params: std::collections::BTreeMap::new(),
+    }
+}
+
+/// `n` log-normal samples around `centre` with relative spread `cv`.
+fn lognormal(centre: f64, cv: f64, n: usize, rng: &mut Rng) -> Vec<f64> {
+    (0..n).map(|_| centre * (cv * normal(rng)).exp()).collect()
+}
+
+/// A standard normal draw (Box-Muller).
+fn normal(rng: &mut Rng) -> f64 {
+    let u = rng.unit_f64().max(1e-300);
+    let v = rng.unit_f64();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// A format, how it makes a value 20% worse, and its summary of a value.
+type Case = (
+    &'static str,
+    fn(f64) -> f64,
+    Box<dyn Fn(f64) -> ReportedSummary>,
+);
+
+/// A noise shape: a name and a draw of one relative value.
+type Shape = (&'static str, fn(&mut Rng) -> f64);
+
+fn with_summary(name: &str, value: f64, summary: ReportedSummary) -> Benchmark {
+    let mut b = bench(name, vec![value]);
+    b.metrics[0].summary = Some(summary);
+    b
+}
+
+#[test]
+fn three_and_five_repetitions_detect_a_twenty_percent_slowdown() {
+    for n in [3, 5] {
+        let mut rng = Rng::seed_from_u64(n as u64);
+        let base = bench("parse", lognormal(1e6, 0.02, n, &mut rng));
+        let cur = bench("parse", lognormal(1.2e6, 0.02, n, &mut rng));
+        let cmp = compare(&[base], &[cur], &CompareConfig::default());
+        let e = &cmp.entries[0];
+        assert_eq!(e.verdict, Verdict::Regressed, "n={n}: {e:?}");
+        assert_eq!(e.method, Method::TrimmedT);
+        let (b, c) = (e.baseline.unwrap(), e.current.unwrap());
+        assert!(
+            (c.compared() / b.compared() - 1.0 - e.change.unwrap()).abs() < 1e-9,
+            "the change is the ratio of the values shown"
+        );
+    }
+}
+
+/// Google Benchmark with `--benchmark_repetitions=5`: 2,000 benchmarks, two of them 50% slower.
+/// An exact rank test cannot go below p = 0.008 with 5 samples a side, which no false discovery
+/// step over 2,000 tests lets through; the trimmed t can.
+#[test]
+fn two_regressions_among_two_thousand_benchmarks_of_five_repetitions_are_found() {
+    let mut rng = Rng::seed_from_u64(42);
+    let mut base = Vec::new();
+    let mut cur = Vec::new();
+    for i in 0..2000 {
+        let centre = 1e4 * (1.0 + f64::from(i % 97));
+        let factor = if i == 17 || i == 1234 { 1.5 } else { 1.0 };
+        base.push(bench(
+            &format!("BM_case_{i}"),
+            lognormal(centre, 0.005, 5, &mut rng),
+        ));
+        cur.push(bench(
+            &format!("BM_case_{i}"),
+            lognormal(centre * factor, 0.005, 5, &mut rng),
+        ));
+    }
+    let config = CompareConfig {
+        threads: 2,
+        ..CompareConfig::default()
+    };
+    let cmp = compare(&base, &cur, &config);
+    let regressed: Vec<&str> = cmp.regressions().map(|e| e.benchmark.as_str()).collect();
+    assert_eq!(regressed, ["BM_case_17", "BM_case_1234"]);
+    assert!(!cmp.passes(&config));
+}
+
+#[test]
+fn summaries_are_tested_by_the_matching_rule() {
+    let catch2 = |mean: f64| ReportedSummary {
+        statistic: Statistic::Mean,
+        value: mean,
+        n: Some(100),
+        spread: Spread::StdDev { value: mean * 0.05 },
+    };
+    let benchmark_js = |hz: f64| ReportedSummary {
+        statistic: Statistic::Mean,
+        value: hz,
+        n: Some(90),
+        spread: Spread::MarginOfError {
+            relative: 0.012,
+            confidence: 0.95,
+        },
+    };
+    let libtest = |median: f64| ReportedSummary {
+        statistic: Statistic::Median,
+        value: median,
+        n: None,
+        spread: Spread::Range {
+            value: median * 0.04,
+        },
+    };
+
+    let cases: [Case; 3] = [
+        ("catch2", |x| x * 1.2, Box::new(catch2)),
+        ("benchmarkjs", |x| x / 1.2, Box::new(benchmark_js)),
+        ("libtest", |x| x * 1.2, Box::new(libtest)),
+    ];
+    for (format, slower, summary) in cases {
+        let value = 1000.0;
+        let mut base = with_summary("b", value, summary(value));
+        let mut cur = with_summary("b", slower(value), summary(slower(value)));
+        if format == "benchmarkjs" {
+            for b in [&mut base, &mut cur] {
+                b.metrics[0].direction = Direction::HigherIsBetter;
+                b.metrics[0].unit = Unit("ops/s".into());
+            }
+        }
+        let cmp = compare(&[base], &[cur], &CompareConfig::default());
+        let e = &cmp.entries[0];
+        assert_eq!(e.verdict, Verdict::Regressed, "{format}: {e:?}");
+        let want = if format == "libtest" {
+            Method::SummaryRange
+        } else {
+            Method::SummaryT
+        };
+        assert_eq!(e.method, want, "{format}");
+        // One percent is within the noise and the 5% threshold: never a regression.
+        let base = with_summary("b", value, summary(value));
+        let cur = with_summary("b", value * 1.01, summary(value * 1.01));
+        let e = compare(&[base], &[cur], &CompareConfig::default()).entries[0].clone();
+        assert_ne!(e.verdict, Verdict::Regressed, "{format}: {e:?}");
+    }
+}
+
+#[test]
+fn a_single_value_is_judged_by_the_other_sides_spread_or_said_to_be_too_little() {
+    let mut rng = Rng::seed_from_u64(3);
+    let history = bench("b", lognormal(1e6, 0.01, 4, &mut rng));
+    let e = &compare(
+        std::slice::from_ref(&history),
+        &[bench("b", vec![1.3e6])],
+        &CompareConfig::default(),
+    )
+    .entries[0];
+    assert_eq!(e.verdict, Verdict::Regressed, "{e:?}");
+    assert!(e.notes.iter().any(|n| n.contains("prediction interval")));
+    let e = &compare(
+        &[bench("b", vec![1e6])],
+        &[bench("b", vec![1.3e6])],
+        &CompareConfig::default(),
+    )
+    .entries[0];
+    assert_eq!(e.verdict, Verdict::Inconclusive);
+    assert!(e.reason.contains("repeat the benchmark"), "{}", e.reason);
+}
+
+#[test]
+fn zero_samples_are_never_a_hundred_percent_improvement() {
+    let e = &compare(
+        &[bench("b", vec![5.0; 10])],
+        &[bench("b", vec![0.0; 10])],
+        &CompareConfig::default(),
+    )
+    .entries[0];
+    assert_eq!(e.verdict, Verdict::Inconclusive);
+    assert!(e.reason.contains("broken measurement"), "{}", e.reason);
+    let e = &compare(
+        &[bench("b", vec![0.0; 10])],
+        &[bench("b", vec![0.0; 10])],
+        &CompareConfig::default(),
+    )
+    .entries[0];
+    assert_eq!(e.verdict, Verdict::Inconclusive);
+}
+
+/// Non-gating metrics (user and system time, memory) are adjusted in a family of their own, so
+/// testing them does not raise the bar for the wall time that gates.
+#[test]
+fn false_discovery_control_covers_the_gating_metrics_alone() {
+    let mut rng = Rng::seed_from_u64(9);
+    let mut make = |factor: f64| {
+        let mut b = bench("b", lognormal(1e6 * factor, 0.03, 10, &mut rng));
+        for name in ["user_time", "system_time", "peak_rss"] {
+            b.metrics.push(Metric::new(
+                name,
+                Unit::nanoseconds(),
+                Direction::LowerIsBetter,
+                lognormal(1e6, 0.5, 10, &mut rng),
+            ));
+        }
+        b
+    };
+    let (base, cur) = (make(1.0), make(1.08));
+    let cmp = compare(&[base], &[cur], &CompareConfig::default());
+    let wall = &cmp.entries[0];
+    assert!(wall.gating);
+    assert_eq!(
+        wall.q_value, wall.p_value,
+        "alone in its family, the gating metric's q is its p"
+    );
+}
+
+/// The bimodal command, paired: each side takes a 2x slow path in 30% of rounds; head is
+/// 5% slower. The median round says +5% and the verdict follows.
+#[test]
+fn a_paired_bimodal_slowdown_is_a_regression() {
+    let mut rng = Rng::seed_from_u64(23);
+    let path = |rng: &mut Rng| if rng.unit_f64() < 0.3 { 2.0 } else { 1.0 };
+    let (base, head): (Vec<f64>, Vec<f64>) = (0..30)
+        .map(|_| {
+            let drift = 1.0 + 0.2 * rng.unit_f64();
+            let b = 1e6 * drift * path(&mut rng) * (1.0 + 0.01 * normal(&mut rng));
+            let h = 1.05e6 * drift * path(&mut rng) * (1.0 + 0.01 * normal(&mut rng));
+            (b, h)
+        })
+        .unzip();
+    let config = CompareConfig {
+        method: Method::Paired,
+        threshold: 0.02,
+        ..CompareConfig::default()
+    };
+    let e = &compare(&[bench("b", base)], &[bench("b", head)], &config).entries[0];
+    assert_eq!(e.method, Method::Paired);
+    assert_eq!(e.verdict, Verdict::Regressed, "{e:?}");
+}
+
+/// Whatever the data, the verdict and the reported interval agree: an interval wholly beyond
+/// the threshold is a regression (or improvement), a significant q-value means the interval
+/// excludes no change, and "unchanged" means the interval lies inside the threshold.
+#[test]
+fn verdicts_never_disagree_with_their_intervals() {
+    let mut rng = Rng::seed_from_u64(77);
+    for trial in 0..300usize {
+        let benchmarks = 1 + trial % 7;
+        let paired = trial % 3 == 0;
+        let mut base = Vec::new();
+        let mut cur = Vec::new();
+        for b in 0..benchmarks {
+            let n = [2, 3, 5, 8, 12, 20, 25, 40][(trial + b) % 8];
+            let effect = [0.0, 0.01, 0.04, 0.06, 0.2, -0.1][(trial * 3 + b) % 6];
+            let cv = [0.005, 0.03, 0.2][(trial + 2 * b) % 3];
+            base.push(bench(&format!("b{b}"), lognormal(1e6, cv, n, &mut rng)));
+            cur.push(bench(
+                &format!("b{b}"),
+                lognormal(1e6 * (1.0 + effect), cv, n, &mut rng),
+            ));
+        }
+        let config = CompareConfig {
+            method: if paired {
+                Method::Paired
+            } else {
+                Method::MedianBootstrap
+            },
+            gate: GateMetrics::All,
+            ..CompareConfig::default()
+        };
+        for e in compare(&base, &cur, &config).entries {
+            let Some((lo, hi)) = e.interval else {
+                continue;
+            };
+            let t = e.threshold;
+            match e.verdict {
+                Verdict::Regressed => assert!(lo > 0.0, "{e:?}"),
+                Verdict::Improved => assert!(hi < 0.0, "{e:?}"),
+                Verdict::Unchanged => assert!(lo > -t && hi < t, "{e:?}"),
+                _ => {
+                    assert!(
+                        lo <= t && hi >= -t,
+                        "an interval beyond the threshold: {e:?}"
+                    );
+                    assert!(
+                        !(lo > 0.0 && e.change.unwrap() > t),
+                        "significant and beyond the threshold: {e:?}"
+                    );
+                }
+            }
+            let q = e.q_value.unwrap();
+            let excludes = lo > 0.0 || hi < 0.0;
+            if (q - config.alpha).abs() > 1e-9 {
+                assert_eq!(
+                    excludes,
+                    q < config.alpha,
+                    "q {q} and interval disagree: {e:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Calibration: with no change and a threshold of nothing, a regression is a significant
+/// one-sided result, which a calibrated method at alpha = 5% calls in 2.5% of comparisons. The
+/// bound (5%, over 400 seeded comparisons per cell) catches a method whose p-values or
+/// intervals are too optimistic for small samples, heavy tails or two modes.
+#[test]
+fn no_change_is_rarely_called_a_regression() {
+    let shapes: [Shape; 3] = [
+        ("lognormal", |rng| (0.05 * normal(rng)).exp()),
+        ("heavy tail", |rng| {
+            let u = rng.unit_f64().max(1e-12);
+            1.0 + 0.02 * (u.powf(-1.0 / 2.5) - 1.0)
+        }),
+        ("bimodal", |rng| {
+            (if rng.unit_f64() < 0.3 { 1.6 } else { 1.0 }) * (1.0 + 0.01 * normal(rng))
+        }),
+    ];
+    for (shape, draw) in shapes {
+        for (n, paired) in [
+            (3, false),
+            (5, false),
+            (12, false),
+            (30, false),
+            (8, true),
+            (30, true),
+        ] {
+            let mut rng = Rng::seed_from_u64(n * 31 + u64::from(paired));
+            let config = CompareConfig {
+                method: if paired {
+                    Method::Paired
+                } else {
+                    Method::MedianBootstrap
+                },
+                threshold: 1e-9,
+                ..CompareConfig::default()
+            };
+            let trials = 400;
+            let mut alarms = 0;
+            for _ in 0..trials {
+                let mut side = || (0..n).map(|_| 1e6 * draw(&mut rng)).collect::<Vec<_>>();
+                let (b, c) = (side(), side());
+                let cmp = compare(&[bench("b", b)], &[bench("b", c)], &config);
+                alarms += usize::from(cmp.entries[0].verdict == Verdict::Regressed);
+            }
+            let rate = alarms as f64 / f64::from(trials);
+            assert!(
+                rate <= 0.05,
+                "{shape}, n={n}, paired={paired}: {alarms}/{trials} false alarms"
+            );
+        }
+    }
+}
