@@ -38,6 +38,7 @@ mod git;
 mod import;
 mod init;
 mod load;
+mod pr;
 mod suite;
 mod trend;
 
@@ -397,6 +398,10 @@ impl App {
     }
 
     fn check(&self, args: &CheckArgs) -> Result<Outcome> {
+        if let Some(rev) = &args.pr {
+            // Before the store is opened: a paired pull-request check neither reads nor writes it.
+            return self.check_pr(args, rev.as_deref());
+        }
         let config = self.compare_config(&args.compare)?;
         let store = self.store()?;
         self.detail(&format!("store: {}", store.location()));
