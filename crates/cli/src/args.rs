@@ -489,6 +489,33 @@ pub struct CheckArgs {
     /// When the machine differs from the baseline's: warn (default), refuse, or ignore.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub environment: Option<EnvironmentPolicy>,
+    /// A pull request: measure its base and this checkout in paired rounds in this job, so
+    /// machine drift between jobs cannot pass for a code change. The base is REV, or the
+    /// merge-base of HEAD with the pull request's base branch (`GITHUB_BASE_REF`,
+    /// `CI_MERGE_REQUEST_TARGET_BRANCH_NAME`, or `BENCHKEEP_BASE_BRANCH`), built with `[ab]
+    /// build` or --build in a cached worktree (`[pr] worktree_dir`). Nothing is recorded and no
+    /// baseline changes.
+    #[arg(
+        long,
+        value_name = "REV",
+        num_args = 0..=1,
+        conflicts_with_all = [
+            "run", "import", "baseline_branch", "merge_base", "promote_on", "require_baseline",
+            "environment", "out", "runs", "min_time", "min_runs", "max_runs", "instructions",
+        ]
+    )]
+    #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`
+    pub pr: Option<Option<String>>,
+    /// With --pr: the build command, run through `sh -c` in the base worktree and in this
+    /// checkout (default: `[ab] build`).
+    #[arg(long, value_name = "COMMAND", requires = "pr")]
+    pub build: Option<String>,
+    /// With --pr: rounds; each runs base and head once (default 30, or `[ab] rounds`).
+    #[arg(long, value_name = "N", requires = "pr")]
+    pub rounds: Option<u32>,
+    /// With --pr: seed of the per-round order (default: fresh each time).
+    #[arg(long, requires = "pr")]
+    pub seed: Option<u64>,
 }
 
 /// Arguments of `ab`.
@@ -662,6 +689,9 @@ mod tests {
             "benchkeep import -f hyperfine - --branch main",
             "benchkeep check --import hyperfine out.json --format github --report junit=b.xml --report markdown=c.md",
             "benchkeep check --baseline-branch main --merge-base --promote-on main -- true",
+            "benchkeep check --pr -- ./bench",
+            "benchkeep check --pr origin/main --build make --rounds 10 --seed 7 -- ./bench",
+            "benchkeep check --pr --format github --report junit=b.xml --confirm --bench parse",
             "benchkeep check --environment refuse --format csv -- true",
             "benchkeep compare a.json b.json --report alert=issue.md",
             "benchkeep init --ci github --store git",
@@ -696,6 +726,12 @@ mod tests {
             "benchkeep check --report junit -- true",
             "benchkeep check --report yaml=x -- true",
             "benchkeep check --environment sometimes -- true",
+            "benchkeep check --pr --promote-on main -- true",
+            "benchkeep check --pr --baseline-branch main -- true",
+            "benchkeep check --pr --run r.json",
+            "benchkeep check --pr --runs 5 -- true",
+            "benchkeep check --rounds 5 -- true",
+            "benchkeep check --build make -- true",
             "benchkeep import out.json",
             "benchkeep completions tcsh",
             "benchkeep -q -v run -- true",

@@ -34,9 +34,11 @@ use crate::stores::{self, UrlOrigin};
 mod ab;
 mod adoption;
 mod dashboard;
+mod git;
 mod import;
 mod init;
 mod load;
+mod pr;
 mod suite;
 mod trend;
 
@@ -211,17 +213,7 @@ impl App {
     /// The benchmarks to measure: the command after `--`, or the configured `[[bench]]`es.
     fn planned_benchmarks(&self, args: &MeasureArgs) -> Result<Vec<Planned>> {
         if !args.command.is_empty() {
-            if !args.benches.is_empty() {
-                bail!(
-                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
-                );
-            }
-            let words = if args.shell {
-                vec!["sh".to_owned(), "-c".to_owned(), args.command.join(" ")]
-            } else {
-                args.command.clone()
-            };
-            let spec = CommandSpec::new(words);
+            let spec = CommandSpec::new(command_words(&args.command, args.shell, &args.benches)?);
             let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
             let options = measure_options(args, &self.config.run)?;
             return Ok(vec![Planned {
@@ -406,6 +398,10 @@ impl App {
     }
 
     fn check(&self, args: &CheckArgs) -> Result<Outcome> {
+        if let Some(rev) = &args.pr {
+            // Before the store is opened: a paired pull-request check neither reads nor writes it.
+            return self.check_pr(args, rev.as_deref());
+        }
         let config = self.compare_config(&args.compare)?;
         let store = self.store()?;
         self.detail(&format!("store: {}", store.location()));
@@ -1419,6 +1415,21 @@ struct Planned {
     spec: CommandSpec,
     options: MeasureOptions,
     instructions: bool,
+}
+
+/// The argument vector of a command given after `--`: as given, or with `--shell` one string
+/// for `sh -c`. `--bench` selects configured benchmarks, so it cannot come with a command.
+fn command_words(command: &[String], shell: bool, benches: &[String]) -> Result<Vec<String>> {
+    if !benches.is_empty() {
+        bail!(
+            "--bench selects configured benchmarks; it cannot be combined with a command after --"
+        );
+    }
+    Ok(if shell {
+        vec!["sh".to_owned(), "-c".to_owned(), command.join(" ")]
+    } else {
+        command.to_vec()
+    })
 }
 
 fn run_error(error: RunError, name: &str) -> anyhow::Error {

@@ -31,6 +31,9 @@ pub struct Config {
     /// `benchkeep load` defaults.
     #[serde(default)]
     pub load: LoadSection,
+    /// `check --pr`: where base worktrees are kept.
+    #[serde(default)]
+    pub pr: PrSection,
     /// The benchmarks `benchkeep run` measures when given no command.
     #[serde(default)]
     pub bench: Vec<BenchConfig>,
@@ -124,6 +127,17 @@ pub struct AbSection {
     pub threshold: Option<f64>,
     /// With `--base-ref`: how to build the base revision, run in its temporary worktree.
     pub build: Option<CommandLine>,
+}
+
+/// `[pr]`: the cached base worktrees of `check --pr`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PrSection {
+    /// Where base worktrees are kept, one per base commit, relative to the configuration file
+    /// (default: `target/benchkeep-base` at the repository root).
+    pub worktree_dir: Option<PathBuf>,
+    /// How many base worktrees to keep, newest first (default 3).
+    pub keep: Option<usize>,
 }
 
 /// Which way a metric is better, as written in the file.
@@ -335,6 +349,17 @@ impl Config {
         if config.ab.build.as_ref().is_some_and(CommandLine::is_empty) {
             bail!("ab.build is empty");
         }
+        if config.pr.keep == Some(0) {
+            bail!("pr.keep must be at least 1: the worktree being measured is kept");
+        }
+        if config
+            .pr
+            .worktree_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            bail!("pr.worktree_dir is empty");
+        }
         if let Some(GateSetting::Word(word)) = &config.compare.gate
             && word != "primary"
             && word != "all"
@@ -366,6 +391,9 @@ mod tests {
             [run]
             warmup = 2
             min_time = 0.5
+            [pr]
+            worktree_dir = "../bench-bases"
+            keep = 2
             [compare]
             threshold = 5
             gate = ["wall_time", "peak_rss"]
@@ -382,6 +410,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.bench.len(), 2);
+        assert_eq!(config.pr.keep, Some(2));
         assert_eq!(config.bench[0].run_settings(&config.run).runs, Some(20));
         assert_eq!(config.bench[0].run_settings(&config.run).warmup, Some(2));
         assert!(matches!(
@@ -433,5 +462,6 @@ mod tests {
         let both = "[[bench]]\nname = \"a\"\ncommand = \"x\"\nbase = \"true\"\nhead = \"y\"";
         assert!(Config::parse(both).is_err());
         assert!(Config::parse("[compare]\ngate = \"some\"").is_err());
+        assert!(Config::parse("[pr]\nkeep = 0").is_err());
     }
 }

@@ -467,11 +467,12 @@ fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
 fn ab_base_ref_builds_the_base_revision_in_a_worktree_and_removes_it() {
     let world = World::new();
     let repo = world.clone("ab");
-    std::fs::write(repo.join("work.sh"), "sleep 0.040\n").unwrap();
+    std::fs::write(repo.join("work.sh"), "sleep 0.01\n").unwrap();
     git(&repo, &["add", "work.sh"]);
     git(&repo, &["commit", "-q", "-m", "work"]);
-    // The checkout (head) is 10% slower than the committed base.
-    std::fs::write(repo.join("work.sh"), "sleep 0.044\n").unwrap();
+    // The checkout (head) is 5x slower than the committed base: a 10% difference was not
+    // always found on a busy machine, and this test is about the worktree, not resolution.
+    std::fs::write(repo.join("work.sh"), "sleep 0.05\n").unwrap();
     let out = run(
         &repo,
         &[

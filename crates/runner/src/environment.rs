@@ -132,6 +132,29 @@ pub fn merge_base(dir: &Path, branch: &str) -> Option<String> {
         .find_map(|rev| command_output(Some(dir), "git", &["merge-base", "HEAD", rev]))
 }
 
+/// The variables that name the branch a pull request merges into, in the order they are read:
+/// the override first, then GitHub Actions, GitLab CI, Buildkite and Jenkins.
+pub const BASE_BRANCH_VARIABLES: [&str; 5] = [
+    "BENCHKEEP_BASE_BRANCH",
+    "GITHUB_BASE_REF",
+    "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+    "BUILDKITE_PULL_REQUEST_BASE_BRANCH",
+    "CHANGE_TARGET",
+];
+
+/// The branch a pull request merges into, and the variable that named it (see
+/// [`BASE_BRANCH_VARIABLES`]). Unlike [`ci_info`] this needs no CI detected, so that
+/// `BENCHKEEP_BASE_BRANCH` works on a developer's machine too. Empty values (GitHub sets
+/// `GITHUB_BASE_REF=""` on pushes) count as unset.
+#[must_use]
+pub fn base_branch(env: &dyn Fn(&str) -> Option<String>) -> Option<(&'static str, String)> {
+    BASE_BRANCH_VARIABLES.iter().find_map(|name| {
+        env(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (*name, v))
+    })
+}
+
 /// The branch a CI provider says it is building, if any: for a pull request, its source branch.
 fn ci_branch(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     [
@@ -307,6 +330,23 @@ mod tests {
             "the override wins"
         );
         assert_eq!(jenkins.url.as_deref(), Some("https://ci/job/9"));
+    }
+
+    #[test]
+    fn the_base_branch_names_its_variable_and_the_override_wins() {
+        assert_eq!(
+            base_branch(&env_of(&[("GITHUB_BASE_REF", "main")])),
+            Some(("GITHUB_BASE_REF", "main".to_owned()))
+        );
+        assert_eq!(
+            base_branch(&env_of(&[
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "develop"),
+                ("BENCHKEEP_BASE_BRANCH", "release"),
+            ])),
+            Some(("BENCHKEEP_BASE_BRANCH", "release".to_owned()))
+        );
+        // A push on GitHub sets the variable, empty.
+        assert_eq!(base_branch(&env_of(&[("GITHUB_BASE_REF", "")])), None);
     }
 
     #[test]

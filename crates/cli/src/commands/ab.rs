@@ -1,17 +1,20 @@
-//! `benchkeep ab`: paired A/B comparison on this machine.
+//! `benchkeep ab`: paired A/B comparison on this machine, and the paired engine that
+//! `check --pr` shares with it (settings, pairs, building, measuring, confirming).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use benchkeep_core::compare::{self, Method};
+use benchkeep_core::compare::{self, CompareConfig, Comparison, Method};
 use benchkeep_core::model::Benchmark;
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
+use super::git::{add_worktree, git, remove_worktree};
 use super::{
-    App, Bar, Outcome, entropy, note_confirmations, regressed_benchmarks, run_error, seconds,
+    App, Bar, Outcome, command_words, entropy, note_confirmations, regressed_benchmarks, run_error,
+    seconds,
 };
-use crate::args::AbArgs;
+use crate::args::{AbArgs, CompareOptions};
 use crate::config::CommandLine;
 use crate::report;
 
@@ -23,17 +26,84 @@ const DEFAULT_ROUNDS: u32 = 30;
 const DEFAULT_THRESHOLD: f64 = 2.0;
 
 /// A benchmark measured on both sides.
-struct PlannedPair {
+pub(super) struct PlannedPair {
     name: String,
     base: CommandSpec,
     head: CommandSpec,
 }
 
+/// What a paired comparison takes from the command line, whichever command asked for it
+/// (`ab`, `check --pr`), so both resolve settings and plan benchmarks the same way.
+pub(super) struct PairedRequest<'a> {
+    pub(super) rounds: Option<u32>,
+    pub(super) warmup: Option<u32>,
+    pub(super) timeout: Option<f64>,
+    pub(super) show_output: bool,
+    pub(super) seed: Option<u64>,
+    /// Re-measure benchmarks that look regressed before the verdict is final.
+    pub(super) confirm: bool,
+    pub(super) compare: &'a CompareOptions,
+    /// `--build`; `[ab] build` when absent.
+    pub(super) build: Option<&'a str>,
+    /// The command after `--`, measured in both trees; empty for the configured benchmarks.
+    pub(super) command: &'a [String],
+    /// Run `command` through `sh -c` as one string.
+    pub(super) shell: bool,
+    pub(super) name: Option<&'a str>,
+    /// `--bench`: only these configured benchmarks.
+    pub(super) benches: &'a [String],
+}
+
+impl<'a> PairedRequest<'a> {
+    fn of_ab(args: &'a AbArgs) -> Self {
+        PairedRequest {
+            rounds: args.rounds,
+            warmup: args.warmup,
+            timeout: args.timeout,
+            show_output: args.show_output,
+            seed: args.seed,
+            confirm: args.confirm,
+            compare: &args.compare,
+            build: args.build.as_deref(),
+            command: &args.command,
+            shell: false,
+            name: args.name.as_deref(),
+            benches: &args.benches,
+        }
+    }
+}
+
 impl App {
     pub(super) fn ab(&self, args: &AbArgs) -> Result<Outcome> {
-        let mut config = self.compare_config(&args.compare)?;
+        let request = PairedRequest::of_ab(args);
+        let (mut config, options) = self.paired_settings(&request)?;
+        self.watch_signals()?;
+        let worktree = match &args.base_ref {
+            Some(rev) => Some(self.prepare_base_ref(rev, &request)?),
+            None => None,
+        };
+        let (pairs, heading) = self.planned_pairs(args, &request, worktree.as_ref())?;
+        let comparison = self.paired_comparison(&pairs, &options, &mut config, request.confirm)?;
+        let context = report::Context {
+            subject: heading.clone(),
+            heading: Some(heading),
+            fail_on_inconclusive: config.fail_on_inconclusive,
+            ..report::Context::default()
+        };
+        let outcome = self.publish_paired(&comparison, &context, &config, &args.compare);
+        drop(worktree);
+        outcome
+    }
+
+    /// The comparison settings and round options of a paired comparison: `[ab]` and the
+    /// command line over paired defaults (2% threshold, 30 rounds).
+    pub(super) fn paired_settings(
+        &self,
+        request: &PairedRequest<'_>,
+    ) -> Result<(CompareConfig, PairedOptions)> {
+        let mut config = self.compare_config(request.compare)?;
         config.method = Method::Paired;
-        let threshold = args
+        let threshold = request
             .compare
             .threshold
             .or(self.config.ab.threshold)
@@ -42,7 +112,7 @@ impl App {
             bail!("threshold must be a positive percentage, not {threshold}");
         }
         config.threshold = threshold / 100.0;
-        let rounds = args
+        let rounds = request
             .rounds
             .or(self.config.ab.rounds)
             .unwrap_or(DEFAULT_ROUNDS);
@@ -51,72 +121,86 @@ impl App {
         }
         let options = PairedOptions {
             rounds,
-            warmup: args.warmup.or(self.config.ab.warmup).unwrap_or(1),
-            timeout: args
+            warmup: request.warmup.or(self.config.ab.warmup).unwrap_or(1),
+            timeout: request
                 .timeout
                 .or(self.config.run.timeout)
                 .map(|t| seconds(t, "timeout"))
                 .transpose()?,
-            output: if args.show_output {
+            output: if request.show_output {
                 runner::OutputMode::Inherit
             } else {
                 runner::OutputMode::Discard
             },
-            seed: args.seed.unwrap_or_else(entropy),
+            seed: request.seed.unwrap_or_else(entropy),
         };
-        self.watch_signals()?;
-        let worktree = match &args.base_ref {
-            Some(rev) => Some(self.prepare_base_ref(rev, args)?),
-            None => None,
-        };
-        let (pairs, heading) = self.planned_pairs(args, worktree.as_ref())?;
+        Ok((config, options))
+    }
+
+    /// Measures every pair in paired rounds and compares head with base; with `confirm`,
+    /// benchmarks that look regressed get as many rounds again before the verdict. `config`
+    /// gains the `[[policy]]` of each benchmark, so the caller's gate sees them too.
+    pub(super) fn paired_comparison(
+        &self,
+        pairs: &[PlannedPair],
+        options: &PairedOptions,
+        config: &mut CompareConfig,
+        confirm: bool,
+    ) -> Result<Comparison> {
         let mut base: Vec<Benchmark> = Vec::new();
         let mut head: Vec<Benchmark> = Vec::new();
-        for pair in &pairs {
-            let (b, h) = self.measure_pair(pair, &options)?;
+        for pair in pairs {
+            let (b, h) = self.measure_pair(pair, options)?;
             base.push(b);
             head.push(h);
         }
         config.policies = self.policies_for(&base, &head)?;
-        let mut comparison = compare::compare(&base, &head, &config);
-        if args.confirm {
-            let suspects = regressed_benchmarks(&comparison);
-            if !suspects.is_empty() {
-                let first = comparison.clone();
-                for name in &suspects {
-                    let Some(index) = pairs.iter().position(|p| &p.name == name) else {
-                        continue;
-                    };
-                    self.notice(&format!(
-                        "{name}: looks regressed; running {rounds} more rounds to confirm"
-                    ));
-                    let seed = options.seed.wrapping_add(1 + index as u64);
-                    let more = PairedOptions {
-                        seed,
-                        ..options.clone()
-                    };
-                    let (b, h) = self.measure_pair(&pairs[index], &more)?;
-                    append_samples(&mut base[index], b);
-                    append_samples(&mut head[index], h);
-                }
-                comparison = compare::compare(&base, &head, &config);
-                note_confirmations(
-                    &first,
-                    &mut comparison,
-                    &suspects,
-                    &format!("{rounds} more rounds"),
-                );
-            }
+        let mut comparison = compare::compare(&base, &head, config);
+        if !confirm {
+            return Ok(comparison);
         }
-        let passed = comparison.passes(&config);
-        let context = report::Context {
-            subject: heading.clone(),
-            heading: Some(heading),
-            fail_on_inconclusive: config.fail_on_inconclusive,
-            ..report::Context::default()
-        };
-        self.publish(&comparison, &context, passed, &args.compare)?;
-        drop(worktree);
+        let suspects = regressed_benchmarks(&comparison);
+        if suspects.is_empty() {
+            return Ok(comparison);
+        }
+        let first = comparison.clone();
+        for name in &suspects {
+            let Some(index) = pairs.iter().position(|p| &p.name == name) else {
+                continue;
+            };
+            self.notice(&format!(
+                "{name}: looks regressed; running {} more rounds to confirm",
+                options.rounds
+            ));
+            let seed = options.seed.wrapping_add(1 + index as u64);
+            let more = PairedOptions {
+                seed,
+                ..options.clone()
+            };
+            let (b, h) = self.measure_pair(&pairs[index], &more)?;
+            append_samples(&mut base[index], b);
+            append_samples(&mut head[index], h);
+        }
+        comparison = compare::compare(&base, &head, config);
+        note_confirmations(
+            &first,
+            &mut comparison,
+            &suspects,
+            &format!("{} more rounds", options.rounds),
+        );
+        Ok(comparison)
+    }
+
+    /// Prints and writes the reports of a paired comparison; the outcome is check's gate.
+    pub(super) fn publish_paired(
+        &self,
+        comparison: &Comparison,
+        context: &report::Context,
+        config: &CompareConfig,
+        options: &CompareOptions,
+    ) -> Result<Outcome> {
+        let passed = comparison.passes(config);
+        self.publish(comparison, context, passed, options)?;
         Ok(if passed {
             Outcome::Passed
         } else {
@@ -154,6 +238,7 @@ impl App {
     fn planned_pairs(
         &self,
         args: &AbArgs,
+        request: &PairedRequest<'_>,
         worktree: Option<&Worktree>,
     ) -> Result<(Vec<PlannedPair>, String)> {
         let shell = |line: &str| CommandSpec::new(["sh", "-c", line]);
@@ -172,62 +257,16 @@ impl App {
             ));
         }
         if let Some(tree) = worktree {
-            let head_dir = &self.cwd;
-            let base_dir = tree.mirror(head_dir, self.repo_root.as_deref());
             let heading = format!(
                 "this checkout compared with {} ({}) in paired rounds",
                 tree.rev, tree.commit
             );
-            if !args.command.is_empty() {
-                if !args.benches.is_empty() {
-                    bail!(
-                        "--bench selects configured benchmarks; it cannot be combined with a command after --"
-                    );
-                }
-                let words = args.command.clone();
-                let with_cwd = |dir: &Path| {
-                    let mut spec = CommandSpec::new(words.clone());
-                    spec.cwd = Some(dir.to_owned());
-                    spec
-                };
-                return Ok((
-                    vec![PlannedPair {
-                        name: args.name.clone().unwrap_or_else(|| words.join(" ")),
-                        base: with_cwd(&base_dir),
-                        head: with_cwd(head_dir),
-                    }],
-                    heading,
-                ));
-            }
-            // Each tree runs the benchmark's own command; base/head benchmarks are for `ab`
-            // without --base-ref.
-            let pairs = self.configured_pairs(args, |bench| {
-                let command = bench.command.as_ref()?;
-                let config_dir = self.config.base_dir().unwrap_or(&self.cwd);
-                let dir = |root: &Path| {
-                    bench
-                        .cwd
-                        .as_ref()
-                        .map_or_else(|| root.to_owned(), |d| root.join(d))
-                };
-                let head_root = config_dir.to_owned();
-                let base_root = tree.mirror(config_dir, self.repo_root.as_deref());
-                Some((
-                    Self::bench_spec(bench, command, dir(&base_root)),
-                    Self::bench_spec(bench, command, dir(&head_root)),
-                ))
-            })?;
-            if pairs.is_empty() {
-                bail!(
-                    "nothing to compare: --base-ref needs a command after -- or [[bench]] entries with a command in benchkeep.toml"
-                );
-            }
-            return Ok((pairs, heading));
+            return Ok((self.tree_pairs(request, &tree.path, "--base-ref")?, heading));
         }
         if !args.command.is_empty() {
             bail!("a command after -- needs --base-ref REV (or give --base and --head commands)");
         }
-        let pairs = self.configured_pairs(args, |bench| {
+        let pairs = self.configured_pairs(request, |bench| {
             let (base, head) = (bench.base.as_ref()?, bench.head.as_ref()?);
             let config_dir = self.config.base_dir().unwrap_or(&self.cwd);
             let dir = bench
@@ -251,17 +290,67 @@ impl App {
         Ok((pairs, heading))
     }
 
+    /// The same benchmarks in two trees: the base checked out at `base_root`, the head in this
+    /// checkout. The command after `--`, or each configured benchmark's own command; `how`
+    /// names the option in errors (`--base-ref`, `--pr`).
+    pub(super) fn tree_pairs(
+        &self,
+        request: &PairedRequest<'_>,
+        base_root: &Path,
+        how: &str,
+    ) -> Result<Vec<PlannedPair>> {
+        let repo_root = self.repo_root.as_deref();
+        if !request.command.is_empty() {
+            let words = command_words(request.command, request.shell, request.benches)?;
+            let with_cwd = |dir: PathBuf| {
+                let mut spec = CommandSpec::new(words.clone());
+                spec.cwd = Some(dir);
+                spec
+            };
+            return Ok(vec![PlannedPair {
+                name: request
+                    .name
+                    .map_or_else(|| request.command.join(" "), str::to_owned),
+                base: with_cwd(mirror(base_root, &self.cwd, repo_root)),
+                head: with_cwd(self.cwd.clone()),
+            }]);
+        }
+        // Each tree runs the benchmark's own command; base/head benchmarks are for `ab`
+        // without --base-ref.
+        let config_dir = self.config.base_dir().unwrap_or(&self.cwd);
+        let pairs = self.configured_pairs(request, |bench| {
+            let command = bench.command.as_ref()?;
+            let dir = |root: &Path| {
+                bench
+                    .cwd
+                    .as_ref()
+                    .map_or_else(|| root.to_owned(), |d| root.join(d))
+            };
+            let base_root = mirror(base_root, config_dir, repo_root);
+            Some((
+                Self::bench_spec(bench, command, dir(&base_root)),
+                Self::bench_spec(bench, command, dir(config_dir)),
+            ))
+        })?;
+        if pairs.is_empty() {
+            bail!(
+                "nothing to compare: {how} needs a command after -- or [[bench]] entries with a command in benchkeep.toml"
+            );
+        }
+        Ok(pairs)
+    }
+
     fn configured_pairs(
         &self,
-        args: &AbArgs,
+        request: &PairedRequest<'_>,
         sides: impl Fn(&crate::config::BenchConfig) -> Option<(CommandSpec, CommandSpec)>,
     ) -> Result<Vec<PlannedPair>> {
-        for wanted in &args.benches {
+        for wanted in request.benches {
             if !self.config.bench.iter().any(|b| &b.name == wanted) {
                 bail!("no [[bench]] named {wanted:?} in benchkeep.toml");
             }
         }
-        if args.name.is_some() {
+        if request.name.is_some() {
             bail!(
                 "--name names a command; configured benchmarks take their names from benchkeep.toml"
             );
@@ -270,7 +359,7 @@ impl App {
             .config
             .bench
             .iter()
-            .filter(|b| args.benches.is_empty() || args.benches.contains(&b.name))
+            .filter(|b| request.benches.is_empty() || request.benches.contains(&b.name))
             .filter_map(|bench| {
                 let (base, head) = sides(bench)?;
                 Some(PlannedPair {
@@ -298,28 +387,39 @@ impl App {
     }
 
     /// Checks out `rev` in a temporary worktree and builds it (and this checkout) there.
-    fn prepare_base_ref(&self, rev: &str, args: &AbArgs) -> Result<Worktree> {
+    fn prepare_base_ref(&self, rev: &str, request: &PairedRequest<'_>) -> Result<Worktree> {
         let root = self
             .repo_root
             .clone()
             .ok_or_else(|| anyhow!("--base-ref needs a git repository; none found here"))?;
         let tree = Worktree::add(&root, rev)?;
-        let build = args
+        self.build_both(request, &tree.path, &root)?;
+        Ok(tree)
+    }
+
+    /// Runs the build command (`--build`, else `[ab] build`) in the base tree, then in the
+    /// head's; without one, says that the trees are measured as they are.
+    pub(super) fn build_both(
+        &self,
+        request: &PairedRequest<'_>,
+        base: &Path,
+        head: &Path,
+    ) -> Result<()> {
+        let build = request
             .build
-            .as_ref()
-            .map(|line| CommandLine::Shell(line.clone()))
+            .map(|line| CommandLine::Shell(line.to_owned()))
             .or_else(|| self.config.ab.build.clone());
-        if let Some(build) = build {
-            for (what, dir) in [("base", tree.path.as_path()), ("head", root.as_path())] {
-                self.notice(&format!("building the {what} in {}", dir.display()));
-                build_in(&build, dir).with_context(|| format!("cannot build the {what}"))?;
-            }
-        } else {
+        let Some(build) = build else {
             self.notice(
                 "no build command ([ab] build or --build): measuring the trees as checked out",
             );
+            return Ok(());
+        };
+        for (what, dir) in [("base", base), ("head", head)] {
+            self.notice(&format!("building the {what} in {}", dir.display()));
+            build_in(&build, dir).with_context(|| format!("cannot build the {what}"))?;
         }
-        Ok(tree)
+        Ok(())
     }
 }
 
@@ -349,6 +449,13 @@ fn build_in(build: &CommandLine, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The directory in the base tree at `tree` that corresponds to `dir` in the current checkout.
+fn mirror(tree: &Path, dir: &Path, repo_root: Option<&Path>) -> PathBuf {
+    repo_root
+        .and_then(|root| dir.strip_prefix(root).ok())
+        .map_or_else(|| tree.to_owned(), |relative| tree.join(relative))
+}
+
 /// A detached `git worktree` of the base revision, removed when dropped.
 struct Worktree {
     repo: PathBuf,
@@ -368,32 +475,9 @@ impl Worktree {
             .tempdir()
             .context("cannot create a directory for the base worktree")?;
         let path = dir.path().join("base");
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(["worktree", "add", "--detach", "--quiet"])
-            .arg(&path)
-            .arg(rev)
-            .stdin(Stdio::null())
-            .output()
-            .context("cannot run git")?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let first = stderr
-                .lines()
-                .find(|l| l.starts_with("fatal:"))
-                .or_else(|| stderr.lines().next())
-                .unwrap_or("git worktree add failed");
-            bail!("cannot check out --base-ref {rev:?}: {first}");
-        }
-        let commit = Command::new("git")
-            .arg("-C")
-            .arg(&path)
-            .args(["rev-parse", "--short", "HEAD"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default();
+        add_worktree(repo, &path, rev, true)
+            .with_context(|| format!("cannot check out --base-ref {rev:?}"))?;
+        let commit = git(&path, &["rev-parse", "--short", "HEAD"]).unwrap_or_default();
         Ok(Worktree {
             repo: repo.to_owned(),
             path,
@@ -402,26 +486,11 @@ impl Worktree {
             _dir: dir,
         })
     }
-
-    /// The directory in the base tree that corresponds to `dir` in the current checkout.
-    fn mirror(&self, dir: &Path, repo_root: Option<&Path>) -> PathBuf {
-        repo_root
-            .and_then(|root| dir.strip_prefix(root).ok())
-            .map_or_else(|| self.path.clone(), |relative| self.path.join(relative))
-    }
 }
 
 impl Drop for Worktree {
     fn drop(&mut self) {
         // Best effort: the temporary directory goes anyway; this also drops git's bookkeeping.
-        let _ = Command::new("git")
-            .arg("-C")
-            .arg(&self.repo)
-            .args(["worktree", "remove", "--force"])
-            .arg(&self.path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        remove_worktree(&self.repo, &self.path);
     }
 }

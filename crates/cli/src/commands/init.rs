@@ -130,10 +130,11 @@ command = {command}
     )
 }
 
-/// The `check` arguments CI jobs run: gate pull requests against the main branch's baseline
-/// (at the merge-base when there are runs there), promote passing runs on the main branch.
-fn check_arguments(main: &str) -> String {
-    format!("--baseline-branch {main} --promote-on {main}")
+/// The `check` argument of a job on the main branch: gate against its stored baseline and add
+/// passing runs to it. Pull requests run `check --pr` instead (paired against their base in the
+/// job itself), which needs no store.
+fn main_arguments(main: &str) -> String {
+    format!("--promote-on {main}")
 }
 
 fn github_workflow(store: StoreKind, main: &str) -> String {
@@ -143,9 +144,10 @@ fn github_workflow(store: StoreKind, main: &str) -> String {
     };
     let cache = match store {
         StoreKind::Fs => {
-            r"      # The fs store lives in .benchkeep/: carry it between runs in the Actions cache
-      # (pull requests read the cache of their base branch).
+            r"      # The fs store lives in .benchkeep/: carry main's runs and baseline between runs in
+      # the Actions cache (pull requests do not use the store).
       - uses: actions/cache@v4
+        if: github.event_name != 'pull_request'
         with:
           path: .benchkeep
           key: benchkeep-${{ runner.os }}-${{ github.run_id }}
@@ -164,7 +166,7 @@ fn github_workflow(store: StoreKind, main: &str) -> String {
         }
         StoreKind::Fs | StoreKind::Git => "",
     };
-    let check = check_arguments(main);
+    let on_main = main_arguments(main);
     format!(
         r#"# benchkeep: gate pull requests on performance; keep {main}'s baseline up to date.
 # Written by `benchkeep init --ci github`; see docs/ci.md.
@@ -189,16 +191,27 @@ jobs:
     steps:
       - uses: actions/checkout@v4
         with:
-          fetch-depth: 0          # --merge-base needs the history
-{cache}      # Installs benchkeep from its repository (the action at its root), cached.
+          fetch-depth: 0          # check --pr needs the history to find the merge-base
+{cache}      # check --pr builds the pull request's base in target/benchkeep-base/: keep it
+      # between jobs, so that building the base is incremental.
+      - uses: actions/cache@v4
+        if: github.event_name == 'pull_request'
+        with:
+          path: target/benchkeep-base
+          key: benchkeep-base-${{{{ runner.os }}}}-${{{{ github.event.pull_request.base.sha }}}}
+          restore-keys: benchkeep-base-${{{{ runner.os }}}}-
+      # Installs benchkeep from its repository (the action at its root), cached.
       - uses: benchkeep/benchkeep@main
         with:
           install-only: "true"
+      # Pull requests: the merge-base and the pull request, measured in paired rounds in this
+      # job; nothing is stored. {main}: compared with {main}'s stored baseline, which a passing
+      # run joins (the history `trend` and `report` read).
       - name: Benchmark and gate
         id: bench
         run: >
-          benchkeep check {check}
-          ${{{{ github.event_name == 'pull_request' && '--merge-base' || '' }}}}
+          benchkeep check
+          ${{{{ github.event_name == 'pull_request' && '--pr' || '{on_main}' }}}}
           --format github
           --report markdown=benchkeep.md
           --report junit=benchkeep.xml
@@ -227,9 +240,9 @@ jobs:
 }
 
 fn gitlab_job(store: StoreKind, main: &str) -> String {
-    let cache = match store {
+    let store_cache = match store {
         StoreKind::Fs => {
-            "  # The fs store lives in .benchkeep/: carry it between pipelines in the cache.\n  cache:\n    key: benchkeep\n    paths: [.benchkeep/]\n"
+            "    # The fs store lives in .benchkeep/: carry main's runs and baseline too.\n    - key: benchkeep\n      paths: [.benchkeep/]\n"
         }
         StoreKind::Git | StoreKind::S3 => "",
     };
@@ -239,7 +252,7 @@ fn gitlab_job(store: StoreKind, main: &str) -> String {
         }
         StoreKind::Fs | StoreKind::S3 => "",
     };
-    let check = check_arguments(main);
+    let on_main = main_arguments(main);
     format!(
         r#"# benchkeep: gate merge requests on performance; keep {main}'s baseline up to date.
 # Written by `benchkeep init --ci gitlab`. Add to .gitlab-ci.yml:
@@ -249,14 +262,22 @@ benchkeep:
   image: rust:latest
   stage: test
   variables:
-    GIT_DEPTH: "0"              # --merge-base needs the history
+    GIT_DEPTH: "0"              # check --pr needs the history to find the merge-base
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
     - if: $CI_COMMIT_BRANCH == "{main}"
-{cache}  script:
+  cache:
+    # check --pr builds the merge request's base in target/benchkeep-base/: keep it between
+    # pipelines, so that building the base is incremental.
+    - key: benchkeep-base
+      paths: [target/benchkeep-base/]
+{store_cache}  script:
     - cargo install --locked --git "${{BENCHKEEP_REPO:-https://github.com/benchkeep/benchkeep}}" benchkeep
-{push}    - MERGE_BASE=$([ -n "$CI_MERGE_REQUEST_IID" ] && echo --merge-base || true)
-    - benchkeep check {check} $MERGE_BASE --report junit=benchkeep.xml --report markdown=benchkeep.md --report alert=benchkeep-alert.md
+{push}    # Merge requests: the merge-base and the merge request, measured in paired rounds in this
+    # job; nothing is stored. {main}: compared with {main}'s stored baseline, which a passing run
+    # joins (the history `trend` and `report` read).
+    - MODE=$([ -n "$CI_MERGE_REQUEST_IID" ] && echo --pr || echo {on_main})
+    - benchkeep check $MODE --report junit=benchkeep.xml --report markdown=benchkeep.md --report alert=benchkeep-alert.md
   artifacts:
     when: always
     paths: [benchkeep.md, benchkeep-alert.md]
@@ -301,10 +322,16 @@ mod tests {
         }
     }
 
-    /// The `benchkeep check` line of each generated job, with the CI expressions removed, is a
-    /// command line benchkeep accepts.
+    /// The `benchkeep check` line of each generated job, as it runs on a pull request and on the
+    /// main branch, is a command line benchkeep accepts: `--pr` on one, `--promote-on` on the
+    /// other.
     #[test]
     fn generated_jobs_run_valid_check_command_lines() {
+        let accepts = |what: &str, line: &str| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let parsed = Cli::try_parse_from(&words);
+            assert!(parsed.is_ok(), "{what}: {line}: {}", parsed.unwrap_err());
+        };
         for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
             let github = github_workflow(store, "trunk");
             let start = github.find("benchkeep check").unwrap();
@@ -314,42 +341,48 @@ mod tests {
                 .min()
                 .unwrap();
             let block = &github[start..start + end];
-            let words: Vec<&str> = block
-                .split_whitespace()
-                .filter(|w| !w.contains("${{") && !w.contains("}}") && !w.contains('\''))
-                .filter(|w| !matches!(*w, "==" | "&&" | "||" | "github.event_name"))
-                .collect();
-            let parsed = Cli::try_parse_from(&words);
-            assert!(
-                parsed.is_ok(),
-                "{store:?}: {words:?}: {}",
-                parsed.unwrap_err()
-            );
+            let choice =
+                "${{ github.event_name == 'pull_request' && '--pr' || '--promote-on trunk' }}";
+            assert!(block.contains(choice), "{block}");
+            for (event, mode) in [("pull request", "--pr"), ("push", "--promote-on trunk")] {
+                accepts(
+                    &format!("{store:?} github {event}"),
+                    &block.replace(choice, mode),
+                );
+            }
             assert!(github.contains("branches: [trunk]"));
+            assert!(github.contains("path: target/benchkeep-base"));
             assert_eq!(store == StoreKind::Git, github.contains("contents: write"));
-            assert_eq!(store == StoreKind::Fs, github.contains("actions/cache"));
+            assert_eq!(store == StoreKind::Fs, github.contains("path: .benchkeep"));
             assert_eq!(
                 store == StoreKind::S3,
                 github.contains("AWS_SECRET_ACCESS_KEY")
             );
 
             let gitlab = gitlab_job(store, "trunk");
+            assert!(
+                gitlab.contains(
+                    "MODE=$([ -n \"$CI_MERGE_REQUEST_IID\" ] && echo --pr || echo --promote-on trunk)"
+                ),
+                "{gitlab}"
+            );
             let line = gitlab
                 .lines()
                 .find(|l| l.contains("- benchkeep check"))
-                .unwrap();
-            let words: Vec<&str> = line
-                .trim_start_matches([' ', '-'])
-                .split_whitespace()
-                .filter(|w| !w.starts_with('$'))
-                .collect();
-            let parsed = Cli::try_parse_from(&words);
-            assert!(
-                parsed.is_ok(),
-                "{store:?}: {words:?}: {}",
-                parsed.unwrap_err()
-            );
+                .unwrap()
+                .trim_start_matches([' ', '-']);
+            for (event, mode) in [("merge request", "--pr"), ("push", "--promote-on trunk")] {
+                accepts(
+                    &format!("{store:?} gitlab {event}"),
+                    &line.replace("$MODE", mode),
+                );
+            }
             assert!(gitlab.contains("junit: benchkeep.xml"));
+            assert!(gitlab.contains("paths: [target/benchkeep-base/]"));
+            assert_eq!(
+                store == StoreKind::Fs,
+                gitlab.contains("paths: [.benchkeep/]")
+            );
         }
     }
 

@@ -82,7 +82,8 @@ impl Sandbox {
     }
 }
 
-/// Runs git in `dir` with no global or system configuration and a fixed identity; panics with
+/// Runs git in `dir` with no global or system configuration and a fixed identity and date, so
+/// commit hashes are the same on every run; panics with
 /// git's stderr when it fails; returns its trimmed stdout.
 pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -94,6 +95,8 @@ pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
         .env("GIT_COMMITTER_NAME", "t")
         .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env("GIT_AUTHOR_DATE", "2026-01-01T12:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T12:00:00Z")
         .output()
         .unwrap();
     assert!(
