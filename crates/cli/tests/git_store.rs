@@ -131,7 +131,7 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
     let slower = run(
         &clone,
         &[
-            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.03",
+            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.06",
         ],
     );
     assert_eq!(slower.status.code(), Some(1), "{}", stderr(&slower));
@@ -152,12 +152,24 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
     );
     assert_eq!(git(&clone, &["status", "--porcelain"]).trim(), "");
 
-    // A second job, in its own fresh clone, gates against the same baseline.
+    // A second job, in its own fresh clone, gates against the same baseline. Two separately
+    // started jobs of `sleep 0.02` differ by 10% and more on a busy machine, which the
+    // statistics rightly call a change: the threshold is wide because this test is about the
+    // store, not the verdict (seeded tests own those).
     let other = world.clone("job2");
     let same = run(
         &other,
         &[
-            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.02",
+            "--store",
+            "git:",
+            "check",
+            "--threshold",
+            "100",
+            "--name",
+            "nap",
+            "--",
+            "sleep",
+            "0.02",
         ],
     );
     assert_eq!(
