@@ -516,6 +516,14 @@ pub struct CheckArgs {
     /// With --pr: seed of the per-round order (default: fresh each time).
     #[arg(long, requires = "pr")]
     pub seed: Option<u64>,
+    /// With --pr: keep measuring inconclusive benchmarks up to this many rounds in all
+    /// (default 4 x --rounds; equal to --rounds: one look, no adaptive rounds).
+    #[arg(long, value_name = "N", requires = "pr")]
+    pub max_rounds: Option<u32>,
+    /// With --pr: stop adding rounds when the next batch would end past this many seconds
+    /// (default 4 x the first batch's time).
+    #[arg(long, value_name = "SECONDS", requires = "pr")]
+    pub max_time: Option<f64>,
 }
 
 /// Arguments of `ab`.
@@ -546,6 +554,15 @@ pub struct AbArgs {
     /// Rounds; each runs base and head once (default 30).
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
+    /// Keep measuring inconclusive benchmarks up to this many rounds in all, in batches of
+    /// --rounds, with alpha spent across the looks (default 4 x --rounds; equal to --rounds: one
+    /// look, no adaptive rounds).
+    #[arg(long, value_name = "N")]
+    pub max_rounds: Option<u32>,
+    /// Stop adding rounds when the next batch would end past this many seconds (default 4 x
+    /// the first batch's time).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_time: Option<f64>,
     /// Unmeasured warm-up runs of each side (default 1).
     #[arg(long, short, value_name = "N")]
     pub warmup: Option<u32>,

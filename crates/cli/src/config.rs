@@ -125,6 +125,11 @@ pub struct AbSection {
     pub warmup: Option<u32>,
     /// Smallest change that counts in paired mode, in percent.
     pub threshold: Option<f64>,
+    /// Most rounds in all when inconclusive benchmarks get more (default 4 x `rounds`).
+    pub max_rounds: Option<u32>,
+    /// Most seconds of measuring when inconclusive benchmarks get more rounds (default 4 x
+    /// the first batch's time).
+    pub max_time: Option<f64>,
     /// With `--base-ref`: how to build the base revision, run in its temporary worktree.
     pub build: Option<CommandLine>,
 }

@@ -103,6 +103,86 @@ fn ab_on_identical_commands_passes_and_says_what_it_could_rule_out() {
     assert!(report.contains("PASS"), "{report}");
 }
 
+/// An inconclusive benchmark gets more rounds, batch after batch, until the round limit, and
+/// says so. The outcome is certain on any machine: at a threshold of 0.001% no interval over
+/// `sleep` timings is narrow enough to say "unchanged", and at alpha = 0.0001 nothing is
+/// significant between two identical commands.
+#[test]
+fn ab_measures_inconclusive_benchmarks_again_up_to_the_round_limit() {
+    let _serial = timing();
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "ab",
+        "--base",
+        "sleep 0.01",
+        "--head",
+        "sleep 0.01",
+        "--rounds",
+        "3",
+        "--max-rounds",
+        "9",
+        "--threshold",
+        "0.001",
+        "--alpha",
+        "0.0001",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("measuring 3 more (look 2 of at most 3)"),
+        "{err}"
+    );
+    assert!(err.contains("(look 3 of at most 3)"), "{err}");
+    let entry = wall_time(&json(&out)).clone();
+    assert_eq!(entry["verdict"], "inconclusive", "{entry}");
+    assert_eq!(entry["current"]["n"], 9, "{entry}");
+    let notes = entry["notes"].to_string();
+    assert!(
+        notes.contains("stopped at the round limit after 9 samples (look 3 of at most 3)"),
+        "{notes}"
+    );
+
+    // --max-rounds equal to --rounds: one look, the whole alpha, no more rounds.
+    let once = sandbox.run(&[
+        "ab",
+        "--base",
+        "sleep 0.01",
+        "--head",
+        "sleep 0.01",
+        "--rounds",
+        "3",
+        "--max-rounds",
+        "3",
+        "--threshold",
+        "0.001",
+        "--format",
+        "json",
+    ]);
+    assert!(!stderr(&once).contains("more (look"), "{}", stderr(&once));
+    let entry = wall_time(&json(&once)).clone();
+    assert_eq!(entry["current"]["n"], 3, "{entry}");
+    assert!(
+        (entry["confidence"].as_f64().unwrap() - 0.95).abs() < 1e-9,
+        "{entry}"
+    );
+
+    let bad = sandbox.run(&[
+        "ab",
+        "--base",
+        "true",
+        "--head",
+        "true",
+        "--rounds",
+        "10",
+        "--max-rounds",
+        "5",
+    ]);
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("max-rounds (5) must be at least rounds (10)"));
+}
+
 #[test]
 fn ab_confirms_a_regression_with_more_rounds() {
     let _serial = timing();

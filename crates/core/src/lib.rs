@@ -34,6 +34,7 @@ pub mod key;
 pub mod model;
 pub mod paired;
 pub mod schema;
+pub mod sequential;
 pub mod stats;
 pub mod store;
 pub mod trend;

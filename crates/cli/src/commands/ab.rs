@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::compare::{self, CompareConfig, Comparison, Method};
 use benchkeep_core::model::Benchmark;
+use benchkeep_core::sequential::{Design, Sequential, Stop};
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
 use super::git::{add_worktree, git, remove_worktree};
@@ -25,6 +27,18 @@ const DEFAULT_ROUNDS: u32 = 30;
 /// within about 1%, so 2% separates real changes from noise (see docs/DETECTION.md).
 const DEFAULT_THRESHOLD: f64 = 2.0;
 
+/// How much longer than the first batch adaptive rounds may take, by default: in rounds and in
+/// time, so a comparison that stays inconclusive costs at most about four times the plain one.
+const ADAPTIVE_FACTOR: u32 = 4;
+
+/// The budget of adaptive rounds: the looks of the sequential design and the time allowed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Adaptive {
+    pub(super) design: Design,
+    /// Measuring may not go on past this; `None`: four times the first batch's time.
+    pub(super) max_time: Option<Duration>,
+}
+
 /// A benchmark measured on both sides.
 pub(super) struct PlannedPair {
     name: String,
@@ -36,6 +50,10 @@ pub(super) struct PlannedPair {
 /// (`ab`, `check --pr`), so both resolve settings and plan benchmarks the same way.
 pub(super) struct PairedRequest<'a> {
     pub(super) rounds: Option<u32>,
+    /// Most rounds in all, adaptive rounds included.
+    pub(super) max_rounds: Option<u32>,
+    /// Most seconds of measuring, adaptive rounds included.
+    pub(super) max_time: Option<f64>,
     pub(super) warmup: Option<u32>,
     pub(super) timeout: Option<f64>,
     pub(super) show_output: bool,
@@ -58,6 +76,8 @@ impl<'a> PairedRequest<'a> {
     fn of_ab(args: &'a AbArgs) -> Self {
         PairedRequest {
             rounds: args.rounds,
+            max_rounds: args.max_rounds,
+            max_time: args.max_time,
             warmup: args.warmup,
             timeout: args.timeout,
             show_output: args.show_output,
@@ -76,14 +96,15 @@ impl<'a> PairedRequest<'a> {
 impl App {
     pub(super) fn ab(&self, args: &AbArgs) -> Result<Outcome> {
         let request = PairedRequest::of_ab(args);
-        let (mut config, options) = self.paired_settings(&request)?;
+        let (mut config, options, adaptive) = self.paired_settings(&request)?;
         self.watch_signals()?;
         let worktree = match &args.base_ref {
             Some(rev) => Some(self.prepare_base_ref(rev, &request)?),
             None => None,
         };
         let (pairs, heading) = self.planned_pairs(args, &request, worktree.as_ref())?;
-        let comparison = self.paired_comparison(&pairs, &options, &mut config, request.confirm)?;
+        let comparison =
+            self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
         let context = report::Context {
             subject: heading.clone(),
             heading: Some(heading),
@@ -95,12 +116,13 @@ impl App {
         outcome
     }
 
-    /// The comparison settings and round options of a paired comparison: `[ab]` and the
-    /// command line over paired defaults (2% threshold, 30 rounds).
+    /// The comparison settings, round options and adaptive budget of a paired comparison:
+    /// `[ab]` and the command line over paired defaults (2% threshold, 30 rounds, up to 4x as
+    /// many when benchmarks are inconclusive).
     pub(super) fn paired_settings(
         &self,
         request: &PairedRequest<'_>,
-    ) -> Result<(CompareConfig, PairedOptions)> {
+    ) -> Result<(CompareConfig, PairedOptions, Adaptive)> {
         let mut config = self.compare_config(request.compare)?;
         config.method = Method::Paired;
         let threshold = request
@@ -119,6 +141,22 @@ impl App {
         if rounds < 2 {
             bail!("rounds must be at least 2, not {rounds}");
         }
+        let max_rounds = request
+            .max_rounds
+            .or(self.config.ab.max_rounds)
+            .unwrap_or(rounds.saturating_mul(ADAPTIVE_FACTOR));
+        if max_rounds < rounds {
+            bail!("max-rounds ({max_rounds}) must be at least rounds ({rounds})");
+        }
+        let max_time = request
+            .max_time
+            .or(self.config.ab.max_time)
+            .map(|t| seconds(t, "max-time"))
+            .transpose()?;
+        let adaptive = Adaptive {
+            design: Design::new(max_rounds.div_ceil(rounds)),
+            max_time,
+        };
         let options = PairedOptions {
             rounds,
             warmup: request.warmup.or(self.config.ab.warmup).unwrap_or(1),
@@ -134,19 +172,23 @@ impl App {
             },
             seed: request.seed.unwrap_or_else(entropy),
         };
-        Ok((config, options))
+        Ok((config, options, adaptive))
     }
 
-    /// Measures every pair in paired rounds and compares head with base; with `confirm`,
+    /// Measures every pair in paired rounds and compares head with base. Benchmarks whose gating
+    /// metric is inconclusive get another batch of rounds, look after look, until decided or the
+    /// budget is spent, with alpha spent across the looks (`core::sequential`). With `confirm`,
     /// benchmarks that look regressed get as many rounds again before the verdict. `config`
     /// gains the `[[policy]]` of each benchmark, so the caller's gate sees them too.
     pub(super) fn paired_comparison(
         &self,
         pairs: &[PlannedPair],
         options: &PairedOptions,
+        adaptive: &Adaptive,
         config: &mut CompareConfig,
         confirm: bool,
     ) -> Result<Comparison> {
+        let started = Instant::now();
         let mut base: Vec<Benchmark> = Vec::new();
         let mut head: Vec<Benchmark> = Vec::new();
         for pair in pairs {
@@ -155,7 +197,53 @@ impl App {
             head.push(h);
         }
         config.policies = self.policies_for(&base, &head)?;
-        let mut comparison = compare::compare(&base, &head, config);
+        let first_batch = started.elapsed();
+        let budget = adaptive.max_time.unwrap_or(first_batch * ADAPTIVE_FACTOR);
+        let design = adaptive.design;
+        let mut sequential = Sequential::new(design);
+        let mut stop = Stop::Decided;
+        for look in 1..=design.looks() {
+            config.spend = design.spend(look);
+            let open = sequential.record(look, compare::compare(&base, &head, config));
+            if open.is_empty() {
+                break;
+            }
+            if look == design.looks() {
+                stop = Stop::RoundLimit;
+                break;
+            }
+            // The next batch measures only the open benchmarks: estimate it from the first.
+            let share = open.len() as f64 / pairs.len().max(1) as f64;
+            if started.elapsed() + first_batch.mul_f64(share) > budget {
+                stop = Stop::TimeBudget;
+                break;
+            }
+            for name in &open {
+                let Some(index) = pairs.iter().position(|p| &p.name == name) else {
+                    continue;
+                };
+                self.notice(&format!(
+                    "{name}: inconclusive after {} rounds; measuring {} more (look {} of at most {})",
+                    head[index].metrics.first().map_or(0, |m| m.samples.len()),
+                    options.rounds,
+                    look + 1,
+                    design.looks()
+                ));
+                let more = PairedOptions {
+                    seed: options
+                        .seed
+                        .wrapping_add(u64::from(look) << 32)
+                        .wrapping_add(index as u64),
+                    ..options.clone()
+                };
+                let (b, h) = self.measure_pair(&pairs[index], &more)?;
+                append_samples(&mut base[index], b);
+                append_samples(&mut head[index], h);
+            }
+        }
+        let mut comparison = sequential
+            .finish(stop)
+            .unwrap_or_else(|| compare::compare(&base, &head, config));
         if !confirm {
             return Ok(comparison);
         }
@@ -181,6 +269,8 @@ impl App {
             append_samples(&mut base[index], b);
             append_samples(&mut head[index], h);
         }
+        // A confirmation only ever withdraws a regression found at some look, whose alpha was
+        // spent there; it is judged on all rounds with what is left of the last look's share.
         comparison = compare::compare(&base, &head, config);
         note_confirmations(
             &first,

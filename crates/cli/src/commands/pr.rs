@@ -42,6 +42,8 @@ impl App {
         let measure = &args.measure;
         let request = PairedRequest {
             rounds: args.rounds,
+            max_rounds: args.max_rounds,
+            max_time: args.max_time,
             warmup: measure.warmup,
             timeout: measure.timeout,
             show_output: measure.show_output,
@@ -55,7 +57,7 @@ impl App {
             benches: &measure.benches,
         };
         // Everything that can be refused is refused before the (possibly long) build.
-        let (mut config, options) = self.paired_settings(&request)?;
+        let (mut config, options, adaptive) = self.paired_settings(&request)?;
         let root = self
             .repo_root
             .clone()
@@ -91,7 +93,8 @@ impl App {
             ));
         }
         self.build_both(&request, &tree, &root)?;
-        let comparison = self.paired_comparison(&pairs, &options, &mut config, request.confirm)?;
+        let comparison =
+            self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
 
         let env = |name: &str| std::env::var(name).ok();
         let git = environment::git_info(&self.cwd, &env);
