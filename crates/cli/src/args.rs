@@ -65,7 +65,7 @@ pub enum Commands {
     /// Measure a command (or the benchmarks in benchkeep.toml) and record the run.
     Run(RunArgs),
     /// Measure (or load) a run and compare it with the baseline of its key; exit 1 on a regression.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Manage baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
@@ -520,10 +520,15 @@ pub struct CheckArgs {
     /// (default 4 x --rounds; equal to --rounds: one look, no adaptive rounds).
     #[arg(long, value_name = "N", requires = "pr")]
     pub max_rounds: Option<u32>,
-    /// With --pr: stop adding rounds when the next batch would end past this many seconds
-    /// (default 4 x the first batch's time).
-    #[arg(long, value_name = "SECONDS", requires = "pr")]
+    /// Stop measuring inconclusive benchmarks again when the next batch would end past this
+    /// many seconds of measuring (default 4 x the first batch's time).
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["run", "import"])]
     pub max_time: Option<f64>,
+    /// Measure benchmarks whose gating metric is inconclusive again, up to this many looks in
+    /// all, with alpha spent across them (default 4; 1: no adaptive runs). With --pr, see
+    /// --max-rounds.
+    #[arg(long, value_name = "N", conflicts_with_all = ["run", "import", "pr"])]
+    pub max_looks: Option<u32>,
 }
 
 /// Arguments of `ab`.

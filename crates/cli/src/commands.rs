@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::baseline::Baseline;
@@ -38,6 +38,7 @@ mod git;
 mod import;
 mod init;
 mod load;
+mod looks;
 mod pr;
 mod suite;
 mod trend;
@@ -405,6 +406,8 @@ impl App {
         let config = self.compare_config(&args.compare)?;
         let store = self.store()?;
         self.detail(&format!("store: {}", store.location()));
+        // When the run is measured here, its benchmarks can be measured again (adaptive runs).
+        let mut measured = None;
         let run = if let Some(path) = &args.run {
             let mut run = load_run_file(path)?;
             if args.key.branch.is_some() || args.key.platform.is_some() {
@@ -414,7 +417,10 @@ impl App {
         } else if let [format, file] = args.import.as_slice() {
             self.imported_run(format, Path::new(file), &args.key, &args.record)?
         } else {
-            self.measure(&args.measure, &args.key, &args.record)?
+            let started = Instant::now();
+            let run = self.measure(&args.measure, &args.key, &args.record)?;
+            measured = Some((started, started.elapsed(), run.benchmarks.len()));
+            run
         };
         self.write_out_file(&run, &args.record)?;
         let own_key = run.key.clone();
@@ -465,10 +471,11 @@ impl App {
             },
         };
         let mut run = run;
-        let before = args.confirm.then(|| run.benchmarks.clone());
-        let outcome = self.gate(&baseline, &mut run, &config, args)?;
-        if before.is_some_and(|b| b != run.benchmarks) {
-            // --confirm re-measured something: the file and the store get the final samples.
+        let before = run.benchmarks.clone();
+        let outcome = self.gate(&baseline, &mut run, &config, args, measured)?;
+        if before != run.benchmarks {
+            // Adaptive runs or --confirm measured more: the file and the store get the final
+            // samples.
             self.write_out_file(&run, &args.record)?;
         }
         self.record(store.as_ref(), &run, &args.record)?;
@@ -593,12 +600,18 @@ impl App {
         run: &mut Run,
         config: &CompareConfig,
         args: &CheckArgs,
+        measured: Option<(Instant, Duration, usize)>,
     ) -> Result<Outcome> {
         let options = &args.compare;
         let mut config = config.clone();
         config.policies = self.policies_for(&baseline.benchmarks, &run.benchmarks)?;
+        let mut comparison = match measured {
+            Some(first_batch) => {
+                self.adaptive_check(baseline, run, &mut config, args, first_batch)?
+            }
+            None => compare::compare_with_baseline(baseline, &run.benchmarks, &config),
+        };
         let config = &config;
-        let mut comparison = compare::compare_with_baseline(baseline, &run.benchmarks, config);
         if args.confirm {
             let suspects = regressed_benchmarks(&comparison);
             if !suspects.is_empty() {
@@ -686,6 +699,63 @@ impl App {
         } else {
             Outcome::Regressed
         })
+    }
+
+    /// Compares a run measured here with its baseline; benchmarks whose gating metric is
+    /// inconclusive for want of data are measured again, look after look, and their new samples
+    /// join the run (`commands::looks`). In history mode only where this job's own spread is a
+    /// real part of the interval: more runs of this job cannot narrow the spread between jobs.
+    fn adaptive_check(
+        &self,
+        baseline: &Baseline,
+        run: &mut Run,
+        config: &mut CompareConfig,
+        args: &CheckArgs,
+        first_batch: (Instant, Duration, usize),
+    ) -> Result<compare::Comparison> {
+        let looks = args
+            .max_looks
+            .or(self.config.compare.max_looks)
+            .unwrap_or(looks::ADAPTIVE_FACTOR);
+        if looks == 0 {
+            bail!("max-looks must be at least 1, not 0");
+        }
+        let adaptive = looks::Adaptive {
+            design: benchkeep_core::sequential::Design::new(looks),
+            max_time: args
+                .max_time
+                .or(self.config.compare.max_time)
+                .map(|t| seconds(t, "max-time"))
+                .transpose()?,
+        };
+        let planned = if looks > 1 {
+            self.planned_benchmarks(&args.measure)?
+        } else {
+            Vec::new()
+        };
+        looks::decide(
+            &adaptive,
+            config,
+            first_batch,
+            &mut run.benchmarks,
+            |benchmarks, config| compare::compare_with_baseline(baseline, benchmarks, config),
+            |benchmarks, open, look| {
+                for name in open {
+                    let (Some(plan), Some(bench)) = (
+                        planned.iter().find(|p| &p.name == name),
+                        benchmarks.iter_mut().find(|b| &b.name == name),
+                    ) else {
+                        continue;
+                    };
+                    self.notice(&format!(
+                        "{name}: inconclusive after {} runs; measuring it again (look {look} of at most {looks})",
+                        bench.metrics.first().map_or(0, |m| m.samples.len()),
+                    ));
+                    append_samples(bench, self.measure_one(plan)?);
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Writes every `--report FORMAT=FILE`; with the `github` format (on stdout or in a file)
@@ -831,7 +901,7 @@ impl App {
             .map_err(|e| anyhow!(e).context(format!("cannot load the baseline of {}", run.key)))?
             .value;
         let mut run = run.clone();
-        self.gate(&baseline, &mut run, &config, args)
+        self.gate(&baseline, &mut run, &config, args, None)
     }
 
     fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
@@ -1448,6 +1518,15 @@ fn regressed_benchmarks(comparison: &compare::Comparison) -> Vec<String> {
         }
     }
     names
+}
+
+/// Adds the samples of a later measurement of the same benchmark, metric by metric.
+fn append_samples(into: &mut Benchmark, more: Benchmark) {
+    for extra in more.metrics {
+        if let Some(metric) = into.metrics.iter_mut().find(|m| m.name == extra.name) {
+            metric.samples.extend(extra.samples);
+        }
+    }
 }
 
 /// Notes on each re-measured entry whether the regression was confirmed.

@@ -73,6 +73,10 @@ pub struct CompareSection {
     pub alpha: Option<f64>,
     /// Removed (intervals follow `alpha`); kept so a config that sets it gets a clear error.
     pub confidence: Option<f64>,
+    /// `check`: most looks when inconclusive benchmarks are measured again (default 4).
+    pub max_looks: Option<u32>,
+    /// `check`: most seconds of measuring with adaptive runs (default 4 x the first batch).
+    pub max_time: Option<f64>,
     /// Bootstrap resamples.
     pub resamples: Option<usize>,
     /// Bootstrap seed.

@@ -183,6 +183,56 @@ fn ab_measures_inconclusive_benchmarks_again_up_to_the_round_limit() {
     assert!(stderr(&bad).contains("max-rounds (5) must be at least rounds (10)"));
 }
 
+/// `check` measures an inconclusive benchmark again, up to --max-looks, and records every
+/// sample it took. Certain on any machine, as above: no interval over `sleep` timings is within
+/// ±0.001%, and nothing is significant at alpha = 0.0001 between two runs of one command.
+#[test]
+fn check_measures_inconclusive_benchmarks_again_and_records_every_sample() {
+    let _serial = timing();
+    let sandbox = Sandbox::new();
+    let args = [
+        "check",
+        "--runs",
+        "3",
+        "--max-looks",
+        "3",
+        "--threshold",
+        "0.001",
+        "--alpha",
+        "0.0001",
+        "--name",
+        "nap",
+        "--",
+        "sleep",
+        "0.01",
+    ];
+    assert_eq!(code(&sandbox.run(&args)), 0, "the first check bootstraps");
+    let out = sandbox.run(&args);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nap: inconclusive after 3 runs; measuring it again (look 2 of at most 3)"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).contains("stopped at the round limit after 9 samples"),
+        "{}",
+        stdout(&out)
+    );
+    let newest = sandbox
+        .run_files()
+        .into_iter()
+        .map(|path| serde_json::from_slice::<Value>(&std::fs::read(path).unwrap()).unwrap())
+        .find(|run| {
+            run["benchmarks"][0]["metrics"][0]["samples"]
+                .as_array()
+                .unwrap()
+                .len()
+                == 9
+        });
+    assert!(newest.is_some(), "the recorded run holds all 9 samples");
+}
+
 #[test]
 fn ab_confirms_a_regression_with_more_rounds() {
     let _serial = timing();

@@ -418,6 +418,10 @@ pub struct HistoryInfo {
     pub jobs: usize,
     /// Job-to-job standard deviation, relative.
     pub between_jobs: f64,
+    /// The share of the interval's variance that comes from this job's own samples (more of
+    /// them can narrow only that part; the rest is the spread between jobs).
+    #[serde(default)]
+    pub this_job_share: f64,
 }
 
 /// The comparison of a whole run with its baseline.
@@ -434,6 +438,17 @@ pub struct Comparison {
 }
 
 impl MetricComparison {
+    /// Whether more samples could decide this entry: a gating metric that is inconclusive with
+    /// an estimate (not for want of usable data), and, in history mode, whose interval owes at
+    /// least a tenth of its variance to this job's own samples.
+    #[must_use]
+    pub fn wants_more_data(&self) -> bool {
+        self.gating
+            && self.verdict == Verdict::Inconclusive
+            && self.p_value.is_some()
+            && self.history.is_none_or(|h| h.this_job_share >= 0.1)
+    }
+
     /// Whether this entry makes the gate fail: a gating metric that regressed, or that was
     /// inconclusive when `fail_on_inconclusive`.
     #[must_use]
@@ -1058,6 +1073,7 @@ fn history_estimate(
     entry.history = Some(HistoryInfo {
         jobs: e.jobs,
         between_jobs: e.between_jobs,
+        this_job_share: e.this_job_share,
     });
     // The change is measured from the typical past job, so that is the baseline value shown.
     if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {

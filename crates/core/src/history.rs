@@ -67,6 +67,9 @@ pub struct HistoryEstimate {
     pub between_jobs: f64,
     /// The typical past job: the geometric mean of their medians, which `change` is relative to.
     pub baseline_centre: f64,
+    /// The share of the interval's variance that comes from the current job's own samples: more
+    /// samples of this job can narrow only that part.
+    pub this_job_share: f64,
     /// The law of the log change, for p-values and intervals at any level.
     pub law: crate::inference::Law,
 }
@@ -98,6 +101,11 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
         p_value: law.p_value(),
         between_jobs: between.sqrt(),
         baseline_centre: mean.exp(),
+        this_job_share: if variance > 0.0 {
+            current.log_se.powi(2) / variance
+        } else {
+            0.0
+        },
         law,
     })
 }

@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::compare::{Comparison, MetricComparison, Verdict};
+use crate::compare::{Comparison, MetricComparison};
 
 /// How many looks a sequential comparison may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,9 +104,9 @@ impl Sequential {
     }
 
     /// Records look `look`'s comparison (made with `spend` = [`Design::spend`] of that look)
-    /// and returns the benchmarks still worth measuring: those with a gating metric that is
-    /// `inconclusive` for want of data (it has an estimate; a verdict that more rounds cannot
-    /// change, such as "no spread", does not count). The others stop here.
+    /// and returns the benchmarks still worth measuring: those with a gating metric that more
+    /// data could decide ([`MetricComparison::wants_more_data`]; a verdict that more rounds
+    /// cannot change, such as "no spread", does not count). The others stop here.
     pub fn record(&mut self, look: u32, comparison: Comparison) -> Vec<String> {
         let mut by_benchmark: BTreeMap<&str, Vec<&MetricComparison>> = BTreeMap::new();
         for entry in &comparison.entries {
@@ -123,9 +123,7 @@ impl Sequential {
             if self.stopped.contains_key(name) {
                 continue;
             }
-            let undecided = entries
-                .iter()
-                .any(|e| e.gating && e.verdict == Verdict::Inconclusive && e.p_value.is_some());
+            let undecided = entries.iter().any(|e| e.wants_more_data());
             if undecided {
                 open.push(name.to_owned());
             } else {
@@ -180,7 +178,7 @@ impl Sequential {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{CompareConfig, compare};
+    use crate::compare::{CompareConfig, Verdict, compare};
     use crate::model::{Benchmark, Direction, Metric, Unit};
     use crate::stats::Rng;
 

@@ -3,18 +3,19 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::compare::{self, CompareConfig, Comparison, Method};
 use benchkeep_core::model::Benchmark;
-use benchkeep_core::sequential::{Design, Sequential, Stop};
+use benchkeep_core::sequential::Design;
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
 use super::git::{add_worktree, git, remove_worktree};
+use super::looks::{self, ADAPTIVE_FACTOR, Adaptive};
 use super::{
-    App, Bar, Outcome, command_words, entropy, note_confirmations, regressed_benchmarks, run_error,
-    seconds,
+    App, Bar, Outcome, append_samples, command_words, entropy, note_confirmations,
+    regressed_benchmarks, run_error, seconds,
 };
 use crate::args::{AbArgs, CompareOptions};
 use crate::config::CommandLine;
@@ -26,18 +27,6 @@ const DEFAULT_ROUNDS: u32 = 30;
 /// Smallest change that counts in paired mode, in percent. Paired rounds on one machine repeat
 /// within about 1%, so 2% separates real changes from noise (see docs/DETECTION.md).
 const DEFAULT_THRESHOLD: f64 = 2.0;
-
-/// How much longer than the first batch adaptive rounds may take, by default: in rounds and in
-/// time, so a comparison that stays inconclusive costs at most about four times the plain one.
-const ADAPTIVE_FACTOR: u32 = 4;
-
-/// The budget of adaptive rounds: the looks of the sequential design and the time allowed.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Adaptive {
-    pub(super) design: Design,
-    /// Measuring may not go on past this; `None`: four times the first batch's time.
-    pub(super) max_time: Option<Duration>,
-}
 
 /// A benchmark measured on both sides.
 pub(super) struct PlannedPair {
@@ -197,53 +186,40 @@ impl App {
             head.push(h);
         }
         config.policies = self.policies_for(&base, &head)?;
-        let first_batch = started.elapsed();
-        let budget = adaptive.max_time.unwrap_or(first_batch * ADAPTIVE_FACTOR);
-        let design = adaptive.design;
-        let mut sequential = Sequential::new(design);
-        let mut stop = Stop::Decided;
-        for look in 1..=design.looks() {
-            config.spend = design.spend(look);
-            let open = sequential.record(look, compare::compare(&base, &head, config));
-            if open.is_empty() {
-                break;
-            }
-            if look == design.looks() {
-                stop = Stop::RoundLimit;
-                break;
-            }
-            // The next batch measures only the open benchmarks: estimate it from the first.
-            let share = open.len() as f64 / pairs.len().max(1) as f64;
-            if started.elapsed() + first_batch.mul_f64(share) > budget {
-                stop = Stop::TimeBudget;
-                break;
-            }
-            for name in &open {
-                let Some(index) = pairs.iter().position(|p| &p.name == name) else {
-                    continue;
-                };
-                self.notice(&format!(
-                    "{name}: inconclusive after {} rounds; measuring {} more (look {} of at most {})",
-                    head[index].metrics.first().map_or(0, |m| m.samples.len()),
-                    options.rounds,
-                    look + 1,
-                    design.looks()
-                ));
-                let more = PairedOptions {
-                    seed: options
-                        .seed
-                        .wrapping_add(u64::from(look) << 32)
-                        .wrapping_add(index as u64),
-                    ..options.clone()
-                };
-                let (b, h) = self.measure_pair(&pairs[index], &more)?;
-                append_samples(&mut base[index], b);
-                append_samples(&mut head[index], h);
-            }
-        }
-        let mut comparison = sequential
-            .finish(stop)
-            .unwrap_or_else(|| compare::compare(&base, &head, config));
+        let first_batch = (started, started.elapsed(), pairs.len());
+        let mut sides = (base, head);
+        let mut comparison = looks::decide(
+            adaptive,
+            config,
+            first_batch,
+            &mut sides,
+            |(base, head), config| compare::compare(base, head, config),
+            |(base, head), open, look| {
+                for name in open {
+                    let Some(index) = pairs.iter().position(|p| &p.name == name) else {
+                        continue;
+                    };
+                    self.notice(&format!(
+                        "{name}: inconclusive after {} rounds; measuring {} more (look {look} of at most {})",
+                        head[index].metrics.first().map_or(0, |m| m.samples.len()),
+                        options.rounds,
+                        adaptive.design.looks()
+                    ));
+                    let more = PairedOptions {
+                        seed: options
+                            .seed
+                            .wrapping_add(u64::from(look) << 32)
+                            .wrapping_add(index as u64),
+                        ..options.clone()
+                    };
+                    let (b, h) = self.measure_pair(&pairs[index], &more)?;
+                    append_samples(&mut base[index], b);
+                    append_samples(&mut head[index], h);
+                }
+                Ok(())
+            },
+        )?;
+        let (mut base, mut head) = sides;
         if !confirm {
             return Ok(comparison);
         }
@@ -510,12 +486,6 @@ impl App {
             build_in(&build, dir).with_context(|| format!("cannot build the {what}"))?;
         }
         Ok(())
-    }
-}
-
-fn append_samples(into: &mut Benchmark, more: Benchmark) {
-    for (metric, extra) in into.metrics.iter_mut().zip(more.metrics) {
-        metric.samples.extend(extra.samples);
     }
 }
 
