@@ -272,6 +272,7 @@ fn ab_runs_configured_base_and_head_benchmarks() {
         r#"
             [ab]
             rounds = 8
+            max_rounds = 8
             threshold = 3
             [[bench]]
             name = "loop"
