@@ -12,7 +12,9 @@
 //!   command under one load phase, `baseline set --last 10`, then one `check --no-record --format
 //!   json` per effect (plus `ZOO_CHECK_ARGS`) under another (`ZOO_STORED_PHASES`, `base>check`);
 //! - **simple rules** beside both, on the samples behind the same verdict (fixed threshold on
-//!   medians, Mann-Whitney U).
+//!   medians, Mann-Whitney U);
+//! - **harness outputs**: other tools' outputs with one benchmark 20% slower, imported and
+//!   compared (deterministic).
 //!
 //! Run `cargo build --release -p benchkeep` first, then
 //! `cargo bench -p benchkeep-tests --bench zoo` (hours) or `ZOO_QUICK=1 ...` (a smoke run of about
@@ -20,6 +22,8 @@
 
 #[path = "zoo/cli.rs"]
 mod cli;
+#[path = "zoo/harness_outputs.rs"]
+mod harness_outputs;
 #[path = "zoo/load.rs"]
 mod load;
 #[path = "zoo/report.rs"]
@@ -64,6 +68,7 @@ struct Config {
 struct Modes {
     paired: bool,
     stored: bool,
+    imports: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -201,19 +206,22 @@ fn phases(quick: bool) -> Result<Phases, String> {
     Ok((paired, stored))
 }
 
-/// `ZOO_MODES`: any of paired, stored.
+/// `ZOO_MODES`: any of paired, stored, import.
 fn modes() -> Result<Modes, String> {
-    let modes = list("ZOO_MODES", "paired,stored");
+    let modes = list("ZOO_MODES", "paired,stored,import");
     if let Some(bad) = modes
         .iter()
-        .find(|m| !["paired", "stored"].contains(&m.as_str()))
+        .find(|m| !["paired", "stored", "import"].contains(&m.as_str()))
     {
-        return Err(format!("ZOO_MODES: unknown mode {bad:?} (paired, stored)"));
+        return Err(format!(
+            "ZOO_MODES: unknown mode {bad:?} (paired, stored, import)"
+        ));
     }
     let has = |mode: &str| modes.iter().any(|m| m == mode);
     Ok(Modes {
         paired: has("paired"),
         stored: has("stored"),
+        imports: has("import"),
     })
 }
 
@@ -260,6 +268,7 @@ fn main() {
 struct Results {
     started_at: jiff::Timestamp,
     trials: Vec<Trial>,
+    imports: Vec<harness_outputs::ImportRow>,
     warnings: Vec<String>,
 }
 
@@ -288,10 +297,21 @@ fn run() -> Result<(), String> {
     let mut results = Results {
         started_at: jiff::Timestamp::now(),
         trials: Vec::new(),
+        imports: Vec::new(),
         warnings: Vec::new(),
     };
     let write =
         |results: &Results, done: bool| write_report(&config, &version, started, results, done);
+    if config.modes.imports {
+        let fixtures = workspace_root().join("crates/runner/tests/fixtures/import");
+        let imports_dir = dir.join("imports");
+        std::fs::create_dir_all(&imports_dir).map_err(|e| e.to_string())?;
+        results.imports = harness_outputs::run(&bk, &fixtures, &imports_dir)?;
+        eprintln!(
+            "zoo: harness outputs done ({} cases)",
+            results.imports.len()
+        );
+    }
     let mut load = Load::new(dir, config.settle);
     let mut rng = SplitMix(config.seed);
     if config.modes.paired {
@@ -590,7 +610,7 @@ fn write_report(
         paired_phases: &paired_phases,
         stored_phases: &stored_phases,
     };
-    let markdown = report::markdown(&layout, &results.trials);
+    let markdown = report::markdown(&layout, &results.trials, &results.imports);
     if done {
         println!("{markdown}");
     }

@@ -85,10 +85,12 @@ impl Benchkeep {
 /// A benchmark's verdict on one metric, as the verdict document states it.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
+    pub(crate) benchmark: String,
     pub(crate) metric: String,
     pub(crate) gating: bool,
     pub(crate) verdict: String,
     pub(crate) reason: String,
+    pub(crate) change: Option<f64>,
     pub(crate) baseline_n: Option<u64>,
     pub(crate) baseline_median: Option<f64>,
     pub(crate) current_n: Option<u64>,
@@ -119,10 +121,12 @@ impl Verdict {
             .ok_or("verdict without `entries`")?
             .iter()
             .map(|e| Entry {
+                benchmark: e["benchmark"].as_str().unwrap_or_default().to_owned(),
                 metric: e["metric"].as_str().unwrap_or_default().to_owned(),
                 gating: e["gating"].as_bool().unwrap_or(false),
                 verdict: e["verdict"].as_str().unwrap_or_default().to_owned(),
                 reason: e["reason"].as_str().unwrap_or_default().to_owned(),
+                change: e["change"].as_f64(),
                 baseline_n: e["baseline"]["n"].as_u64(),
                 baseline_median: e["baseline"]["median"].as_f64(),
                 current_n: e["current"]["n"].as_u64(),

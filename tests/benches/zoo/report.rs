@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::harness_outputs::ImportRow;
 use crate::stats;
 use crate::trials::{Mode, Outcome, Trial};
 use crate::workloads::Kind;
@@ -20,7 +21,7 @@ pub(crate) struct Layout<'a> {
 }
 
 /// The whole report.
-pub(crate) fn markdown(layout: &Layout<'_>, trials: &[Trial]) -> String {
+pub(crate) fn markdown(layout: &Layout<'_>, trials: &[Trial], imports: &[ImportRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### {}\n", layout.title);
     for line in &layout.header {
@@ -33,6 +34,9 @@ pub(crate) fn markdown(layout: &Layout<'_>, trials: &[Trial]) -> String {
     realised(&mut out, layout, trials);
     loads(&mut out, trials);
     cells(&mut out, layout, trials);
+    if !imports.is_empty() {
+        import_table(&mut out, imports);
+    }
     out
 }
 
@@ -205,6 +209,57 @@ fn row(out: &mut String, mode: Mode, kind: Kind, phase: &str, effect: f64, cell:
         stats::median(&changes).map_or_else(|| "-".into(), signed_pct),
         stats::median(&loads).map_or_else(|| "-".into(), |l| format!("{l:.2}")),
     );
+}
+
+fn import_table(out: &mut String, rows: &[ImportRow]) {
+    out.push_str(
+        "\n#### Real harness outputs: one benchmark made 20% slower\n\n\
+         Each output imported with `benchkeep import --format F FILE --no-record --out RUN` and compared with \
+         `benchkeep compare ORIGINAL SLOWED --format json` (default threshold 5%). `flagged others` counts untouched \
+         benchmarks that came out regressed or improved.\n\n\
+         | format | output | benchmarks | samples each | +20% benchmark | its verdict | change | flagged others | others | exit |\n\
+         |---|---|---:|---:|---|---|---:|---:|---|---:|\n",
+    );
+    for r in rows {
+        if let Some(error) = &r.error {
+            let _ = writeln!(
+                out,
+                "| {} | {} | - | - | - | **error**: {} | - | - | - | - |",
+                r.format,
+                r.source,
+                error.replace('|', "\\|")
+            );
+            continue;
+        }
+        let samples = if r.samples.0 == r.samples.1 {
+            r.samples.0.to_string()
+        } else {
+            format!("{}-{}", r.samples.0, r.samples.1)
+        };
+        let verdict = if r.slowed_verdict == "regressed" {
+            "**regressed**".to_owned()
+        } else {
+            format!(
+                "{} ({})",
+                r.slowed_verdict,
+                r.slowed_reason.replace('|', "\\|")
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.format,
+            r.source,
+            r.benchmarks,
+            samples,
+            r.slowed_name,
+            verdict,
+            r.slowed_change.map_or_else(|| "-".into(), signed_pct),
+            r.others_flagged,
+            r.others,
+            r.exit.map_or_else(|| "-".into(), |c| c.to_string()),
+        );
+    }
 }
 
 /// Every trial, one CSV line each.
