@@ -437,6 +437,7 @@ fn paired_phase(
                 effect: config.effects[e],
                 index,
                 load,
+                baseline_load: None,
                 measured,
             };
             progress(&trial, config.trials, started);
@@ -470,6 +471,7 @@ fn stored_phase(
                 .map_err(|e| e.to_string())?;
             load.set(base_phase)
                 .map_err(|e| format!("load generator: {e}"))?;
+            let baseline_load = trials::load_now();
             let baseline = StoredBaseline::record(bk, group.path(), kind.name(), &commands.base[k]);
             load.set(check_phase)
                 .map_err(|e| format!("load generator: {e}"))?;
@@ -492,6 +494,7 @@ fn stored_phase(
                     effect: config.effects[e],
                     index,
                     load: trial_load,
+                    baseline_load,
                     measured,
                 };
                 progress(&trial, config.trials, started);
@@ -577,8 +580,9 @@ fn write_report(
             results.started_at.strftime("%Y-%m-%d %H:%M UTC"),
         ),
         format!(
-            "{:.0} s so far; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}",
+            "{:.0} s {}; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}",
             started.elapsed().as_secs_f64(),
+            if done { "in total" } else { "so far" },
             results.trials.len(),
             paired_phases,
             stored_phases,

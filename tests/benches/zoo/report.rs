@@ -265,25 +265,27 @@ fn import_table(out: &mut String, rows: &[ImportRow]) {
 /// Every trial, one CSV line each.
 pub(crate) fn csv(trials: &[Trial]) -> String {
     let mut out = String::from(
-        "mode,workload,phase,effect,trial,load,outcome,gate_failed,fixed,mann_whitney,change,base_median_ns,note\n",
+        "mode,workload,phase,effect,trial,load,baseline_load,outcome,gate_failed,fixed,mann_whitney,change,verdict_change,base_median_ns,note\n",
     );
     let opt = |v: Option<bool>| v.map_or_else(String::new, |b| b.to_string());
     for t in trials {
         let m = &t.measured;
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},\"{}\"",
             t.mode.name(),
             t.kind.name(),
             t.phase,
             t.effect,
             t.index,
             t.load.map_or_else(String::new, |l| l.to_string()),
+            t.baseline_load.map_or_else(String::new, |l| l.to_string()),
             m.outcome.name(),
             m.gate_failed,
             opt(m.fixed),
             opt(m.mann_whitney),
             m.change.map_or_else(String::new, |c| c.to_string()),
+            m.verdict_change.map_or_else(String::new, |c| c.to_string()),
             m.base_median.map_or_else(String::new, |b| b.to_string()),
             m.note.replace('"', "\"\""),
         );
@@ -314,7 +316,13 @@ fn same(a: f64, b: f64) -> bool {
 }
 
 fn signed_pct(x: f64) -> String {
-    format!("{:+.1}%", 100.0 * x)
+    let text = format!("{:+.1}%", 100.0 * x);
+    // A change that rounds to zero has no sign worth printing.
+    if text == "-0.0%" {
+        "+0.0%".into()
+    } else {
+        text
+    }
 }
 
 fn phase_label(phase: &str) -> String {

@@ -74,6 +74,8 @@ pub(crate) struct Measured {
     /// Current median over the baseline's (as the verdict states them), minus 1.
     pub(crate) change: Option<f64>,
     pub(crate) base_median: Option<f64>,
+    /// benchkeep's own estimate of the change (for paired rounds, not a ratio of medians).
+    pub(crate) verdict_change: Option<f64>,
     /// The verdict's reason, or what went wrong.
     pub(crate) note: String,
 }
@@ -87,6 +89,7 @@ impl Measured {
             mann_whitney: None,
             change: None,
             base_median: None,
+            verdict_change: None,
             note,
         }
     }
@@ -103,6 +106,8 @@ pub(crate) struct Trial {
     pub(crate) index: usize,
     /// 1-minute load average when the trial started.
     pub(crate) load: Option<f64>,
+    /// Stored mode: the load average when its baseline's first job started.
+    pub(crate) baseline_load: Option<f64>,
     pub(crate) measured: Measured,
 }
 
@@ -149,6 +154,7 @@ pub(crate) fn paired(bk: &Benchkeep, base: &str, head: &str, extra: &[String]) -
                     mann_whitney: None,
                     change,
                     base_median: entry.baseline_median,
+                    verdict_change: entry.change,
                     note: entry.reason,
                 })
             });
@@ -282,6 +288,7 @@ impl<'a> StoredBaseline<'a> {
                     .map(|p| p < 0.05 && now > previous),
                 change: ratio(&entry),
                 base_median: entry.baseline_median,
+                verdict_change: entry.change,
                 note: entry.reason,
             })
         });
