@@ -58,7 +58,7 @@ fn realised(out: &mut String, layout: &Layout<'_>, trials: &[Trial]) {
         .collect();
     let _ = writeln!(
         out,
-        "\n#### Realised effect (median over paired trials on load phase `{quiet}` of head median / base median − 1)\n"
+        "\n#### Realised effect (median over paired trials on load phase `{quiet}` of head median / base median − 1; in brackets `ab`'s own paired estimate)\n"
     );
     let headers: Vec<String> = effects.iter().map(|e| format!("+{}%", pct(*e))).collect();
     let _ = writeln!(out, "| workload | base median | {} |", headers.join(" | "));
@@ -78,11 +78,17 @@ fn realised(out: &mut String, layout: &Layout<'_>, trials: &[Trial]) {
         let cells: Vec<String> = effects
             .iter()
             .map(|e| {
-                let changes: Vec<f64> = of(Some(*e))
+                let cell = of(Some(*e));
+                let medians: Vec<f64> = cell.iter().filter_map(|t| t.measured.change).collect();
+                let paired: Vec<f64> = cell
                     .iter()
-                    .filter_map(|t| t.measured.change)
+                    .filter_map(|t| t.measured.verdict_change)
                     .collect();
-                stats::median(&changes).map_or_else(|| "-".into(), signed_pct)
+                match (stats::median(&medians), stats::median(&paired)) {
+                    (Some(m), Some(p)) => format!("{} ({})", signed_pct(m), signed_pct(p)),
+                    (Some(m), None) => signed_pct(m),
+                    _ => "-".into(),
+                }
             })
             .collect();
         let _ = writeln!(
@@ -139,10 +145,11 @@ fn cells(out: &mut String, layout: &Layout<'_>, trials: &[Trial]) {
          (paired: 2% on the medians of the `ab` rounds, as the verdict reports them; stored: 5%, current job against the newest baseline job); \
          **MW** is a plain Mann-Whitney U test, p < 0.05 and slower, current job against the newest baseline job \
          (`ab` writes no samples, so paired mode has none). \
-         `Δ` is the median over trials of current median / baseline median − 1; `load` the median 1-minute load average at the trials' start. \
+         `Δ` is the median over trials of current median / baseline median − 1, `bk Δ` of the change benchkeep estimated (paired: from the rounds' ratios); \
+         `load` the median 1-minute load average at the trials' start. \
          Stored phases read `baseline phase → check phase`.\n\n\
-         | mode | workload | load | effect | trials | regressed | unchanged | inconclusive | improved | errors | gate | benchkeep flagged | fixed | MW | Δ | load |\n\
-         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|\n",
+         | mode | workload | load | effect | trials | regressed | unchanged | inconclusive | improved | errors | gate | benchkeep flagged | fixed | MW | Δ | bk Δ | load |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|\n",
     );
     for (mode, phases) in [
         (Mode::Paired, layout.paired_phases),
@@ -180,10 +187,14 @@ fn row(out: &mut String, mode: Mode, kind: Kind, phase: &str, effect: f64, cell:
         rate(decided.iter().filter(|h| **h).count(), decided.len())
     };
     let changes: Vec<f64> = cell.iter().filter_map(|t| t.measured.change).collect();
+    let estimates: Vec<f64> = cell
+        .iter()
+        .filter_map(|t| t.measured.verdict_change)
+        .collect();
     let loads: Vec<f64> = cell.iter().filter_map(|t| t.load).collect();
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         mode.name(),
         kind.name(),
         phase_label(phase),
@@ -207,6 +218,7 @@ fn row(out: &mut String, mode: Mode, kind: Kind, phase: &str, effect: f64, cell:
         rule(|t| t.measured.fixed),
         rule(|t| t.measured.mann_whitney),
         stats::median(&changes).map_or_else(|| "-".into(), signed_pct),
+        stats::median(&estimates).map_or_else(|| "-".into(), signed_pct),
         stats::median(&loads).map_or_else(|| "-".into(), |l| format!("{l:.2}")),
     );
 }
