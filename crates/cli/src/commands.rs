@@ -282,9 +282,14 @@ impl App {
         let planned = self.planned_benchmarks(args)?;
         let mut run = self.new_run(key_args, record)?;
         self.watch_signals()?;
+        // The machine's speed before and after each benchmark, for stored comparisons with jobs
+        // that ran when the machine was quieter or busier (about 5 ms a probe).
+        let mut probe = benchkeep_runner::probe::probe(PROBES_AT_START);
         for planned in &planned {
             run.benchmarks.push(self.measure_one(planned)?);
+            benchkeep_runner::probe::extend(&mut probe, PROBES_PER_BENCHMARK);
         }
+        run.probe = Some(probe);
         Ok(run)
     }
 
@@ -609,29 +614,16 @@ impl App {
             Some(first_batch) => {
                 self.adaptive_check(baseline, run, &mut config, args, first_batch)?
             }
-            None => compare::compare_with_baseline(baseline, &run.benchmarks, &config),
+            None => compare::compare_job_with_baseline(
+                baseline,
+                &run.benchmarks,
+                run.probe.as_ref(),
+                &config,
+            ),
         };
         let config = &config;
         if args.confirm {
-            let suspects = regressed_benchmarks(&comparison);
-            if !suspects.is_empty() {
-                let planned = self.planned_benchmarks(&args.measure)?;
-                let first = comparison.clone();
-                for name in &suspects {
-                    let Some(plan) = planned.iter().find(|p| &p.name == name) else {
-                        continue;
-                    };
-                    self.notice(&format!(
-                        "{name}: looks regressed; measuring it again to confirm"
-                    ));
-                    let again = self.measure_one(plan)?;
-                    if let Some(slot) = run.benchmarks.iter_mut().find(|b| &b.name == name) {
-                        *slot = again;
-                    }
-                }
-                comparison = compare::compare_with_baseline(baseline, &run.benchmarks, config);
-                note_confirmations(&first, &mut comparison, &suspects, "measured again");
-            }
+            self.confirm_check(baseline, run, config, args, &mut comparison)?;
         }
         if baseline.sources.len() < config.min_history
             && comparison
@@ -701,6 +693,43 @@ impl App {
         })
     }
 
+    /// `--confirm`: measures the benchmarks that look regressed again, replacing their samples,
+    /// and compares again, noting on each whether the regression was confirmed.
+    fn confirm_check(
+        &self,
+        baseline: &Baseline,
+        run: &mut Run,
+        config: &CompareConfig,
+        args: &CheckArgs,
+        comparison: &mut compare::Comparison,
+    ) -> Result<()> {
+        let suspects = regressed_benchmarks(comparison);
+        if !suspects.is_empty() {
+            let planned = self.planned_benchmarks(&args.measure)?;
+            let first = comparison.clone();
+            for name in &suspects {
+                let Some(plan) = planned.iter().find(|p| &p.name == name) else {
+                    continue;
+                };
+                self.notice(&format!(
+                    "{name}: looks regressed; measuring it again to confirm"
+                ));
+                let again = self.measure_one(plan)?;
+                if let Some(slot) = run.benchmarks.iter_mut().find(|b| &b.name == name) {
+                    *slot = again;
+                }
+            }
+            *comparison = compare::compare_job_with_baseline(
+                baseline,
+                &run.benchmarks,
+                run.probe.as_ref(),
+                config,
+            );
+            note_confirmations(&first, comparison, &suspects, "measured again");
+        }
+        Ok(())
+    }
+
     /// Compares a run measured here with its baseline; benchmarks whose gating metric is
     /// inconclusive for want of data are measured again, look after look, and their new samples
     /// join the run (`commands::looks`). In history mode only where this job's own spread is a
@@ -733,12 +762,15 @@ impl App {
         } else {
             Vec::new()
         };
+        let probe = run.probe.clone();
         looks::decide(
             &adaptive,
             config,
             first_batch,
             &mut run.benchmarks,
-            |benchmarks, config| compare::compare_with_baseline(baseline, benchmarks, config),
+            |benchmarks, config| {
+                compare::compare_job_with_baseline(baseline, benchmarks, probe.as_ref(), config)
+            },
             |benchmarks, open, look| {
                 for name in open {
                     let (Some(plan), Some(bench)) = (
@@ -1519,6 +1551,10 @@ fn regressed_benchmarks(comparison: &compare::Comparison) -> Vec<String> {
     }
     names
 }
+
+/// Speed-probe repetitions when a job starts, and after each benchmark.
+const PROBES_AT_START: usize = 3;
+const PROBES_PER_BENCHMARK: usize = 2;
 
 /// Adds the samples of a later measurement of the same benchmark, metric by metric.
 fn append_samples(into: &mut Benchmark, more: Benchmark) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::history::JobStat;
+use crate::history::{JobStat, ProbeMedian};
 use crate::key::BaselineKey;
 use crate::model::{Benchmark, Fingerprint, Run, RunId};
 use crate::schema::SchemaVersion;
@@ -105,9 +105,11 @@ fn job_summaries(runs: &[Run]) -> Vec<MetricHistory> {
     for run in ordered {
         for bench in &run.benchmarks {
             for metric in &bench.metrics {
-                let Some(job) = JobStat::of_sorted(&crate::stats::sorted(&metric.samples)) else {
+                let Some(mut job) = JobStat::of_sorted(&crate::stats::sorted(&metric.samples))
+                else {
                     continue;
                 };
+                job.probe = run.probe.as_ref().and_then(ProbeMedian::of);
                 let slot = *index
                     .entry((bench.name.as_str(), metric.name.as_str()))
                     .or_insert_with(|| {

@@ -39,7 +39,7 @@ use crate::bootstrap::{self, SamplerCache};
 use crate::history::{self, JobStat};
 use crate::inference::{self, Law};
 use crate::key::Fnv64;
-use crate::model::{Benchmark, Direction, Metric, ReportedSummary, Unit};
+use crate::model::{Benchmark, Direction, Metric, ReportedSummary, SpeedProbe, Unit};
 use crate::paired;
 use crate::stats::{self, Rng};
 
@@ -422,6 +422,10 @@ pub struct HistoryInfo {
     /// them can narrow only that part; the rest is the spread between jobs).
     #[serde(default)]
     pub this_job_share: f64,
+    /// How much slower (positive) or faster this job's machine ran than the past jobs', by the
+    /// speed probe, when both have one; the interval is widened by that shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<f64>,
 }
 
 /// The comparison of a whole run with its baseline.
@@ -510,6 +514,8 @@ struct Pair<'a> {
     history: Option<&'a [JobStat]>,
     /// How the benchmark's parameters changed from baseline to current, if they did.
     params_change: Option<String>,
+    /// The current job's speed probe, for the history method.
+    probe: Option<history::ProbeMedian>,
 }
 
 /// `parameters changed: workers 2 → 1, chunk_size 64 → 4000`, when the two sides differ.
@@ -552,12 +558,27 @@ pub fn compare_with_baseline(
     current: &[Benchmark],
     config: &CompareConfig,
 ) -> Comparison {
-    run_comparison(
-        &pairs(&baseline.benchmarks, current, |bench, metric| {
-            baseline.job_history(bench, metric)
-        }),
-        config,
-    )
+    compare_job_with_baseline(baseline, current, None, config)
+}
+
+/// [`compare_with_baseline`] for a job that probed its machine's speed
+/// ([`crate::model::Run::probe`]): where the baseline's jobs probed theirs too, the history
+/// method widens its interval by how much faster or slower this machine ran than theirs.
+#[must_use]
+pub fn compare_job_with_baseline(
+    baseline: &Baseline,
+    current: &[Benchmark],
+    probe: Option<&SpeedProbe>,
+    config: &CompareConfig,
+) -> Comparison {
+    let probe = probe.and_then(history::ProbeMedian::of);
+    let mut pairs = pairs(&baseline.benchmarks, current, |bench, metric| {
+        baseline.job_history(bench, metric)
+    });
+    for pair in &mut pairs {
+        pair.probe = probe;
+    }
+    run_comparison(&pairs, config)
 }
 
 fn pairs<'a>(
@@ -581,6 +602,7 @@ fn pairs<'a>(
                 current: Some(metric),
                 history: history(&bench.name, &metric.name),
                 params_change: change.clone(),
+                probe: None,
             });
         }
         if let Some(base) = base {
@@ -593,6 +615,7 @@ fn pairs<'a>(
                         current: None,
                         history: None,
                         params_change: None,
+                        probe: None,
                     });
                 }
             }
@@ -610,6 +633,7 @@ fn pairs<'a>(
                 current: None,
                 history: None,
                 params_change: None,
+                probe: None,
             });
         }
     }
@@ -874,7 +898,7 @@ fn estimate(
         };
     }
     if let Some(jobs) = pair.history {
-        if let Some(estimate) = history_estimate(jobs, &cur, config, entry) {
+        if let Some(estimate) = history_estimate(jobs, &cur, pair.probe, config, entry) {
             return Some(estimate);
         }
         entry.notes.push(format!(
@@ -1061,20 +1085,30 @@ struct SmallSide {
 fn history_estimate(
     jobs: &[JobStat],
     current_sorted: &[f64],
+    probe: Option<history::ProbeMedian>,
     config: &CompareConfig,
     entry: &mut MetricComparison,
 ) -> Option<(f64, Law)> {
     if jobs.len() < config.min_history.max(2) {
         return None;
     }
-    let current = JobStat::of_sorted(current_sorted)?;
+    let mut current = JobStat::of_sorted(current_sorted)?;
+    current.probe = probe;
     let e = history::analyze(jobs, &current, 0.95)?;
     entry.method = Method::History;
     entry.history = Some(HistoryInfo {
         jobs: e.jobs,
         between_jobs: e.between_jobs,
         this_job_share: e.this_job_share,
+        machine: e.machine_shift,
     });
+    if let Some(shift) = e.machine_shift.filter(|s| s.abs() >= 0.02) {
+        entry.notes.push(format!(
+            "the machine ran {:.1}% {} than during the baseline's jobs (speed probe): the interval is widened by that much",
+            shift.abs() * 100.0,
+            if shift > 0.0 { "slower" } else { "faster" }
+        ));
+    }
     // The change is measured from the typical past job, so that is the baseline value shown.
     if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {
         b.centre = Some(e.baseline_centre);

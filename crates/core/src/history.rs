@@ -32,6 +32,31 @@ pub struct JobStat {
     pub median: f64,
     /// Standard error of `ln(median)`, from the robust spread of the log samples.
     pub log_se: f64,
+    /// How fast the machine ran during the job: the median time of the speed probe's work and
+    /// the probe's version (format 1.4; absent for imported results and older baselines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<ProbeMedian>,
+}
+
+/// A job's median speed-probe time, with the version of the probe's work.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeMedian {
+    /// The version of the work (probes of different versions are not comparable).
+    pub version: u32,
+    /// Median nanoseconds of the work.
+    pub ns: f64,
+}
+
+impl ProbeMedian {
+    /// The median of a job's probe, when it has a usable one.
+    #[must_use]
+    pub fn of(probe: &crate::model::SpeedProbe) -> Option<Self> {
+        Some(ProbeMedian {
+            version: probe.version,
+            ns: probe.median()?,
+        })
+    }
 }
 
 impl JobStat {
@@ -48,6 +73,7 @@ impl JobStat {
             n: sorted.len(),
             median: stats::median_of_sorted(sorted),
             log_se: MEDIAN_SE_FACTOR * sd / (sorted.len() as f64).sqrt(),
+            probe: None,
         })
     }
 }
@@ -70,6 +96,9 @@ pub struct HistoryEstimate {
     /// The share of the interval's variance that comes from the current job's own samples: more
     /// samples of this job can narrow only that part.
     pub this_job_share: f64,
+    /// How much slower (positive) or faster the machine ran than during the past jobs, by the
+    /// speed probe, when both sides have one.
+    pub machine_shift: Option<f64>,
     /// The law of the log change, for p-values and intervals at any level.
     pub law: crate::inference::Law,
 }
@@ -87,7 +116,11 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
     let s2 = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (kf - 1.0);
     let within = history.iter().map(|j| j.log_se.powi(2)).sum::<f64>() / kf;
     let between = (s2 - within).max(0.0);
-    let variance = between + current.log_se.powi(2) + s2 / kf;
+    let shift = machine_shift(history, current);
+    // The past jobs' spread covers the machine speeds they saw; a job on a machine outside that
+    // range (a busy runner against a quiet history) may differ by as much as the machine did,
+    // which no history predicts: that shift widens the interval, whole.
+    let variance = between + current.log_se.powi(2) + s2 / kf + shift.map_or(0.0, |s| s * s);
     let d = current.median.ln() - mean;
     let law = crate::inference::Law::Location {
         centre: d,
@@ -101,6 +134,7 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
         p_value: law.p_value(),
         between_jobs: between.sqrt(),
         baseline_centre: mean.exp(),
+        machine_shift: shift.map(f64::exp_m1),
         this_job_share: if variance > 0.0 {
             current.log_se.powi(2) / variance
         } else {
@@ -108,6 +142,22 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
         },
         law,
     })
+}
+
+/// The log shift of the current job's speed probe from the past jobs' (their mean log median),
+/// when the current job and at least two past jobs have probes of the same version.
+fn machine_shift(history: &[JobStat], current: &JobStat) -> Option<f64> {
+    let now = current.probe?;
+    let past: Vec<f64> = history
+        .iter()
+        .filter_map(|j| j.probe)
+        .filter(|p| p.version == now.version && p.ns > 0.0)
+        .map(|p| p.ns.ln())
+        .collect();
+    if past.len() < 2 || now.ns <= 0.0 {
+        return None;
+    }
+    Some(now.ns.ln() - past.iter().sum::<f64>() / past.len() as f64)
 }
 
 #[cfg(test)]
@@ -152,11 +202,41 @@ mod tests {
     }
 
     #[test]
+    fn a_job_on_a_slower_machine_is_judged_with_that_shift_in_its_interval() {
+        let mut rng = Rng::seed_from_u64(7);
+        let probed = |job: JobStat, ns: f64| JobStat {
+            probe: Some(ProbeMedian { version: 1, ns }),
+            ..job
+        };
+        // A quiet history: jobs within ±0.2%, machine probes within ±0.5%.
+        let history: Vec<JobStat> = (0..10)
+            .map(|i| {
+                let job = job(1.0 + 0.004 * (rng.unit_f64() - 0.5), &mut rng);
+                probed(job, 5e6 * (1.0 + 0.01 * (f64::from(i) / 10.0 - 0.5)))
+            })
+            .collect();
+        // The check runs on a machine 25% slower, and so does the benchmark.
+        let busy = probed(job(1.25, &mut rng), 6.25e6);
+        let unprobed = analyze(&history, &job(1.25, &mut rng), 0.95).unwrap();
+        assert!(
+            unprobed.p_value < 1e-6,
+            "without a probe this looks regressed"
+        );
+        let est = analyze(&history, &busy, 0.95).unwrap();
+        assert!((est.machine_shift.unwrap() - 0.25).abs() < 0.01, "{est:?}");
+        assert!(est.interval.0 < 0.0, "the machine explains it: {est:?}");
+        // On the same machine, a real 25% slowdown stays certain.
+        let same_machine = probed(job(1.25, &mut rng), 5e6);
+        assert!(analyze(&history, &same_machine, 0.95).unwrap().p_value < 1e-6);
+    }
+
+    #[test]
     fn identical_jobs_are_certain_and_too_few_jobs_are_refused() {
         let exact = JobStat {
             n: 5,
             median: 100.0,
             log_se: 0.0,
+            probe: None,
         };
         let est = analyze(&[exact; 4], &exact, 0.95).unwrap();
         assert_eq!(est.interval, (0.0, 0.0));

@@ -525,6 +525,10 @@ pub struct Run {
     pub labels: BTreeMap<String, String>,
     /// The benchmarks, in the order they ran.
     pub benchmarks: Vec<Benchmark>,
+    /// How fast the machine ran while this job measured (format 1.4), for stored comparisons
+    /// with jobs that ran at other times; absent for imported results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<SpeedProbe>,
     /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -534,8 +538,28 @@ crate::document::deserialize_keeping_unknown_fields!(
     Run,
     "a benchkeep run document",
     required: [schema, kind, id, timestamp, key, fingerprint, benchmarks],
-    optional: [git, ci, labels]
+    optional: [git, ci, labels, probe]
 );
+
+/// Timings of a fixed amount of CPU and memory work, made beside a job's benchmarks: how fast the
+/// machine ran, whatever the code did (`benchkeep_runner::probe`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedProbe {
+    /// The version of the work; probes of different versions are not comparable.
+    pub version: u32,
+    /// Nanoseconds per repetition of the work.
+    pub samples: Vec<f64>,
+}
+
+impl SpeedProbe {
+    /// The median time of the work, when there is a usable one.
+    #[must_use]
+    pub fn median(&self) -> Option<f64> {
+        let median = crate::stats::median(&self.samples);
+        (median.is_finite() && median > 0.0).then_some(median)
+    }
+}
 
 impl Run {
     /// A run with no benchmarks yet.
@@ -557,6 +581,7 @@ impl Run {
             fingerprint,
             labels: BTreeMap::new(),
             benchmarks: Vec::new(),
+            probe: None,
             extra: BTreeMap::new(),
         }
     }

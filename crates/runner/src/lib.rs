@@ -24,4 +24,5 @@ pub mod instructions;
 pub mod leak;
 pub mod load;
 pub mod optimize;
+pub mod probe;
 pub mod suite;

@@ -201,9 +201,10 @@ fn key_view(
         }
     }
     let comparison = match (baseline, runs.last()) {
-        (Some(baseline), Some(run)) => Some(compare::compare_with_baseline(
+        (Some(baseline), Some(run)) => Some(compare::compare_job_with_baseline(
             baseline,
             &run.benchmarks,
+            run.probe.as_ref(),
             config,
         )),
         _ => None,
