@@ -1102,11 +1102,14 @@ fn history_estimate(
         this_job_share: e.this_job_share,
         machine: e.machine_shift,
     });
-    if let Some(shift) = e.machine_shift.filter(|s| s.abs() >= 0.02) {
+    if let (Some(shift), Some(beyond)) = (e.machine_shift, e.machine_beyond_range)
+        && beyond >= 0.01
+    {
         entry.notes.push(format!(
-            "the machine ran {:.1}% {} than during the baseline's jobs (speed probe): the interval is widened by that much",
+            "the machine ran {:.1}% {} than during the baseline's jobs (speed probe), {:.1}% beyond the range they saw: the interval is widened by that much",
             shift.abs() * 100.0,
-            if shift > 0.0 { "slower" } else { "faster" }
+            if shift > 0.0 { "slower" } else { "faster" },
+            beyond * 100.0
         ));
     }
     // The change is measured from the typical past job, so that is the baseline value shown.

@@ -96,9 +96,12 @@ pub struct HistoryEstimate {
     /// The share of the interval's variance that comes from the current job's own samples: more
     /// samples of this job can narrow only that part.
     pub this_job_share: f64,
-    /// How much slower (positive) or faster the machine ran than during the past jobs, by the
-    /// speed probe, when both sides have one.
+    /// How much slower (positive) or faster the machine ran than during the past jobs on
+    /// average, by the speed probe, when both sides have one.
     pub machine_shift: Option<f64>,
+    /// How far (relative) this job's probe lies outside the range of the past jobs' probes: the
+    /// shift no history explains, which widens the interval (0 inside the range).
+    pub machine_beyond_range: Option<f64>,
     /// The law of the log change, for p-values and intervals at any level.
     pub law: crate::inference::Law,
 }
@@ -116,11 +119,12 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
     let s2 = logs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (kf - 1.0);
     let within = history.iter().map(|j| j.log_se.powi(2)).sum::<f64>() / kf;
     let between = (s2 - within).max(0.0);
-    let shift = machine_shift(history, current);
+    let machine = machine_shift(history, current);
     // The past jobs' spread covers the machine speeds they saw; a job on a machine outside that
-    // range (a busy runner against a quiet history) may differ by as much as the machine did,
-    // which no history predicts: that shift widens the interval, whole.
-    let variance = between + current.log_se.powi(2) + s2 / kf + shift.map_or(0.0, |s| s * s);
+    // range (a busy runner against a quiet history) may differ by as much as the machine did
+    // beyond it, which no history predicts: that excess widens the interval, whole.
+    let excess = machine.map_or(0.0, |m| m.beyond_range);
+    let variance = between + current.log_se.powi(2) + s2 / kf + excess * excess;
     let d = current.median.ln() - mean;
     let law = crate::inference::Law::Location {
         centre: d,
@@ -134,7 +138,8 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
         p_value: law.p_value(),
         between_jobs: between.sqrt(),
         baseline_centre: mean.exp(),
-        machine_shift: shift.map(f64::exp_m1),
+        machine_shift: machine.map(|m| m.from_mean.exp_m1()),
+        machine_beyond_range: machine.map(|m| m.beyond_range.exp_m1()),
         this_job_share: if variance > 0.0 {
             current.log_se.powi(2) / variance
         } else {
@@ -144,20 +149,38 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
     })
 }
 
-/// The log shift of the current job's speed probe from the past jobs' (their mean log median),
-/// when the current job and at least two past jobs have probes of the same version.
-fn machine_shift(history: &[JobStat], current: &JobStat) -> Option<f64> {
-    let now = current.probe?;
+/// Where the current job's speed probe lies against the past jobs' (log scale).
+#[derive(Debug, Clone, Copy)]
+struct MachineShift {
+    /// From the past jobs' mean log probe median.
+    from_mean: f64,
+    /// Beyond the range of the past jobs' log probe medians (0 inside it).
+    beyond_range: f64,
+}
+
+/// The current job's speed probe against the past jobs', when the current job and at least two
+/// past jobs have probes of the same version.
+fn machine_shift(history: &[JobStat], current: &JobStat) -> Option<MachineShift> {
+    let now = current.probe.filter(|p| p.ns > 0.0)?;
     let past: Vec<f64> = history
         .iter()
         .filter_map(|j| j.probe)
         .filter(|p| p.version == now.version && p.ns > 0.0)
         .map(|p| p.ns.ln())
         .collect();
-    if past.len() < 2 || now.ns <= 0.0 {
+    if past.len() < 2 {
         return None;
     }
-    Some(now.ns.ln() - past.iter().sum::<f64>() / past.len() as f64)
+    let here = now.ns.ln();
+    let (low, high) = past
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    Some(MachineShift {
+        from_mean: here - past.iter().sum::<f64>() / past.len() as f64,
+        beyond_range: (here - high).max(0.0) + (low - here).max(0.0),
+    })
 }
 
 #[cfg(test)]
@@ -224,10 +247,17 @@ mod tests {
         );
         let est = analyze(&history, &busy, 0.95).unwrap();
         assert!((est.machine_shift.unwrap() - 0.25).abs() < 0.01, "{est:?}");
+        assert!(est.machine_beyond_range.unwrap() > 0.2, "{est:?}");
         assert!(est.interval.0 < 0.0, "the machine explains it: {est:?}");
-        // On the same machine, a real 25% slowdown stays certain.
+        // On the same machine, a real 25% slowdown stays certain, and inside the range the
+        // history saw, nothing is widened.
         let same_machine = probed(job(1.25, &mut rng), 5e6);
-        assert!(analyze(&history, &same_machine, 0.95).unwrap().p_value < 1e-6);
+        let est = analyze(&history, &same_machine, 0.95).unwrap();
+        assert!(est.p_value < 1e-6);
+        assert!(
+            est.machine_beyond_range.unwrap().abs() < f64::EPSILON,
+            "{est:?}"
+        );
     }
 
     #[test]
