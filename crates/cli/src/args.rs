@@ -529,6 +529,23 @@ pub struct CheckArgs {
     /// --max-rounds.
     #[arg(long, value_name = "N", conflicts_with_all = ["run", "import", "pr"])]
     pub max_looks: Option<u32>,
+    /// What history verdicts do when this job's machine ran faster or slower than any of the
+    /// baseline's jobs, by the speed probe: widen the interval by the difference (default), or
+    /// ignore the probe.
+    #[arg(long, value_enum, value_name = "POLICY", conflicts_with = "pr")]
+    pub speed_probe: Option<SpeedProbePolicy>,
+}
+
+/// What `check` does with the machine-speed probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeedProbePolicy {
+    /// Widen history intervals by how far the machine lies beyond the speeds the baseline's
+    /// jobs saw.
+    #[default]
+    Widen,
+    /// Compare as if every job ran on the same machine.
+    Ignore,
 }
 
 /// Arguments of `ab`.

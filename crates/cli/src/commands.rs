@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::baseline::Baseline;
 use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands, Verdict};
 use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::{Benchmark, Run, RunId};
+use benchkeep_core::model::{Benchmark, Run, RunId, SpeedProbe};
 use benchkeep_core::store::{self as core_store, RunQuery, Store, StoreError};
 use benchkeep_runner::command::{
     self as runner, CommandSpec, Interrupt, MeasureOptions, OutputMode, Progress, RunCount,
@@ -24,7 +24,7 @@ use crate::Outcome;
 use crate::args::{
     BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, ColorChoice, Commands,
     CompareArgs, CompareOptions, EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs,
-    RecordArgs, RunArgs,
+    RecordArgs, RunArgs, SpeedProbePolicy,
 };
 use crate::config::{Config, GateSetting, RunDefaults};
 use crate::policy;
@@ -617,7 +617,7 @@ impl App {
             None => compare::compare_job_with_baseline(
                 baseline,
                 &run.benchmarks,
-                run.probe.as_ref(),
+                self.probe_of(run, args),
                 &config,
             ),
         };
@@ -693,6 +693,17 @@ impl App {
         })
     }
 
+    /// The job's speed probe, unless the check ignores it.
+    fn probe_of<'r>(&self, run: &'r Run, args: &CheckArgs) -> Option<&'r SpeedProbe> {
+        let policy = args
+            .speed_probe
+            .or(self.config.compare.speed_probe)
+            .unwrap_or_default();
+        run.probe
+            .as_ref()
+            .filter(|_| policy == SpeedProbePolicy::Widen)
+    }
+
     /// `--confirm`: measures the benchmarks that look regressed again, replacing their samples,
     /// and compares again, noting on each whether the regression was confirmed.
     fn confirm_check(
@@ -722,7 +733,7 @@ impl App {
             *comparison = compare::compare_job_with_baseline(
                 baseline,
                 &run.benchmarks,
-                run.probe.as_ref(),
+                self.probe_of(run, args),
                 config,
             );
             note_confirmations(&first, comparison, &suspects, "measured again");
@@ -762,7 +773,7 @@ impl App {
         } else {
             Vec::new()
         };
-        let probe = run.probe.clone();
+        let probe = self.probe_of(run, args).cloned();
         looks::decide(
             &adaptive,
             config,

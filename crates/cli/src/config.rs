@@ -77,6 +77,9 @@ pub struct CompareSection {
     pub max_looks: Option<u32>,
     /// `check`: most seconds of measuring with adaptive runs (default 4 x the first batch).
     pub max_time: Option<f64>,
+    /// `check`: what history verdicts do with the speed probe (`widen`, the default, or
+    /// `ignore`).
+    pub speed_probe: Option<crate::args::SpeedProbePolicy>,
     /// Bootstrap resamples.
     pub resamples: Option<usize>,
     /// Bootstrap seed.

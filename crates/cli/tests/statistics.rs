@@ -413,6 +413,67 @@ fn check_uses_the_history_of_a_pooled_baseline_and_says_when_it_cannot() {
     );
 }
 
+/// A job whose machine ran 25% slower than any of the baseline's (by its speed probe) and whose
+/// benchmark is 25% slower too: the machine explains it, so not a regression, and the entry says
+/// why; `--speed-probe ignore` calls it a regression, as benchkeep did before the probe.
+#[test]
+fn check_widens_a_history_verdict_by_the_machine_the_probe_saw() {
+    use benchkeep_core::model::SpeedProbe;
+    let sandbox = Sandbox::new();
+    let probed = |mut run: Run, ns: f64| {
+        run.probe = Some(SpeedProbe {
+            version: 1,
+            samples: vec![ns, ns * 1.001, ns * 0.999],
+        });
+        run
+    };
+    // A quiet history: jobs within ±0.4%, machines within ±0.5%.
+    let history: Vec<Run> = (0..10)
+        .map(|i| {
+            let wobble = f64::from(u8::try_from(i).unwrap()) / 10.0 - 0.5;
+            probed(
+                synthetic_run(i, 1e7 * (1.0 + 0.008 * wobble), 0.01),
+                5e6 * (1.0 + 0.01 * wobble),
+            )
+        })
+        .collect();
+    record(&sandbox, &history);
+    let current = probed(synthetic_run(50, 1.25e7, 0.01), 6.25e6);
+    let path = sandbox.path().join("current.json");
+    std::fs::write(&path, encode_run(&current)).unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--run",
+            path.to_str().unwrap(),
+            "--no-record",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        sandbox.run(&args)
+    };
+    let out = check(&[]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let entry = wall_time(&json(&out)).clone();
+    assert_eq!(entry["method"], "history", "{entry}");
+    assert_ne!(entry["verdict"], "regressed", "{entry}");
+    assert!(
+        (entry["history"]["machine"].as_f64().unwrap() - 0.25).abs() < 0.01,
+        "{entry}"
+    );
+    assert!(
+        entry["notes"]
+            .to_string()
+            .contains("the machine ran 25.1% slower"),
+        "{entry}"
+    );
+
+    let ignored = check(&["--speed-probe", "ignore"]);
+    assert_eq!(code(&ignored), 1, "{}", stdout(&ignored));
+    assert_eq!(wall_time(&json(&ignored))["verdict"], "regressed");
+}
+
 #[test]
 fn policies_set_thresholds_by_name_and_glob() {
     let sandbox = Sandbox::new();

@@ -739,7 +739,9 @@ fn decide_family(analysed: &mut [Analysed], gating: bool, config: &CompareConfig
         entry.interval = Some(interval);
         entry.confidence = Some(1.0 - miss);
         entry.detectable = detectable_effect(&estimate.law, miss, config.power);
-        decide(entry, config, adjusted[k], interval);
+        let change = entry.change.unwrap_or(0.0);
+        let range = estimate.law.estimate_range().unwrap_or((change, change));
+        decide(entry, config, adjusted[k], interval, range);
     }
 }
 
@@ -1103,13 +1105,13 @@ fn history_estimate(
         machine: e.machine_shift,
     });
     if let (Some(shift), Some(beyond)) = (e.machine_shift, e.machine_beyond_range)
-        && beyond >= 0.01
+        && beyond.abs() >= 0.01
     {
         entry.notes.push(format!(
-            "the machine ran {:.1}% {} than during the baseline's jobs (speed probe), {:.1}% beyond the range they saw: the interval is widened by that much",
+            "the machine ran {:.1}% {} than during the baseline's jobs (speed probe), {:.1}% beyond the range they saw: up to that much of the change may be the machine's, and the interval allows for it",
             shift.abs() * 100.0,
             if shift > 0.0 { "slower" } else { "faster" },
-            beyond * 100.0
+            beyond.abs() * 100.0
         ));
     }
     // The change is measured from the typical past job, so that is the baseline value shown.
@@ -1135,19 +1137,23 @@ fn detectable_effect(law: &Law, miss: f64, power: f64) -> Option<f64> {
 
 /// Applies the verdict rule (see the module docs) to an entry's `interval`, at the level its
 /// family's false discovery control set; `significance` is its q-value (or p-value without
-/// false discovery control), quoted in the reason.
+/// false discovery control), quoted in the reason. `estimates` is the range of changes the point
+/// estimate stands for (one value unless part of it may be the machine's; see
+/// [`Law::Biased`]): a regression must be beyond the threshold at its least, an improvement at
+/// its most.
 fn decide(
     entry: &mut MetricComparison,
     config: &CompareConfig,
     significance: f64,
     (lo, hi): (f64, f64),
+    estimates: (f64, f64),
 ) {
     let settings = config.effective(&entry.benchmark);
-    let change = entry.change.unwrap_or(0.0);
-    // Orient so that positive means worse.
-    let (worse, worse_lo, worse_hi) = match entry.direction {
-        Direction::LowerIsBetter => (change, lo, hi),
-        Direction::HigherIsBetter => (-change, -hi, -lo),
+    // Orient so that positive means worse; `worse` is the least-worse estimate when judging a
+    // regression and `better` the least-better when judging an improvement.
+    let (worse, better, worse_lo, worse_hi) = match entry.direction {
+        Direction::LowerIsBetter => (estimates.0, estimates.1, lo, hi),
+        Direction::HigherIsBetter => (-estimates.1, -estimates.0, -hi, -lo),
     };
     let threshold = settings.threshold;
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
@@ -1163,9 +1169,9 @@ fn decide(
         entry.verdict = Verdict::Regressed;
         entry.severity = Some(settings.severity.grade(size));
         entry.reason = format!("worse by {} ({p_text})", pct(size));
-    } else if worse_hi < 0.0 && (worse < -threshold || worse_hi < -threshold) {
+    } else if worse_hi < 0.0 && (better < -threshold || worse_hi < -threshold) {
         entry.verdict = Verdict::Improved;
-        entry.reason = format!("better by {} ({p_text})", pct(-worse.min(worse_hi)));
+        entry.reason = format!("better by {} ({p_text})", pct(-better.min(worse_hi)));
     } else if worse_lo > -threshold && worse_hi < threshold {
         entry.verdict = Verdict::Unchanged;
         entry.reason = format!("interval within ±{}", trim_pct(threshold));

@@ -99,8 +99,9 @@ pub struct HistoryEstimate {
     /// How much slower (positive) or faster the machine ran than during the past jobs on
     /// average, by the speed probe, when both sides have one.
     pub machine_shift: Option<f64>,
-    /// How far (relative) this job's probe lies outside the range of the past jobs' probes: the
-    /// shift no history explains, which widens the interval (0 inside the range).
+    /// How far (relative) this job's probe lies outside the range of the past jobs' probes:
+    /// the shift no history explains, by which the interval is stretched on its side (positive:
+    /// a slower machine; 0 inside the range).
     pub machine_beyond_range: Option<f64>,
     /// The law of the log change, for p-values and intervals at any level.
     pub law: crate::inference::Law,
@@ -123,13 +124,25 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
     // The past jobs' spread covers the machine speeds they saw; a job on a machine outside that
     // range (a busy runner against a quiet history) may differ by as much as the machine did
     // beyond it, which no history predicts: that excess widens the interval, whole.
-    let excess = machine.map_or(0.0, |m| m.beyond_range);
-    let variance = between + current.log_se.powi(2) + s2 / kf + excess * excess;
+    let variance = between + current.log_se.powi(2) + s2 / kf;
     let d = current.median.ln() - mean;
-    let law = crate::inference::Law::Location {
-        centre: d,
-        scale: variance.max(0.0).sqrt(),
-        df: kf - 1.0,
+    // A benchmark slows down with its machine by at most as much as the probe did (between not
+    // at all, for a sleep or an I/O wait, and fully, for a CPU-bound loop): the part of this
+    // job's shift beyond the history's range may be that much of its estimate, in the
+    // machine's direction, and the interval is stretched by it on that side.
+    let law = match machine.map(|m| m.beyond_range) {
+        Some(excess) if excess != 0.0 => crate::inference::Law::Biased {
+            centre: d,
+            scale: variance.max(0.0).sqrt(),
+            df: kf - 1.0,
+            below: excess.max(0.0),
+            above: (-excess).max(0.0),
+        },
+        _ => crate::inference::Law::Location {
+            centre: d,
+            scale: variance.max(0.0).sqrt(),
+            df: kf - 1.0,
+        },
     };
     Some(HistoryEstimate {
         jobs: k,
@@ -154,7 +167,8 @@ pub fn analyze(history: &[JobStat], current: &JobStat, confidence: f64) -> Optio
 struct MachineShift {
     /// From the past jobs' mean log probe median.
     from_mean: f64,
-    /// Beyond the range of the past jobs' log probe medians (0 inside it).
+    /// Beyond the range of the past jobs' log probe medians: positive for a slower machine,
+    /// negative for a faster one, 0 inside it.
     beyond_range: f64,
 }
 
@@ -179,7 +193,7 @@ fn machine_shift(history: &[JobStat], current: &JobStat) -> Option<MachineShift>
         });
     Some(MachineShift {
         from_mean: here - past.iter().sum::<f64>() / past.len() as f64,
-        beyond_range: (here - high).max(0.0) + (low - here).max(0.0),
+        beyond_range: (here - high).max(0.0) - (low - here).max(0.0),
     })
 }
 
@@ -248,7 +262,10 @@ mod tests {
         let est = analyze(&history, &busy, 0.95).unwrap();
         assert!((est.machine_shift.unwrap() - 0.25).abs() < 0.01, "{est:?}");
         assert!(est.machine_beyond_range.unwrap() > 0.2, "{est:?}");
-        assert!(est.interval.0 < 0.0, "the machine explains it: {est:?}");
+        // The machine explains it: the least change the estimate stands for is about nothing,
+        // and so is the interval's lower end.
+        let (least, _) = est.law.estimate_range().unwrap();
+        assert!(least.abs() < 0.01 && est.interval.0 < 0.01, "{est:?}");
         // On the same machine, a real 25% slowdown stays certain, and inside the range the
         // history saw, nothing is widened.
         let same_machine = probed(job(1.25, &mut rng), 5e6);

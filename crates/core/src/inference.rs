@@ -69,6 +69,21 @@ pub enum Law {
         /// Degrees of freedom (`f64::INFINITY` for the normal law).
         df: f64,
     },
+    /// A location law whose estimate may be off by a known bias of at most `below` downwards
+    /// or `above` upwards (the share of a machine's speed change a benchmark felt): the interval
+    /// is the location interval stretched by those amounts, and the p-value is dual to it.
+    Biased {
+        /// The estimated log change.
+        centre: f64,
+        /// Its standard error.
+        scale: f64,
+        /// Degrees of freedom.
+        df: f64,
+        /// How much of the estimate may be bias upwards (it is at most this much too high).
+        below: f64,
+        /// How much it may be too low.
+        above: f64,
+    },
     /// The exact bootstrap law of a ratio of medians.
     Bootstrap(RatioLaw),
     /// Sorted paired log ratios: the sign test and its order-statistic interval for their median.
@@ -88,6 +103,30 @@ impl Law {
                 } else {
                     0.0
                 }
+            }
+            Law::Biased {
+                centre,
+                scale,
+                df,
+                below,
+                above,
+            } => {
+                // The interval excludes 0 above when centre - below - t * scale > 0, below when
+                // centre + above + t * scale < 0: the p-value is the smallest miss at which
+                // either happens.
+                let (low, high) = (centre - below, centre + above);
+                if *scale <= 0.0 {
+                    return if low > 0.0 || high < 0.0 { 0.0 } else { 1.0 };
+                }
+                let one_side = |t: f64| student_t_two_sided(t, *df);
+                let p = if low > 0.0 {
+                    one_side(low / scale)
+                } else if high < 0.0 {
+                    one_side(high / scale)
+                } else {
+                    1.0
+                };
+                p.min(1.0)
             }
             Law::Bootstrap(law) => law.p_value(),
             Law::Signs(sorted) => {
@@ -115,6 +154,23 @@ impl Law {
                 };
                 ((centre - half).exp_m1(), (centre + half).exp_m1())
             }
+            Law::Biased {
+                centre,
+                scale,
+                df,
+                below,
+                above,
+            } => {
+                let half = if *scale > 0.0 {
+                    scale * student_t_quantile(1.0 - miss / 2.0, *df)
+                } else {
+                    0.0
+                };
+                (
+                    (centre - below - half).exp_m1(),
+                    (centre + above + half).exp_m1(),
+                )
+            }
             Law::Bootstrap(law) => {
                 let (lo, hi) = law.interval(miss);
                 (lo - 1.0, hi - 1.0)
@@ -140,11 +196,28 @@ impl Law {
         }
     }
 
+    /// The relative changes the estimate stands for: one value, except for a biased law, whose
+    /// estimate may be off by its bias (`(exp(centre - below) - 1, exp(centre + above) - 1)`).
+    /// `None` for the laws whose estimate is not their centre (bootstrap, sign test).
+    #[must_use]
+    pub fn estimate_range(&self) -> Option<(f64, f64)> {
+        match self {
+            Law::Location { centre, .. } => Some((centre.exp_m1(), centre.exp_m1())),
+            Law::Biased {
+                centre,
+                below,
+                above,
+                ..
+            } => Some(((centre - below).exp_m1(), (centre + above).exp_m1())),
+            Law::Bootstrap(_) | Law::Signs(_) => None,
+        }
+    }
+
     /// The standard error of the estimate on a log scale, for the minimum detectable effect.
     #[must_use]
     pub fn log_standard_error(&self) -> f64 {
         match self {
-            Law::Location { scale, .. } => *scale,
+            Law::Location { scale, .. } | Law::Biased { scale, .. } => *scale,
             Law::Bootstrap(_) | Law::Signs(_) => {
                 // The width of the 95% interval over that of a normal one.
                 let (lo, hi) = self.interval(0.05);
@@ -300,6 +373,13 @@ mod tests {
                     centre: side.centre,
                     scale: side.variance.sqrt(),
                     df: side.df,
+                },
+                Law::Biased {
+                    centre: side.centre,
+                    scale: side.variance.sqrt(),
+                    df: side.df,
+                    below: 0.004 * f64::from(trial % 3),
+                    above: 0.002 * f64::from(trial % 2),
                 },
             ];
             for law in &laws {
