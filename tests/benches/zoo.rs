@@ -57,6 +57,7 @@ struct Config {
     modes: Modes,
     ab_args: Vec<String>,
     check_args: Vec<String>,
+    run_args: Vec<String>,
     out: PathBuf,
     settle: Duration,
     seed: u64,
@@ -135,6 +136,7 @@ impl Config {
             modes: modes()?,
             ab_args: words("ZOO_AB_ARGS"),
             check_args: words("ZOO_CHECK_ARGS"),
+            run_args: words("ZOO_RUN_ARGS"),
             out: var("ZOO_OUT").map_or_else(|| root.join("target/zoo.md"), PathBuf::from),
             settle: Duration::from_secs_f64(settle),
             seed: var("ZOO_SEED").and_then(|s| s.parse().ok()).unwrap_or(1),
@@ -472,7 +474,13 @@ fn stored_phase(
             load.set(base_phase)
                 .map_err(|e| format!("load generator: {e}"))?;
             let baseline_load = trials::load_now();
-            let baseline = StoredBaseline::record(bk, group.path(), kind.name(), &commands.base[k]);
+            let baseline = StoredBaseline::record(
+                bk,
+                group.path(),
+                kind.name(),
+                &commands.base[k],
+                &config.run_args,
+            );
             load.set(check_phase)
                 .map_err(|e| format!("load generator: {e}"))?;
             let mut effects: Vec<usize> = (0..config.effects.len()).collect();
@@ -530,6 +538,20 @@ fn progress(trial: &Trial, trials: usize, started: Instant) {
 
 /// Prints the tables (at the end) and writes them, and every trial as CSV, next to `ZOO_OUT`
 /// (after every phase too, so a run stopped after hours keeps what it measured).
+/// The CPU model and kernel release, for the report's header.
+fn machine() -> (String, String) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    (cpu, kernel)
+}
+
 fn write_report(
     config: &Config,
     version: &str,
@@ -551,15 +573,7 @@ fn write_report(
     } else {
         Vec::new()
     };
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let (cpu, kernel) = machine();
     let title = match (config.quick, done) {
         (true, _) => format!(
             "Smoke run (ZOO_QUICK=1): {} trials per cell, not results",
@@ -580,7 +594,7 @@ fn write_report(
             results.started_at.strftime("%Y-%m-%d %H:%M UTC"),
         ),
         format!(
-            "{:.0} s {}; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}",
+            "{:.0} s {}; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}, ZOO_RUN_ARGS {:?}, ZOO_METRIC {:?}",
             started.elapsed().as_secs_f64(),
             if done { "in total" } else { "so far" },
             results.trials.len(),
@@ -588,6 +602,8 @@ fn write_report(
             stored_phases,
             config.ab_args.join(" "),
             config.check_args.join(" "),
+            config.run_args.join(" "),
+            cli::judged_metric(),
         ),
         format!(
             "{} warnings (a verdict whose samples are not those of its run file): {}",

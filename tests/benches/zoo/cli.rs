@@ -155,22 +155,32 @@ impl Verdict {
         Ok(Verdict { passed, entries })
     }
 
-    /// The gating wall-time entry of a one-benchmark document (every zoo workload is one
-    /// benchmark whose first metric, `wall_time`, is what the gate judges by default).
-    pub(crate) fn wall_time(&self) -> Result<&Entry, String> {
+    /// The gating entry of the judged metric in a one-benchmark document (every zoo workload
+    /// is one benchmark; the metric is `wall_time`, what the gate judges by default, unless
+    /// `ZOO_METRIC` names another, e.g. `instructions`).
+    pub(crate) fn judged_entry(&self) -> Result<&Entry, String> {
+        let metric = judged_metric();
         let mut gating = self
             .entries
             .iter()
-            .filter(|e| e.gating && e.metric == "wall_time");
+            .filter(|e| e.gating && e.metric == metric);
         match (gating.next(), gating.next()) {
             (Some(entry), None) => Ok(entry),
-            (None, _) => Err("no gating wall_time entry in the verdict".into()),
-            (Some(_), Some(_)) => Err("several gating wall_time entries in the verdict".into()),
+            (None, _) => Err(format!("no gating {metric} entry in the verdict")),
+            (Some(_), Some(_)) => Err(format!("several gating {metric} entries in the verdict")),
         }
     }
 }
 
-/// Each benchmark's name and the samples of its primary (first) metric, in run-file order.
+/// The metric the trials judge: `ZOO_METRIC`, else `wall_time`.
+pub(crate) fn judged_metric() -> String {
+    std::env::var("ZOO_METRIC")
+        .ok()
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| "wall_time".to_owned())
+}
+
+/// Each benchmark's name and the samples of the judged metric, in run-file order.
 pub(crate) type Samples = Vec<(String, Vec<f64>)>;
 
 /// The samples of a run file (`--out`).
@@ -184,7 +194,11 @@ pub(crate) fn run_samples(path: &Path) -> Result<Samples, String> {
         .ok_or_else(|| format!("run file {} has no benchmarks", path.display()))?
         .iter()
         .map(|b| {
-            let samples = b["metrics"][0]["samples"]
+            let metric = judged_metric();
+            let samples = b["metrics"]
+                .as_array()
+                .and_then(|ms| ms.iter().find(|m| m["name"] == metric.as_str()))
+                .map_or(&serde_json::Value::Null, |m| &m["samples"])
                 .as_array()
                 .ok_or_else(|| format!("run file {}: a benchmark has no samples", path.display()))?
                 .iter()

@@ -125,7 +125,7 @@ fn judged(out: &crate::cli::Output, what: &str) -> Result<(Entry, bool), String>
             out.code, verdict.passed
         ));
     }
-    Ok((verdict.wall_time()?.clone(), gate_failed))
+    Ok((verdict.judged_entry()?.clone(), gate_failed))
 }
 
 fn ratio(entry: &Entry) -> Option<f64> {
@@ -181,6 +181,7 @@ impl<'a> StoredBaseline<'a> {
         dir: &'a Path,
         name: &'a str,
         command: &str,
+        extra: &[String],
     ) -> Result<StoredBaseline<'a>, String> {
         let url = format!("file://{}", dir.join("store").display());
         std::fs::create_dir_all(dir.join("store")).map_err(|e| e.to_string())?;
@@ -188,7 +189,8 @@ impl<'a> StoredBaseline<'a> {
         let mut previous = Vec::new();
         for job in 0..BASELINE_JOBS {
             let out_file = dir.join(format!("job{job}.json"));
-            let out = bk.run(&[
+            let out_path = out_file.to_string_lossy();
+            let mut args: Vec<&str> = vec![
                 "run",
                 "-q",
                 "--store",
@@ -200,11 +202,11 @@ impl<'a> StoredBaseline<'a> {
                 "--name",
                 name,
                 "--out",
-                &out_file.to_string_lossy(),
-                "--shell",
-                "--",
-                command,
-            ])?;
+                &out_path,
+            ];
+            args.extend(extra.iter().map(String::as_str));
+            args.extend(["--shell", "--", command]);
+            let out = bk.run(&args)?;
             if out.code != Some(0) {
                 return Err(out.failure(&format!("baseline job {job}")));
             }
