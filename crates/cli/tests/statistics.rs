@@ -391,8 +391,19 @@ fn check_uses_the_history_of_a_pooled_baseline_and_says_when_it_cannot() {
     let doc = json(&out);
     let entry = wall_time(&doc);
     assert_eq!(entry["method"], "history", "{entry}");
+    assert_eq!(
+        doc["method"], "history",
+        "the document says the method its entries used"
+    );
     assert_eq!(entry["history"]["jobs"], 10);
     assert!(entry["history"]["between_jobs"].as_f64().unwrap() > 0.01);
+    // The baseline value shown is the one the change is measured from: the typical past job.
+    let (baseline, current, change) = (
+        entry["baseline"]["centre"].as_f64().unwrap(),
+        entry["current"]["centre"].as_f64().unwrap(),
+        entry["change"].as_f64().unwrap(),
+    );
+    assert!((current / baseline - 1.0 - change).abs() < 1e-9, "{entry}");
     assert_ne!(
         entry["verdict"], "regressed",
         "3% inside ±4% machine noise: {entry}"

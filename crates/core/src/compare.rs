@@ -1287,6 +1287,11 @@ mod tests {
     fn large_speedup_is_an_improvement() {
         let e = verdict_of(noisy(20e6, 20, 1), noisy(10e6, 20, 2));
         assert_eq!(e.verdict, Verdict::Improved, "{e:?}");
+        assert!(
+            e.reason.starts_with("better by 50."),
+            "no sign: {}",
+            e.reason
+        );
     }
 
     #[test]
