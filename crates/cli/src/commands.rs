@@ -1511,6 +1511,7 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
         fail_on_inconclusive: options.fail_on_inconclusive
             || file.fail_on_inconclusive.unwrap_or(false),
         fdr: !options.no_fdr && file.fdr.unwrap_or(defaults.fdr),
+        moderation: file.moderation.unwrap_or(defaults.moderation),
         min_history: file.min_history.unwrap_or(defaults.min_history).max(2),
         method: defaults.method,
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),

@@ -77,6 +77,8 @@ pub struct CompareSection {
     pub max_looks: Option<u32>,
     /// `check`: most seconds of measuring with adaptive runs (default 4 x the first batch).
     pub max_time: Option<f64>,
+    /// Moderate small samples' variances across the suite (default true).
+    pub moderation: Option<bool>,
     /// `check`: what history verdicts do with the speed probe (`widen`, the default, or
     /// `ignore`).
     pub speed_probe: Option<crate::args::SpeedProbePolicy>,

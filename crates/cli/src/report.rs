@@ -148,6 +148,9 @@ fn method_line(comparison: &Comparison) -> String {
                 "independent samples (ratio of medians)".to_owned()
             }
             (Method::TrimmedT, _) => "small samples (trimmed t on logs)".to_owned(),
+            (Method::TrimmedTModerated, _) => {
+                "small samples (trimmed t on logs, variances moderated across the suite)".to_owned()
+            }
             (Method::SummaryT, _) => "the harness's summaries (Welch t)".to_owned(),
             (Method::SummaryRange, _) => {
                 "the harness's ranges (conservative: sd at most half the range)".to_owned()

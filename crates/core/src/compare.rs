@@ -40,6 +40,7 @@ use crate::history::{self, JobStat};
 use crate::inference::{self, Law};
 use crate::key::Fnv64;
 use crate::model::{Benchmark, Direction, Metric, ReportedSummary, SpeedProbe, Unit};
+use crate::moderation;
 use crate::paired;
 use crate::stats::{self, Rng};
 
@@ -130,6 +131,9 @@ pub enum Method {
     /// Independent small samples (fewer than 20 on a side): Yuen's trimmed t on log values
     /// (Welch's t below 5 values, where nothing is trimmed).
     TrimmedT,
+    /// [`Method::TrimmedT`] with each side's variance moderated by the prior that a suite's
+    /// other small-sample benchmarks of the metric imply (empirical Bayes, [`crate::moderation`]).
+    TrimmedTModerated,
     /// A harness's reported summaries (mean, standard deviation or margin of error, count):
     /// Welch's t on a log scale.
     SummaryT,
@@ -153,6 +157,7 @@ impl Method {
             Method::MedianBootstrap => "median-bootstrap",
             Method::MedianNormal => "median-normal",
             Method::TrimmedT => "trimmed-t",
+            Method::TrimmedTModerated => "trimmed-t-moderated",
             Method::SummaryT => "summary-t",
             Method::SummaryRange => "summary-range",
             Method::Paired => "paired",
@@ -232,6 +237,10 @@ pub struct CompareConfig {
     /// Worker threads for large comparisons (the caller picks; the core does no I/O to find out).
     #[serde(skip)]
     pub threads: usize,
+    /// Moderate small samples' variances across the suite (empirical Bayes, default true; see
+    /// [`crate::moderation`]).
+    #[serde(default = "moderation_default")]
+    pub moderation: bool,
     /// The share of `alpha` this analysis may spend (default 1). A sequential design that looks
     /// at growing data several times gives each look a share, so that the chance of any false
     /// alarm over all looks stays at most `alpha`.
@@ -241,6 +250,10 @@ pub struct CompareConfig {
 
 fn full_spend() -> f64 {
     1.0
+}
+
+fn moderation_default() -> bool {
+    true
 }
 
 impl Default for CompareConfig {
@@ -261,6 +274,7 @@ impl Default for CompareConfig {
             policies: BTreeMap::new(),
             threads: 1,
             spend: 1.0,
+            moderation: true,
         }
     }
 }
@@ -681,6 +695,9 @@ fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
                 .collect()
         })
     };
+    if config.moderation {
+        moderate_small_samples(&mut analysed);
+    }
     // False discovery control, separately for the metrics that gate and for the rest: a
     // regression in wall time must not need a larger margin because user time, system time and
     // peak memory were tested beside it.
@@ -692,6 +709,42 @@ fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
         threshold: config.threshold,
         fdr: config.fdr,
         entries: analysed.into_iter().map(|a| a.entry).collect(),
+    }
+}
+
+/// Small samples of one metric across a suite borrow strength from each other
+/// ([`crate::moderation`]): where at least 8 sides of trimmed-t comparisons of a metric exist,
+/// each side's variance is moderated towards the prior they imply, and the entry's law and
+/// p-value are recomputed. Each metric has its own prior: wall time and memory vary differently.
+fn moderate_small_samples(analysed: &mut [Analysed]) {
+    let mut by_metric: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, a) in analysed.iter().enumerate() {
+        if a.estimate.as_ref().is_some_and(|e| e.trimmed.is_some()) {
+            by_metric.entry(a.entry.metric.clone()).or_default().push(i);
+        }
+    }
+    for members in by_metric.values() {
+        let estimates: Vec<(f64, f64)> = members
+            .iter()
+            .filter_map(|&i| analysed[i].estimate.as_ref()?.trimmed)
+            .flat_map(|sides| sides.map(|s| s.per_value()))
+            .collect();
+        let Some(prior) = moderation::Prior::estimate(&estimates) else {
+            continue;
+        };
+        for &i in members {
+            let Analysed { entry, estimate } = &mut analysed[i];
+            let Some(estimate) = estimate.as_mut() else {
+                continue;
+            };
+            let Some([base, cur]) = estimate.trimmed else {
+                continue;
+            };
+            estimate.law = inference::welch(base.moderated(&prior), cur.moderated(&prior));
+            estimate.p_value = estimate.law.p_value();
+            entry.p_value = Some(estimate.p_value);
+            entry.method = Method::TrimmedTModerated;
+        }
     }
 }
 
@@ -754,6 +807,44 @@ const MEDIAN_MIN: usize = 20;
 struct Estimate {
     p_value: f64,
     law: Law,
+    /// For the trimmed t on two sides of samples: each side's trimmed log centre and the
+    /// per-value variance behind it, whose variances a suite's other benchmarks can moderate.
+    trimmed: Option<[TrimmedSide; 2]>,
+}
+
+/// One side of a trimmed t: its estimate, and how many values the trimmed mean kept.
+#[derive(Debug, Clone, Copy)]
+struct TrimmedSide {
+    side: inference::Side,
+    kept: f64,
+}
+
+impl TrimmedSide {
+    fn of(sorted: &[f64]) -> Option<Self> {
+        let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+        let side = inference::trimmed(&logs)?;
+        Some(TrimmedSide {
+            side,
+            kept: side.df + 1.0,
+        })
+    }
+
+    /// The variance of one value behind the trimmed mean (its variance times the values kept),
+    /// with its degrees of freedom: what a prior of variances is fitted to.
+    fn per_value(&self) -> (f64, f64) {
+        (self.side.variance * self.kept, self.side.df)
+    }
+
+    /// This side with its per-value variance replaced by the moderated one.
+    fn moderated(&self, prior: &moderation::Prior) -> inference::Side {
+        let (variance, df) = self.per_value();
+        let (posterior, posterior_df) = prior.moderate(variance, df);
+        inference::Side {
+            centre: self.side.centre,
+            variance: posterior / self.kept,
+            df: posterior_df,
+        }
+    }
 }
 
 struct Analysed {
@@ -799,7 +890,18 @@ fn analyse_pair(pair: &Pair<'_>, config: &CompareConfig, cache: &SamplerCache) -
         let p_value = law.p_value();
         entry.change = Some(change);
         entry.p_value = Some(p_value);
-        Estimate { p_value, law }
+        let trimmed = (entry.method == Method::TrimmedT)
+            .then(|| {
+                let sorted = |m: Option<&Metric>| m.map(|m| stats::sorted(&m.samples));
+                let (base, cur) = (sorted(pair.baseline)?, sorted(pair.current)?);
+                Some([TrimmedSide::of(&base)?, TrimmedSide::of(&cur)?])
+            })
+            .flatten();
+        Estimate {
+            p_value,
+            law,
+            trimmed,
+        }
     });
     Analysed { entry, estimate }
 }

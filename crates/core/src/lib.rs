@@ -32,6 +32,7 @@ pub mod history;
 pub mod inference;
 pub mod key;
 pub mod model;
+pub mod moderation;
 pub mod paired;
 pub mod schema;
 pub mod sequential;
