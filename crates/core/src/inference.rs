@@ -95,39 +95,7 @@ impl Law {
     #[must_use]
     pub fn p_value(&self) -> f64 {
         match self {
-            Law::Location { centre, scale, df } => {
-                if *scale > 0.0 {
-                    student_t_two_sided(centre / scale, *df)
-                } else if *centre == 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Law::Biased {
-                centre,
-                scale,
-                df,
-                below,
-                above,
-            } => {
-                // The interval excludes 0 above when centre - below - t * scale > 0, below when
-                // centre + above + t * scale < 0: the p-value is the smallest miss at which
-                // either happens.
-                let (low, high) = (centre - below, centre + above);
-                if *scale <= 0.0 {
-                    return if low > 0.0 || high < 0.0 { 0.0 } else { 1.0 };
-                }
-                let one_side = |t: f64| student_t_two_sided(t, *df);
-                let p = if low > 0.0 {
-                    one_side(low / scale)
-                } else if high < 0.0 {
-                    one_side(high / scale)
-                } else {
-                    1.0
-                };
-                p.min(1.0)
-            }
+            Law::Location { .. } | Law::Biased { .. } => self.location().p_value(),
             Law::Bootstrap(law) => law.p_value(),
             Law::Signs(sorted) => {
                 // Zeros count against both directions, so the test and the interval agree.
@@ -146,31 +114,7 @@ impl Law {
     pub fn interval(&self, miss: f64) -> (f64, f64) {
         let miss = miss.clamp(f64::MIN_POSITIVE, 1.0);
         match self {
-            Law::Location { centre, scale, df } => {
-                let half = if *scale > 0.0 {
-                    scale * student_t_quantile(1.0 - miss / 2.0, *df)
-                } else {
-                    0.0
-                };
-                ((centre - half).exp_m1(), (centre + half).exp_m1())
-            }
-            Law::Biased {
-                centre,
-                scale,
-                df,
-                below,
-                above,
-            } => {
-                let half = if *scale > 0.0 {
-                    scale * student_t_quantile(1.0 - miss / 2.0, *df)
-                } else {
-                    0.0
-                };
-                (
-                    (centre - below - half).exp_m1(),
-                    (centre + above + half).exp_m1(),
-                )
-            }
+            Law::Location { .. } | Law::Biased { .. } => self.location().interval(miss),
             Law::Bootstrap(law) => {
                 let (lo, hi) = law.interval(miss);
                 (lo - 1.0, hi - 1.0)
@@ -193,6 +137,40 @@ impl Law {
                     None => (-1.0, f64::MAX),
                 }
             }
+        }
+    }
+
+    /// A location law's parts, as a biased one (no bias for [`Law::Location`]). The other laws
+    /// have none; for them this is a law that excludes nothing.
+    fn location(&self) -> Shifted {
+        match *self {
+            Law::Location { centre, scale, df } => Shifted {
+                centre,
+                scale,
+                df,
+                below: 0.0,
+                above: 0.0,
+            },
+            Law::Biased {
+                centre,
+                scale,
+                df,
+                below,
+                above,
+            } => Shifted {
+                centre,
+                scale,
+                df,
+                below,
+                above,
+            },
+            Law::Bootstrap(_) | Law::Signs(_) => Shifted {
+                centre: 0.0,
+                scale: f64::INFINITY,
+                df: 1.0,
+                below: 0.0,
+                above: 0.0,
+            },
         }
     }
 
@@ -227,6 +205,47 @@ impl Law {
                 (hi.ln_1p() - lo.ln_1p()) / (2.0 * 1.959_964)
             }
         }
+    }
+}
+
+/// The parts of a location law, biased or not: the estimate may be off by up to `below`
+/// downwards or `above` upwards, beyond its sampling error.
+#[derive(Debug, Clone, Copy)]
+struct Shifted {
+    centre: f64,
+    scale: f64,
+    df: f64,
+    below: f64,
+    above: f64,
+}
+
+impl Shifted {
+    /// The interval excludes 0 above when `centre - below - t * scale > 0`, below when
+    /// `centre + above + t * scale < 0`: the p-value is the smallest miss at which either does.
+    fn p_value(self) -> f64 {
+        let (low, high) = (self.centre - self.below, self.centre + self.above);
+        if self.scale <= 0.0 {
+            return if low > 0.0 || high < 0.0 { 0.0 } else { 1.0 };
+        }
+        if low > 0.0 {
+            student_t_two_sided(low / self.scale, self.df)
+        } else if high < 0.0 {
+            student_t_two_sided(high / self.scale, self.df)
+        } else {
+            1.0
+        }
+    }
+
+    fn interval(self, miss: f64) -> (f64, f64) {
+        let half = if self.scale > 0.0 {
+            self.scale * student_t_quantile(1.0 - miss / 2.0, self.df)
+        } else {
+            0.0
+        };
+        (
+            (self.centre - self.below - half).exp_m1(),
+            (self.centre + self.above + half).exp_m1(),
+        )
     }
 }
 
