@@ -57,6 +57,9 @@ struct Config {
     modes: Modes,
     ab_args: Vec<String>,
     check_args: Vec<String>,
+    /// A second check of the same trial with other arguments (`ZOO_CHECK_ALT_ARGS`), reported
+    /// as the phase with " alt" appended: two settings on the very same baseline and load.
+    check_alt_args: Option<Vec<String>>,
     run_args: Vec<String>,
     out: PathBuf,
     settle: Duration,
@@ -137,6 +140,7 @@ impl Config {
             ab_args: words("ZOO_AB_ARGS"),
             check_args: words("ZOO_CHECK_ARGS"),
             run_args: words("ZOO_RUN_ARGS"),
+            check_alt_args: var("ZOO_CHECK_ALT_ARGS").map(|_| words("ZOO_CHECK_ALT_ARGS")),
             out: var("ZOO_OUT").map_or_else(|| root.join("target/zoo.md"), PathBuf::from),
             settle: Duration::from_secs_f64(settle),
             seed: var("ZOO_SEED").and_then(|s| s.parse().ok()).unwrap_or(1),
@@ -486,27 +490,31 @@ fn stored_phase(
             let mut effects: Vec<usize> = (0..config.effects.len()).collect();
             rng.shuffle(&mut effects);
             for e in effects {
-                let trial_load = trials::load_now();
-                let measured = match &baseline {
-                    Ok(b) => b.check(
-                        &commands.head[k][e],
-                        &config.check_args,
-                        &mut results.warnings,
-                    ),
-                    Err(error) => Measured::error(error.clone()),
-                };
-                let trial = Trial {
-                    mode: Mode::Stored,
-                    kind,
-                    phase: label.clone(),
-                    effect: config.effects[e],
-                    index,
-                    load: trial_load,
-                    baseline_load,
-                    measured,
-                };
-                progress(&trial, config.trials, started);
-                results.trials.push(trial);
+                let variants = std::iter::once((label.clone(), &config.check_args)).chain(
+                    config
+                        .check_alt_args
+                        .as_ref()
+                        .map(|alt| (format!("{label} alt"), alt)),
+                );
+                for (phase, args) in variants {
+                    let trial_load = trials::load_now();
+                    let measured = match &baseline {
+                        Ok(b) => b.check(&commands.head[k][e], args, &mut results.warnings),
+                        Err(error) => Measured::error(error.clone()),
+                    };
+                    let trial = Trial {
+                        mode: Mode::Stored,
+                        kind,
+                        phase,
+                        effect: config.effects[e],
+                        index,
+                        load: trial_load,
+                        baseline_load,
+                        measured,
+                    };
+                    progress(&trial, config.trials, started);
+                    results.trials.push(trial);
+                }
             }
         }
     }
@@ -538,6 +546,32 @@ fn progress(trial: &Trial, trials: usize, started: Instant) {
 
 /// Prints the tables (at the end) and writes them, and every trial as CSV, next to `ZOO_OUT`
 /// (after every phase too, so a run stopped after hours keeps what it measured).
+/// The phase labels the report lists, paired and stored (with the " alt" variants).
+fn phase_labels(config: &Config) -> (Vec<String>, Vec<String>) {
+    let paired_phases: Vec<String> = if config.modes.paired {
+        config.paired_phases.clone()
+    } else {
+        Vec::new()
+    };
+    let stored_phases: Vec<String> = if config.modes.stored {
+        config
+            .stored_phases
+            .iter()
+            .flat_map(|(a, b)| {
+                let label = format!("{a}>{b}");
+                let alt = config
+                    .check_alt_args
+                    .as_ref()
+                    .map(|_| format!("{label} alt"));
+                std::iter::once(label).chain(alt)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (paired_phases, stored_phases)
+}
+
 /// The CPU model and kernel release, for the report's header.
 fn machine() -> (String, String) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -559,20 +593,7 @@ fn write_report(
     results: &Results,
     done: bool,
 ) -> Result<(), String> {
-    let paired_phases: Vec<String> = if config.modes.paired {
-        config.paired_phases.clone()
-    } else {
-        Vec::new()
-    };
-    let stored_phases: Vec<String> = if config.modes.stored {
-        config
-            .stored_phases
-            .iter()
-            .map(|(a, b)| format!("{a}>{b}"))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let (paired_phases, stored_phases) = phase_labels(config);
     let (cpu, kernel) = machine();
     let title = match (config.quick, done) {
         (true, _) => format!(
@@ -594,7 +615,7 @@ fn write_report(
             results.started_at.strftime("%Y-%m-%d %H:%M UTC"),
         ),
         format!(
-            "{:.0} s {}; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}, ZOO_RUN_ARGS {:?}, ZOO_METRIC {:?}",
+            "{:.0} s {}; {} trials measured; paired phases {:?}, stored phases {:?}; ZOO_AB_ARGS {:?}, ZOO_CHECK_ARGS {:?}, ZOO_RUN_ARGS {:?}, ZOO_CHECK_ALT_ARGS {:?}, ZOO_METRIC {:?}",
             started.elapsed().as_secs_f64(),
             if done { "in total" } else { "so far" },
             results.trials.len(),
@@ -603,6 +624,10 @@ fn write_report(
             config.ab_args.join(" "),
             config.check_args.join(" "),
             config.run_args.join(" "),
+            config
+                .check_alt_args
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |a| a.join(" ")),
             cli::judged_metric(),
         ),
         format!(
