@@ -577,8 +577,8 @@ pub struct AbArgs {
     #[arg(long, value_name = "N")]
     pub rounds: Option<u32>,
     /// Keep measuring inconclusive benchmarks up to this many rounds in all, in batches of
-    /// --rounds, with alpha spent across the looks (default 4 x --rounds; equal to --rounds: one
-    /// look, no adaptive rounds).
+    /// --rounds (as many as fit), with alpha spent across the looks (default 4 x --rounds; equal
+    /// to --rounds: one look, no adaptive rounds).
     #[arg(long, value_name = "N")]
     pub max_rounds: Option<u32>,
     /// Stop adding rounds when the next batch would end past this many seconds (default 4 x

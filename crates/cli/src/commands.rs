@@ -730,13 +730,17 @@ impl App {
                     *slot = again;
                 }
             }
-            *comparison = compare::compare_job_with_baseline(
+            let full = CompareConfig {
+                spend: 1.0,
+                ..config.clone()
+            };
+            let again = compare::compare_job_with_baseline(
                 baseline,
                 &run.benchmarks,
                 self.probe_of(run, args),
-                config,
+                &full,
             );
-            note_confirmations(&first, comparison, &suspects, "measured again");
+            *comparison = merge_confirmations(first, &again, &suspects, "measured again");
         }
         Ok(())
     }
@@ -1577,32 +1581,40 @@ fn append_samples(into: &mut Benchmark, more: Benchmark) {
     }
 }
 
-/// Notes on each re-measured entry whether the regression was confirmed.
-fn note_confirmations(
-    first: &compare::Comparison,
-    confirmed: &mut compare::Comparison,
+/// The comparison after a confirmation: `first`'s entries, but for the benchmarks re-measured
+/// (`suspects`), their entries from `confirmed`, each noting whether the regression held.
+/// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
+/// there, so `confirmed` may be judged at the whole alpha; the benchmarks not re-measured keep
+/// the verdicts of the looks that decided them.
+fn merge_confirmations(
+    first: compare::Comparison,
+    confirmed: &compare::Comparison,
     suspects: &[String],
     how: &str,
-) {
-    for entry in &mut confirmed.entries {
-        if !suspects.contains(&entry.benchmark) || !entry.gating {
+) -> compare::Comparison {
+    let mut merged = first;
+    for entry in &mut merged.entries {
+        if !suspects.contains(&entry.benchmark) {
             continue;
         }
-        let was = first
+        let Some(again) = confirmed
             .entries
             .iter()
             .find(|e| e.benchmark == entry.benchmark && e.metric == entry.metric)
-            .map(|e| e.verdict);
-        if was != Some(Verdict::Regressed) {
+        else {
             continue;
-        }
-        let note = if entry.verdict == Verdict::Regressed {
-            format!("confirmed: {how}, still regressed")
-        } else {
-            format!("not confirmed: looked regressed, {how}: {}", entry.verdict)
         };
-        entry.notes.push(note);
+        let was = entry.verdict;
+        *entry = again.clone();
+        if entry.gating && was == Verdict::Regressed {
+            entry.notes.push(if entry.verdict == Verdict::Regressed {
+                format!("confirmed: {how}, still regressed")
+            } else {
+                format!("not confirmed: looked regressed, {how}: {}", entry.verdict)
+            });
+        }
     }
+    merged
 }
 
 /// 64 bits that make run ids of the same millisecond distinct: std's per-process random hash
@@ -1651,5 +1663,50 @@ impl Progress for Bar {
         if let Some(bar) = &self.0 {
             bar.set_position(u64::from(done));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use benchkeep_core::compare::{self, CompareConfig, Comparison, Verdict};
+    use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+
+    use super::merge_confirmations;
+
+    fn comparison(verdicts: &[(&str, f64)]) -> Comparison {
+        let bench = |name: &str, centre: f64| Benchmark {
+            name: name.into(),
+            command: None,
+            metrics: vec![Metric::new(
+                "wall_time",
+                Unit::nanoseconds(),
+                Direction::LowerIsBetter,
+                (0..30)
+                    .map(|i| centre * (1.0 + 0.001 * f64::from(i % 5)))
+                    .collect(),
+            )],
+            params: std::collections::BTreeMap::new(),
+        };
+        let base: Vec<Benchmark> = verdicts.iter().map(|(n, _)| bench(n, 1e6)).collect();
+        let cur: Vec<Benchmark> = verdicts.iter().map(|(n, c)| bench(n, 1e6 * c)).collect();
+        compare::compare(&base, &cur, &CompareConfig::default())
+    }
+
+    /// Only the re-measured benchmarks take the confirmation's verdicts; the others keep the
+    /// looks that decided them (a confirmation judged at the whole alpha must not create new
+    /// regressions elsewhere).
+    #[test]
+    fn a_confirmation_replaces_the_suspects_only() {
+        let first = comparison(&[("a", 1.3), ("b", 1.0)]);
+        assert_eq!(first.entries[0].verdict, Verdict::Regressed);
+        let confirmed = comparison(&[("a", 1.0), ("b", 1.3)]);
+        let merged = merge_confirmations(first, &confirmed, &["a".to_owned()], "measured again");
+        assert_eq!(merged.entries[0].verdict, Verdict::Unchanged);
+        assert!(merged.entries[0].notes[0].starts_with("not confirmed"));
+        assert_eq!(
+            merged.entries[1].verdict,
+            Verdict::Unchanged,
+            "b keeps its first verdict"
+        );
     }
 }

@@ -25,19 +25,30 @@ const EXACT_MEDIAN_MAX: usize = 200;
 #[derive(Debug, Clone)]
 pub struct MedianSampler {
     n: usize,
-    /// `((i, j), probability)`, atoms below 1e-9 dropped: together they weigh under 1e-6, which
-    /// cannot move a 95% (or 99.9%) interval.
+    /// `((i, j), probability)`, atoms below 1e-9 dropped (see [`MedianSampler::dropped`]).
     law: Option<Vec<((u32, u32), f64)>>,
+    /// The probability the dropped atoms had together: what the law cannot resolve.
+    dropped: f64,
 }
 
 impl MedianSampler {
     /// A sampler for sorted samples of size `n` (`n > 0`).
     #[must_use]
     pub fn new(n: usize) -> Self {
-        MedianSampler {
-            n,
-            law: (n <= EXACT_MEDIAN_MAX).then(|| resample_median_law(n)),
-        }
+        let (law, dropped) = if n <= EXACT_MEDIAN_MAX {
+            let (law, dropped) = resample_median_law(n);
+            (Some(law), dropped)
+        } else {
+            (None, 0.0)
+        };
+        MedianSampler { n, law, dropped }
+    }
+
+    /// The total probability of the atoms dropped from the tabulated law (each below 1e-9; at
+    /// most about 2e-5 for 200 values): tail probabilities smaller than this are not resolved.
+    #[must_use]
+    pub fn dropped(&self) -> f64 {
+        self.dropped
     }
 
     /// The law bound to positive `sorted` data on a log scale: `(ln median value, probability)`,
@@ -132,9 +143,12 @@ fn binomial_upper_tail(n: usize, p: f64, k: usize, ln_fact: &[f64]) -> f64 {
         .min(1.0)
 }
 
+/// The (0-based) sorted positions whose average is a resample's median, with their probability.
+type MedianAtoms = Vec<((u32, u32), f64)>;
+
 /// The exact joint law of the (0-based) sorted positions whose average is the median of a
 /// resample with replacement of `n` sorted values: a list of `((i, j), probability)`.
-fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
+fn resample_median_law(n: usize) -> (MedianAtoms, f64) {
     let ln_fact = ln_factorials(n);
     let nf = n as f64;
     // P(order statistic of rank k <= position i) = P(Binomial(n, (i+1)/n) >= k).
@@ -182,14 +196,16 @@ fn resample_median_law(n: usize) -> Vec<((u32, u32), f64)> {
             }
         }
     }
-    // Atoms below 1e-9 weigh under 1e-6 together (at most ~20,000 atoms): they cannot move a
-    // 95% (or 99.9%) interval, and dropping them halves the work per comparison.
+    // Atoms below 1e-9 weigh at most about 2e-5 together (at most ~20,000 atoms): they cannot
+    // move an interval that misses with more than that, and dropping them halves the work per
+    // comparison. Their mass is returned, so p-values are never claimed below it.
+    let before: f64 = atoms.iter().map(|&(_, p)| p).sum();
     atoms.retain(|&(_, p)| p > 1e-9);
     let total: f64 = atoms.iter().map(|&(_, p)| p).sum();
     for atom in &mut atoms {
         atom.1 /= total;
     }
-    atoms
+    (atoms, (before - total).max(0.0))
 }
 
 /// Reusable [`MedianSampler`]s, one per sample size.
@@ -229,10 +245,10 @@ const LATTICE_STEPS: usize = 128;
 /// median's bootstrap law is known exactly (see [`MedianSampler`]), the two laws are placed on a
 /// common logarithmic lattice of 128 steps spanning the wider of them, and the law of
 /// `log(C / B)` is their exact convolution there. The only approximation is the lattice:
-/// quantiles are within one step (1/127 of the wider median law's range), which is finer than the
-/// scatter of a 2,000-resample Monte Carlo interval, and the result is deterministic. `resamples`
-/// and `rng` serve larger samples, or samples containing zeros, where resamples are drawn
-/// directly.
+/// quantiles are within one step (1/127 of the wider median law's range; usually finer than the
+/// scatter of a 2,000-resample Monte Carlo interval, though an outlier widens the range), and the
+/// result is deterministic. `resamples` and `rng` serve larger samples, or samples containing
+/// zeros, where resamples are drawn directly.
 #[must_use]
 pub fn ratio_of_medians_law(
     baseline: (&[f64], &MedianSampler),
@@ -248,7 +264,9 @@ pub fn ratio_of_medians_law(
             current.1.bind_log_law(current.0),
         )
     {
-        return RatioLaw::Lattice(Lattice::new(&base, &cur));
+        let mut lattice = Lattice::new(&base, &cur);
+        lattice.unresolved = baseline.1.dropped() + current.1.dropped();
+        return RatioLaw::Lattice(lattice);
     }
     RatioLaw::Resampled(monte_carlo_ratios(baseline.0, current.0, resamples, rng))
 }
@@ -300,13 +318,13 @@ impl RatioLaw {
     /// below `miss` (up to ties at the boundary, which the comparison resolves by the interval).
     #[must_use]
     pub fn p_value(&self) -> f64 {
-        // The resolution of each law: the lattice dropped atoms below 1e-9, and B resamples
-        // cannot tell a probability below 1 / (B + 1) from zero. A p-value of exactly 0 would
-        // claim more than either knows.
+        // The resolution of each law: the lattice's tabulated laws dropped atoms (their mass is
+        // known), and B resamples cannot tell a probability below 1 / (B + 1) from zero. A
+        // p-value of exactly 0 would claim more than either knows.
         let (below, above, floor) = match self {
             RatioLaw::Lattice(lattice) => {
                 let (below, above) = lattice.tails_at_one();
-                (below, above, 1e-9)
+                (below, above, lattice.unresolved.max(1e-12))
             }
             RatioLaw::Resampled(ratios) => {
                 let total = ratios.len().max(1) as f64;
@@ -349,6 +367,8 @@ pub struct Lattice {
     offset: usize,
     /// Number of lattice points of the difference.
     points: usize,
+    /// Probability the two tabulated median laws dropped: tails below it are not resolved.
+    unresolved: f64,
 }
 
 impl Lattice {
@@ -403,6 +423,7 @@ impl Lattice {
             base,
             cumulative_current,
             suffix_base,
+            unresolved: 0.0,
         }
     }
 
@@ -585,8 +606,8 @@ fn law_quantile(law: &[(f64, f64)], level: f64) -> f64 {
 }
 
 /// Every Monte Carlo resampled ratio of medians, ascending, drawing each resample's median
-/// directly. Samples are non-negative (callers check), so a ratio is non-negative, infinite (a
-/// zero baseline median) or NaN (both zero, which sorts last and counts as no evidence).
+/// directly. Samples are non-negative (callers check), so a ratio is non-negative or infinite (a
+/// zero baseline median); both medians zero count as a ratio of 1.
 fn monte_carlo_ratios(
     baseline: &[f64],
     current: &[f64],
@@ -598,7 +619,9 @@ fn monte_carlo_ratios(
         .map(|_| {
             let b = draw_directly(baseline, &mut base_counts, rng);
             let c = draw_directly(current, &mut cur_counts, rng);
-            c / b
+            // Both medians zero (0 / 0): no evidence either way, a ratio of 1. (NaN would
+            // sort by its sign bit, first or last, and break the partition the p-value reads.)
+            if b == 0.0 && c == 0.0 { 1.0 } else { c / b }
         })
         .collect();
     ratios.sort_unstable_by(f64::total_cmp);
@@ -633,7 +656,7 @@ mod tests {
     fn tabulated_median_law_matches_full_enumeration() {
         for n in 1..=7 {
             let exact = enumerate_law(n);
-            let table: HashMap<_, _> = resample_median_law(n).into_iter().collect();
+            let table: HashMap<_, _> = resample_median_law(n).0.into_iter().collect();
             for (atom, p) in &exact {
                 let got = table.get(atom).copied().unwrap_or(0.0);
                 assert!((got - p).abs() < 1e-12, "n={n} atom={atom:?}: {got} vs {p}");
@@ -753,5 +776,24 @@ mod tests {
             lo < 1.10 && 1.10 < hi && lo > 1.08 && hi < 1.12,
             "{lo} {hi}"
         );
+    }
+
+    /// Resamples whose medians are both zero (samples with many zeros, such as system time) are a
+    /// ratio of 1, not NaN: NaN would sort by its sign bit and break the partition the p-value is
+    /// read from.
+    #[test]
+    fn zero_medians_on_both_sides_are_no_evidence_not_nan() {
+        let mut side = vec![0.0; 9];
+        side.extend((1..=12).map(f64::from));
+        let sorted_side = sorted(&side);
+        let mut rng = Rng::seed_from_u64(2);
+        let ratios = monte_carlo_ratios(&sorted_side, &sorted_side, 4000, &mut rng);
+        assert!(ratios.iter().all(|r| !r.is_nan()));
+        assert!(ratios.windows(2).all(|w| w[0] <= w[1]), "sorted");
+        let law = RatioLaw::Resampled(ratios);
+        let p = law.p_value();
+        assert!(p > 0.5, "identical sides: {p}");
+        let (lo, hi) = law.interval(0.05);
+        assert!(lo <= 1.0 && hi >= 1.0, "({lo}, {hi})");
     }
 }

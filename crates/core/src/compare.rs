@@ -1,32 +1,31 @@
 //! The comparison engine: per benchmark and metric, a verdict from effect size and significance.
 //!
-//! Three methods estimate each metric's relative change, its confidence interval and a p-value
-//! ([`Method`]):
+//! Each entry is estimated by the method its data allows ([`Method`]; chosen in
+//! `compare/estimate.rs`): paired rounds (the sign test on the median ratio from 20 rounds, the
+//! trimmed t below), history (this job against the spread between a baseline's past jobs, see
+//! [`crate::history`]), or independent samples (the exact bootstrap of the ratio of medians from
+//! 20 samples a side, order-statistic standard errors above 200, Yuen's trimmed t below 20,
+//! moderated across a suite; Welch's t or a conservative range rule on a harness's summaries).
+//! Every method yields one sampling law of its estimate ([`crate::inference::Law`]), from which
+//! both its p-value and its interval at any level come.
 //!
-//! - **independent samples** (`median-bootstrap`): the current run against the pooled baseline:
-//!   the ratio of medians with an exact percentile-bootstrap interval, and a Mann-Whitney U test;
-//! - **paired rounds** (`paired`): base and head measured alternately in one job (see
-//!   [`crate::paired`]): the median per-round log ratio, its bootstrap interval over rounds, and a
-//!   Wilcoxon signed-rank test;
-//! - **history** (`history`): the current job against the per-job summaries of a baseline pooled
-//!   from several jobs (see [`crate::history`]), so job-to-job noise is measured, not mistaken
-//!   for a change. Too few past jobs fall back to independent samples and say so.
-//!
-//! The p-values of all benchmarks and metrics of a comparison are then adjusted together by
-//! Benjamini-Hochberg (the false discovery rate is kept at `alpha`; off with `fdr = false`), and
-//! each entry's verdict follows one rule:
+//! The p-values are then adjusted by Benjamini-Hochberg, the gating metrics and the others in
+//! families of their own (off with `fdr = false`), and each entry's interval is read at the level
+//! that adjustment implies (Benjamini and Yekutieli's false coverage rate), so the interval, the
+//! q-value and the verdict always agree. The rule:
 //!
 //! | condition (with "worse" oriented by the metric's direction) | verdict |
 //! |---|---|
-//! | fewer than `min_samples` on either side, or unusable values | `inconclusive` (says why) |
-//! | significant (adjusted p < alpha, interval excludes 0) and worse by more than the threshold | `regressed` |
-//! | significant and better by more than the threshold | `improved` |
+//! | fewer than `min_samples` on either side, no spread, or unusable values | `inconclusive` (says why) |
+//! | the interval excludes no change on the worse side, and the estimate (or the whole interval) is worse by more than the threshold | `regressed` |
+//! | the same on the better side | `improved` |
 //! | the whole interval inside ±threshold | `unchanged` |
-//! | anything else | `inconclusive` ("cannot rule out +X%") |
+//! | anything else | `inconclusive` ("cannot rule out X% worse") |
 //!
-//! A change is never called `unchanged` unless the data rules out a change beyond the threshold.
-//! Every tested entry also reports its minimum detectable effect: the change this data would
-//! detect with 80% power at `alpha`.
+//! A change is never called `unchanged` unless the data rules out a change beyond the threshold,
+//! and an interval wholly beyond the threshold is never `inconclusive`. Every tested entry also
+//! reports its minimum detectable effect: the change this data would detect with 80% power at
+//! the level of its interval.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -122,12 +121,13 @@ impl GateMetrics {
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Method {
-    /// Independent samples, at least 20 per side (at most 200): the ratio of medians with the
-    /// exact percentile-bootstrap law of that ratio (interval and p-value).
+    /// Independent samples, at least 20 per side: the ratio of medians with the percentile
+    /// bootstrap law of that ratio (interval and p-value); exact up to 200 per side, by seeded
+    /// Monte Carlo where a side has zeros.
     #[default]
     MedianBootstrap,
-    /// Independent samples, more than 200 on a side: the ratio of medians, each median's standard
-    /// error from the order statistics around it (normal law).
+    /// Independent samples, more than 200 on a side (all positive): the ratio of medians, each
+    /// median's standard error from the order statistics around it (normal law).
     MedianNormal,
     /// Independent small samples (fewer than 20 on a side): Yuen's trimmed t on log values
     /// (Welch's t below 5 values, where nothing is trimmed).
@@ -578,7 +578,8 @@ pub fn compare_with_baseline(
 
 /// [`compare_with_baseline`] for a job that probed its machine's speed
 /// ([`crate::model::Run::probe`]): where the baseline's jobs probed theirs too, the history
-/// method widens its interval by how much faster or slower this machine ran than theirs.
+/// method allows, for time metrics (nanoseconds, lower is better), for a machine faster or
+/// slower than any of theirs. Other units (memory, instruction counts) are not times.
 #[must_use]
 pub fn compare_job_with_baseline(
     baseline: &Baseline,
@@ -590,8 +591,13 @@ pub fn compare_job_with_baseline(
     let mut pairs = pairs(&baseline.benchmarks, current, |bench, metric| {
         baseline.job_history(bench, metric)
     });
+    // The probe times work: a busy machine makes times longer, and says nothing about memory,
+    // instruction counts or any other unit.
     for pair in &mut pairs {
-        pair.probe = probe;
+        let timed = pair.current.or(pair.baseline).is_some_and(|m| {
+            m.unit == Unit::nanoseconds() && m.direction == Direction::LowerIsBetter
+        });
+        pair.probe = probe.filter(|_| timed);
     }
     run_comparison(&pairs, config)
 }

@@ -331,7 +331,8 @@ impl ReportedSummary {
     /// - a standard deviation `s` of `n` measurements: `(s / value)^2 / n`, `n - 1` degrees of
     ///   freedom (the delta method on a log scale);
     /// - a relative margin of error `r` at confidence `c` of `n` measurements: `(r / t)^2` with
-    ///   `t` Student's `(1 + c) / 2` quantile for `n - 1` degrees of freedom;
+    ///   `t` Student's `(1 + c) / 2` quantile for `n - 1` degrees of freedom (the normal one
+    ///   above 30, as Benchmark.js computes its margin);
     /// - a range `w` with no sample count: `(w / 2 / value)^2`, a bound, because no distribution
     ///   confined to an interval of width `w` has a standard deviation above `w / 2`
     ///   (Popoviciu's inequality), and the centre is taken as one measurement. Conservative on
@@ -356,8 +357,14 @@ impl ReportedSummary {
                 && confidence < 1.0 =>
             {
                 let n = n?;
-                let t =
-                    crate::inference::student_t_quantile(f64::midpoint(1.0, confidence), n - 1.0);
+                // Benchmark.js tabulates Student's t up to 30 degrees of freedom and uses the
+                // normal quantile beyond; so does this, to undo its margin exactly.
+                let df = if n - 1.0 > 30.0 {
+                    f64::INFINITY
+                } else {
+                    n - 1.0
+                };
+                let t = crate::inference::student_t_quantile(f64::midpoint(1.0, confidence), df);
                 Some(((relative / t).powi(2), n - 1.0))
             }
             Spread::Range { value } if value.is_finite() && value >= 0.0 => {

@@ -78,16 +78,15 @@ impl Stop {
     }
 }
 
-/// The looks of one sequential comparison: each benchmark's entries are kept from the look at
-/// which it stopped, so its verdict is the one that stopped it.
+/// The looks of one sequential comparison: each gating entry is kept from the look that decided
+/// it (its alpha was spent there, and later looks with smaller shares must not take the decision
+/// back), and a benchmark is measured again while any of its gating entries is undecided.
 #[derive(Debug, Clone)]
 pub struct Sequential {
     design: Design,
-    /// Benchmarks in the order of the first look.
-    order: Vec<String>,
-    /// Stopped benchmarks: the look and its entries.
-    stopped: BTreeMap<String, (u32, Vec<MetricComparison>)>,
-    /// The latest look's comparison, for the benchmarks still open.
+    /// Decided gating entries by benchmark and metric: the look and the entry.
+    decided: BTreeMap<(String, String), (u32, MetricComparison)>,
+    /// The latest look's comparison.
     latest: Option<(u32, Comparison)>,
 }
 
@@ -97,80 +96,62 @@ impl Sequential {
     pub fn new(design: Design) -> Self {
         Sequential {
             design,
-            order: Vec::new(),
-            stopped: BTreeMap::new(),
+            decided: BTreeMap::new(),
             latest: None,
         }
     }
 
     /// Records look `look`'s comparison (made with `spend` = [`Design::spend`] of that look)
-    /// and returns the benchmarks still worth measuring: those with a gating metric that more
-    /// data could decide ([`MetricComparison::wants_more_data`]; a verdict that more rounds
-    /// cannot change, such as "no spread", does not count). The others stop here.
+    /// and returns the benchmarks still worth measuring: those with a gating entry, not decided
+    /// at an earlier look, that more data could decide ([`MetricComparison::wants_more_data`];
+    /// a verdict that more rounds cannot change, such as "no spread", does not count). Gating
+    /// entries decided now are kept from this look.
     pub fn record(&mut self, look: u32, comparison: Comparison) -> Vec<String> {
-        let mut by_benchmark: BTreeMap<&str, Vec<&MetricComparison>> = BTreeMap::new();
-        for entry in &comparison.entries {
-            if self.order.iter().all(|b| b != &entry.benchmark) {
-                self.order.push(entry.benchmark.clone());
-            }
-            by_benchmark
-                .entry(&entry.benchmark)
-                .or_default()
-                .push(entry);
-        }
-        let mut open = Vec::new();
-        for (name, entries) in by_benchmark {
-            if self.stopped.contains_key(name) {
+        let mut open: Vec<String> = Vec::new();
+        for entry in comparison.entries.iter().filter(|e| e.gating) {
+            let key = (entry.benchmark.clone(), entry.metric.clone());
+            if self.decided.contains_key(&key) {
                 continue;
             }
-            let undecided = entries.iter().any(|e| e.wants_more_data());
-            if undecided {
-                open.push(name.to_owned());
+            if entry.wants_more_data() {
+                if !open.contains(&entry.benchmark) {
+                    open.push(entry.benchmark.clone());
+                }
             } else {
-                self.stopped.insert(
-                    name.to_owned(),
-                    (look, entries.into_iter().cloned().collect()),
-                );
+                self.decided.insert(key, (look, entry.clone()));
             }
         }
         self.latest = Some((look, comparison));
         open
     }
 
-    /// The comparison to report: each benchmark's entries from the look it stopped at, the open
-    /// ones from the latest look (stopped for `reason`). A gating entry that needed more than
-    /// the first look, or was stopped undecided, says after how many samples and why.
+    /// The comparison to report: the latest look's, with each gating entry decided at an
+    /// earlier look taken from that look. A gating entry that needed more than the first look,
+    /// or was stopped undecided (for `reason`), says after how many samples and why.
     #[must_use]
     pub fn finish(mut self, reason: Stop) -> Option<Comparison> {
         let (last, mut latest) = self.latest.take()?;
         let looks = self.design.looks;
-        let mut entries = Vec::with_capacity(latest.entries.len());
-        for name in &self.order {
-            let (look, stop, mut chosen) = match self.stopped.remove(name) {
-                Some((look, entries)) => (look, Stop::Decided, entries),
-                None => (
-                    last,
-                    reason,
-                    latest
-                        .entries
-                        .iter()
-                        .filter(|e| &e.benchmark == name)
-                        .cloned()
-                        .collect(),
-                ),
+        for entry in &mut latest.entries {
+            if !entry.gating {
+                continue;
+            }
+            let key = (entry.benchmark.clone(), entry.metric.clone());
+            let (look, stop) = match self.decided.remove(&key) {
+                Some((look, decided)) => {
+                    *entry = decided;
+                    (look, Stop::Decided)
+                }
+                None => (last, reason),
             };
             if look > 1 || stop != Stop::Decided {
-                for entry in chosen.iter_mut().filter(|e| e.gating) {
-                    let rounds = entry.current.map_or(0, |s| s.n);
-                    entry.notes.push(format!(
-                        "{} after {rounds} samples (look {look} of at most {looks})",
-                        stop.describe()
-                    ));
-                }
+                let rounds = entry.current.map_or(0, |s| s.n);
+                entry.notes.push(format!(
+                    "{} after {rounds} samples (look {look} of at most {looks})",
+                    stop.describe()
+                ));
             }
-            entries.extend(chosen);
         }
-        latest.entries = entries;
         Some(latest)
     }
 }
@@ -257,5 +238,64 @@ mod tests {
         assert_eq!(small.verdict, Verdict::Regressed, "{small:?}");
         assert!(small.current.unwrap().n > 6);
         assert!(small.notes[0].starts_with("decided after"), "{small:?}");
+    }
+
+    /// A gating entry decided at an earlier look keeps that look's verdict while another gating
+    /// metric of the same benchmark is still measured: later looks spend less alpha and must not
+    /// take a decision back.
+    #[test]
+    fn a_decided_metric_keeps_its_look_while_another_one_is_measured() {
+        use crate::compare::{Comparison, Method, MetricComparison};
+        let entry = |metric: &str, verdict: Verdict, n: usize| MetricComparison {
+            benchmark: "b".into(),
+            metric: metric.into(),
+            unit: Unit::nanoseconds(),
+            direction: Direction::LowerIsBetter,
+            gating: true,
+            method: Method::TrimmedT,
+            threshold: 0.05,
+            baseline: None,
+            current: Some(crate::compare::Summary::of_sorted(&vec![1.0; n])),
+            change: Some(0.1),
+            interval: Some((0.01, 0.2)),
+            confidence: Some(0.95),
+            p_value: Some(0.01),
+            q_value: Some(0.01),
+            detectable: None,
+            history: None,
+            verdict,
+            severity: None,
+            reason: String::new(),
+            notes: Vec::new(),
+        };
+        let look = |entries: Vec<MetricComparison>| Comparison {
+            method: Method::MedianBootstrap,
+            threshold: 0.05,
+            fdr: true,
+            entries,
+        };
+        let mut sequential = Sequential::new(Design::new(3));
+        let open = sequential.record(
+            1,
+            look(vec![
+                entry("wall_time", Verdict::Regressed, 5),
+                entry("peak_rss", Verdict::Inconclusive, 5),
+            ]),
+        );
+        assert_eq!(open, ["b"], "peak_rss still wants data");
+        // At look 2, with less alpha, wall time would no longer be significant.
+        let open = sequential.record(
+            2,
+            look(vec![
+                entry("wall_time", Verdict::Inconclusive, 10),
+                entry("peak_rss", Verdict::Unchanged, 10),
+            ]),
+        );
+        assert!(open.is_empty());
+        let result = sequential.finish(Stop::Decided).unwrap();
+        assert_eq!(result.entries[0].verdict, Verdict::Regressed);
+        assert_eq!(result.entries[0].current.unwrap().n, 5, "from look 1");
+        assert_eq!(result.entries[1].verdict, Verdict::Unchanged);
+        assert!(result.entries[1].notes[0].starts_with("decided after 10 samples (look 2"));
     }
 }

@@ -1,5 +1,6 @@
-//! Statistics for comparisons: medians, the Mann-Whitney U test, and a seeded bootstrap
-//! confidence interval for the ratio of two medians.
+//! Statistics for comparisons: a seeded random number generator, medians, quantiles and MADs,
+//! Benjamini-Hochberg adjustment, and the Mann-Whitney U test (the simple rule the detection
+//! benchmark compares with; the bootstrap laws are in [`crate::bootstrap`]).
 //!
 //! Everything here is deterministic: randomness comes from [`Rng`], seeded by the caller.
 

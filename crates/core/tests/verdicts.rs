@@ -429,3 +429,142 @@ fn moderation_finds_a_twenty_percent_slowdown_in_three_repetitions() {
         "moderated: {moderated}/40, plain: {plain}/40"
     );
 }
+
+/// A baseline that is a harness's mean (pytest-benchmark without `data`) against a current run
+/// with every round: means are compared with means. (A trimmed geometric mean against an
+/// arithmetic mean of log-normal rounds with spread 0.5 would hide a 13% slowdown.)
+#[test]
+fn a_reported_mean_is_compared_with_the_mean_of_samples() {
+    let mut rng = Rng::seed_from_u64(12);
+    // Spread enough that a geometric mean would sit 4.5% below the reported arithmetic mean.
+    let rounds = lognormal(1e6, 0.3, 40, &mut rng);
+    let mean = rounds.iter().sum::<f64>() / 40.0;
+    let sd = (rounds.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 39.0).sqrt();
+    let base = with_summary(
+        "b",
+        stats_median(&rounds),
+        ReportedSummary {
+            statistic: Statistic::Mean,
+            value: mean,
+            n: Some(40),
+            spread: Spread::StdDev { value: sd },
+        },
+    );
+    // The same rounds, and the same rounds 30% slower.
+    for (factor, slower) in [(1.0, false), (1.3, true)] {
+        let cur = bench("b", rounds.iter().map(|x| x * factor).collect());
+        let e = &compare(
+            std::slice::from_ref(&base),
+            &[cur],
+            &CompareConfig::default(),
+        )
+        .entries[0];
+        assert_eq!(e.method, Method::SummaryT, "{e:?}");
+        assert!((e.change.unwrap() - (factor - 1.0)).abs() < 1e-9, "{e:?}");
+        assert_eq!(e.verdict == Verdict::Regressed, slower, "{e:?}");
+    }
+}
+
+fn stats_median(samples: &[f64]) -> f64 {
+    benchkeep_core::stats::median(samples)
+}
+
+/// Moderation with sides of different sizes (a baseline of 10, a current run of 5) keeps its
+/// calibration: one value's variance is estimated on the same scale whatever was trimmed.
+#[test]
+fn moderation_keeps_its_calibration_with_uneven_sides() {
+    let mut rng = Rng::seed_from_u64(31);
+    let config = CompareConfig {
+        threshold: 1e-9,
+        fdr: false,
+        ..CompareConfig::default()
+    };
+    let (mut alarms, mut total) = (0, 0);
+    for _ in 0..30 {
+        let (mut base, mut cur) = (Vec::new(), Vec::new());
+        for i in 0..40 {
+            let name = format!("b{i}");
+            base.push(bench(&name, lognormal(1e6, 0.03, 10, &mut rng)));
+            cur.push(bench(&name, lognormal(1e6, 0.03, 5, &mut rng)));
+        }
+        for e in compare(&base, &cur, &config).entries {
+            assert_eq!(e.method, Method::TrimmedTModerated);
+            total += 1;
+            alarms += usize::from(e.verdict == Verdict::Regressed);
+        }
+    }
+    assert!(alarms * 25 <= total, "{alarms}/{total} false alarms");
+}
+
+/// The speed probe times work: it excuses a slowdown of times on a slower machine, never one of
+/// memory or instruction counts (a +15% instruction regression on a machine 25% slower than any
+/// the history saw is still a regression).
+#[test]
+fn the_speed_probe_excuses_times_only() {
+    use benchkeep_core::baseline::Baseline;
+    use benchkeep_core::compare::compare_job_with_baseline;
+    use benchkeep_core::key::BaselineKey;
+    use benchkeep_core::model::{Fingerprint, Run, RunId, SpeedProbe};
+    let key = BaselineKey::new("main", "test").unwrap();
+    let mut rng = Rng::seed_from_u64(8);
+    let job = |i: i64, time: f64, instructions: f64, probe_ns: f64, rng: &mut Rng| {
+        let at = jiff::Timestamp::from_second(1_800_000_000 + i * 3600).unwrap();
+        let mut run = Run::new(
+            RunId::new(at, u64::try_from(i).unwrap()),
+            at,
+            key.clone(),
+            Fingerprint::default(),
+        );
+        let mut b = bench("b", lognormal(time, 0.002, 20, rng));
+        b.metrics.push(Metric::new(
+            "instructions",
+            Unit("instructions".into()),
+            Direction::LowerIsBetter,
+            lognormal(instructions, 0.0001, 5, rng),
+        ));
+        run.benchmarks.push(b);
+        run.probe = Some(SpeedProbe {
+            version: 1,
+            samples: vec![probe_ns; 3],
+        });
+        run
+    };
+    let history: Vec<Run> = (0..10)
+        .map(|i| {
+            job(
+                i,
+                1e6,
+                5e8,
+                5e6 * (1.0 + 0.001 * f64::from(i32::try_from(i).unwrap())),
+                &mut rng,
+            )
+        })
+        .collect();
+    let baseline = Baseline::from_runs(key.clone(), &history, jiff::Timestamp::now()).unwrap();
+    // 25% slower machine: times 25% up (the machine), instructions 15% up (the code).
+    let current = job(99, 1.25e6, 5.75e8, 6.25e6, &mut rng);
+    let config = CompareConfig {
+        gate: GateMetrics::All,
+        ..CompareConfig::default()
+    };
+    let cmp = compare_job_with_baseline(
+        &baseline,
+        &current.benchmarks,
+        current.probe.as_ref(),
+        &config,
+    );
+    let of = |metric: &str| cmp.entries.iter().find(|e| e.metric == metric).unwrap();
+    assert_ne!(
+        of("wall_time").verdict,
+        Verdict::Regressed,
+        "{:?}",
+        of("wall_time")
+    );
+    assert!(of("wall_time").history.unwrap().machine.is_some());
+    let instructions = of("instructions");
+    assert_eq!(instructions.verdict, Verdict::Regressed, "{instructions:?}");
+    assert!(
+        instructions.history.unwrap().machine.is_none(),
+        "{instructions:?}"
+    );
+}

@@ -14,7 +14,7 @@ use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunC
 use super::git::{add_worktree, git, remove_worktree};
 use super::looks::{self, ADAPTIVE_FACTOR, Adaptive};
 use super::{
-    App, Bar, Outcome, append_samples, command_words, entropy, note_confirmations,
+    App, Bar, Outcome, append_samples, command_words, entropy, merge_confirmations,
     regressed_benchmarks, run_error, seconds,
 };
 use crate::args::{AbArgs, CompareOptions};
@@ -142,8 +142,9 @@ impl App {
             .or(self.config.ab.max_time)
             .map(|t| seconds(t, "max-time"))
             .transpose()?;
+        // Batches of `rounds`: the most that fit within `max_rounds`.
         let adaptive = Adaptive {
-            design: Design::new(max_rounds.div_ceil(rounds)),
+            design: Design::new(max_rounds / rounds),
             max_time,
         };
         let options = PairedOptions {
@@ -188,7 +189,7 @@ impl App {
         config.policies = self.policies_for(&base, &head)?;
         let first_batch = (started, started.elapsed(), pairs.len());
         let mut sides = (base, head);
-        let mut comparison = looks::decide(
+        let comparison = looks::decide(
             adaptive,
             config,
             first_batch,
@@ -245,16 +246,16 @@ impl App {
             append_samples(&mut base[index], b);
             append_samples(&mut head[index], h);
         }
-        // A confirmation only ever withdraws a regression found at some look, whose alpha was
-        // spent there; it is judged on all rounds with what is left of the last look's share.
-        comparison = compare::compare(&base, &head, config);
-        note_confirmations(
-            &first,
-            &mut comparison,
+        let full = CompareConfig {
+            spend: 1.0,
+            ..config.clone()
+        };
+        Ok(merge_confirmations(
+            first,
+            &compare::compare(&base, &head, &full),
             &suspects,
             &format!("{} more rounds", options.rounds),
-        );
-        Ok(comparison)
+        ))
     }
 
     /// Prints and writes the reports of a paired comparison; the outcome is check's gate.

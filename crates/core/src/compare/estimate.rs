@@ -8,7 +8,7 @@ use crate::bootstrap::{self, SamplerCache};
 use crate::history::{self, JobStat};
 use crate::inference::{self, Law};
 use crate::key::Fnv64;
-use crate::model::{Metric, ReportedSummary};
+use crate::model::{Metric, ReportedSummary, Statistic};
 use crate::moderation;
 use crate::paired;
 use crate::stats::{self, Rng};
@@ -27,11 +27,11 @@ pub(super) struct Estimate {
     pub(super) trimmed: Option<[TrimmedSide; 2]>,
 }
 
-/// One side of a trimmed t: its estimate, and how many values the trimmed mean kept.
+/// One side of a trimmed t: its estimate, and how many values it comes from.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct TrimmedSide {
     side: inference::Side,
-    kept: f64,
+    values: f64,
 }
 
 impl TrimmedSide {
@@ -40,14 +40,16 @@ impl TrimmedSide {
         let side = inference::trimmed(&logs)?;
         Some(TrimmedSide {
             side,
-            kept: side.df + 1.0,
+            values: sorted.len() as f64,
         })
     }
 
-    /// The variance of one value behind the trimmed mean (its variance times the values kept),
-    /// with its degrees of freedom: what a prior of variances is fitted to.
+    /// The variance of one value behind the trimmed mean, with its degrees of freedom: what a
+    /// prior of variances is fitted to. A 20% trimmed mean of `n` values has about the
+    /// variance of a mean of `n` (on normal data 1.06 times it), so the side's variance times
+    /// `n` estimates one value's variance on the same scale whatever was trimmed.
     fn per_value(&self) -> (f64, f64) {
-        (self.side.variance * self.kept, self.side.df)
+        (self.side.variance * self.values, self.side.df)
     }
 
     /// This side with its per-value variance replaced by the moderated one.
@@ -56,7 +58,7 @@ impl TrimmedSide {
         let (posterior, posterior_df) = prior.moderate(variance, df);
         inference::Side {
             centre: self.side.centre,
-            variance: posterior / self.kept,
+            variance: posterior / self.values,
             df: posterior_df,
         }
     }
@@ -224,11 +226,15 @@ fn estimate(
         if let Some(estimate) = history_estimate(jobs, &cur, pair.probe, config, entry) {
             return Some(estimate);
         }
-        entry.notes.push(format!(
-            "job-to-job noise unknown: the baseline has {} job(s), the history method needs {}",
-            jobs.len(),
-            config.min_history.max(2)
-        ));
+        let needed = config.min_history.max(2);
+        entry.notes.push(if jobs.len() < needed {
+            format!(
+                "job-to-job noise unknown: the baseline has {} job(s), the history method needs {needed}",
+                jobs.len()
+            )
+        } else {
+            "job-to-job noise unknown: this job's samples are not all positive, which the history method's log scale needs".to_owned()
+        });
     }
     let sides = Sides {
         base: (&base, base_metric.summary),
@@ -295,34 +301,30 @@ impl Sides<'_> {
                     .into();
             return None;
         }
-        let side = |(sorted, summary): (&[f64], Option<ReportedSummary>)| -> Option<SmallSide> {
-            if sorted.len() >= 2 {
-                let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
-                return inference::trimmed(&logs).map(|side| SmallSide {
-                    side,
-                    kind: SideKind::Samples,
-                    kept: (sorted.len() - 2 * (sorted.len() / 5)) as f64,
-                });
-            }
-            let summary = summary?;
-            let (variance, df) = summary.log_variance_of_centre()?;
-            Some(SmallSide {
-                side: inference::Side {
-                    centre: summary.value.ln(),
-                    variance,
-                    df,
-                },
-                kind: if df.is_finite() {
-                    SideKind::Summary
-                } else {
-                    SideKind::Range
-                },
-                kept: 1.0,
-            })
-        };
+        let side = small_side;
         let lone = |sorted: &[f64]| sorted.len() == 1;
+        // The values compared, in log: the change is exactly the ratio of what is shown.
+        let shown: (f64, f64);
         let (law, kinds) = match (side(self.base), side(self.current)) {
-            (Some(b), Some(c)) => (inference::welch(b.side, c.side), [b.kind, c.kind]),
+            (Some(b), Some(c)) => {
+                // A harness's mean against samples: compare means with means (a trimmed
+                // geometric mean sits below an arithmetic mean by about half the variance).
+                let as_mean = |side: SmallSide, sorted: &[f64]| match side.kind {
+                    SideKind::Samples => mean_side(sorted).unwrap_or(side),
+                    _ => side,
+                };
+                let (b, c) = match (b.kind, c.kind) {
+                    (SideKind::Samples, SideKind::Summary(Statistic::Mean)) => {
+                        (as_mean(b, self.base.0), c)
+                    }
+                    (SideKind::Summary(Statistic::Mean), SideKind::Samples) => {
+                        (b, as_mean(c, self.current.0))
+                    }
+                    _ => (b, c),
+                };
+                shown = (b.side.centre, c.side.centre);
+                (inference::welch(b.side, c.side), [b.kind, c.kind])
+            }
             (Some(other), None) | (None, Some(other))
                 if other.kind == SideKind::Samples
                     && (lone(self.base.0) || lone(self.current.0)) =>
@@ -333,11 +335,13 @@ impl Sides<'_> {
                     self.current.0[0]
                 };
                 // One value with the other side's per-value variance: a prediction interval.
-                let per_value = other.side.variance * other.kept;
+                let per_value = other.side.variance * other.values;
                 let difference = value.ln() - other.side.centre;
                 let centre = if lone(self.base.0) {
+                    shown = (value.ln(), other.side.centre);
                     -difference
                 } else {
+                    shown = (other.side.centre, value.ln());
                     difference
                 };
                 entry.notes.push(
@@ -360,29 +364,49 @@ impl Sides<'_> {
         };
         entry.method = if kinds.contains(&SideKind::Range) {
             Method::SummaryRange
-        } else if kinds.contains(&SideKind::Summary) {
+        } else if kinds.iter().any(|k| matches!(k, SideKind::Summary(_))) {
             Method::SummaryT
         } else {
             Method::TrimmedT
         };
-        if let Law::Location { centre, .. } = law {
-            // Show the values compared: the change is exactly their ratio.
-            let centre_of = |(sorted, summary): (&[f64], Option<ReportedSummary>)| {
-                if sorted.len() >= 2 {
-                    let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
-                    inference::trimmed(&logs).map(|s| s.centre.exp())
-                } else {
-                    Some(summary.map_or(sorted[0], |s| s.value))
-                }
-            };
-            if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {
-                b.centre = centre_of(self.base);
-                c.centre = centre_of(self.current);
-            }
-            return Some((centre.exp_m1(), law));
+        let Law::Location { centre, .. } = law else {
+            return None;
+        };
+        if let (Some(b), Some(c)) = (entry.baseline.as_mut(), entry.current.as_mut()) {
+            let (base, current) = shown;
+            b.centre = Some(base.exp());
+            c.centre = Some(current.exp());
         }
-        None
+        Some((centre.exp_m1(), law))
     }
+}
+
+/// One side of a small comparison on a log scale: its samples (20% trimmed) or, for a lone value,
+/// the harness summary's spread.
+fn small_side((sorted, summary): (&[f64], Option<ReportedSummary>)) -> Option<SmallSide> {
+    if sorted.len() >= 2 {
+        let logs: Vec<f64> = sorted.iter().map(|x| x.ln()).collect();
+        return inference::trimmed(&logs).map(|side| SmallSide {
+            side,
+            kind: SideKind::Samples,
+            values: sorted.len() as f64,
+        });
+    }
+    let summary = summary?;
+    let (variance, df) = summary.log_variance_of_centre()?;
+    Some(SmallSide {
+        side: inference::Side {
+            centre: summary.value.ln(),
+            variance,
+            df,
+        },
+        kind: if df.is_finite() {
+            SideKind::Summary(summary.statistic)
+        } else {
+            SideKind::Range
+        },
+        values: 1.0,
+    })
 }
 
 /// Where one side of a small comparison got its spread.
@@ -390,18 +414,41 @@ impl Sides<'_> {
 enum SideKind {
     /// Two or more samples.
     Samples,
-    /// A harness summary with a standard deviation or margin of error and a count.
-    Summary,
+    /// A harness summary of this statistic with a standard deviation or margin of error and a
+    /// count.
+    Summary(Statistic),
     /// A harness range with no count (a bound).
     Range,
 }
 
 /// One side of a small comparison.
+#[derive(Debug, Clone, Copy)]
 struct SmallSide {
     side: inference::Side,
     kind: SideKind,
-    /// Values the trimmed mean kept (1 for a summary).
-    kept: f64,
+    /// Values behind it (1 for a summary): the variance of one value is about the side's
+    /// variance times this, for a trimmed mean as for a mean.
+    values: f64,
+}
+
+/// The log of the arithmetic mean of sorted samples, with its variance by the delta method
+/// (`s² / (n m²)`) on `n - 1` degrees of freedom: the statistic a harness's reported mean is.
+fn mean_side(sorted: &[f64]) -> Option<SmallSide> {
+    let n = sorted.len() as f64;
+    if sorted.len() < 2 {
+        return None;
+    }
+    let mean = sorted.iter().sum::<f64>() / n;
+    let variance = sorted.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean > 0.0).then(|| SmallSide {
+        side: inference::Side {
+            centre: mean.ln(),
+            variance: variance / (n * mean * mean),
+            df: n - 1.0,
+        },
+        kind: SideKind::Samples,
+        values: n,
+    })
 }
 
 /// The history method's estimate, if the baseline has enough jobs and the samples allow it.
