@@ -183,8 +183,9 @@ pub(crate) fn judged_metric() -> String {
 /// Each benchmark's name and the samples of the judged metric, in run-file order.
 pub(crate) type Samples = Vec<(String, Vec<f64>)>;
 
-/// The samples of a run file (`--out`).
-pub(crate) fn run_samples(path: &Path) -> Result<Samples, String> {
+/// The samples of a run file (`--out`): of `metric` in each benchmark, or of each benchmark's
+/// first (primary) metric when `metric` is `None` (imported outputs mix times and throughputs).
+pub(crate) fn run_samples(path: &Path, metric: Option<&str>) -> Result<Samples, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read run file {}: {e}", path.display()))?;
     let doc: Value = serde_json::from_str(&text)
@@ -194,10 +195,12 @@ pub(crate) fn run_samples(path: &Path) -> Result<Samples, String> {
         .ok_or_else(|| format!("run file {} has no benchmarks", path.display()))?
         .iter()
         .map(|b| {
-            let metric = judged_metric();
             let samples = b["metrics"]
                 .as_array()
-                .and_then(|ms| ms.iter().find(|m| m["name"] == metric.as_str()))
+                .and_then(|ms| match metric {
+                    Some(metric) => ms.iter().find(|m| m["name"] == metric),
+                    None => ms.first(),
+                })
                 .map_or(&serde_json::Value::Null, |m| &m["samples"])
                 .as_array()
                 .ok_or_else(|| format!("run file {}: a benchmark has no samples", path.display()))?

@@ -86,7 +86,7 @@ fn evaluate(bk: &Benchkeep, case: &Case, prefix: &Path) -> Result<ImportRow, Str
         if output.code != Some(0) {
             return Err(output.failure(&format!("import {side}")));
         }
-        let samples = run_samples(&out)?;
+        let samples = run_samples(&out, None)?;
         Ok((out, samples))
     };
     let (original_run, original) = import(&case.original, "original")?;
