@@ -377,8 +377,9 @@ pub struct CompareOptions {
     /// Significance level (default 0.05).
     #[arg(long)]
     pub alpha: Option<f64>,
-    /// Gate on these metrics (repeatable; "all" for every metric; default: each benchmark's first).
-    #[arg(long = "gate-metric", value_name = "METRIC")]
+    /// Gate on these metrics (repeatable or comma-separated; "all" for every metric; default:
+    /// each benchmark's first). A metric no benchmark measured is an error (exit 2).
+    #[arg(long = "gate-metric", value_name = "METRIC", value_delimiter = ',')]
     pub gate_metrics: Vec<String>,
     /// Fail the gate when a gating metric is inconclusive.
     #[arg(long)]

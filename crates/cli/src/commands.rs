@@ -160,6 +160,45 @@ impl App {
         }
     }
 
+    /// Refuses a gate that has no evidence for something it was asked to judge (exit 2): a
+    /// benchmark whose gate names only metrics it did not measure, or a gate metric no
+    /// benchmark measured. A pass there would be earned by nothing.
+    fn refuse_unjudged(
+        &self,
+        comparison: &compare::Comparison,
+        config: &CompareConfig,
+    ) -> Result<()> {
+        let unjudged = comparison.unjudged(config);
+        if !unjudged.unused_defaults.is_empty() {
+            self.notice(&format!(
+                "warning: the gate names {} but no benchmark measured it; gating on the other metrics",
+                unjudged.unused_defaults.join(", ")
+            ));
+        }
+        if let Some((benchmark, measured)) = unjudged.benchmarks.first() {
+            let also = match unjudged.benchmarks.len() {
+                1 => String::new(),
+                n => format!(
+                    " (and {} other benchmark{})",
+                    n - 1,
+                    if n == 2 { "" } else { "s" }
+                ),
+            };
+            bail!(
+                "benchmark {benchmark:?}{also}: its gate names {}, which it did not measure (it has {}); fix the metric name in --gate-metric, [compare] gate or its [[policy]], or measure it",
+                gate_names(config, benchmark),
+                measured.join(", ")
+            );
+        }
+        if !unjudged.metrics.is_empty() {
+            bail!(
+                "the gate names {}, which no benchmark measured; fix the metric name in --gate-metric, [compare] gate or a [[policy]]",
+                unjudged.metrics.join(", ")
+            );
+        }
+        Ok(())
+    }
+
     /// A line only `--verbose` shows: where settings came from, what was loaded.
     fn detail(&self, text: &str) {
         if self.verbose {
@@ -661,6 +700,7 @@ impl App {
                 }
             }
         }
+        self.refuse_unjudged(&comparison, config)?;
         let passed = comparison.passes(config);
         let context = report::Context {
             subject: run.key.to_string(),
@@ -1228,6 +1268,7 @@ impl App {
         config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
         let mut comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         load::note_scaling_regressions(&mut comparison);
+        self.refuse_unjudged(&comparison, &config)?;
         let passed = comparison.passes(&config);
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),
@@ -1586,6 +1627,20 @@ fn append_samples(into: &mut Benchmark, more: Benchmark) {
 /// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
 /// there, so `confirmed` may be judged at the whole alpha; the benchmarks not re-measured keep
 /// the verdicts of the looks that decided them.
+/// The metric names `benchmark`'s gate asks for, for an error message.
+fn gate_names(config: &CompareConfig, benchmark: &str) -> String {
+    let gate = config
+        .policies
+        .get(benchmark)
+        .and_then(|p| p.gate.as_ref())
+        .unwrap_or(&config.gate);
+    match gate {
+        GateMetrics::Named(names) => names.join(", "),
+        GateMetrics::Primary => "its primary metric".into(),
+        GateMetrics::All => "every metric".into(),
+    }
+}
+
 fn merge_confirmations(
     first: compare::Comparison,
     confirmed: &compare::Comparison,

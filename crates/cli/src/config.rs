@@ -388,7 +388,14 @@ impl Config {
     /// The directory relative paths in the file are resolved against.
     #[must_use]
     pub fn base_dir(&self) -> Option<&Path> {
-        self.path.as_deref().and_then(Path::parent)
+        // `--config benchkeep.toml` has the parent "", which no process can run in.
+        self.path.as_deref().and_then(Path::parent).map(|dir| {
+            if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            }
+        })
     }
 }
 

@@ -693,6 +693,28 @@ fn completions_man_page_and_init_work_from_the_binary() {
     assert!(stderr(&again).contains("exists; nothing was written"));
 }
 
+/// A new user's first steps: `init` (the fs store), point the example at a command, `check`
+/// twice. The store directory does not exist in a fresh clone; the first check creates it.
+#[test]
+fn init_then_check_works_in_a_fresh_directory() {
+    let sandbox = Sandbox::new();
+    let init = sandbox.run(&["init"]);
+    assert_eq!(code(&init), 0, "{}", stderr(&init));
+    let config = sandbox.path().join("benchkeep.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let example = text
+        .lines()
+        .find(|l| l.starts_with("command = "))
+        .expect("an example command")
+        .to_owned();
+    std::fs::write(&config, text.replace(&example, "command = \"true\"")).unwrap();
+    for _ in 0..2 {
+        let check = sandbox.run(&["check", "--runs", "3", "--threshold", "1000"]);
+        assert_eq!(code(&check), 0, "{}", stderr(&check));
+    }
+    assert!(sandbox.path().join(".benchkeep").is_dir());
+}
+
 #[test]
 fn colour_follows_the_flag_and_no_color() {
     let sandbox = Sandbox::new();

@@ -579,3 +579,18 @@ fn prune_keeps_the_newest_runs_and_every_baseline_source() {
         "a refused prune deleted runs"
     );
 }
+
+/// `--config other.toml` (a bare file name) runs its benchmarks in the directory it names, the
+/// current one; the parent of a bare name is "", which no process can run in.
+#[test]
+fn a_bare_config_file_name_runs_its_benchmarks_here() {
+    let sandbox = Sandbox::new();
+    std::fs::write(
+        sandbox.path().join("other.toml"),
+        "[[bench]]\nname = \"here\"\ncommand = \"test -f other.toml\"\nruns = 2\n",
+    )
+    .unwrap();
+    let out = sandbox.run(&["run", "--no-record", "--config", "other.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("here"), "{}", stdout(&out));
+}

@@ -223,7 +223,26 @@ fn no_base_exits_2_saying_what_was_tried() {
         &["check", "--pr", "nope", "--", "true"],
     );
     assert_refused(&bad_rev, &["check --pr nope: no such commit"]);
+    // `$PWD/bench.sh` would run the head's script on both sides: a regression would pass.
+    let script = repo.join("bench.sh");
+    for args in [
+        vec!["check", "--pr", "--", script.to_str().unwrap()],
+        vec![
+            "check",
+            "--pr",
+            "--shell",
+            "--",
+            &format!("sh {}", script.display()),
+        ],
+    ] {
+        let absolute = benchkeep(&sandbox, &repo, &[("GITHUB_BASE_REF", "main")], &args);
+        assert_refused(
+            &absolute,
+            &["inside this checkout", "relative to the repository"],
+        );
+    }
     assert!(!repo.join(".benchkeep").exists());
+    assert!(!repo.join("target").exists(), "refused before the checkout");
 }
 
 #[test]

@@ -88,6 +88,10 @@ fn ab_on_identical_commands_passes_and_says_what_it_could_rule_out() {
         "sleep 0.02",
         "--rounds",
         "20",
+        // Wide enough that a busy machine's scheduling cannot make identical commands differ
+        // by that much: the test is about the pass and its wording, not about resolution.
+        "--threshold",
+        "25",
     ]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let report = stdout(&out);
@@ -526,6 +530,63 @@ fn policies_set_thresholds_by_name_and_glob() {
     let out = sandbox.run(&["check", "--run", path.to_str().unwrap()]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("threshhold"), "{}", stderr(&out));
+}
+
+/// A gate that names a metric nobody measured has no evidence, so it refuses (exit 2, naming
+/// the benchmark and what it did measure) instead of passing a +30% regression: a typo on the
+/// command line, a typo in a policy, and a policy asking for instructions a run lacks.
+#[test]
+fn a_gate_on_an_unmeasured_metric_refuses_instead_of_passing() {
+    let sandbox = Sandbox::new();
+    let write = |name: &str, run: &Run| {
+        let path = sandbox.path().join(name);
+        std::fs::write(&path, encode_run(run)).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let base = write("base.json", &synthetic_run(1, 1e7, 0.01));
+    let slower = write("slower.json", &synthetic_run(2, 1.3e7, 0.01));
+    let plain = sandbox.run(&["compare", &base, &slower]);
+    assert_eq!(code(&plain), 1, "{}", stdout(&plain));
+
+    let typo = sandbox.run(&["compare", &base, &slower, "--gate-metric", "walltime"]);
+    assert_eq!(code(&typo), 2, "{}", stdout(&typo));
+    assert!(
+        stderr(&typo).contains("its gate names walltime"),
+        "{}",
+        stderr(&typo)
+    );
+    assert!(
+        stderr(&typo).contains("it has wall_time"),
+        "{}",
+        stderr(&typo)
+    );
+
+    for policy in ["metric = \"walltime\"", "metric = \"instructions\""] {
+        std::fs::write(
+            sandbox.path().join("benchkeep.toml"),
+            format!("[[policy]]\nname = \"pa*\"\n{policy}\n"),
+        )
+        .unwrap();
+        let out = sandbox.run(&["compare", &base, &slower]);
+        assert_eq!(code(&out), 2, "{policy}: {}", stdout(&out));
+        assert!(stderr(&out).contains("[[policy]]"), "{}", stderr(&out));
+    }
+
+    // A second, unmeasured metric beside a measured one still gates on the measured one.
+    std::fs::remove_file(sandbox.path().join("benchkeep.toml")).unwrap();
+    let both = sandbox.run(&[
+        "compare",
+        &base,
+        &slower,
+        "--gate-metric",
+        "wall_time,peakrss",
+    ]);
+    assert_eq!(code(&both), 1, "{}", stdout(&both));
+    assert!(
+        stderr(&both).contains("no benchmark measured it"),
+        "{}",
+        stderr(&both)
+    );
 }
 
 #[test]

@@ -443,6 +443,27 @@ pub struct HistoryInfo {
     pub machine: Option<f64>,
 }
 
+/// What a gate was asked to judge but could not: see [`Comparison::unjudged`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unjudged {
+    /// Benchmarks without a gating entry, each with the metrics it did measure.
+    pub benchmarks: Vec<(String, Vec<String>)>,
+    /// Metrics a gate names that no benchmark measured.
+    pub metrics: Vec<String>,
+    /// Metrics the default gate names that no benchmark measured, while every benchmark had
+    /// another gating metric: worth a warning (a typo, or a metric this kind of run lacks).
+    pub unused_defaults: Vec<String>,
+}
+
+impl Unjudged {
+    /// Whether the gate judged everything it was asked to.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.benchmarks.is_empty() && self.metrics.is_empty()
+    }
+}
+
 /// The comparison of a whole run with its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
@@ -484,6 +505,76 @@ impl Comparison {
         self.entries
             .iter()
             .filter(|e| e.gating && e.verdict == Verdict::Regressed)
+    }
+
+    /// What the gate could not judge, though it was asked to: benchmarks with no gating entry
+    /// (their gate names only metrics they did not measure), and named gate metrics that no
+    /// benchmark measured (a typo such as `walltime`). A gate with either has no evidence for
+    /// those benchmarks, so a caller must not report a pass; the CLI refuses with exit 2.
+    ///
+    /// ```
+    /// use benchkeep_core::compare::{compare, CompareConfig, GateMetrics};
+    /// use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+    ///
+    /// let wall = Metric::new("wall_time", Unit::nanoseconds(), Direction::LowerIsBetter, vec![1e6; 10]);
+    /// let run = vec![Benchmark {
+    ///     name: "parse".into(),
+    ///     command: None,
+    ///     metrics: vec![wall],
+    ///     params: Default::default(),
+    /// }];
+    /// let config = CompareConfig {
+    ///     gate: GateMetrics::Named(vec!["walltime".into()]),
+    ///     ..CompareConfig::default()
+    /// };
+    /// let unjudged = compare(&run, &run, &config).unjudged(&config);
+    /// assert_eq!(unjudged.benchmarks[0].0, "parse");
+    /// assert_eq!(unjudged.metrics, ["walltime"]);
+    /// ```
+    #[must_use]
+    pub fn unjudged(&self, config: &CompareConfig) -> Unjudged {
+        let mut benchmarks: Vec<(String, Vec<String>)> = Vec::new();
+        let mut gated: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut measured: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for entry in &self.entries {
+            measured.insert(&entry.metric);
+            if entry.gating {
+                gated.insert(&entry.benchmark);
+            }
+        }
+        for entry in &self.entries {
+            if gated.contains(entry.benchmark.as_str()) {
+                continue;
+            }
+            match benchmarks.iter_mut().find(|(b, _)| *b == entry.benchmark) {
+                Some((_, metrics)) => metrics.push(entry.metric.clone()),
+                None => benchmarks.push((entry.benchmark.clone(), vec![entry.metric.clone()])),
+            }
+        }
+        let mut named: Vec<&GateMetrics> = vec![&config.gate];
+        named.extend(config.policies.values().filter_map(|p| p.gate.as_ref()));
+        let mut metrics: Vec<String> = Vec::new();
+        for gate in named {
+            if let GateMetrics::Named(names) = gate {
+                for name in names {
+                    if !measured.contains(name.as_str()) && !metrics.contains(name) {
+                        metrics.push(name.clone());
+                    }
+                }
+            }
+        }
+        // A default gate may name metrics that only some kinds of run measure (peak memory,
+        // say, where an import has times only): while every benchmark has a gating metric, that
+        // is worth a warning, not a refusal.
+        let mut unused_defaults = Vec::new();
+        if benchmarks.is_empty() && config.policies.values().all(|p| p.gate.is_none()) {
+            unused_defaults = std::mem::take(&mut metrics);
+        }
+        Unjudged {
+            benchmarks,
+            metrics,
+            unused_defaults,
+        }
     }
 
     /// Whether the gate passes under `config`.

@@ -210,7 +210,9 @@ impl<'a> StoredBaseline<'a> {
             if out.code != Some(0) {
                 return Err(out.failure(&format!("baseline job {job}")));
             }
-            let samples = run_samples(&out_file, Some(&judged_metric()))?.swap_remove(0).1;
+            let samples = run_samples(&out_file, Some(&judged_metric()))?
+                .swap_remove(0)
+                .1;
             pooled_n += samples.len() as u64;
             previous = samples;
         }
@@ -275,7 +277,9 @@ impl<'a> StoredBaseline<'a> {
             let (entry, gate_failed) = judged(&out, "check")?;
             let outcome = Outcome::from_verdict(&entry.verdict)
                 .ok_or_else(|| format!("unexpected verdict {:?}", entry.verdict))?;
-            let current = run_samples(&out_file, Some(&judged_metric()))?.swap_remove(0).1;
+            let current = run_samples(&out_file, Some(&judged_metric()))?
+                .swap_remove(0)
+                .1;
             self.agree(&entry, &current, warnings);
             let (Some(previous), Some(now)) =
                 (stats::median(&self.previous), stats::median(&current))

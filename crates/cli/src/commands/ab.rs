@@ -266,6 +266,7 @@ impl App {
         config: &CompareConfig,
         options: &CompareOptions,
     ) -> Result<Outcome> {
+        self.refuse_unjudged(comparison, config)?;
         let passed = comparison.passes(config);
         self.publish(comparison, context, passed, options)?;
         Ok(if passed {
@@ -374,13 +375,15 @@ impl App {
                 spec.cwd = Some(dir);
                 spec
             };
-            return Ok(vec![PlannedPair {
+            let pairs = vec![PlannedPair {
                 name: request
                     .name
                     .map_or_else(|| request.command.join(" "), str::to_owned),
                 base: with_cwd(mirror(base_root, &self.cwd, repo_root)),
                 head: with_cwd(self.cwd.clone()),
-            }]);
+            }];
+            refuse_head_paths(&pairs, repo_root, base_root, how)?;
+            return Ok(pairs);
         }
         // Each tree runs the benchmark's own command; base/head benchmarks are for `ab`
         // without --base-ref.
@@ -404,6 +407,7 @@ impl App {
                 "nothing to compare: {how} needs a command after -- or [[bench]] entries with a command in benchkeep.toml"
             );
         }
+        refuse_head_paths(&pairs, repo_root, base_root, how)?;
         Ok(pairs)
     }
 
@@ -553,5 +557,81 @@ impl Drop for Worktree {
     fn drop(&mut self) {
         // Best effort: the temporary directory goes anyway; this also drops git's bookkeeping.
         remove_worktree(&self.repo, &self.path);
+    }
+}
+
+/// Refuses a base command that names a path inside the head's checkout by its absolute path
+/// (`$PWD/bench.sh`, `${{ github.workspace }}/target/release/app`): the base side would run the
+/// head's file, so both sides would measure the same program and any regression would pass.
+/// Relative paths resolve in each side's own tree.
+fn refuse_head_paths(
+    pairs: &[PlannedPair],
+    repo_root: Option<&Path>,
+    base_root: &Path,
+    how: &str,
+) -> Result<()> {
+    let Some(root) = repo_root else {
+        return Ok(());
+    };
+    let mut roots = vec![root.to_path_buf()];
+    if let Ok(canonical) = root.canonicalize()
+        && canonical != root
+    {
+        roots.push(canonical);
+    }
+    let mut bases = vec![base_root.to_path_buf()];
+    if let Ok(canonical) = base_root.canonicalize()
+        && canonical != base_root
+    {
+        bases.push(canonical);
+    }
+    for pair in pairs {
+        for word in &pair.base.argv {
+            let mut text = word.clone();
+            for base in &bases {
+                text = text.replace(&*base.to_string_lossy(), "");
+            }
+            if let Some(root) = roots
+                .iter()
+                .find(|r| names_inside(&text, &r.to_string_lossy()))
+            {
+                bail!(
+                    "{how}: {:?} names {word:?}, inside this checkout ({}) by its absolute path, so the base side would run the head's files and compare them with themselves; use a path relative to the repository (e.g. ./bench.sh), which each side resolves in its own tree",
+                    pair.name,
+                    root.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `text` contains the directory `dir` as a whole path component (followed by `/`, the
+/// end, or a character that cannot continue a file name in a shell word).
+fn names_inside(text: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    if dir.is_empty() {
+        return false;
+    }
+    text.match_indices(dir).any(|(at, _)| {
+        text[at + dir.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| c == '/' || c.is_whitespace() || "'\";|&)".contains(c))
+    })
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::names_inside;
+
+    #[test]
+    fn a_directory_is_named_only_as_a_whole_component() {
+        assert!(names_inside("/w/repo/bench.sh", "/w/repo"));
+        assert!(names_inside("sh '/w/repo'", "/w/repo/"));
+        assert!(names_inside("cd /w/repo && ./x", "/w/repo"));
+        assert!(!names_inside("/w/repo2/bench.sh", "/w/repo"));
+        assert!(!names_inside("./bench.sh", "/w/repo"));
+        assert!(!names_inside("anything", ""));
     }
 }

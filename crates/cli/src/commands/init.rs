@@ -97,11 +97,11 @@ fn config_text(store: StoreKind, main: &str, bench: Option<&str>) -> String {
         |c| format!("{c:?}"),
     );
     format!(
-        r#"# benchkeep configuration (docs/CONFIG.md). Every key is optional; unknown keys are errors,
+        r#"# benchkeep configuration (README.md, "Configuration"). Every key is optional; unknown keys are errors,
 # so a typo cannot silently change a gate.
 
 {store_comment}
-store = "{url}"
+{store_line}
 
 [run]
 # warmup = 1        # unmeasured runs before measuring
@@ -126,7 +126,15 @@ command = {command}
 # name = "io_*"
 # threshold = 15
 "#,
-        url = store.url()
+        store_line = match store {
+            // The default directory is created on first use; an explicit file:// URL must
+            // exist, and a fresh clone (or a CI cache miss) has no `.benchkeep/` yet.
+            StoreKind::Fs => format!(
+                "# store = \"{}\"   # the default: created on first use",
+                store.url()
+            ),
+            _ => format!("store = \"{}\"", store.url()),
+        }
     )
 }
 
@@ -315,7 +323,9 @@ mod tests {
                 let text = config_text(store, "main", bench);
                 let config = crate::config::Config::parse(&text)
                     .unwrap_or_else(|e| panic!("{store:?}: {e:#}\n{text}"));
-                assert_eq!(config.store.as_deref(), Some(store.url()));
+                // The fs store is the default, created on first use: no URL to exist first.
+                let url = (store != StoreKind::Fs).then(|| store.url());
+                assert_eq!(config.store.as_deref(), url);
                 assert_eq!(config.compare.promote_on.as_deref(), Some("main"));
                 assert_eq!(config.bench.len(), 1);
             }
