@@ -1724,23 +1724,14 @@ impl Progress for Bar {
 #[cfg(test)]
 mod tests {
     use benchkeep_core::compare::{self, CompareConfig, Comparison, Verdict};
-    use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+    use benchkeep_core::model::Benchmark;
 
     use super::merge_confirmations;
 
     fn comparison(verdicts: &[(&str, f64)]) -> Comparison {
-        let bench = |name: &str, centre: f64| Benchmark {
-            name: name.into(),
-            command: None,
-            metrics: vec![Metric::new(
-                "wall_time",
-                Unit::nanoseconds(),
-                Direction::LowerIsBetter,
-                (0..30)
-                    .map(|i| centre * (1.0 + 0.001 * f64::from(i % 5)))
-                    .collect(),
-            )],
-            params: std::collections::BTreeMap::new(),
+        let bench = |name: &str, centre: f64| {
+            let samples = (0..30).map(|i| centre * (1.0 + 0.001 * f64::from(i % 5)));
+            Benchmark::wall_time(name, samples.collect())
         };
         let base: Vec<Benchmark> = verdicts.iter().map(|(n, _)| bench(n, 1e6)).collect();
         let cur: Vec<Benchmark> = verdicts.iter().map(|(n, c)| bench(n, 1e6 * c)).collect();

@@ -514,15 +514,9 @@ impl Comparison {
     ///
     /// ```
     /// use benchkeep_core::compare::{compare, CompareConfig, GateMetrics};
-    /// use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
+    /// use benchkeep_core::model::Benchmark;
     ///
-    /// let wall = Metric::new("wall_time", Unit::nanoseconds(), Direction::LowerIsBetter, vec![1e6; 10]);
-    /// let run = vec![Benchmark {
-    ///     name: "parse".into(),
-    ///     command: None,
-    ///     metrics: vec![wall],
-    ///     params: Default::default(),
-    /// }];
+    /// let run = vec![Benchmark::wall_time("parse", vec![1e6; 10])];
     /// let config = CompareConfig {
     ///     gate: GateMetrics::Named(vec!["walltime".into()]),
     ///     ..CompareConfig::default()

@@ -393,6 +393,30 @@ pub struct Benchmark {
 }
 
 impl Benchmark {
+    /// A benchmark with one metric, [`metric_names::WALL_TIME`] in nanoseconds (lower is better):
+    /// the shape of most timed results, and of most examples and tests.
+    ///
+    /// ```
+    /// use benchkeep_core::model::Benchmark;
+    ///
+    /// let parse = Benchmark::wall_time("parse", vec![1.2e6, 1.1e6, 1.3e6]);
+    /// assert_eq!(parse.metrics[0].name, "wall_time");
+    /// ```
+    #[must_use]
+    pub fn wall_time(name: impl Into<String>, samples_ns: Vec<f64>) -> Self {
+        Benchmark {
+            name: name.into(),
+            command: None,
+            metrics: vec![Metric::new(
+                metric_names::WALL_TIME,
+                Unit::nanoseconds(),
+                Direction::LowerIsBetter,
+                samples_ns,
+            )],
+            params: BTreeMap::new(),
+        }
+    }
+
     /// The metric called `name`, if the benchmark has it.
     #[must_use]
     pub fn metric(&self, name: &str) -> Option<&Metric> {

@@ -160,21 +160,11 @@ impl Sequential {
 mod tests {
     use super::*;
     use crate::compare::{CompareConfig, Verdict, compare};
-    use crate::model::{Benchmark, Direction, Metric, Unit};
+    use crate::model::{Benchmark, Direction, Unit};
     use crate::stats::Rng;
 
     fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
-        Benchmark {
-            name: name.into(),
-            command: None,
-            metrics: vec![Metric::new(
-                "wall_time",
-                Unit::nanoseconds(),
-                Direction::LowerIsBetter,
-                samples,
-            )],
-            params: std::collections::BTreeMap::new(),
-        }
+        Benchmark::wall_time(name, samples)
     }
 
     fn noisy(centre: f64, spread: f64, n: usize, rng: &mut Rng) -> Vec<f64> {

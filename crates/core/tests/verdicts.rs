@@ -9,17 +9,7 @@ use benchkeep_core::model::{
 use benchkeep_core::stats::Rng;
 
 fn bench(name: &str, samples: Vec<f64>) -> Benchmark {
-    Benchmark {
-        name: name.into(),
-        command: None,
-        metrics: vec![Metric::new(
-            "wall_time",
-            Unit::nanoseconds(),
-            Direction::LowerIsBetter,
-            samples,
-        )],
-        params: std::collections::BTreeMap::new(),
-    }
+    Benchmark::wall_time(name, samples)
 }
 
 /// `n` log-normal samples around `centre` with relative spread `cv`.
