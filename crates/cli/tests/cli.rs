@@ -177,7 +177,7 @@ fn run_records_and_writes_a_run_file_that_compare_reads() {
         "--format",
         "markdown",
         "--threshold",
-        "50",
+        "1000",
     ]);
     assert_eq!(code(&by_id), 0, "{}", stderr(&by_id));
     assert!(

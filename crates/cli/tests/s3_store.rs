@@ -85,8 +85,9 @@ fn check_bootstraps_records_and_gates_on_s3() {
     );
     assert_eq!(slower.status.code(), Some(1), "{}", text(&slower));
     assert!(text(&slower).contains("regressed"));
-    // The other tests of this file load the machine at the same time, so an unchanged command can
-    // read a few tens of percent slower here; a generous threshold keeps this test about the store.
+    // The other tests of this file load the machine at the same time, and a busy CI machine wakes
+    // `sleep 0.02` late (+57% was seen under a load of 4.6), so an unchanged command can read
+    // tens of percent slower here; a threshold no load reaches keeps this test about the store.
     let same = run(
         dir.path(),
         &[
@@ -94,7 +95,7 @@ fn check_bootstraps_records_and_gates_on_s3() {
             &url,
             "check",
             "--threshold",
-            "50",
+            "1000",
             "--name",
             "nap",
             "--",
