@@ -457,7 +457,7 @@ pub struct Unjudged {
 }
 
 impl Unjudged {
-    /// Whether the gate judged everything it was asked to.
+    /// Whether nothing stops the gate from judging (`unused_defaults` are warnings only).
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.benchmarks.is_empty() && self.metrics.is_empty()
@@ -545,24 +545,34 @@ impl Comparison {
                 None => benchmarks.push((entry.benchmark.clone(), vec![entry.metric.clone()])),
             }
         }
-        let mut named: Vec<&GateMetrics> = vec![&config.gate];
-        named.extend(config.policies.values().filter_map(|p| p.gate.as_ref()));
-        let mut metrics: Vec<String> = Vec::new();
-        for gate in named {
-            if let GateMetrics::Named(names) = gate {
-                for name in names {
-                    if !measured.contains(name.as_str()) && !metrics.contains(name) {
-                        metrics.push(name.clone());
+        let unmeasured = |gates: &mut dyn Iterator<Item = &GateMetrics>| {
+            let mut names: Vec<String> = Vec::new();
+            for gate in gates {
+                if let GateMetrics::Named(wanted) = gate {
+                    for name in wanted {
+                        if !measured.contains(name.as_str()) && !names.contains(name) {
+                            names.push(name.clone());
+                        }
                     }
                 }
             }
-        }
+            names
+        };
+        let from_default = unmeasured(&mut std::iter::once(&config.gate));
+        let mut metrics = unmeasured(&mut config.policies.values().filter_map(|p| p.gate.as_ref()));
         // A default gate may name metrics that only some kinds of run measure (peak memory,
         // say, where an import has times only): while every benchmark has a gating metric, that
-        // is worth a warning, not a refusal.
+        // is worth a warning, not a refusal. A policy names metrics for its benchmarks, so one
+        // that none of them measured is refused.
         let mut unused_defaults = Vec::new();
-        if benchmarks.is_empty() && config.policies.values().all(|p| p.gate.is_none()) {
-            unused_defaults = std::mem::take(&mut metrics);
+        if benchmarks.is_empty() {
+            unused_defaults = from_default;
+        } else {
+            for name in from_default {
+                if !metrics.contains(&name) {
+                    metrics.push(name);
+                }
+            }
         }
         Unjudged {
             benchmarks,
@@ -1225,6 +1235,49 @@ mod tests {
             },
         );
         assert!(raw.entries.iter().all(|e| e.q_value.is_none()));
+    }
+
+    #[test]
+    fn a_gate_without_evidence_is_named_and_a_default_extra_only_warned() {
+        let run = vec![
+            Benchmark::wall_time("a", vec![1e6; 10]),
+            Benchmark::wall_time("b", vec![1e6; 10]),
+        ];
+        // The default gate names a metric no benchmark has, beside one they all have: a warning.
+        let mut config = CompareConfig {
+            gate: GateMetrics::Named(vec!["wall_time".into(), "peak_rss".into()]),
+            ..CompareConfig::default()
+        };
+        let unjudged = compare(&run, &run, &config).unjudged(&config);
+        assert!(unjudged.is_empty(), "{unjudged:?}");
+        assert_eq!(unjudged.unused_defaults, ["peak_rss"]);
+        // A policy's metric nothing measured is refused even though `a` still gates on time.
+        config.policies.insert(
+            "a".into(),
+            Policy {
+                gate: Some(GateMetrics::Named(vec![
+                    "wall_time".into(),
+                    "instructions".into(),
+                ])),
+                ..Policy::default()
+            },
+        );
+        let unjudged = compare(&run, &run, &config).unjudged(&config);
+        assert!(unjudged.benchmarks.is_empty());
+        assert_eq!(unjudged.metrics, ["instructions"]);
+        // A policy that leaves `b` nothing to gate on names `b`, with what it measured.
+        config.policies.insert(
+            "b".into(),
+            Policy {
+                gate: Some(GateMetrics::Named(vec!["instructions".into()])),
+                ..Policy::default()
+            },
+        );
+        let unjudged = compare(&run, &run, &config).unjudged(&config);
+        assert_eq!(
+            unjudged.benchmarks,
+            [("b".to_owned(), vec!["wall_time".to_owned()])]
+        );
     }
 
     #[test]
