@@ -103,8 +103,12 @@ pub fn analyze(values: &[f64], direction: Direction, config: &TrendConfig) -> Tr
         change_points.sort_by_key(|c| c.index);
     }
     let correlation = pearson_with_position(values);
+    // A correlation says the points line up, not that they moved: four jobs within 0.5% of
+    // each other can have r = 0.6. The fitted line must also move by `min_change` over the
+    // window, the same bar a step must clear.
+    let moved = fitted_change(values).is_some_and(|c| c.abs() >= config.min_change);
     let drift = match correlation {
-        Some(r) if r.abs() > config.correlation_threshold => {
+        Some(r) if r.abs() > config.correlation_threshold && moved => {
             let worse = match direction {
                 Direction::LowerIsBetter => r > 0.0,
                 Direction::HigherIsBetter => r < 0.0,
@@ -230,9 +234,46 @@ pub fn pearson_with_position(values: &[f64]) -> Option<f64> {
     (syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
+/// The relative change of the least-squares line of `values` against position from the first
+/// point to the last: `slope × (n − 1) / mean`. `None` below 2 points or with a mean that is not
+/// positive.
+fn fitted_change(values: &[f64]) -> Option<f64> {
+    let n = values.len();
+    if n < 2 || values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let nf = n as f64;
+    let mean_x = (nf - 1.0) / 2.0;
+    let mean_y = values.iter().sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, y) in values.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        sxy += dx * (y - mean_y);
+        sxx += dx * dx;
+    }
+    (mean_y > 0.0).then(|| sxy / sxx * (nf - 1.0) / mean_y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_correlation_without_movement_is_not_drift() {
+        // What `trend --fail-on-change` once failed on: 4 jobs within 0.5%, r = +0.58.
+        let jobs = [10.84e6, 10.90e6, 10.85e6, 10.89e6];
+        let report = analyze(&jobs, Direction::LowerIsBetter, &TrendConfig::default());
+        assert!(report.correlation.unwrap() > 0.3);
+        assert_eq!(report.drift, Drift::Stable);
+        // The same shape moving 8%: drift.
+        let moving: Vec<f64> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (1.0 + 0.027 * i as f64))
+            .collect();
+        let report = analyze(&moving, Direction::LowerIsBetter, &TrendConfig::default());
+        assert_eq!(report.drift, Drift::Degrading);
+    }
 
     fn noise(n: usize, level: f64, spread: f64, seed: u64) -> Vec<f64> {
         let mut rng = Rng::seed_from_u64(seed);
