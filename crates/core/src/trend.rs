@@ -216,42 +216,54 @@ fn shuffle(x: &mut [f64], rng: &mut Rng) {
 /// Pearson's r between the values and their positions `0, 1, 2, ...`.
 #[must_use]
 pub fn pearson_with_position(values: &[f64]) -> Option<f64> {
-    let n = values.len();
-    if n < 3 || values.iter().any(|v| !v.is_finite()) {
+    if values.len() < 3 {
         return None;
     }
-    let nf = n as f64;
-    let mean_x = (nf - 1.0) / 2.0;
-    let mean_y = values.iter().sum::<f64>() / nf;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (i, y) in values.iter().enumerate() {
-        let dx = i as f64 - mean_x;
-        let dy = y - mean_y;
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
+    let fit = LineFit::of(values)?;
+    (fit.syy > 0.0).then(|| fit.sxy / (fit.sxx * fit.syy).sqrt())
+}
+
+/// The sums behind a least-squares line of values against their position.
+struct LineFit {
+    mean_y: f64,
+    sxy: f64,
+    sxx: f64,
+    syy: f64,
+}
+
+impl LineFit {
+    /// `None` below 2 points or with a value that is not finite.
+    fn of(values: &[f64]) -> Option<LineFit> {
+        if values.len() < 2 || values.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        let nf = values.len() as f64;
+        let mean_x = (nf - 1.0) / 2.0;
+        let mean_y = values.iter().sum::<f64>() / nf;
+        let mut fit = LineFit {
+            mean_y,
+            sxy: 0.0,
+            sxx: 0.0,
+            syy: 0.0,
+        };
+        for (i, y) in values.iter().enumerate() {
+            let dx = i as f64 - mean_x;
+            let dy = y - mean_y;
+            fit.sxy += dx * dy;
+            fit.sxx += dx * dx;
+            fit.syy += dy * dy;
+        }
+        Some(fit)
     }
-    (syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
 /// The relative change of the least-squares line of `values` against position from the first
 /// point to the last: `slope × (n − 1) / mean`. `None` below 2 points or with a mean that is not
 /// positive.
 fn fitted_change(values: &[f64]) -> Option<f64> {
-    let n = values.len();
-    if n < 2 || values.iter().any(|v| !v.is_finite()) {
-        return None;
-    }
-    let nf = n as f64;
-    let mean_x = (nf - 1.0) / 2.0;
-    let mean_y = values.iter().sum::<f64>() / nf;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (i, y) in values.iter().enumerate() {
-        let dx = i as f64 - mean_x;
-        sxy += dx * (y - mean_y);
-        sxx += dx * dx;
-    }
-    (mean_y > 0.0).then(|| sxy / sxx * (nf - 1.0) / mean_y)
+    let fit = LineFit::of(values)?;
+    let span = (values.len() - 1) as f64;
+    (fit.mean_y > 0.0).then(|| fit.sxy / fit.sxx * span / fit.mean_y)
 }
 
 #[cfg(test)]
