@@ -1622,11 +1622,6 @@ fn append_samples(into: &mut Benchmark, more: Benchmark) {
     }
 }
 
-/// The comparison after a confirmation: `first`'s entries, but for the benchmarks re-measured
-/// (`suspects`), their entries from `confirmed`, each noting whether the regression held.
-/// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
-/// there, so `confirmed` may be judged at the whole alpha; the benchmarks not re-measured keep
-/// the verdicts of the looks that decided them.
 /// The metric names `benchmark`'s gate asks for, for an error message.
 fn gate_names(config: &CompareConfig, benchmark: &str) -> String {
     let gate = config
@@ -1641,6 +1636,11 @@ fn gate_names(config: &CompareConfig, benchmark: &str) -> String {
     }
 }
 
+/// The comparison after a confirmation: `first`'s entries, but for the benchmarks re-measured
+/// (`suspects`), their entries from `confirmed`, each noting whether the regression held.
+/// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
+/// there, so `confirmed` may be judged at the whole alpha; the benchmarks not re-measured keep
+/// the verdicts of the looks that decided them.
 fn merge_confirmations(
     first: compare::Comparison,
     confirmed: &compare::Comparison,
