@@ -160,14 +160,15 @@ impl App {
         }
     }
 
-    /// Refuses a gate that has no evidence for something it was asked to judge (exit 2): a
-    /// benchmark whose gate names only metrics it did not measure, or a gate metric no
-    /// benchmark measured. A pass there would be earned by nothing.
-    fn refuse_unjudged(
+    /// Whether `comparison` passes the gate under `config`, the one place every gating command
+    /// asks. First refuses a gate that has no evidence for something it was asked to judge
+    /// (exit 2): a benchmark whose gate names only metrics it did not measure, or a gate metric
+    /// no benchmark measured. A pass there would be earned by nothing.
+    fn gate_passes(
         &self,
         comparison: &compare::Comparison,
         config: &CompareConfig,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let unjudged = comparison.unjudged(config);
         if !unjudged.unused_defaults.is_empty() {
             self.notice(&format!(
@@ -196,7 +197,7 @@ impl App {
                 unjudged.metrics.join(", ")
             );
         }
-        Ok(())
+        Ok(comparison.passes(config))
     }
 
     /// A line only `--verbose` shows: where settings came from, what was loaded.
@@ -700,8 +701,7 @@ impl App {
                 }
             }
         }
-        self.refuse_unjudged(&comparison, config)?;
-        let passed = comparison.passes(config);
+        let passed = self.gate_passes(&comparison, config)?;
         let context = report::Context {
             subject: run.key.to_string(),
             baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
@@ -1268,8 +1268,7 @@ impl App {
         config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
         let mut comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         load::note_scaling_regressions(&mut comparison);
-        self.refuse_unjudged(&comparison, &config)?;
-        let passed = comparison.passes(&config);
+        let passed = self.gate_passes(&comparison, &config)?;
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],

@@ -266,8 +266,7 @@ impl App {
         config: &CompareConfig,
         options: &CompareOptions,
     ) -> Result<Outcome> {
-        self.refuse_unjudged(comparison, config)?;
-        let passed = comparison.passes(config);
+        let passed = self.gate_passes(comparison, config)?;
         self.publish(comparison, context, passed, options)?;
         Ok(if passed {
             Outcome::Passed
@@ -573,18 +572,7 @@ fn refuse_head_paths(
     let Some(root) = repo_root else {
         return Ok(());
     };
-    let mut roots = vec![root.to_path_buf()];
-    if let Ok(canonical) = root.canonicalize()
-        && canonical != root
-    {
-        roots.push(canonical);
-    }
-    let mut bases = vec![base_root.to_path_buf()];
-    if let Ok(canonical) = base_root.canonicalize()
-        && canonical != base_root
-    {
-        bases.push(canonical);
-    }
+    let (roots, bases) = (spellings(root), spellings(base_root));
     for pair in pairs {
         for word in &pair.base.argv {
             let mut text = word.clone();
@@ -604,6 +592,18 @@ fn refuse_head_paths(
         }
     }
     Ok(())
+}
+
+/// `path` as given and, where it differs, resolved through symbolic links: a shell word may
+/// use either (`$PWD` keeps the links, git's top level resolves them).
+fn spellings(path: &Path) -> Vec<PathBuf> {
+    let mut both = vec![path.to_path_buf()];
+    if let Ok(canonical) = path.canonicalize()
+        && canonical != path
+    {
+        both.push(canonical);
+    }
+    both
 }
 
 /// Whether `text` contains the directory `dir` as a whole path component (followed by `/`, the

@@ -301,11 +301,10 @@ impl Sides<'_> {
                     .into();
             return None;
         }
-        let side = small_side;
         let lone = |sorted: &[f64]| sorted.len() == 1;
         // The values compared, in log: the change is exactly the ratio of what is shown.
         let shown: (f64, f64);
-        let (law, kinds) = match (side(self.base), side(self.current)) {
+        let (law, kinds) = match (small_side(self.base), small_side(self.current)) {
             (Some(b), Some(c)) => {
                 // A harness's mean against samples: compare means with means (a trimmed
                 // geometric mean sits below an arithmetic mean by about half the variance).
