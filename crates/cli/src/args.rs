@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use benchkeep_core::compare::Severity;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Catch performance regressions before they merge.
@@ -369,6 +370,8 @@ pub enum Format {
 }
 
 /// How comparisons decide.
+// Each flag is an independent switch a user turns on; an enum would not read better.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args, Clone, Default)]
 pub struct CompareOptions {
     /// Smallest change that counts, in percent (default 5; 2 in paired mode).
@@ -384,6 +387,14 @@ pub struct CompareOptions {
     /// Fail the gate when a gating metric is inconclusive.
     #[arg(long)]
     pub fail_on_inconclusive: bool,
+    /// The least severity of regression that fails the gate: minor (default: every
+    /// regression), moderate or critical; smaller regressions are warnings.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Accept benchmarks of the baseline that are missing from the run (a warning); by default
+    /// a missing benchmark fails the gate.
+    #[arg(long)]
+    pub allow_missing: bool,
     /// Judge each p-value alone instead of controlling the false discovery rate across all
     /// benchmarks and metrics (Benjamini-Hochberg).
     #[arg(long)]
@@ -400,6 +411,17 @@ pub struct CompareOptions {
 }
 
 /// `FORMAT=FILE` of `--report`.
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    match text {
+        "minor" => Ok(Severity::Minor),
+        "moderate" => Ok(Severity::Moderate),
+        "critical" => Ok(Severity::Critical),
+        other => Err(format!(
+            "{other:?} is not a severity: minor, moderate or critical"
+        )),
+    }
+}
+
 fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
     let (format, file) = text
         .split_once('=')

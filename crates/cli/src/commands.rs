@@ -161,14 +161,17 @@ impl App {
     }
 
     /// Whether `comparison` passes the gate under `config`, the one place every gating command
-    /// asks. First refuses a gate that has no evidence for something it was asked to judge
-    /// (exit 2): a benchmark whose gate names only metrics it did not measure, or a gate metric
-    /// no benchmark measured. A pass there would be earned by nothing.
+    /// asks; settles each entry's effect on the gate, which the reports then show. First
+    /// refuses a gate that has no evidence for something it was asked to judge (exit 2): a
+    /// benchmark whose gate names only metrics it did not measure, a gate metric no benchmark
+    /// measured, or a policy limit on a unit none of its benchmark's metrics has. A pass there
+    /// would be earned by nothing.
     fn gate_passes(
         &self,
-        comparison: &compare::Comparison,
+        comparison: &mut compare::Comparison,
         config: &CompareConfig,
     ) -> Result<bool> {
+        comparison.settle(config);
         let unjudged = comparison.unjudged(config);
         if !unjudged.unused_defaults.is_empty() {
             self.notice(&format!(
@@ -197,7 +200,15 @@ impl App {
                 unjudged.metrics.join(", ")
             );
         }
-        Ok(comparison.passes(config))
+        if let Some((benchmark, limit)) = comparison.unbounded_limits(config).first() {
+            bail!(
+                "benchmark {benchmark:?}: its [[policy]] sets {limit}, but it measured no metric in that unit; fix the limit's unit or measure the metric"
+            );
+        }
+        Ok(!comparison
+            .entries
+            .iter()
+            .any(compare::MetricComparison::fails_gate))
     }
 
     /// A line only `--verbose` shows: where settings came from, what was loaded.
@@ -256,7 +267,7 @@ impl App {
         if !args.command.is_empty() {
             let spec = CommandSpec::new(command_words(&args.command, args.shell, &args.benches)?);
             let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
-            let options = measure_options(args, &self.config.run)?;
+            let options = self.enough_runs(&name, measure_options(args, &self.config.run)?);
             return Ok(vec![Planned {
                 name,
                 spec,
@@ -301,6 +312,7 @@ impl App {
                     .collect();
                 let options = measure_options(args, &bench.run_settings(&self.config.run))
                     .with_context(|| format!("[[bench]] {:?}", bench.name))?;
+                let options = self.enough_runs(&bench.name, options);
                 Ok(Planned {
                     name: bench.name.clone(),
                     spec,
@@ -315,6 +327,50 @@ impl App {
             );
         }
         Ok(planned)
+    }
+
+    /// `options` with at least as many runs as `[compare] min_samples` asks of a verdict:
+    /// fewer would make every comparison of this benchmark inconclusive, a pass earned by
+    /// nothing. Says so when it raises them.
+    fn enough_runs(&self, name: &str, mut options: MeasureOptions) -> MeasureOptions {
+        let needed = self
+            .config
+            .compare
+            .min_samples
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let (runs, raised) = match options.runs {
+            RunCount::Fixed(n) if n < needed => (n, RunCount::Fixed(needed)),
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time,
+            } if max_runs < needed => (
+                max_runs,
+                RunCount::Auto {
+                    min_runs: min_runs.max(needed),
+                    max_runs: needed,
+                    min_time,
+                },
+            ),
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time,
+            } if min_runs < needed => (
+                min_runs,
+                RunCount::Auto {
+                    min_runs: needed,
+                    max_runs,
+                    min_time,
+                },
+            ),
+            _ => return options,
+        };
+        self.notice(&format!(
+            "{name}: measuring {needed} runs, not {runs}: [compare] min_samples needs {needed} samples for a verdict"
+        ));
+        options.runs = raised;
+        options
     }
 
     /// Measures the planned benchmarks into a new run. Nothing is written anywhere here.
@@ -495,11 +551,14 @@ impl App {
                     if compare_with != own_key {
                         // Another branch's baseline is never created from this run.
                         self.record(store.as_ref(), &run, &args.record)?;
-                        self.publish_without_baseline(
+                        let within_limits = self.publish_without_baseline(
                             &run,
                             &format!("no baseline for {compare_with} yet: nothing to compare with"),
                             &args.compare,
                         )?;
+                        if !within_limits {
+                            return Ok(Outcome::Regressed);
+                        }
                         self.notice(&format!(
                             "no baseline for {compare_with} in {} yet, so nothing to compare with; the run is recorded under {own_key} (use --require-baseline to fail instead)",
                             store.location()
@@ -516,6 +575,14 @@ impl App {
             },
         };
         let mut run = run;
+        let mut baseline = baseline;
+        if measured.is_some() && !args.measure.benches.is_empty() {
+            // `--bench` measured a chosen few: the rest of the baseline was not asked about,
+            // so it is not "missing".
+            let chosen = |name: &str| args.measure.benches.iter().any(|b| b == name);
+            baseline.benchmarks.retain(|b| chosen(&b.name));
+            baseline.history.retain(|h| chosen(&h.benchmark));
+        }
         let before = run.benchmarks.clone();
         let outcome = self.gate(&baseline, &mut run, &config, args, measured)?;
         if before != run.benchmarks {
@@ -701,7 +768,7 @@ impl App {
                 }
             }
         }
-        let passed = self.gate_passes(&comparison, config)?;
+        let passed = self.gate_passes(&mut comparison, config)?;
         let context = report::Context {
             subject: run.key.to_string(),
             baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
@@ -723,7 +790,6 @@ impl App {
                 .filter_map(|s| s.commit.clone())
                 .collect(),
             job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
-            fail_on_inconclusive: config.fail_on_inconclusive,
         };
         self.publish(&comparison, &context, passed, options)?;
         Ok(if passed {
@@ -879,41 +945,59 @@ impl App {
         Ok(())
     }
 
+    /// The gate of a run with no baseline: every benchmark is new, so only the policies'
+    /// absolute limits can fail it (`max = "250ms"` holds from the first run on).
+    fn gate_without_baseline(
+        &self,
+        run: &Run,
+        options: &CompareOptions,
+    ) -> Result<(compare::Comparison, bool)> {
+        let mut config = self.compare_config(options)?;
+        config.policies = self.policies_for(&[], &run.benchmarks)?;
+        let mut comparison = compare::compare(&[], &run.benchmarks, &config);
+        let passed = self.gate_passes(&mut comparison, &config)?;
+        Ok((comparison, passed))
+    }
+
     /// With no baseline to compare with, the reports still appear (CI steps read them): every
-    /// benchmark is "new", and `note` says why. Text shows the run's summary table; JSON the
-    /// bootstrap document.
+    /// benchmark is "new", and `note` says why. Text shows the run's summary table (and what
+    /// failed a limit); JSON the bootstrap document. Says whether the limits passed.
     fn publish_without_baseline(
         &self,
         run: &Run,
         note: &str,
         options: &CompareOptions,
-    ) -> Result<()> {
-        let config = self.compare_config(options)?;
-        let comparison = compare::compare(&[], &run.benchmarks, &config);
+    ) -> Result<bool> {
+        let (comparison, passed) = self.gate_without_baseline(run, options)?;
         let context = report::Context {
             subject: run.key.to_string(),
             current_run: run.id.to_string(),
+            heading: Some(format!(
+                "{}: no baseline to compare with (only absolute limits apply)",
+                run.key
+            )),
             warnings: vec![note.to_owned()],
             current_commit: run.git.as_ref().and_then(|g| g.commit.clone()),
             job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
             ..report::Context::default()
         };
-        self.write_reports(&comparison, &context, true, options)?;
+        self.write_reports(&comparison, &context, passed, options)?;
         match options.format {
-            Format::Text => emit(&report::run_summary(&run.benchmarks)),
-            Format::Json => emit(&report::bootstrap_json(
+            Format::Text if passed => emit(&report::run_summary(&run.benchmarks))?,
+            Format::Json if passed => emit(&report::bootstrap_json(
                 &run.key.to_string(),
                 &run.id.to_string(),
-            )),
+            ))?,
             other => emit(&render(
                 other,
                 &comparison,
                 &context,
-                true,
+                passed,
                 options.all_metrics,
                 self.color,
-            )),
+            ))?,
         }
+        Ok(passed)
     }
 
     /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
@@ -938,6 +1022,19 @@ impl App {
 
     /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
     fn bootstrap(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<Outcome> {
+        if !self.gate_without_baseline(run, &args.compare)?.1 {
+            // A run beyond its policies' absolute limits fails, and does not become the
+            // baseline that later runs would be judged against.
+            if !args.record.no_record {
+                self.record(store, run, &args.record)?;
+            }
+            self.publish_without_baseline(
+                run,
+                "no baseline yet; none created: the run is beyond its policies' limits",
+                &args.compare,
+            )?;
+            return Ok(Outcome::Regressed);
+        }
         if args.record.no_record {
             self.publish_without_baseline(
                 run,
@@ -1133,8 +1230,10 @@ impl App {
         let id: RunId = source
             .parse()
             .map_err(|e| anyhow!("{source:?} is neither a run file nor a run id ({e})"))?;
-        self.block_on(store.get_run(&id))
-            .map_err(|e| anyhow!(e).context(format!("cannot load run {id}")))
+        let run = self
+            .block_on(store.get_run(&id))
+            .map_err(|e| anyhow!(e).context(format!("cannot load run {id}")))?;
+        complete(run, &format!("run {id}"))
     }
 
     fn prune(&self, args: &PruneArgs) -> Result<Outcome> {
@@ -1268,7 +1367,7 @@ impl App {
         config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
         let mut comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
         load::note_scaling_regressions(&mut comparison);
-        let passed = self.gate_passes(&comparison, &config)?;
+        let passed = self.gate_passes(&mut comparison, &config)?;
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],
@@ -1276,7 +1375,6 @@ impl App {
             current_commit: head.git.as_ref().and_then(|g| g.commit.clone()),
             baseline_commits: base.git.iter().filter_map(|g| g.commit.clone()).collect(),
             job_url: head.ci.as_ref().and_then(|c| c.url.clone()),
-            fail_on_inconclusive: config.fail_on_inconclusive,
             ..report::Context::default()
         };
         self.publish(&comparison, &context, passed, &args.compare)?;
@@ -1441,10 +1539,15 @@ fn emit(text: &str) -> Result<()> {
 fn load_run_file(path: &Path) -> Result<Run> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read run file {}", path.display()))?;
-    Ok(core_store::decode_run(
-        &bytes,
-        &format!("run file {}", path.display()),
-    )?)
+    let what = format!("run file {}", path.display());
+    complete(core_store::decode_run(&bytes, &what)?, &what)
+}
+
+/// `run`, refused (exit 2) when it measured nothing a gate or a baseline could use: no
+/// benchmarks, or a benchmark without metrics or samples (`what` names where it came from).
+fn complete(run: Run, what: &str) -> Result<Run> {
+    benchkeep_core::model::check_complete(&run.benchmarks).map_err(|e| anyhow!("{what}: {e}"))?;
+    Ok(run)
 }
 
 fn parse_labels(labels: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
@@ -1524,7 +1627,11 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
     let gate = if options.gate_metrics.is_empty() {
         match &file.gate {
             Some(GateSetting::Word(w)) if w == "all" => GateMetrics::All,
-            None | Some(GateSetting::Word(_)) => GateMetrics::Primary,
+            None => GateMetrics::Primary,
+            Some(GateSetting::Word(w)) if w == "primary" => GateMetrics::Primary,
+            // Any other word is a metric's name, read as a [[policy]]'s `metric` is: a typo
+            // then names a metric nothing measured, which the gate refuses.
+            Some(GateSetting::Word(w)) => GateMetrics::Named(vec![w.clone()]),
             Some(GateSetting::Metrics(names)) => GateMetrics::Named(names.clone()),
         }
     } else if options.gate_metrics.iter().any(|m| m == "all") {
@@ -1554,6 +1661,9 @@ fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareCo
         gate,
         fail_on_inconclusive: options.fail_on_inconclusive
             || file.fail_on_inconclusive.unwrap_or(false),
+        fail_on: options.fail_on.or(file.fail_on).unwrap_or(defaults.fail_on),
+        allow_missing: options.allow_missing
+            || file.allow_missing.unwrap_or(defaults.allow_missing),
         fdr: !options.no_fdr && file.fdr.unwrap_or(defaults.fdr),
         moderation: file.moderation.unwrap_or(defaults.moderation),
         min_history: file.min_history.unwrap_or(defaults.min_history).max(2),

@@ -92,6 +92,11 @@ pub struct CompareSection {
     pub gate: Option<GateSetting>,
     /// Whether an inconclusive gating metric fails.
     pub fail_on_inconclusive: Option<bool>,
+    /// The least severity of regression that fails the gate: `minor` (default), `moderate`
+    /// or `critical`; smaller regressions are warnings.
+    pub fail_on: Option<benchkeep_core::compare::Severity>,
+    /// Whether a benchmark of the baseline may be missing from a run (default false).
+    pub allow_missing: Option<bool>,
     /// Severity bands, in percent.
     pub severity: Option<SeveritySection>,
     /// Benjamini-Hochberg false discovery control across benchmarks and metrics (default true).
@@ -180,6 +185,14 @@ pub struct PolicyConfig {
     pub direction: Option<DirectionSetting>,
     /// Severity bands, in percent.
     pub severity: Option<SeveritySection>,
+    /// The least severity of regression that fails the gate for these benchmarks.
+    pub fail_on: Option<benchkeep_core::compare::Severity>,
+    /// Whether these benchmarks may be missing from a run.
+    pub allow_missing: Option<bool>,
+    /// An absolute upper bound whatever the baseline: `"250ms"`, `"512MiB"`.
+    pub max: Option<String>,
+    /// An absolute lower bound whatever the baseline: `"1000/s"`.
+    pub min: Option<String>,
 }
 
 /// `gate = "primary" | "all" | ["metric", ...]`.

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
-use benchkeep_core::compare::{GateMetrics, Policy, SeverityBands};
+use anyhow::{Result, anyhow, bail};
+use benchkeep_core::compare::{GateMetrics, Limit, Policy, SeverityBands};
 use benchkeep_core::model::Direction;
 use globset::{Glob, GlobMatcher};
 
@@ -43,6 +43,7 @@ pub(crate) fn validate(policy: &PolicyConfig) -> Result<()> {
     {
         bail!("[[policy]] {name:?}: severity needs 0 < moderate < critical (percent)");
     }
+    convert(policy)?;
     Ok(())
 }
 
@@ -85,14 +86,20 @@ pub(crate) fn resolve<'a>(
             })
             .max_by_key(|(index, (p, _))| (specificity(&p.name), *index));
         if let Some((_, (policy, _))) = best {
-            resolved.insert(bench.to_owned(), convert(policy));
+            resolved.insert(bench.to_owned(), convert(policy)?);
         }
     }
     Ok(resolved)
 }
 
-fn convert(policy: &PolicyConfig) -> Policy {
-    Policy {
+fn convert(policy: &PolicyConfig) -> Result<Policy> {
+    let limit = |text: &Option<String>, which: &str| {
+        text.as_deref()
+            .map(Limit::parse)
+            .transpose()
+            .map_err(|e| anyhow!("[[policy]] {:?}: {which}: {e}", policy.name))
+    };
+    Ok(Policy {
         threshold: policy.threshold.map(|t| t / 100.0),
         alpha: policy.alpha,
         gate: policy.metric.as_ref().map(|m| match m {
@@ -109,7 +116,11 @@ fn convert(policy: &PolicyConfig) -> Policy {
             moderate: s.moderate / 100.0,
             critical: s.critical / 100.0,
         }),
-    }
+        fail_on: policy.fail_on,
+        allow_missing: policy.allow_missing,
+        max: limit(&policy.max, "max")?,
+        min: limit(&policy.min, "min")?,
+    })
 }
 
 #[cfg(test)]
@@ -164,6 +175,15 @@ mod tests {
                 "direction",
             ),
             ("[[policy]]\nname = \"a\"\ntreshold = 1\n", "treshold"),
+            (
+                "[[policy]]\nname = \"a\"\nmax = \"fast\"\n",
+                "max: \"fast\" does not start",
+            ),
+            (
+                "[[policy]]\nname = \"a\"\nmin = \"100\"\n",
+                "min: \"100\" has no unit",
+            ),
+            ("[[policy]]\nname = \"a\"\nfail_on = \"major\"\n", "fail_on"),
         ] {
             let err = format!("{:#}", Config::parse(text).unwrap_err());
             assert!(err.contains(needle), "{text:?}: {err}");

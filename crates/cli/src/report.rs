@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use benchkeep_core::compare::{
-    Comparison, Method, MetricComparison, Severity, Summary, Verdict, format_p,
+    Comparison, GateEffect, Method, MetricComparison, Severity, Summary, Verdict, format_p,
 };
 use benchkeep_core::model::{Benchmark, Unit, metric_names};
 use benchkeep_core::schema::SchemaVersion;
@@ -49,9 +49,6 @@ pub struct Context {
     /// A link to the CI job that made the current run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_url: Option<String>,
-    /// Whether an inconclusive gating metric fails the gate (for per-benchmark outcomes).
-    #[serde(skip)]
-    pub fail_on_inconclusive: bool,
 }
 
 impl Context {
@@ -228,8 +225,54 @@ fn shown(comparison: &Comparison, all_metrics: bool) -> Vec<&MetricComparison> {
     comparison
         .entries
         .iter()
-        .filter(|e| all_metrics || e.gating)
+        .filter(|e| all_metrics || e.gating || !e.effect.is_none())
         .collect()
+}
+
+/// What a reader must know about an entry's effect on the gate, beyond its verdict: a limit, a
+/// missing benchmark, a regression below `fail_on`.
+fn gate_note(e: &MetricComparison) -> Option<String> {
+    if let Some(limit) = e.limit_text() {
+        return Some(if e.fails_gate() {
+            format!("{limit}: fails the gate")
+        } else {
+            limit
+        });
+    }
+    match (e.verdict, e.effect) {
+        (Verdict::Missing, GateEffect::Failure) => Some(
+            "in the baseline but not in this run: fails the gate (accept it with --allow-missing, or allow_missing in its [[policy]])".into(),
+        ),
+        (Verdict::Missing, GateEffect::Warning) => {
+            Some("in the baseline but not in this run (allowed)".into())
+        }
+        (Verdict::Regressed, GateEffect::Warning) => Some(format!(
+            "a {} regression, below fail_on: a warning",
+            severity(e)
+        )),
+        _ => None,
+    }
+}
+
+/// How a failing entry is named in one line: `parse wall_time +12.0% (minor)`, `old missing`,
+/// `parse peak_rss above max 512 MiB`.
+fn failure_name(e: &MetricComparison) -> String {
+    let name = cell(&e.benchmark, 60);
+    if e.limit.as_ref().is_some_and(|l| l.exceeded) {
+        let limit = e.limit_text().unwrap_or_default();
+        let relation = limit.split(" is ").nth(1).unwrap_or("beyond its limit");
+        return format!("{name} {} {relation}", e.metric);
+    }
+    match e.verdict {
+        Verdict::Missing => format!("{name} missing"),
+        Verdict::Regressed => format!(
+            "{name} {} {} ({})",
+            e.metric,
+            e.change.map(pct).unwrap_or_default(),
+            severity(e)
+        ),
+        other => format!("{name} {} {other}", e.metric),
+    }
 }
 
 /// A one-line verdict: `PASS: 3 unchanged` or `FAIL: 1 regression (nap +50.1%)`.
@@ -254,29 +297,32 @@ pub fn summary_line(comparison: &Comparison, passed: bool) -> String {
     } else {
         counts.join(", ")
     };
-    let regressions: Vec<String> = comparison
-        .regressions()
-        .take(5)
-        .map(|e| {
-            format!(
-                "{} {} {} ({})",
-                cell(&e.benchmark, 60),
-                e.metric,
-                e.change.map(pct).unwrap_or_default(),
-                severity(e)
-            )
-        })
-        .collect();
-    let more = comparison
-        .regressions()
-        .count()
-        .saturating_sub(regressions.len());
+    let failing = || comparison.entries.iter().filter(|e| e.fails_gate());
+    let named: Vec<String> = failing().take(5).map(failure_name).collect();
+    let more = failing().count().saturating_sub(named.len());
     let mut line = format!("{}: {counts}", if passed { "PASS" } else { "FAIL" });
-    if !regressions.is_empty() {
-        let _ = write!(line, "; regressions: {}", regressions.join(", "));
+    if !named.is_empty() {
+        let what = if failing().all(|e| e.verdict == Verdict::Regressed && e.limit.is_none()) {
+            "regressions"
+        } else {
+            "failing"
+        };
+        let _ = write!(line, "; {what}: {}", named.join(", "));
         if more > 0 {
             let _ = write!(line, " and {more} more");
         }
+    }
+    let warned = comparison
+        .entries
+        .iter()
+        .filter(|e| e.verdict == Verdict::Regressed && e.effect == GateEffect::Warning)
+        .count();
+    if warned > 0 {
+        let _ = write!(
+            line,
+            "; {warned} regression{} below fail_on (warnings)",
+            if warned == 1 { "" } else { "s" }
+        );
     }
     line
 }
@@ -373,7 +419,7 @@ pub fn text(
                 e.reason
             );
         }
-        for note in &e.notes {
+        for note in gate_note(e).iter().chain(&e.notes) {
             let _ = writeln!(out, "note: {} {}: {note}", cell(&e.benchmark, 60), e.metric);
         }
     }
@@ -585,6 +631,7 @@ fn markdown_capped(
                 (e.verdict == Verdict::Inconclusive).then(|| format!("inconclusive, {}", e.reason));
             reason
                 .into_iter()
+                .chain(gate_note(e))
                 .chain(e.notes.iter().cloned())
                 .map(move |note| {
                     format!(
@@ -725,23 +772,34 @@ pub fn github_annotations(comparison: &Comparison, context: &Context, passed: bo
         );
     }
     let entries = by_severity(comparison, false);
-    for (verdict, level) in [
-        (Verdict::Regressed, "error"),
-        (Verdict::Inconclusive, "warning"),
-        (Verdict::Improved, "notice"),
-    ] {
-        for e in entries.iter().filter(|e| e.verdict == verdict).take(50) {
+    let level_of = |e: &MetricComparison| match e.effect {
+        GateEffect::Failure => Some("error"),
+        GateEffect::Warning => Some("warning"),
+        _ if e.verdict == Verdict::Improved => Some("notice"),
+        _ => None,
+    };
+    for level in ["error", "warning", "notice"] {
+        for e in entries
+            .iter()
+            .filter(|e| level_of(e) == Some(level))
+            .take(50)
+        {
             let title = format!("benchkeep: {} {}", cell(&e.benchmark, 80), e.verdict);
+            let gate = gate_note(e);
             let detail = match e.verdict {
                 Verdict::Inconclusive => e.reason.clone(),
+                Verdict::Missing | Verdict::New | Verdict::Unchanged => {
+                    gate.clone().unwrap_or_else(|| e.reason.clone())
+                }
                 _ => format!(
-                    "{} {} ({} {}), {} -> {}",
+                    "{} {} ({} {}), {} -> {}{}",
                     e.change.map(pct).unwrap_or_default(),
                     severity(e),
                     ci_label(e),
                     interval(e),
                     value(e.baseline.as_ref(), &e.unit),
                     value(e.current.as_ref(), &e.unit),
+                    gate.map(|g| format!("; {g}")).unwrap_or_default(),
                 ),
             };
             let _ = writeln!(
@@ -787,15 +845,10 @@ fn xml(text: &str) -> String {
 #[must_use]
 pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> String {
     let entries = shown(comparison, all_metrics);
-    let failures = entries
-        .iter()
-        .filter(|e| e.fails_gate(context.fail_on_inconclusive))
-        .count();
+    let failures = entries.iter().filter(|e| e.fails_gate()).count();
     let skipped = entries
         .iter()
-        .filter(|e| {
-            e.verdict == Verdict::Inconclusive && !e.fails_gate(context.fail_on_inconclusive)
-        })
+        .filter(|e| e.verdict == Verdict::Inconclusive && !e.fails_gate())
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -829,7 +882,7 @@ pub fn junit(comparison: &Comparison, context: &Context, all_metrics: bool) -> S
             ci_label(e),
             e.reason
         );
-        if e.fails_gate(context.fail_on_inconclusive) {
+        if e.fails_gate() {
             let _ = writeln!(
                 out,
                 ">\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    </testcase>",
@@ -1307,7 +1360,7 @@ mod tests {
         );
         assert_eq!(
             lines.last().unwrap(),
-            &"::error title=benchkeep::FAIL: 1 regressed, 1 unchanged, 1 new, 1 missing; regressions: parse: 100%25, fast\\nreally wall_time +50.0%25 (moderate)"
+            &"::error title=benchkeep::FAIL: 1 regressed, 1 unchanged, 1 new, 1 missing; failing: parse: 100%25, fast\\nreally wall_time +50.0%25 (moderate), gone missing"
         );
         assert!(lines.iter().all(|l| l.starts_with("::")));
         let outputs = github_outputs(&c, false, "EOF_x");
@@ -1325,13 +1378,14 @@ mod tests {
         let doc = roxmltree::Document::parse(&xml_text).expect("well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.attribute("tests"), Some("4"));
-        assert_eq!(root.attribute("failures"), Some("1"));
+        // The regression and the benchmark missing from the run both fail the gate.
+        assert_eq!(root.attribute("failures"), Some("2"));
         let failed: Vec<&str> = root
             .descendants()
             .filter(|n| n.has_tag_name("failure"))
             .map(|n| n.parent().unwrap().attribute("name").unwrap())
             .collect();
-        assert_eq!(failed, ["parse"]);
+        assert_eq!(failed, ["parse", "gone"]);
         let names: Vec<&str> = root
             .descendants()
             .filter(|n| n.has_tag_name("testcase"))

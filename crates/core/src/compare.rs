@@ -33,6 +33,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 mod estimate;
+mod gate;
+
+pub use gate::{GateEffect, Limit, LimitCheck, LimitError, LimitKind};
 
 use estimate::{Analysed, MEDIAN_MIN, analyse_pair, moderate_small_samples};
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -195,9 +198,24 @@ pub struct Policy {
     pub direction: Option<Direction>,
     /// Severity bands.
     pub severity: Option<SeverityBands>,
+    /// The least severity of regression that fails the gate (the others warn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<Severity>,
+    /// Whether the benchmark may be missing from a run (a warning instead of a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_missing: Option<bool>,
+    /// An absolute upper bound, whatever the baseline (see [`Limit`] for which metric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<Limit>,
+    /// An absolute lower bound, whatever the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<Limit>,
 }
 
 /// Settings of a comparison.
+// Independent switches (false discovery control, moderation, two fail-closed choices): each is
+// one documented setting a user turns on or off.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompareConfig {
     /// The smallest relative change that counts (default 0.05: 5%).
@@ -229,6 +247,14 @@ pub struct CompareConfig {
     pub gate: GateMetrics,
     /// Whether an inconclusive gating metric fails the gate (default false).
     pub fail_on_inconclusive: bool,
+    /// The least severity of regression that fails the gate (default [`Severity::Minor`]:
+    /// every regression); smaller ones are warnings.
+    #[serde(default = "fail_on_default")]
+    pub fail_on: Severity,
+    /// Whether a benchmark of the baseline may be missing from the run (default false: a
+    /// missing benchmark fails the gate, since nothing was measured to pass it).
+    #[serde(default)]
+    pub allow_missing: bool,
     /// How samples relate: independent (the default) or paired rounds. Baselines with a
     /// history use the history method through [`compare_with_baseline`].
     pub method: Method,
@@ -247,6 +273,10 @@ pub struct CompareConfig {
     /// alarm over all looks stays at most `alpha`.
     #[serde(default = "full_spend")]
     pub spend: f64,
+}
+
+fn fail_on_default() -> Severity {
+    Severity::Minor
 }
 
 fn full_spend() -> f64 {
@@ -271,6 +301,8 @@ impl Default for CompareConfig {
             severity: SeverityBands::default(),
             gate: GateMetrics::Primary,
             fail_on_inconclusive: false,
+            fail_on: Severity::Minor,
+            allow_missing: false,
             method: Method::MedianBootstrap,
             policies: BTreeMap::new(),
             threads: 1,
@@ -424,6 +456,12 @@ pub struct MetricComparison {
     /// Further facts worth a reader's attention (a fallback, a confirmation re-run).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The policy's absolute limit on this metric, checked against the current median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitCheck>,
+    /// What this entry does to the gate ([`Comparison::settle`]).
+    #[serde(default, skip_serializing_if = "GateEffect::is_none")]
+    pub effect: GateEffect,
 }
 
 /// What the history method knew.
@@ -489,13 +527,10 @@ impl MetricComparison {
             && self.history.is_none_or(|h| h.this_job_share >= 0.1)
     }
 
-    /// Whether this entry makes the gate fail: a gating metric that regressed, or that was
-    /// inconclusive when `fail_on_inconclusive`.
+    /// Whether this entry makes the gate fail, as last settled ([`Comparison::settle`]).
     #[must_use]
-    pub fn fails_gate(&self, fail_on_inconclusive: bool) -> bool {
-        self.gating
-            && (self.verdict == Verdict::Regressed
-                || (fail_on_inconclusive && self.verdict == Verdict::Inconclusive))
+    pub fn fails_gate(&self) -> bool {
+        self.effect == GateEffect::Failure
     }
 }
 
@@ -581,13 +616,13 @@ impl Comparison {
         }
     }
 
-    /// Whether the gate passes under `config`.
+    /// Whether the gate passes under `config`: no entry fails it (see [`Comparison::settle`];
+    /// this settles a copy, so entries changed since are judged as they are now).
     #[must_use]
     pub fn passes(&self, config: &CompareConfig) -> bool {
-        !self
-            .entries
-            .iter()
-            .any(|e| e.fails_gate(config.fail_on_inconclusive))
+        let mut settled = self.clone();
+        settled.settle(config);
+        !settled.entries.iter().any(MetricComparison::fails_gate)
     }
 
     /// The method every tested entry used, when they all used the same one; with none tested,
@@ -806,12 +841,14 @@ fn run_comparison(pairs: &[Pair<'_>], config: &CompareConfig) -> Comparison {
     for gating in [true, false] {
         decide_family(&mut analysed, gating, config);
     }
-    Comparison {
+    let mut comparison = Comparison {
         method: config.method,
         threshold: config.threshold,
         fdr: config.fdr,
         entries: analysed.into_iter().map(|a| a.entry).collect(),
-    }
+    };
+    comparison.settle(config);
+    comparison
 }
 
 /// Adjusts the p-values of one family (the gating or the non-gating entries) by
@@ -1094,7 +1131,13 @@ mod tests {
         assert_eq!(verdict("fresh"), Verdict::New);
         assert_eq!(verdict("gone"), Verdict::Missing);
         assert_eq!(verdict("nan"), Verdict::Inconclusive);
-        assert!(cmp.passes(&CompareConfig::default()));
+        // Nothing measured "gone" this time, so nothing passed it: the gate fails unless a
+        // missing benchmark is accepted.
+        assert!(!cmp.passes(&CompareConfig::default()));
+        assert!(cmp.passes(&CompareConfig {
+            allow_missing: true,
+            ..CompareConfig::default()
+        }));
     }
 
     #[test]

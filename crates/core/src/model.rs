@@ -624,6 +624,58 @@ impl Run {
     }
 }
 
+/// Why a set of benchmarks cannot be gated or become a baseline: a gate over it would pass on
+/// nothing measured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Incomplete {
+    /// Not one benchmark.
+    #[error("it has no benchmarks: nothing was measured, so nothing can pass a gate")]
+    NoBenchmarks,
+    /// A benchmark without metrics.
+    #[error("benchmark {0:?} has no metrics: nothing was measured for it")]
+    NoMetrics(String),
+    /// A metric without samples.
+    #[error("metric {metric:?} of benchmark {benchmark:?} has no samples")]
+    NoSamples {
+        /// The benchmark.
+        benchmark: String,
+        /// Its empty metric.
+        metric: String,
+    },
+}
+
+/// Checks that every benchmark measured something: at least one benchmark, each with at
+/// least one metric, each with at least one sample.
+///
+/// ```
+/// use benchkeep_core::model::{Benchmark, Incomplete, check_complete};
+///
+/// assert_eq!(check_complete(&[]), Err(Incomplete::NoBenchmarks));
+/// assert!(check_complete(&[Benchmark::wall_time("parse", vec![1e6])]).is_ok());
+/// ```
+///
+/// # Errors
+///
+/// The first [`Incomplete`] found.
+pub fn check_complete(benchmarks: &[Benchmark]) -> Result<(), Incomplete> {
+    if benchmarks.is_empty() {
+        return Err(Incomplete::NoBenchmarks);
+    }
+    for bench in benchmarks {
+        if bench.metrics.is_empty() {
+            return Err(Incomplete::NoMetrics(bench.name.clone()));
+        }
+        if let Some(metric) = bench.metrics.iter().find(|m| m.samples.is_empty()) {
+            return Err(Incomplete::NoSamples {
+                benchmark: bench.name.clone(),
+                metric: metric.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

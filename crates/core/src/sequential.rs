@@ -257,6 +257,8 @@ mod tests {
             severity: None,
             reason: String::new(),
             notes: Vec::new(),
+            limit: None,
+            effect: crate::compare::GateEffect::None,
         };
         let look = |entries: Vec<MetricComparison>| Comparison {
             method: Method::MedianBootstrap,

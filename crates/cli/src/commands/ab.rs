@@ -97,10 +97,9 @@ impl App {
         let context = report::Context {
             subject: heading.clone(),
             heading: Some(heading),
-            fail_on_inconclusive: config.fail_on_inconclusive,
             ..report::Context::default()
         };
-        let outcome = self.publish_paired(&comparison, &context, &config, &args.compare);
+        let outcome = self.publish_paired(comparison, &context, &config, &args.compare);
         drop(worktree);
         outcome
     }
@@ -261,12 +260,13 @@ impl App {
     /// Prints and writes the reports of a paired comparison; the outcome is check's gate.
     pub(super) fn publish_paired(
         &self,
-        comparison: &Comparison,
+        mut comparison: Comparison,
         context: &report::Context,
         config: &CompareConfig,
         options: &CompareOptions,
     ) -> Result<Outcome> {
-        let passed = self.gate_passes(comparison, config)?;
+        let passed = self.gate_passes(&mut comparison, config)?;
+        let comparison = &comparison;
         self.publish(comparison, context, passed, options)?;
         Ok(if passed {
             Outcome::Passed

@@ -59,6 +59,7 @@ impl App {
             run.fingerprint.toolchain = imported.toolchain;
         }
         run.benchmarks = imported.benchmarks;
+        let run = super::complete(run, &format!("{} (imported as {format})", file.display()))?;
         self.detail(&format!(
             "imported {} benchmark(s) from {} as {format}",
             run.benchmarks.len(),

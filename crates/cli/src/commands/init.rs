@@ -112,6 +112,8 @@ fn config_text(store: StoreKind, main: &str, bench: Option<&str>) -> String {
 [compare]
 threshold = 5               # smallest change that counts, in percent
 # fail_on_inconclusive = false
+# fail_on = "minor"         # least severity that fails: "minor" (every regression), "moderate", "critical"
+# allow_missing = false     # a benchmark missing from a run fails the gate
 # gate = "primary"          # or "all", or ["wall_time", "peak_rss"]
 promote_on = "{main}"        # a passing check on {main} adds its run to {main}'s baseline
 # promote_keep = 10         # runs a promoted baseline keeps
@@ -125,6 +127,7 @@ command = {command}
 # [[policy]]
 # name = "io_*"
 # threshold = 15
+# max = "250ms"             # an absolute limit, whatever the baseline ("512MiB", min = "1000/s")
 "#,
         store_line = match store {
             // The default directory is created on first use; an explicit file:// URL must

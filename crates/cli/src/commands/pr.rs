@@ -118,10 +118,9 @@ impl App {
             current_commit: head,
             baseline_commits: vec![base.commit],
             job_url: environment::ci_info(&env).and_then(|c| c.url),
-            fail_on_inconclusive: config.fail_on_inconclusive,
             ..report::Context::default()
         };
-        self.publish_paired(&comparison, &context, &config, &args.compare)
+        self.publish_paired(comparison, &context, &config, &args.compare)
     }
 
     /// `[pr] worktree_dir` (relative to the configuration file), else `target/benchkeep-base`

@@ -106,6 +106,8 @@ pub(super) fn analyse_pair(
         severity: None,
         reason: String::new(),
         notes: pair.params_change.iter().cloned().collect(),
+        limit: None,
+        effect: super::GateEffect::None,
     };
     let estimate = estimate(pair, config, cache, &mut entry).map(|(change, law)| {
         let p_value = law.p_value();
