@@ -467,6 +467,8 @@ pub enum EnvironmentPolicy {
 }
 
 /// Arguments of `check`.
+// Independent switches of one command (--require-baseline, --confirm, --merge-base, ...).
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
     /// How to measure.
@@ -506,9 +508,15 @@ pub struct CheckArgs {
     pub merge_base: bool,
     /// After a passing check on this branch, add the run to its baseline (compare-and-swap,
     /// retried on a concurrent update; the oldest runs leave beyond `[compare] promote_keep`,
-    /// default 10). On any other branch the baseline is never touched.
+    /// default 10). Only a CI job for a push to that branch promotes, from a clean tree; a
+    /// pull-request job never does, whatever --branch says. On any other branch the baseline is
+    /// never touched.
     #[arg(long, value_name = "BRANCH")]
     pub promote_on: Option<String>,
+    /// Vouch for a run outside CI (or one without git information) so that it may be promoted
+    /// on the promote branch; a dirty tree, a pull request or a failed gate still never is.
+    #[arg(long)]
+    pub promote: bool,
     /// When the machine differs from the baseline's: warn (default), refuse, or ignore.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub environment: Option<EnvironmentPolicy>,

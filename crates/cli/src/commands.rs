@@ -11,6 +11,7 @@ use benchkeep_core::baseline::Baseline;
 use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands, Verdict};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Benchmark, Run, RunId, SpeedProbe};
+use benchkeep_core::promotion;
 use benchkeep_core::store::{self as core_store, RunQuery, Store, StoreError};
 use benchkeep_runner::command::{
     self as runner, CommandSpec, Interrupt, MeasureOptions, OutputMode, Progress, RunCount,
@@ -550,12 +551,14 @@ impl App {
                     }
                     if compare_with != own_key {
                         // Another branch's baseline is never created from this run.
-                        self.record(store.as_ref(), &run, &args.record)?;
                         let within_limits = self.publish_without_baseline(
                             &run,
                             &format!("no baseline for {compare_with} yet: nothing to compare with"),
                             &args.compare,
                         )?;
+                        let mut run = run;
+                        run.passed = Some(within_limits);
+                        self.record(store.as_ref(), &run, &args.record)?;
                         if !within_limits {
                             return Ok(Outcome::Regressed);
                         }
@@ -590,10 +593,10 @@ impl App {
             // samples.
             self.write_out_file(&run, &args.record)?;
         }
+        let passed = matches!(outcome, Outcome::Passed);
+        run.passed = Some(passed);
         self.record(store.as_ref(), &run, &args.record)?;
-        if matches!(outcome, Outcome::Passed) {
-            self.promote_if_asked(store.as_ref(), &run, args)?;
-        }
+        self.promote_if_asked(store.as_ref(), &run, args, passed)?;
         Ok(outcome)
     }
 
@@ -638,15 +641,39 @@ impl App {
         let runs = self
             .block_on(store.list_runs(&RunQuery::latest(key.clone(), MERGE_BASE_SEARCH)))
             .with_context(|| format!("cannot list the runs of {key}"))?;
+        let promoted: std::collections::HashSet<RunId> =
+            match self.block_on(store.get_baseline(key)) {
+                Ok(found) => found.value.sources.into_iter().map(|s| s.run).collect(),
+                Err(StoreError::NotFound { .. }) => std::collections::HashSet::new(),
+                Err(e) => {
+                    return Err(anyhow!(e).context(format!("cannot load the baseline of {key}")));
+                }
+            };
         let at_commit: Vec<Run> = runs
             .into_iter()
             .filter(|r| r.git.as_ref().and_then(|g| g.commit.as_deref()) == Some(commit.as_str()))
             .rev() // oldest first
             .collect();
+        let found = at_commit.len();
+        // Only evidence main itself accepted: runs that passed their gate (or were promoted),
+        // measured from a clean tree. A run that failed main's gate, or measured uncommitted
+        // changes, says nothing about the fork point.
+        let at_commit: Vec<Run> = at_commit
+            .into_iter()
+            .filter(|r| r.passed == Some(true) || promoted.contains(&r.id))
+            .filter(|r| r.git.as_ref().and_then(|g| g.dirty) == Some(false))
+            .collect();
         let short: String = commit.chars().take(12).collect();
         if at_commit.is_empty() {
+            let why = if found == 0 {
+                format!("no run of {key} was recorded at the merge-base {short}")
+            } else {
+                format!(
+                    "none of the {found} run(s) of {key} at the merge-base {short} both passed its gate and measured a clean tree"
+                )
+            };
             self.notice(&format!(
-                "--merge-base: no run of {key} was recorded at the merge-base {short}; comparing with the baseline of {key}"
+                "--merge-base: {why}; comparing with the baseline of {key}"
             ));
             return Ok(None);
         }
@@ -664,25 +691,41 @@ impl App {
     /// `--promote-on BRANCH` (or `[compare] promote_on`): on that branch, add a passing run to
     /// its baseline with compare-and-swap, re-reading and retrying when another job updated it
     /// meanwhile, so no promotion is lost.
-    fn promote_if_asked(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<()> {
-        let Some(branch) = args
-            .promote_on
-            .as_ref()
-            .or(self.config.compare.promote_on.as_ref())
-        else {
+    fn promote_if_asked(
+        &self,
+        store: &dyn Store,
+        run: &Run,
+        args: &CheckArgs,
+        passed: bool,
+    ) -> Result<()> {
+        let Some(branch) = self.promote_branch(args) else {
             return Ok(());
         };
-        if &run.key.branch != branch {
-            self.detail(&format!(
-                "not promoting: the run is on {}, promotion is on {branch}",
-                run.key.branch
-            ));
+        if let Err(refusal) = promotion::check(run, passed, branch, args.promote) {
+            let text = format!("not promoting into the baseline of {}: {refusal}", run.key);
+            if refusal.is_routine() {
+                self.detail(&text);
+            } else {
+                self.notice(&text);
+            }
             return Ok(());
         }
         if args.record.no_record {
             self.notice("not promoting: --no-record keeps the run out of the store, and a baseline is built from stored runs");
             return Ok(());
         }
+        self.join_baseline(store, run)
+    }
+
+    /// `--promote-on BRANCH`, else `[compare] promote_on`.
+    fn promote_branch<'a>(&'a self, args: &'a CheckArgs) -> Option<&'a String> {
+        args.promote_on
+            .as_ref()
+            .or(self.config.compare.promote_on.as_ref())
+    }
+
+    /// Adds the recorded `run` to its key's baseline by compare-and-swap (see [`promote`]).
+    fn join_baseline(&self, store: &dyn Store, run: &Run) -> Result<()> {
         let keep = self.config.compare.promote_keep.unwrap_or(10).max(1);
         let (sources, dropped) = self.block_on(promote(store, run, keep)).with_context(|| {
             format!(
@@ -1035,6 +1078,27 @@ impl App {
             )?;
             return Ok(Outcome::Regressed);
         }
+        if let Some(branch) = self.promote_branch(args)
+            && run.key.branch == *branch
+            && let Err(refusal) = promotion::check(run, true, branch, args.promote)
+        {
+            // The promote branch's baseline is what every later check there is judged
+            // against: its first run must be one that could have been promoted.
+            let mut run = run.clone();
+            run.passed = Some(true);
+            self.record(store, &run, &args.record)?;
+            self.publish_without_baseline(
+                &run,
+                &format!("no baseline yet; none created: {refusal}"),
+                &args.compare,
+            )?;
+            self.notice(&format!(
+                "no baseline for {} in {}; none created from this run: {refusal}",
+                run.key,
+                store.location()
+            ));
+            return Ok(Outcome::Passed);
+        }
         if args.record.no_record {
             self.publish_without_baseline(
                 run,
@@ -1048,15 +1112,23 @@ impl App {
             ));
             return Ok(Outcome::Passed);
         }
+        let mut run = run.clone();
+        run.passed = Some(true);
+        let run = &run;
         let baseline =
             Baseline::from_runs(run.key.clone(), std::slice::from_ref(run), Timestamp::now())?;
         self.record(store, run, &args.record)?;
         match self.block_on(store.put_baseline(&baseline, core_store::PutMode::Create)) {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) => {
-                // Another job created it meanwhile: compare with theirs instead.
+                // Another job created it meanwhile: compare with theirs, and when this run
+                // passes, join it (compare-and-swap), as it would have been had it won.
                 self.notice("another job created the baseline meanwhile; comparing with it");
-                return self.check_against_existing(store, run, args);
+                let outcome = self.check_against_existing(store, run, args)?;
+                if matches!(outcome, Outcome::Passed) {
+                    self.join_baseline(store, run)?;
+                }
+                return Ok(outcome);
             }
             Err(e) => return Err(anyhow!(e).context("cannot create the baseline")),
         }
@@ -1300,18 +1372,54 @@ impl App {
         let deleted = self
             .block_on(store.delete_runs(&doomed))
             .context("cannot delete runs")?;
+        // A check may have promoted one of these runs after the baselines were listed above.
+        // Read them again and put back any run a baseline now names (the promoting check also
+        // restores its run if it finds it gone, so between the two none is lost).
+        let restored = self.restore_promoted(store.as_ref(), &runs, &doomed)?;
         let _ = writeln!(
             text,
-            "deleted {deleted} of {} run(s) in {}; {kept_for_baselines} kept because a baseline was built from them",
+            "deleted {} of {} run(s) in {}; {kept_for_baselines} kept because a baseline was built from them",
+            deleted.saturating_sub(restored),
             runs.len(),
             store.location()
         );
+        if restored > 0 {
+            let _ = writeln!(
+                text,
+                "{restored} run(s) put back: a check promoted them while this prune ran"
+            );
+        }
         if args.squash_history {
             let squashed = self.squash_history()?;
             let _ = writeln!(text, "{squashed}");
         }
         emit(&text)?;
         Ok(Outcome::Passed)
+    }
+
+    /// After `prune` deleted `doomed` (of `runs`): records again every one that a baseline names
+    /// now. Returns how many.
+    fn restore_promoted(&self, store: &dyn Store, runs: &[Run], doomed: &[RunId]) -> Result<usize> {
+        if doomed.is_empty() {
+            return Ok(0);
+        }
+        let named: std::collections::HashSet<RunId> = self
+            .block_on(store.list_baselines())
+            .context("cannot list baselines again after pruning (their source runs are kept)")?
+            .into_iter()
+            .flat_map(|b| b.value.sources.into_iter().map(|s| s.run))
+            .collect();
+        let doomed: std::collections::HashSet<&RunId> = doomed.iter().collect();
+        let mut restored = 0;
+        for run in runs
+            .iter()
+            .filter(|r| doomed.contains(&r.id) && named.contains(&r.id))
+        {
+            if self.block_on(restore_if_deleted(store, run))? {
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 
     /// Rewrites a git store's data branch as one commit.
@@ -1459,7 +1567,12 @@ const MERGE_BASE_SEARCH: usize = 500;
 async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, usize)> {
     let mut loaded: std::collections::HashMap<RunId, Run> = std::collections::HashMap::new();
     let mut last_error = None;
-    for attempt in 0..PROMOTE_ATTEMPTS {
+    // A `prune` racing this promotion may have deleted a source run that its promoter, or the
+    // prune itself, is about to restore (see below): a missing source is waited for, and left
+    // out only when it stays missing for MISSING_SOURCE_WAIT (deleted by other means).
+    let started = Instant::now();
+    let mut attempt = 0;
+    'attempts: while attempt < PROMOTE_ATTEMPTS {
         let (current, mode) = match store.get_baseline(&run.key).await {
             Ok(found) => (
                 Some(found.value),
@@ -1486,6 +1599,10 @@ async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, us
                         loaded.insert(id.clone(), source);
                     }
                     Err(StoreError::NotFound { .. }) => {
+                        if started.elapsed() < MISSING_SOURCE_WAIT {
+                            backoff(attempt).await;
+                            continue 'attempts;
+                        }
                         missing += 1;
                         continue;
                     }
@@ -1499,16 +1616,22 @@ async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, us
         runs.push(run.clone());
         let next = Baseline::from_runs(run.key.clone(), &runs, Timestamp::now())?;
         match store.put_baseline(&next, mode).await {
-            Ok(_) => return Ok((runs.len(), missing)),
+            Ok(_) => {
+                // A `prune` that listed the baselines before this update may have deleted the
+                // run as unprotected meanwhile. Once the baseline names it, either this check
+                // sees it gone and restores it, or the prune, which re-reads the baselines
+                // after deleting, does.
+                restore_if_deleted(store, run).await?;
+                return Ok((runs.len(), missing));
+            }
             Err(
                 e @ (StoreError::Precondition { .. }
                 | StoreError::AlreadyExists { .. }
                 | StoreError::NotFound { .. }),
             ) => {
                 last_error = Some(e);
-                // Jittered backoff, so racing jobs do not collide again in lockstep.
-                let millis = 20 * (attempt as u64 + 1) + entropy() % 50;
-                tokio::time::sleep(Duration::from_millis(millis)).await;
+                backoff(attempt).await;
+                attempt += 1;
             }
             Err(e) => return Err(anyhow!(e)),
         }
@@ -1524,6 +1647,27 @@ async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, us
 
 /// Attempts of one promotion before giving up (each lost race means another job promoted).
 const PROMOTE_ATTEMPTS: usize = 30;
+
+/// How long a promotion waits for a missing source run to be restored before leaving it out.
+const MISSING_SOURCE_WAIT: Duration = Duration::from_secs(20);
+
+/// Jittered backoff, so racing jobs do not collide again in lockstep.
+async fn backoff(attempt: usize) {
+    let millis = 20 * (attempt as u64 + 1) + entropy() % 50;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+/// Records `run` again if it is no longer in the store (a racing `prune` deleted it).
+async fn restore_if_deleted(store: &dyn Store, run: &Run) -> Result<bool> {
+    match store.get_run(&run.id).await {
+        Ok(_) => Ok(false),
+        Err(StoreError::NotFound { .. }) => match store.append_run(run).await {
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(true),
+            Err(e) => Err(anyhow!(e).context(format!("cannot restore run {}", run.id))),
+        },
+        Err(e) => Err(anyhow!(e).context(format!("cannot check that run {} is kept", run.id))),
+    }
+}
 
 /// Writes to stdout; a closed pipe (`benchkeep ... | head`) is not an error.
 fn emit(text: &str) -> Result<()> {

@@ -229,7 +229,8 @@ fn pull_requests_compare_with_the_base_branch_and_promotion_only_happens_there()
         "main.json",
         &[("parse", 1000.0), ("render", 500.0)],
     );
-    let promote = ["--promote-on", "main"];
+    // Outside CI, promotion needs an explicit --promote.
+    let promote = ["--promote-on", "main", "--promote"];
     let first = sandbox.run(
         &[
             &["check", "--import", "custom", &main_run, "--branch", "main"][..],
@@ -328,7 +329,15 @@ fn concurrent_promotions_are_never_lost() {
         "[compare]\npromote_on = \"main\"\npromote_keep = 100\n",
     )
     .unwrap();
-    let first = sandbox.run(&["check", "--import", "custom", &file, "--branch", "main"]);
+    let first = sandbox.run(&[
+        "check",
+        "--import",
+        "custom",
+        &file,
+        "--branch",
+        "main",
+        "--promote",
+    ]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let jobs: Vec<std::process::Child> = (0..8)
         .map(|_| {
@@ -342,6 +351,7 @@ fn concurrent_promotions_are_never_lost() {
                     "main",
                     "--threshold",
                     "50",
+                    "--promote",
                 ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
@@ -372,7 +382,15 @@ fn merge_base_picks_the_runs_recorded_at_the_fork_point() {
     let fork = git(repo, &["rev-parse", "HEAD"]);
     let at_fork = custom(&sandbox, "fork.json", &[("parse", 1000.0)]);
     let record = |file: &str| {
-        let out = sandbox.run(&["check", "--import", "custom", file, "--promote-on", "main"]);
+        let out = sandbox.run(&[
+            "check",
+            "--import",
+            "custom",
+            file,
+            "--promote-on",
+            "main",
+            "--promote",
+        ]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     };
     record(&at_fork);
@@ -391,6 +409,7 @@ fn merge_base_picks_the_runs_recorded_at_the_fork_point() {
             "80",
             "--promote-on",
             "main",
+            "--promote",
         ]);
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
@@ -637,7 +656,7 @@ fn ci_metadata_is_recorded_in_the_run() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let run = json(&std::fs::read_to_string(sandbox.path().join("run.json")).unwrap());
-    assert_eq!(run["schema"]["minor"], 4);
+    assert_eq!(run["schema"]["minor"], 5);
     assert_eq!(run["key"]["branch"], "feature");
     let ci = &run["ci"];
     assert_eq!(

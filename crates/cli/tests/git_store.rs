@@ -528,3 +528,45 @@ fn ab_base_ref_builds_the_base_revision_in_a_worktree_and_removes_it() {
         stderr(&bad)
     );
 }
+
+mod common;
+
+#[test]
+fn eighty_promotions_while_prune_runs_all_land_on_the_data_branch() {
+    let world = World::new();
+    // One clone per job, as on CI runners, and one for prune.
+    let dirs: Vec<PathBuf> = (0..9).map(|i| world.clone(&format!("job{i}"))).collect();
+    std::fs::write(
+        dirs[0].join("benchkeep.toml"),
+        "[compare]\npromote_keep = 100\n",
+    )
+    .unwrap();
+    for dir in &dirs[1..] {
+        std::fs::copy(dirs[0].join("benchkeep.toml"), dir.join("benchkeep.toml")).unwrap();
+    }
+    let files = tempfile::tempdir().unwrap();
+    let race = common::promotion_race(&dirs, files.path(), "git:", 8, 10, &benchkeep);
+    assert!(race.prunes >= 2, "prune ran {} times", race.prunes);
+    assert_eq!(race.promoted, 80);
+    assert!(
+        race.lost.is_empty(),
+        "runs a baseline names were deleted: {:?}",
+        race.lost
+    );
+    assert_eq!(race.sources.len(), 81);
+    assert!(
+        race.lost.is_empty(),
+        "runs a baseline names were deleted: {:?}",
+        race.lost
+    );
+    git(&world.remote(), &["fsck", "--no-progress"]);
+}
+
+#[test]
+fn eight_racing_bootstraps_all_join_the_baseline_on_the_data_branch() {
+    let world = World::new();
+    let dirs: Vec<PathBuf> = (0..8).map(|i| world.clone(&format!("boot{i}"))).collect();
+    let files = tempfile::tempdir().unwrap();
+    let (passed, sources) = common::bootstrap_race(&dirs, files.path(), "git:", 8, &benchkeep);
+    assert_eq!((passed, sources), (8, 8));
+}

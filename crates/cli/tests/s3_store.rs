@@ -287,3 +287,42 @@ fn wrong_credentials_are_one_clear_line_without_the_secret() {
     );
     assert!(!text(&out).contains(SECRET), "the secret was printed");
 }
+
+mod common;
+
+fn in_dir(dir: &Path, args: &[&str]) -> Command {
+    benchkeep(dir, args)
+}
+
+#[test]
+fn eighty_promotions_while_prune_runs_all_land_on_s3() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("benchkeep.toml"),
+        "[compare]\npromote_keep = 100\n",
+    )
+    .unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("race"));
+    let race = common::promotion_race(&[dir.path().to_owned()], files.path(), &url, 8, 10, &in_dir);
+    assert!(race.prunes >= 2, "prune ran {} times", race.prunes);
+    assert_eq!(race.promoted, 80);
+    assert!(
+        race.lost.is_empty(),
+        "runs a baseline names were deleted: {:?}",
+        race.lost
+    );
+    assert_eq!(race.sources.len(), 81);
+}
+
+#[test]
+fn eight_racing_bootstraps_all_join_the_baseline_on_s3() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("boot"));
+    let (passed, sources) =
+        common::bootstrap_race(&[dir.path().to_owned()], files.path(), &url, 8, &in_dir);
+    assert_eq!((passed, sources), (8, 8));
+}

@@ -34,6 +34,7 @@ pub mod key;
 pub mod model;
 pub mod moderation;
 pub mod paired;
+pub mod promotion;
 pub mod schema;
 pub mod sequential;
 pub mod stats;

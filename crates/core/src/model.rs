@@ -560,6 +560,11 @@ pub struct Run {
     /// with jobs that ran at other times; absent for imported results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<SpeedProbe>,
+    /// Whether the check that recorded this run passed its gate (format 1.5); absent for runs
+    /// recorded without one (`run`, `import`, `baseline set`). Only runs that passed are pooled
+    /// at a merge-base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passed: Option<bool>,
     /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -569,7 +574,7 @@ crate::document::deserialize_keeping_unknown_fields!(
     Run,
     "a benchkeep run document",
     required: [schema, kind, id, timestamp, key, fingerprint, benchmarks],
-    optional: [git, ci, labels, probe]
+    optional: [git, ci, labels, probe, passed]
 );
 
 /// Timings of a fixed amount of CPU and memory work, made beside a job's benchmarks: how fast the
@@ -613,6 +618,7 @@ impl Run {
             labels: BTreeMap::new(),
             benchmarks: Vec::new(),
             probe: None,
+            passed: None,
             extra: BTreeMap::new(),
         }
     }

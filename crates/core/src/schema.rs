@@ -32,7 +32,10 @@ pub struct SchemaVersion {
 /// - `1.4`: a metric may carry `summary`: what a harness reported about measurements it did not
 ///   export (the statistic, its value, the count and the spread: a standard deviation, a relative
 ///   margin of error, or a range), kept for metrics with one sample.
-pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 4 };
+/// - `1.5`: a run may carry `passed`: whether the check that recorded it passed its gate (only
+///   such runs, from clean trees, are pooled at a merge-base); verdict entries may carry `effect`
+///   (`failure` or `warning`) and `limit`.
+pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 5 };
 
 impl fmt::Display for SchemaVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -118,3 +118,226 @@ pub(crate) fn stdout(output: &Output) -> String {
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// What a promotion race left behind.
+pub(crate) struct RaceOutcome {
+    /// Checks that exited 0 and said they promoted.
+    pub(crate) promoted: usize,
+    /// Source runs of the final baseline.
+    pub(crate) sources: Vec<String>,
+    /// Source runs the store no longer has.
+    pub(crate) lost: Vec<String>,
+    /// How many `prune` passes ran meanwhile.
+    pub(crate) prunes: usize,
+}
+
+/// A run file of key main@test with one benchmark near 1 ms, started `index` minutes after
+/// a fixed time long past (so no grace period could protect it from `prune`), with a clean
+/// git state so that it may be promoted.
+pub(crate) fn promotable_run(dir: &Path, index: u64) -> String {
+    use benchkeep_core::key::BaselineKey;
+    use benchkeep_core::model::{Benchmark, Fingerprint, GitInfo, Run, RunId};
+    let at =
+        jiff::Timestamp::from_second(1_700_000_000 + i64::try_from(index).unwrap() * 60).unwrap();
+    let mut run = Run::new(
+        RunId::new(at, index),
+        at,
+        BaselineKey::new("main", "test").unwrap(),
+        Fingerprint::default(),
+    );
+    run.git = Some(GitInfo {
+        commit: Some(format!("{index:040x}")),
+        branch: Some("main".into()),
+        dirty: Some(false),
+    });
+    let samples = (0..10)
+        .map(|i| 1e6 * (1.0 + f64::from((i + u32::try_from(index % 7).unwrap()) % 5) * 0.002))
+        .collect();
+    run.benchmarks.push(Benchmark::wall_time("parse", samples));
+    let path = dir.join(format!("run-{index}.json"));
+    std::fs::write(&path, benchkeep_core::store::encode_run(&run)).unwrap();
+    path.display().to_string()
+}
+
+/// The source runs of main@test's baseline in `store`.
+fn baseline_sources(
+    dir: &Path,
+    store: &str,
+    command: &(dyn Fn(&Path, &[&str]) -> Command + Sync),
+) -> Vec<String> {
+    let show = command(
+        dir,
+        &[
+            "--store",
+            store,
+            "baseline",
+            "show",
+            "--branch",
+            "main",
+            "--platform",
+            "test",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&show), 0, "{}", stderr(&show));
+    let baseline: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    baseline["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["run"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The race: `workers` processes each make `per_worker` promoting checks (each in its
+/// own directory from `dirs`, cycling) against `store`, while `prune --keep-last 2` runs in a
+/// loop from `dirs[0]`. `command` builds a benchkeep command for a directory with the store's
+/// environment. Returns what promoted and whether every source run of the baseline survived.
+pub(crate) fn promotion_race(
+    dirs: &[PathBuf],
+    files: &Path,
+    store: &str,
+    workers: u64,
+    per_worker: u64,
+    command: &(dyn Fn(&Path, &[&str]) -> Command + Sync),
+) -> RaceOutcome {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let check = |dir: &Path, file: &str| {
+        command(
+            dir,
+            &[
+                "--store",
+                store,
+                "check",
+                "--run",
+                file,
+                "--threshold",
+                "50",
+                "--promote-on",
+                "main",
+                "--promote",
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    // The first run makes the baseline; the race promotes into it.
+    let first = check(&dirs[0], &promotable_run(files, 0));
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let files_of: Vec<Vec<String>> = (0..workers)
+        .map(|w| {
+            (0..per_worker)
+                .map(|i| promotable_run(files, 1 + w * per_worker + i))
+                .collect()
+        })
+        .collect();
+    let done = AtomicBool::new(false);
+    let prunes = AtomicUsize::new(0);
+    let promoted = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let out = command(&dirs[0], &["--store", store, "prune", "--keep-last", "2"])
+                    .output()
+                    .unwrap();
+                if code(&out) != 0 {
+                    done.store(true, Ordering::Relaxed);
+                    panic!("prune: {}", stderr(&out));
+                }
+                prunes.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let workers: Vec<_> = files_of
+            .iter()
+            .enumerate()
+            .map(|(w, files)| {
+                // dirs[0] is prune's; with more directories, each worker has its own.
+                let dir = &dirs[(w + 1) % dirs.len()];
+                let promoted = &promoted;
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for file in files {
+                        let out = check(dir, file);
+                        if code(&out) != 0 {
+                            failures.push(format!("{file}: {}", stderr(&out)));
+                        } else if stderr(&out).contains("promoted run") {
+                            promoted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        // Join every worker before stopping prune, and stop it even when one failed.
+        let failures: Vec<String> = workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec!["a worker panicked".into()])
+            })
+            .collect();
+        done.store(true, Ordering::Relaxed);
+        assert!(failures.is_empty(), "checks failed: {failures:#?}");
+    });
+    let sources = baseline_sources(&dirs[0], store, command);
+    let lost = sources
+        .iter()
+        .filter(|id| {
+            let out = command(&dirs[0], &["--store", store, "compare", id, id])
+                .output()
+                .unwrap();
+            code(&out) != 0
+        })
+        .cloned()
+        .collect();
+    RaceOutcome {
+        promoted: promoted.into_inner(),
+        sources,
+        lost,
+        prunes: prunes.into_inner(),
+    }
+}
+
+/// The other race: `workers` processes bootstrap one new key at once. Returns how many
+/// passed, how many runs the baseline has, and any that are not in the store.
+pub(crate) fn bootstrap_race(
+    dirs: &[PathBuf],
+    files: &Path,
+    store: &str,
+    workers: u64,
+    command: &(dyn Fn(&Path, &[&str]) -> Command + Sync),
+) -> (usize, usize) {
+    let children: Vec<_> = (0..workers)
+        .map(|w| {
+            let file = promotable_run(files, 1000 + w);
+            command(
+                &dirs[usize::try_from(w).unwrap() % dirs.len()],
+                &[
+                    "--store",
+                    store,
+                    "check",
+                    "--run",
+                    &file,
+                    "--threshold",
+                    "50",
+                    "--promote-on",
+                    "main",
+                    "--promote",
+                ],
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut passed = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        passed += 1;
+    }
+    (passed, baseline_sources(&dirs[0], store, command).len())
+}
