@@ -474,9 +474,11 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
                 .unwrap()
         })
         .collect();
+    let mut passed = 0;
     for child in checks {
         let out = child.wait_with_output().unwrap();
         assert!(matches!(code(&out), 0 | 1), "{}", stderr(&out));
+        passed += usize::from(code(&out) == 0);
     }
     let race_baselines = sandbox
         .baseline_files()
@@ -491,10 +493,12 @@ fn concurrent_processes_lose_no_run_and_create_one_baseline() {
     assert_eq!(race_baselines, 1);
     let show = sandbox.run(&["baseline", "show", "--branch", "race", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!(
-        doc["sources"].as_array().unwrap().len(),
-        1,
-        "the baseline was overwritten by a later bootstrap"
+    // One created it; a check that lost the race to create it and passed against it joined it
+    // (compare-and-swap); later checks only compared (no promote branch). None replaced it.
+    let sources = doc["sources"].as_array().unwrap().len();
+    assert!(
+        (1..=passed).contains(&sources),
+        "{sources} sources for {passed} passing checks: a bootstrap overwrote the baseline"
     );
 }
 

@@ -458,9 +458,11 @@ fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
             .unwrap()
         })
         .collect();
+    let mut passed = 0;
     for job in jobs {
         let out = job.wait_with_output().unwrap();
         assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+        passed += usize::from(out.status.code() == Some(0));
     }
     let files = world.remote_files();
     assert_eq!(world.remote_count("baselines/"), 1, "{files:?}");
@@ -468,10 +470,12 @@ fn racing_bootstraps_over_the_remote_all_pass_and_leave_one_baseline() {
     let reader = world.clone("reader");
     let show = run(&reader, &["--store", "git:", "baseline", "show", "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-    assert_eq!(
-        doc["sources"].as_array().unwrap().len(),
-        1,
-        "a later bootstrap overwrote the baseline"
+    // One created it; a job that lost the race to create it and passed joined it; none
+    // replaced it (promotion.rs checks that every racer joins).
+    let sources = doc["sources"].as_array().unwrap().len();
+    assert!(
+        (1..=passed).contains(&sources),
+        "{sources} sources for {passed} passing checks: a bootstrap overwrote the baseline"
     );
 }
 
@@ -534,8 +538,9 @@ mod common;
 #[test]
 fn eighty_promotions_while_prune_runs_all_land_on_the_data_branch() {
     let world = World::new();
-    // One clone per job, as on CI runners, and one for prune.
-    let dirs: Vec<PathBuf> = (0..9).map(|i| world.clone(&format!("job{i}"))).collect();
+    // Five clones for eight jobs and prune: two processes share each clone (jobs of one
+    // runner, or a matrix in one checkout), and one job shares prune's.
+    let dirs: Vec<PathBuf> = (0..5).map(|i| world.clone(&format!("job{i}"))).collect();
     std::fs::write(
         dirs[0].join("benchkeep.toml"),
         "[compare]\npromote_keep = 100\n",

@@ -741,13 +741,82 @@ impl Inner {
             }
             backoff(attempt.min(3));
         }
-        self.publish(&repo, &change.guarded)
+        if let Some(pushed) = self.publish(&repo, &change.guarded)? {
+            self.confirm_published(&repo, pushed, change)?;
+        }
+        Ok(())
     }
 
-    /// Pushes the local branch; on rejection fetches, replays and pushes again.
-    fn publish(&self, repo: &Repository, guarded: &[Vec<String>]) -> Result<(), StoreError> {
+    /// Checks that the history pushed contains this write's guarded files as written. Another
+    /// process on the same clone may have synced the branch before this write was pushed,
+    /// keeping the remote's version of a baseline both changed ("its version wins"); the push
+    /// then succeeds without this write, which must be reported as the lost race it is, or a
+    /// compare-and-swap would pass without having written anything. Walking back from the
+    /// pushed tip, the file must show this write's content before it shows the content the
+    /// write replaced (a later write on top of this one is fine: it built on it).
+    fn confirm_published(
+        &self,
+        repo: &Repository,
+        pushed: Oid,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        let err = |e: git2::Error| self.git_error("read the pushed history", &e);
+        for (file, content) in &change.edits {
+            if !change.guarded.contains(file) {
+                continue;
+            }
+            // What the write replaced, as its precondition says; without one there is
+            // nothing to tell this write's effect from an older state.
+            let Some((replaced, created)) = change.checks.iter().find_map(|c| match c {
+                Check::Is { path, blob, .. } if path == file => Some((Some(*blob), false)),
+                Check::Absent { path, .. } if path == file => Some((None, true)),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let wanted = match content {
+                Some(bytes) => Some(Oid::hash_object(ObjectType::Blob, bytes).map_err(err)?),
+                None => None,
+            };
+            let parts: Vec<&str> = file.iter().map(String::as_str).collect();
+            let mut commit = repo.find_commit(pushed).map_err(err)?;
+            let landed = loop {
+                let found = tree::blob_at(&commit.tree().map_err(err)?, &parts);
+                if found == wanted {
+                    break true;
+                }
+                if found == replaced {
+                    break false;
+                }
+                match commit.parent(0) {
+                    Ok(parent) => commit = parent,
+                    Err(_) => break false,
+                }
+            };
+            if !landed {
+                let what = format!("baseline file {}", file.join("/"));
+                return Err(if created {
+                    StoreError::AlreadyExists { what }
+                } else {
+                    StoreError::Precondition {
+                        what,
+                        expected: replaced.map_or_else(String::new, |o| o.to_string()),
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes the local branch; on rejection fetches, replays and pushes again. Returns the
+    /// commit pushed (`None` without a remote).
+    fn publish(
+        &self,
+        repo: &Repository,
+        guarded: &[Vec<String>],
+    ) -> Result<Option<Oid>, StoreError> {
         let Some(remote) = &self.options.remote else {
-            return Ok(());
+            return Ok(None);
         };
         let mut last = String::new();
         let mut network_failures = 0u32;
@@ -768,7 +837,7 @@ impl Inner {
                 }
             }
             let Some(tip) = self.tip(repo, &self.local_ref)? else {
-                return Ok(());
+                return Ok(None);
             };
             match sync::push(
                 &self.git_dir,
@@ -780,7 +849,7 @@ impl Inner {
                     if let Some(tracking) = &self.tracking_ref {
                         let _ = repo.reference(tracking, tip.id(), true, "benchkeep: pushed");
                     }
-                    return Ok(());
+                    return Ok(Some(tip.id()));
                 }
                 PushOutcome::Rejected => {
                     "the remote branch moved".clone_into(&mut last);
