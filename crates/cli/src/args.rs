@@ -679,6 +679,54 @@ pub enum BaselineCommand {
     Show(BaselineShowArgs),
     /// List every baseline in the store.
     List,
+    /// Accept an intentional slowdown: a run (default: the key's newest) becomes the baseline,
+    /// with the reason and its commit, shown in reports and `baseline history`.
+    Accept(BaselineAcceptArgs),
+    /// List how a key's baseline came to be: created, promoted, set, replaced, accepted.
+    History(BaselineHistoryArgs),
+    /// Delete a key's baseline (its runs are kept).
+    Delete(BaselineDeleteArgs),
+}
+
+/// Arguments of `baseline accept`.
+#[derive(Debug, Args)]
+pub struct BaselineAcceptArgs {
+    /// Why the slowdown is accepted (shown in reports and `baseline history`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The run to accept: a run id from the store or a run file (default: the newest run of the
+    /// key).
+    #[arg(long = "from", value_name = "RUN_ID|FILE")]
+    pub from: Option<String>,
+    /// Replace a baseline that cannot be read.
+    #[arg(long)]
+    pub force: bool,
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Arguments of `baseline history`.
+#[derive(Debug, Args)]
+pub struct BaselineHistoryArgs {
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Print the changes as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `baseline delete`.
+#[derive(Debug, Args)]
+pub struct BaselineDeleteArgs {
+    /// The key, as `baseline list` prints it (`BRANCH@PLATFORM`); default: --branch/--platform,
+    /// else the current key.
+    #[arg(value_name = "KEY")]
+    pub name: Option<String>,
+    /// The baseline key.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// Arguments of `baseline set`.
@@ -690,6 +738,10 @@ pub struct BaselineSetArgs {
     /// Pool the newest N runs of the key.
     #[arg(long, value_name = "N", conflicts_with = "from")]
     pub last: Option<usize>,
+    /// Replace a baseline that cannot be read (corrupt, truncated, another format), saying what
+    /// is replaced.
+    #[arg(long)]
+    pub force: bool,
     /// The baseline key.
     #[command(flatten)]
     pub key: KeyArgs,

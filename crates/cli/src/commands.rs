@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use benchkeep_core::baseline::Baseline;
+use benchkeep_core::baseline::{Baseline, ChangeAction};
 use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands, Verdict};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Benchmark, Run, RunId, SpeedProbe};
@@ -23,9 +23,9 @@ use jiff::Timestamp;
 
 use crate::Outcome;
 use crate::args::{
-    BaselineCommand, BaselineSetArgs, BaselineShowArgs, CheckArgs, Cli, ColorChoice, Commands,
-    CompareArgs, CompareOptions, EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs,
-    RecordArgs, RunArgs, SpeedProbePolicy,
+    BaselineCommand, CheckArgs, Cli, ColorChoice, Commands, CompareArgs, CompareOptions,
+    EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
+    SpeedProbePolicy,
 };
 use crate::config::{Config, GateSetting, RunDefaults};
 use crate::policy;
@@ -34,6 +34,7 @@ use crate::stores::{self, UrlOrigin};
 
 mod ab;
 mod adoption;
+mod baseline;
 mod dashboard;
 mod git;
 mod import;
@@ -68,6 +69,9 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         Commands::Baseline(BaselineCommand::Set(args)) => app.baseline_set(args),
         Commands::Baseline(BaselineCommand::Show(args)) => app.baseline_show(args),
         Commands::Baseline(BaselineCommand::List) => app.baseline_list(),
+        Commands::Baseline(BaselineCommand::Accept(args)) => app.baseline_accept(args),
+        Commands::Baseline(BaselineCommand::History(args)) => app.baseline_history(args),
+        Commands::Baseline(BaselineCommand::Delete(args)) => app.baseline_delete(args),
         Commands::Compare(args) => app.compare(args),
         Commands::Prune(args) => app.prune(args),
         Commands::Ab(args) => app.ab(args),
@@ -789,7 +793,7 @@ impl App {
             ));
         }
         load::note_scaling_regressions(&mut comparison);
-        let mut warnings = Vec::new();
+        let mut warnings = self.baseline_notes(baseline);
         let changed = run.fingerprint.differences_from(&baseline.fingerprint);
         if !changed.is_empty() {
             let what = format!(
@@ -840,6 +844,32 @@ impl App {
         } else {
             Outcome::Regressed
         })
+    }
+
+    /// What a reader of a comparison with `baseline` must know about it: an accepted slowdown
+    /// it carries, and an age past `[compare] max_age_days` (default 30; 0 turns it off), which
+    /// usually means promotions stopped.
+    fn baseline_notes(&self, baseline: &Baseline) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(accepted) = &baseline.accepted {
+            let commit = accepted.commit.as_deref().map_or_else(String::new, |c| {
+                format!(" at commit {}", c.get(..12).unwrap_or(c))
+            });
+            notes.push(format!(
+                "the baseline accepted a slowdown on {}{commit} (`baseline accept`): {}",
+                accepted.at.strftime("%Y-%m-%d"),
+                accepted.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+        let max_age = self.config.compare.max_age_days.unwrap_or(30);
+        let age_days = (Timestamp::now().as_second() - baseline.updated.as_second()) / 86_400;
+        if max_age > 0 && age_days > i64::from(max_age) {
+            notes.push(format!(
+                "the baseline of {} was last updated {age_days} days ago (max_age_days = {max_age}): promotions may have stopped, and the code it measured is old",
+                baseline.key
+            ));
+        }
+        notes
     }
 
     /// The job's speed probe, unless the check ignores it.
@@ -1115,8 +1145,9 @@ impl App {
         let mut run = run.clone();
         run.passed = Some(true);
         let run = &run;
-        let baseline =
+        let mut baseline =
             Baseline::from_runs(run.key.clone(), std::slice::from_ref(run), Timestamp::now())?;
+        baseline.record_change(None, ChangeAction::Created, std::slice::from_ref(run), None);
         self.record(store, run, &args.record)?;
         match self.block_on(store.put_baseline(&baseline, core_store::PutMode::Create)) {
             Ok(_) => {}
@@ -1158,140 +1189,6 @@ impl App {
             .value;
         let mut run = run.clone();
         self.gate(&baseline, &mut run, &config, args, None)
-    }
-
-    fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
-        let store = self.store()?;
-        let explicit_key = args.key.branch.is_some() || args.key.platform.is_some();
-        let mut runs = Vec::new();
-        let key = if args.from.is_empty() {
-            let key = self.current_key(&args.key)?;
-            let wanted = args.last.unwrap_or(1);
-            if wanted == 0 {
-                bail!("--last must be at least 1");
-            }
-            runs = self
-                .block_on(store.list_runs(&RunQuery::latest(key.clone(), wanted)))
-                .with_context(|| format!("cannot list the runs of {key}"))?;
-            if runs.is_empty() {
-                bail!(
-                    "no runs of {key} in {}: record one with `benchkeep run` first, or pass --from",
-                    store.location()
-                );
-            }
-            if runs.len() < wanted {
-                self.notice(&format!(
-                    "only {} run(s) of {key} exist; using them all",
-                    runs.len()
-                ));
-            }
-            runs.reverse(); // oldest first
-            key
-        } else {
-            for source in &args.from {
-                let run = self.load_run(store.as_ref(), source)?;
-                if Path::new(source).is_file() {
-                    // A run from a file becomes part of the store, so the baseline's sources exist.
-                    self.record(store.as_ref(), &run, &RecordArgs::default())?;
-                }
-                runs.push(run);
-            }
-            runs.sort_by(|a, b| a.id.cmp(&b.id));
-            if explicit_key {
-                let first = &runs[0].key;
-                self.resolve_key(&args.key, Some(&first.branch), &first.platform)?
-            } else {
-                let first = runs[0].key.clone();
-                if let Some(other) = runs.iter().find(|r| r.key != first) {
-                    bail!(
-                        "the runs belong to different keys ({first} and {}): pass --branch/--platform to choose the baseline's key",
-                        other.key
-                    );
-                }
-                first
-            }
-        };
-        let baseline = Baseline::from_runs(key.clone(), &runs, Timestamp::now())?;
-        let (_, version) = self
-            .block_on(core_store::update_baseline(
-                store.as_ref(),
-                &key,
-                10,
-                |_| Ok(baseline.clone()),
-            ))
-            .with_context(|| format!("cannot write the baseline of {key}"))?;
-        let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
-        emit(&format!(
-            "baseline {key} set from {} run(s): {} (version {version})\n",
-            runs.len(),
-            ids.join(", ")
-        ))?;
-        Ok(Outcome::Passed)
-    }
-
-    fn baseline_show(&self, args: &BaselineShowArgs) -> Result<Outcome> {
-        let store = self.store()?;
-        let key = self.current_key(&args.key)?;
-        let baseline = match self.block_on(store.get_baseline(&key)) {
-            Ok(found) => found,
-            Err(StoreError::NotFound { .. }) => {
-                bail!("no baseline for {key} in {}", store.location())
-            }
-            Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
-        };
-        if args.json {
-            let mut text = serde_json::to_string_pretty(&baseline.value)?;
-            text.push('\n');
-            emit(&text)?;
-            return Ok(Outcome::Passed);
-        }
-        let b = &baseline.value;
-        let mut text = format!(
-            "baseline {}\nupdated {}  version {}\nmachine {} {} {}\nfrom {} run(s):\n",
-            b.key,
-            b.updated,
-            baseline.version,
-            b.fingerprint.os,
-            b.fingerprint.arch,
-            b.fingerprint.cpu_model.as_deref().unwrap_or(""),
-            b.sources.len()
-        );
-        for source in &b.sources {
-            let _ = writeln!(
-                text,
-                "  {}  {}",
-                source.run,
-                source.commit.as_deref().unwrap_or("(no commit)")
-            );
-        }
-        text.push('\n');
-        text.push_str(&report::run_summary(&b.benchmarks));
-        emit(&text)?;
-        Ok(Outcome::Passed)
-    }
-
-    fn baseline_list(&self) -> Result<Outcome> {
-        let store = self.store()?;
-        let baselines = self
-            .block_on(store.list_baselines())
-            .context("cannot list baselines")?;
-        if baselines.is_empty() {
-            emit(&format!("no baselines in {}\n", store.location()))?;
-            return Ok(Outcome::Passed);
-        }
-        let mut text = String::new();
-        for b in &baselines {
-            let _ = writeln!(
-                text,
-                "{}  updated {}  {} run(s)  {} benchmark(s)",
-                b.value.key,
-                b.value.updated,
-                b.value.sources.len(),
-                b.value.benchmarks.len()
-            );
-        }
-        emit(&text)?;
-        Ok(Outcome::Passed)
     }
 
     /// A run from a file path, or by id from the store.
@@ -1614,7 +1511,13 @@ async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, us
             runs.push(loaded[id].clone());
         }
         runs.push(run.clone());
-        let next = Baseline::from_runs(run.key.clone(), &runs, Timestamp::now())?;
+        let mut next = Baseline::from_runs(run.key.clone(), &runs, Timestamp::now())?;
+        next.record_change(
+            current.as_ref(),
+            ChangeAction::Promoted,
+            std::slice::from_ref(run),
+            None,
+        );
         match store.put_baseline(&next, mode).await {
             Ok(_) => {
                 // A `prune` that listed the baselines before this update may have deleted the

@@ -109,6 +109,8 @@ pub struct CompareSection {
     pub promote_on: Option<String>,
     /// How many runs a promoted baseline keeps, newest first (default 10).
     pub promote_keep: Option<usize>,
+    /// Warn when the baseline is older than this many days (default 30; 0: never).
+    pub max_age_days: Option<u32>,
     /// What to do when the machine differs from the baseline's: `warn`, `refuse`, `ignore`.
     pub environment: Option<crate::args::EnvironmentPolicy>,
 }

@@ -46,6 +46,14 @@ pub struct Baseline {
     /// older baselines, which then compare by independent samples).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<MetricHistory>,
+    /// How this key's baseline came to be, oldest first, the newest [`MAX_CHANGES`] kept
+    /// (format 1.5; `baseline history` lists them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<BaselineChange>,
+    /// The intentional slowdown this baseline accepted (`baseline accept`), while its run is
+    /// still a source (format 1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<BaselineChange>,
     /// Fields written by a newer minor version of the format, kept so they survive a rewrite.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -55,8 +63,60 @@ crate::document::deserialize_keeping_unknown_fields!(
     Baseline,
     "a benchkeep baseline document",
     required: [schema, kind, key, updated, sources, fingerprint, benchmarks],
-    optional: [history]
+    optional: [history, changes, accepted]
 );
+
+/// How many changes a baseline remembers.
+pub const MAX_CHANGES: usize = 50;
+
+/// One version of a key's baseline: what made it, when, and from which runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineChange {
+    /// When this version was written.
+    pub at: Timestamp,
+    /// What wrote it.
+    pub action: ChangeAction,
+    /// The runs it added.
+    pub runs: Vec<RunId>,
+    /// How many source runs this version had.
+    pub sources: usize,
+    /// The commit the newest added run measured, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Why, when a person said (`baseline accept --reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What wrote a version of a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeAction {
+    /// A first `check` on a key with no baseline.
+    Created,
+    /// A passing check added its run.
+    Promoted,
+    /// `baseline set`.
+    Set,
+    /// `baseline set --force` over a baseline that could not be read.
+    Replaced,
+    /// `baseline accept`: an intentional slowdown became the baseline.
+    Accepted,
+}
+
+impl std::fmt::Display for ChangeAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChangeAction::Created => "created",
+            ChangeAction::Promoted => "promoted",
+            ChangeAction::Set => "set",
+            ChangeAction::Replaced => "replaced",
+            ChangeAction::Accepted => "accepted",
+        })
+    }
+}
 
 /// The per-job summaries of one benchmark metric, one per source run that measured it, oldest
 /// first.
@@ -216,8 +276,63 @@ impl Baseline {
             fingerprint: newest.fingerprint.clone(),
             benchmarks,
             history,
+            changes: Vec::new(),
+            accepted: None,
             extra: BTreeMap::new(),
         })
+    }
+
+    /// Records this version in [`Baseline::changes`], after the `previous` version's changes
+    /// (and keeps the previous acceptance while its run is still a source). `added` are the
+    /// runs this version added, the newest last.
+    ///
+    /// ```
+    /// use benchkeep_core::baseline::{Baseline, ChangeAction};
+    /// use benchkeep_core::model::{Benchmark, Fingerprint, Run, RunId};
+    /// use benchkeep_core::BaselineKey;
+    ///
+    /// let at = jiff::Timestamp::UNIX_EPOCH;
+    /// let key = BaselineKey::new("main", "linux-x86_64").unwrap();
+    /// let mut run = Run::new(RunId::new(at, 1), at, key.clone(), Fingerprint::default());
+    /// run.benchmarks.push(Benchmark::wall_time("parse", vec![1e6]));
+    /// let runs = [run];
+    /// let mut baseline = Baseline::from_runs(key, &runs, at).unwrap();
+    /// baseline.record_change(None, ChangeAction::Created, &runs, None);
+    /// assert_eq!(baseline.changes[0].action, ChangeAction::Created);
+    /// assert_eq!(baseline.changes[0].sources, 1);
+    /// ```
+    pub fn record_change(
+        &mut self,
+        previous: Option<&Baseline>,
+        action: ChangeAction,
+        added: &[Run],
+        reason: Option<String>,
+    ) {
+        let mut changes = previous.map(|p| p.changes.clone()).unwrap_or_default();
+        let change = BaselineChange {
+            at: self.updated,
+            action,
+            runs: added.iter().map(|r| r.id.clone()).collect(),
+            sources: self.sources.len(),
+            commit: added
+                .last()
+                .and_then(|r| r.git.as_ref())
+                .and_then(|g| g.commit.clone()),
+            reason,
+        };
+        changes.push(change.clone());
+        let excess = changes.len().saturating_sub(MAX_CHANGES);
+        changes.drain(..excess);
+        self.changes = changes;
+        self.accepted = if action == ChangeAction::Accepted {
+            Some(change)
+        } else {
+            previous.and_then(|p| p.accepted.clone()).filter(|a| {
+                a.runs
+                    .iter()
+                    .any(|id| self.sources.iter().any(|s| &s.run == id))
+            })
+        };
     }
 
     /// The per-job summaries of a benchmark metric, oldest first, if the baseline kept them.

@@ -33,8 +33,9 @@ pub struct SchemaVersion {
 ///   export (the statistic, its value, the count and the spread: a standard deviation, a relative
 ///   margin of error, or a range), kept for metrics with one sample.
 /// - `1.5`: a run may carry `passed`: whether the check that recorded it passed its gate (only
-///   such runs, from clean trees, are pooled at a merge-base); verdict entries may carry `effect`
-///   (`failure` or `warning`) and `limit`.
+///   such runs, from clean trees, are pooled at a merge-base); a baseline may carry `changes`
+///   (its versions: created, promoted, set, replaced, accepted) and `accepted` (an intentional
+///   slowdown); verdict entries may carry `effect` (`failure` or `warning`) and `limit`.
 pub const CURRENT: SchemaVersion = SchemaVersion { major: 1, minor: 5 };
 
 impl fmt::Display for SchemaVersion {
