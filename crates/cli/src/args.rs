@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use benchkeep_core::compare::Severity;
+pub use benchkeep_engine::config::{EnvironmentPolicy, SpeedProbePolicy};
+use benchkeep_engine::settings::CompareFlags;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Catch performance regressions before they merge.
@@ -411,6 +413,39 @@ pub struct CompareOptions {
 }
 
 /// `FORMAT=FILE` of `--report`.
+fn parse_environment_policy(text: &str) -> Result<EnvironmentPolicy, String> {
+    match text {
+        "warn" => Ok(EnvironmentPolicy::Warn),
+        "refuse" => Ok(EnvironmentPolicy::Refuse),
+        "ignore" => Ok(EnvironmentPolicy::Ignore),
+        other => Err(format!("{other:?} is not a policy: warn, refuse or ignore")),
+    }
+}
+
+fn parse_speed_probe_policy(text: &str) -> Result<SpeedProbePolicy, String> {
+    match text {
+        "widen" => Ok(SpeedProbePolicy::Widen),
+        "ignore" => Ok(SpeedProbePolicy::Ignore),
+        other => Err(format!("{other:?} is not a policy: widen or ignore")),
+    }
+}
+
+impl CompareOptions {
+    /// The flags the engine's settings take from this command line.
+    #[must_use]
+    pub fn flags(&self) -> CompareFlags {
+        let mut flags = CompareFlags::default();
+        flags.threshold = self.threshold;
+        flags.alpha = self.alpha;
+        flags.gate_metrics.clone_from(&self.gate_metrics);
+        flags.fail_on_inconclusive = self.fail_on_inconclusive;
+        flags.fail_on = self.fail_on;
+        flags.allow_missing = self.allow_missing;
+        flags.no_fdr = self.no_fdr;
+        flags
+    }
+}
+
 fn parse_severity(text: &str) -> Result<Severity, String> {
     match text {
         "minor" => Ok(Severity::Minor),
@@ -450,20 +485,6 @@ pub enum TrendFormat {
     Text,
     /// The versioned trend document.
     Json,
-}
-
-/// What `check` does when the machine differs from the baseline's (CPU model, core count, OS,
-/// architecture, toolchain).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnvironmentPolicy {
-    /// Compare, and say in the report which fields differ.
-    #[default]
-    Warn,
-    /// Do not compare: every gating metric is inconclusive ("environment changed").
-    Refuse,
-    /// Compare without a word.
-    Ignore,
 }
 
 /// Arguments of `check`.
@@ -518,7 +539,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub promote: bool,
     /// When the machine differs from the baseline's: warn (default), refuse, or ignore.
-    #[arg(long, value_enum, value_name = "POLICY")]
+    #[arg(long, value_name = "POLICY", value_parser = parse_environment_policy)]
     pub environment: Option<EnvironmentPolicy>,
     /// A pull request: measure its base and this checkout in paired rounds in this job, so
     /// machine drift between jobs cannot pass for a code change. The base is REV, or the
@@ -563,20 +584,13 @@ pub struct CheckArgs {
     /// What history verdicts do when this job's machine ran faster or slower than any of the
     /// baseline's jobs, by the speed probe: widen the interval by the difference (default), or
     /// ignore the probe.
-    #[arg(long, value_enum, value_name = "POLICY", conflicts_with = "pr")]
+    #[arg(
+        long,
+        value_name = "POLICY",
+        conflicts_with = "pr",
+        value_parser = parse_speed_probe_policy
+    )]
     pub speed_probe: Option<SpeedProbePolicy>,
-}
-
-/// What `check` does with the machine-speed probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SpeedProbePolicy {
-    /// Widen history intervals by how far the machine lies beyond the speeds the baseline's
-    /// jobs saw.
-    #[default]
-    Widen,
-    /// Compare as if every job ran on the same machine.
-    Ignore,
 }
 
 /// Arguments of `ab`.

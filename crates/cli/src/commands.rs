@@ -1,14 +1,13 @@
 //! The subcommands: turn validated arguments into runs, baselines and verdicts.
 
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::baseline::{Baseline, ChangeAction};
-use benchkeep_core::compare::{self, CompareConfig, GateMetrics, SeverityBands, Verdict};
+use benchkeep_core::compare::{self, CompareConfig, Verdict};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Benchmark, Run, RunId, SpeedProbe};
 use benchkeep_core::promotion;
@@ -27,10 +26,10 @@ use crate::args::{
     EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
     SpeedProbePolicy,
 };
-use crate::config::{Config, GateSetting, RunDefaults};
-use crate::policy;
 use crate::report;
 use crate::stores::{self, UrlOrigin};
+use benchkeep_engine::config::{Config, RunDefaults};
+use benchkeep_engine::{gate, promote, settings};
 
 mod ab;
 mod adoption;
@@ -176,44 +175,10 @@ impl App {
         comparison: &mut compare::Comparison,
         config: &CompareConfig,
     ) -> Result<bool> {
-        comparison.settle(config);
-        let unjudged = comparison.unjudged(config);
-        if !unjudged.unused_defaults.is_empty() {
-            self.notice(&format!(
-                "warning: the gate names {} but no benchmark measured it; gating on the other metrics",
-                unjudged.unused_defaults.join(", ")
-            ));
+        for warning in gate::judge(comparison, config)? {
+            self.notice(&format!("warning: {warning}"));
         }
-        if let Some((benchmark, measured)) = unjudged.benchmarks.first() {
-            let also = match unjudged.benchmarks.len() {
-                1 => String::new(),
-                n => format!(
-                    " (and {} other benchmark{})",
-                    n - 1,
-                    if n == 2 { "" } else { "s" }
-                ),
-            };
-            bail!(
-                "benchmark {benchmark:?}{also}: its gate names {}, which it did not measure (it has {}); fix the metric name in --gate-metric, [compare] gate or its [[policy]], or measure it",
-                gate_names(config, benchmark),
-                measured.join(", ")
-            );
-        }
-        if !unjudged.metrics.is_empty() {
-            bail!(
-                "the gate names {}, which no benchmark measured; fix the metric name in --gate-metric, [compare] gate or a [[policy]]",
-                unjudged.metrics.join(", ")
-            );
-        }
-        if let Some((benchmark, limit)) = comparison.unbounded_limits(config).first() {
-            bail!(
-                "benchmark {benchmark:?}: its [[policy]] sets {limit}, but it measured no metric in that unit; fix the limit's unit or measure the metric"
-            );
-        }
-        Ok(!comparison
-            .entries
-            .iter()
-            .any(compare::MetricComparison::fails_gate))
+        Ok(gate::passes(comparison))
     }
 
     /// A line only `--verbose` shows: where settings came from, what was loaded.
@@ -406,7 +371,12 @@ impl App {
             &fingerprint.platform_key(),
         )?;
         let started = Timestamp::now();
-        let mut run = Run::new(RunId::new(started, entropy()), started, key, fingerprint);
+        let mut run = Run::new(
+            RunId::new(started, benchkeep_engine::entropy()),
+            started,
+            key,
+            fingerprint,
+        );
         run.git = git;
         run.ci = environment::ci_info(&env);
         run.labels = labels;
@@ -489,7 +459,7 @@ impl App {
     }
 
     fn compare_config(&self, options: &CompareOptions) -> Result<CompareConfig> {
-        compare_config(&self.config, options)
+        Ok(settings::compare_config(&self.config, &options.flags())?)
     }
 
     /// The `[[policy]]` that applies to each benchmark on either side of a comparison.
@@ -498,10 +468,10 @@ impl App {
         baseline: &[Benchmark],
         current: &[Benchmark],
     ) -> Result<std::collections::BTreeMap<String, compare::Policy>> {
-        policy::resolve(
+        Ok(benchkeep_engine::resolve_policies(
             &self.config.policy,
             baseline.iter().chain(current).map(|b| b.name.as_str()),
-        )
+        )?)
     }
 
     fn check(&self, args: &CheckArgs) -> Result<Outcome> {
@@ -731,12 +701,18 @@ impl App {
     /// Adds the recorded `run` to its key's baseline by compare-and-swap (see [`promote`]).
     fn join_baseline(&self, store: &dyn Store, run: &Run) -> Result<()> {
         let keep = self.config.compare.promote_keep.unwrap_or(10).max(1);
-        let (sources, dropped) = self.block_on(promote(store, run, keep)).with_context(|| {
-            format!(
-                "cannot promote run {} into the baseline of {}",
-                run.id, run.key
-            )
-        })?;
+        let promote::Promoted {
+            sources,
+            left_out: dropped,
+            ..
+        } = self
+            .block_on(promote::promote(store, run, keep))
+            .with_context(|| {
+                format!(
+                    "cannot promote run {} into the baseline of {}",
+                    run.id, run.key
+                )
+            })?;
         let mut text = format!(
             "promoted run {} into the baseline of {} ({sources} run(s))",
             run.id, run.key
@@ -1272,7 +1248,7 @@ impl App {
         // A check may have promoted one of these runs after the baselines were listed above.
         // Read them again and put back any run a baseline now names (the promoting check also
         // restores its run if it finds it gone, so between the two none is lost).
-        let restored = self.restore_promoted(store.as_ref(), &runs, &doomed)?;
+        let restored = self.block_on(promote::restore_promoted(store.as_ref(), &runs, &doomed))?;
         let _ = writeln!(
             text,
             "deleted {} of {} run(s) in {}; {kept_for_baselines} kept because a baseline was built from them",
@@ -1292,31 +1268,6 @@ impl App {
         }
         emit(&text)?;
         Ok(Outcome::Passed)
-    }
-
-    /// After `prune` deleted `doomed` (of `runs`): records again every one that a baseline names
-    /// now. Returns how many.
-    fn restore_promoted(&self, store: &dyn Store, runs: &[Run], doomed: &[RunId]) -> Result<usize> {
-        if doomed.is_empty() {
-            return Ok(0);
-        }
-        let named: std::collections::HashSet<RunId> = self
-            .block_on(store.list_baselines())
-            .context("cannot list baselines again after pruning (their source runs are kept)")?
-            .into_iter()
-            .flat_map(|b| b.value.sources.into_iter().map(|s| s.run))
-            .collect();
-        let doomed: std::collections::HashSet<&RunId> = doomed.iter().collect();
-        let mut restored = 0;
-        for run in runs
-            .iter()
-            .filter(|r| doomed.contains(&r.id) && named.contains(&r.id))
-        {
-            if self.block_on(restore_if_deleted(store, run))? {
-                restored += 1;
-            }
-        }
-        Ok(restored)
     }
 
     /// Rewrites a git store's data branch as one commit.
@@ -1433,7 +1384,7 @@ fn github_files(
         "GITHUB_STEP_SUMMARY",
         &format!("{}\n", report::markdown(comparison, context, passed, false)),
     )?;
-    let delimiter = format!("benchkeep_{:016x}", entropy());
+    let delimiter = format!("benchkeep_{:016x}", benchkeep_engine::entropy());
     append(
         "GITHUB_OUTPUT",
         &report::github_outputs(comparison, passed, &delimiter),
@@ -1456,121 +1407,6 @@ fn refuse_comparison(comparison: &mut compare::Comparison, what: &str) {
 
 /// How many of a key's newest runs `--merge-base` searches for the merge-base commit.
 const MERGE_BASE_SEARCH: usize = 500;
-
-/// Adds `run` to the baseline of its key, keeping the newest `keep` source runs: read the
-/// baseline and its version, rebuild it from its stored source runs plus this one, write it
-/// only if the version is unchanged, and start over when another job won the race. Returns the
-/// number of source runs and how many were missing from the store (pruned).
-async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<(usize, usize)> {
-    let mut loaded: std::collections::HashMap<RunId, Run> = std::collections::HashMap::new();
-    let mut last_error = None;
-    // A `prune` racing this promotion may have deleted a source run that its promoter, or the
-    // prune itself, is about to restore (see below): a missing source is waited for, and left
-    // out only when it stays missing for MISSING_SOURCE_WAIT (deleted by other means).
-    let started = Instant::now();
-    let mut attempt = 0;
-    'attempts: while attempt < PROMOTE_ATTEMPTS {
-        let (current, mode) = match store.get_baseline(&run.key).await {
-            Ok(found) => (
-                Some(found.value),
-                core_store::PutMode::Update(found.version),
-            ),
-            Err(StoreError::NotFound { .. }) => (None, core_store::PutMode::Create),
-            Err(e) => return Err(anyhow!(e)),
-        };
-        let mut wanted: Vec<RunId> = current
-            .iter()
-            .flat_map(|b| b.sources.iter().map(|s| s.run.clone()))
-            .collect();
-        if wanted.contains(&run.id) {
-            return Ok((wanted.len(), 0)); // already promoted (a retried job)
-        }
-        wanted.sort();
-        let skip = wanted.len().saturating_sub(keep - 1);
-        let mut runs = Vec::with_capacity(keep);
-        let mut missing = 0;
-        for id in &wanted[skip..] {
-            if !loaded.contains_key(id) {
-                match store.get_run(id).await {
-                    Ok(source) => {
-                        loaded.insert(id.clone(), source);
-                    }
-                    Err(StoreError::NotFound { .. }) => {
-                        if started.elapsed() < MISSING_SOURCE_WAIT {
-                            backoff(attempt).await;
-                            continue 'attempts;
-                        }
-                        missing += 1;
-                        continue;
-                    }
-                    Err(e) => {
-                        return Err(anyhow!(e).context(format!("cannot load source run {id}")));
-                    }
-                }
-            }
-            runs.push(loaded[id].clone());
-        }
-        runs.push(run.clone());
-        let mut next = Baseline::from_runs(run.key.clone(), &runs, Timestamp::now())?;
-        next.record_change(
-            current.as_ref(),
-            ChangeAction::Promoted,
-            std::slice::from_ref(run),
-            None,
-        );
-        match store.put_baseline(&next, mode).await {
-            Ok(_) => {
-                // A `prune` that listed the baselines before this update may have deleted the
-                // run as unprotected meanwhile. Once the baseline names it, either this check
-                // sees it gone and restores it, or the prune, which re-reads the baselines
-                // after deleting, does.
-                restore_if_deleted(store, run).await?;
-                return Ok((runs.len(), missing));
-            }
-            Err(
-                e @ (StoreError::Precondition { .. }
-                | StoreError::AlreadyExists { .. }
-                | StoreError::NotFound { .. }),
-            ) => {
-                last_error = Some(e);
-                backoff(attempt).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(anyhow!(e)),
-        }
-    }
-    Err(anyhow!(last_error.map_or_else(
-        || "too many concurrent updates".to_owned(),
-        |e| e.to_string()
-    ))
-    .context(format!(
-        "gave up after {PROMOTE_ATTEMPTS} concurrent updates"
-    )))
-}
-
-/// Attempts of one promotion before giving up (each lost race means another job promoted).
-const PROMOTE_ATTEMPTS: usize = 30;
-
-/// How long a promotion waits for a missing source run to be restored before leaving it out.
-const MISSING_SOURCE_WAIT: Duration = Duration::from_secs(20);
-
-/// Jittered backoff, so racing jobs do not collide again in lockstep.
-async fn backoff(attempt: usize) {
-    let millis = 20 * (attempt as u64 + 1) + entropy() % 50;
-    tokio::time::sleep(Duration::from_millis(millis)).await;
-}
-
-/// Records `run` again if it is no longer in the store (a racing `prune` deleted it).
-async fn restore_if_deleted(store: &dyn Store, run: &Run) -> Result<bool> {
-    match store.get_run(&run.id).await {
-        Ok(_) => Ok(false),
-        Err(StoreError::NotFound { .. }) => match store.append_run(run).await {
-            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(true),
-            Err(e) => Err(anyhow!(e).context(format!("cannot restore run {}", run.id))),
-        },
-        Err(e) => Err(anyhow!(e).context(format!("cannot check that run {} is kept", run.id))),
-    }
-}
 
 /// Writes to stdout; a closed pipe (`benchkeep ... | head`) is not an error.
 fn emit(text: &str) -> Result<()> {
@@ -1647,79 +1483,6 @@ fn measure_options(args: &MeasureArgs, file: &RunDefaults) -> Result<MeasureOpti
     })
 }
 
-fn compare_config(config: &Config, options: &CompareOptions) -> Result<CompareConfig> {
-    let file = &config.compare;
-    let defaults = CompareConfig::default();
-    let threshold = options.threshold.or(file.threshold).unwrap_or(5.0);
-    if !(threshold.is_finite() && threshold > 0.0) {
-        bail!("threshold must be a positive percentage, not {threshold}");
-    }
-    let alpha = options.alpha.or(file.alpha).unwrap_or(defaults.alpha);
-    if !(alpha > 0.0 && alpha < 1.0) {
-        bail!("alpha must be between 0 and 1, not {alpha}");
-    }
-    if file.confidence.is_some() {
-        bail!(
-            "compare.confidence is no longer a setting: intervals are reported at the level of the test (1 - alpha, adjusted when many benchmarks are compared), so they always agree with the verdict; set compare.alpha instead"
-        );
-    }
-    let resamples = file.resamples.unwrap_or(defaults.resamples);
-    if resamples < 100 {
-        bail!("compare.resamples must be at least 100, not {resamples}");
-    }
-    let min_samples = file.min_samples.unwrap_or(defaults.min_samples);
-    if min_samples < 1 {
-        bail!("compare.min_samples must be at least 1, not {min_samples}");
-    }
-    let gate = if options.gate_metrics.is_empty() {
-        match &file.gate {
-            Some(GateSetting::Word(w)) if w == "all" => GateMetrics::All,
-            None => GateMetrics::Primary,
-            Some(GateSetting::Word(w)) if w == "primary" => GateMetrics::Primary,
-            // Any other word is a metric's name, read as a [[policy]]'s `metric` is: a typo
-            // then names a metric nothing measured, which the gate refuses.
-            Some(GateSetting::Word(w)) => GateMetrics::Named(vec![w.clone()]),
-            Some(GateSetting::Metrics(names)) => GateMetrics::Named(names.clone()),
-        }
-    } else if options.gate_metrics.iter().any(|m| m == "all") {
-        GateMetrics::All
-    } else {
-        GateMetrics::Named(options.gate_metrics.clone())
-    };
-    let severity = match file.severity {
-        Some(s) => {
-            if !(s.moderate > 0.0 && s.moderate < s.critical) {
-                bail!("compare.severity needs 0 < moderate < critical (percent)");
-            }
-            SeverityBands {
-                moderate: s.moderate / 100.0,
-                critical: s.critical / 100.0,
-            }
-        }
-        None => SeverityBands::default(),
-    };
-    Ok(CompareConfig {
-        threshold: threshold / 100.0,
-        alpha,
-        resamples,
-        seed: file.seed.unwrap_or(defaults.seed),
-        min_samples,
-        severity,
-        gate,
-        fail_on_inconclusive: options.fail_on_inconclusive
-            || file.fail_on_inconclusive.unwrap_or(false),
-        fail_on: options.fail_on.or(file.fail_on).unwrap_or(defaults.fail_on),
-        allow_missing: options.allow_missing
-            || file.allow_missing.unwrap_or(defaults.allow_missing),
-        fdr: !options.no_fdr && file.fdr.unwrap_or(defaults.fdr),
-        moderation: file.moderation.unwrap_or(defaults.moderation),
-        min_history: file.min_history.unwrap_or(defaults.min_history).max(2),
-        method: defaults.method,
-        threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        ..defaults
-    })
-}
-
 /// Instruction counts run under callgrind, which is slow but nearly deterministic: five runs
 /// meet the comparison's minimum sample count.
 const INSTRUCTION_RUNS: u32 = 5;
@@ -1778,20 +1541,6 @@ fn append_samples(into: &mut Benchmark, more: Benchmark) {
     }
 }
 
-/// The metric names `benchmark`'s gate asks for, for an error message.
-fn gate_names(config: &CompareConfig, benchmark: &str) -> String {
-    let gate = config
-        .policies
-        .get(benchmark)
-        .and_then(|p| p.gate.as_ref())
-        .unwrap_or(&config.gate);
-    match gate {
-        GateMetrics::Named(names) => names.join(", "),
-        GateMetrics::Primary => "its primary metric".into(),
-        GateMetrics::All => "every metric".into(),
-    }
-}
-
 /// The comparison after a confirmation: `first`'s entries, but for the benchmarks re-measured
 /// (`suspects`), their entries from `confirmed`, each noting whether the regression held.
 /// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
@@ -1826,19 +1575,6 @@ fn merge_confirmations(
         }
     }
     merged
-}
-
-/// 64 bits that make run ids of the same millisecond distinct: std's per-process random hash
-/// keys, mixed with the process id and the clock.
-fn entropy() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish()
 }
 
 /// A progress bar on a terminal; nothing elsewhere (CI logs stay clean).

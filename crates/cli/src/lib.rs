@@ -19,27 +19,14 @@ use clap::Parser;
 
 pub mod args;
 mod commands;
-pub mod config;
+/// `benchkeep.toml` (the engine's configuration).
+pub use benchkeep_engine::config;
 pub mod dashboard;
-mod policy;
 pub mod report;
 pub mod stores;
 
 /// The documented exit codes, an API for CI scripts.
-pub mod exit_codes {
-    /// Success; no gating metric regressed.
-    pub const PASS: u8 = 0;
-    /// A gating metric regressed.
-    pub const REGRESSION: u8 = 1;
-    /// Usage error or tool failure.
-    pub const ERROR: u8 = 2;
-    /// `--require-baseline` and no baseline exists.
-    pub const NO_BASELINE: u8 = 3;
-    /// The output was written, but some items could not be read and were skipped.
-    pub const PARTIAL: u8 = 4;
-    /// Interrupted by a signal; nothing was recorded.
-    pub const INTERRUPTED: u8 = 130;
-}
+pub use benchkeep_engine::exit_codes;
 
 /// How a command ended.
 #[derive(Debug)]

@@ -260,3 +260,67 @@ fn the_runner_measures_as_many_runs_as_a_verdict_needs() {
         4
     );
 }
+
+/// The library's gate (`benchkeep_engine::gate::compare_benchmarks`) and `benchkeep compare`
+/// give the same verdict and exit code on the same inputs and configuration.
+#[test]
+fn the_library_runs_the_same_gate_as_the_cli() {
+    use benchkeep_engine::config::Config;
+    use benchkeep_engine::gate;
+    use benchkeep_engine::settings::CompareFlags;
+    let sandbox = Sandbox::new();
+    let config_text =
+        "[compare]\nfail_on = \"moderate\"\n[[policy]]\nname = \"render\"\nmax = \"2.5ms\"\n";
+    std::fs::write(sandbox.path().join("benchkeep.toml"), config_text).unwrap();
+    let config = Config::parse(config_text).unwrap();
+    let base = run_of(1, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]);
+    let cases = [
+        (
+            "unchanged",
+            run_of(2, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]),
+        ),
+        (
+            "minor",
+            run_of(3, &[("parse", 1.3e6), ("render", 2e6), ("gone", 1e6)]),
+        ),
+        (
+            "critical",
+            run_of(4, &[("parse", 2.5e6), ("render", 2e6), ("gone", 1e6)]),
+        ),
+        ("missing", run_of(5, &[("parse", 1e6), ("render", 2e6)])),
+        (
+            "limit",
+            run_of(6, &[("parse", 1e6), ("render", 2.6e6), ("gone", 1e6)]),
+        ),
+    ];
+    let base_file = write(&sandbox, "base.json", &base);
+    let mut codes = Vec::new();
+    for (name, head) in &cases {
+        let head_file = write(&sandbox, &format!("{name}.json"), head);
+        let cli = sandbox.run(&["compare", &base_file, &head_file]);
+        let library = gate::compare_benchmarks(
+            &config,
+            &CompareFlags::default(),
+            &base.benchmarks,
+            &head.benchmarks,
+        )
+        .unwrap();
+        assert_eq!(
+            code(&cli),
+            i32::from(library.exit_code()),
+            "{name}: {}",
+            stdout(&cli)
+        );
+        codes.push((*name, code(&cli)));
+    }
+    assert_eq!(
+        codes,
+        [
+            ("unchanged", 0),
+            ("minor", 0),
+            ("critical", 1),
+            ("missing", 1),
+            ("limit", 1)
+        ]
+    );
+}

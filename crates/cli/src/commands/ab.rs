@@ -14,8 +14,8 @@ use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunC
 use super::git::{add_worktree, git, remove_worktree};
 use super::looks::{self, ADAPTIVE_FACTOR, Adaptive};
 use super::{
-    App, Bar, Outcome, append_samples, command_words, entropy, merge_confirmations,
-    regressed_benchmarks, run_error, seconds,
+    App, Bar, Outcome, append_samples, command_words, merge_confirmations, regressed_benchmarks,
+    run_error, seconds,
 };
 use crate::args::{AbArgs, CompareOptions};
 use crate::config::CommandLine;
@@ -159,7 +159,7 @@ impl App {
             } else {
                 runner::OutputMode::Discard
             },
-            seed: request.seed.unwrap_or_else(entropy),
+            seed: request.seed.unwrap_or_else(benchkeep_engine::entropy),
         };
         Ok((config, options, adaptive))
     }

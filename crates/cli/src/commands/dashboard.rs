@@ -110,7 +110,7 @@ impl App {
                 runs.push(run);
             }
         }
-        let config = super::compare_config(&self.config, &CompareOptions::default())?;
+        let config = self.compare_config(&CompareOptions::default())?;
         let mut keys = Vec::new();
         for (key, mut runs) in by_key {
             runs.reverse();

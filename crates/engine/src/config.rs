@@ -3,8 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// `Err(ConfigError::Invalid(format!(...)))`, the file's validation failures.
+macro_rules! invalid {
+    ($($arg:tt)*) => {
+        return Err(ConfigError::Invalid(format!($($arg)*)))
+    };
+}
 
 /// The configuration file name looked for in the current directory and the repository root.
 pub const CONFIG_FILE: &str = "benchkeep.toml";
@@ -81,7 +89,7 @@ pub struct CompareSection {
     pub moderation: Option<bool>,
     /// `check`: what history verdicts do with the speed probe (`widen`, the default, or
     /// `ignore`).
-    pub speed_probe: Option<crate::args::SpeedProbePolicy>,
+    pub speed_probe: Option<SpeedProbePolicy>,
     /// Bootstrap resamples.
     pub resamples: Option<usize>,
     /// Bootstrap seed.
@@ -112,7 +120,7 @@ pub struct CompareSection {
     /// Warn when the baseline is older than this many days (default 30; 0: never).
     pub max_age_days: Option<u32>,
     /// What to do when the machine differs from the baseline's: `warn`, `refuse`, `ignore`.
-    pub environment: Option<crate::args::EnvironmentPolicy>,
+    pub environment: Option<EnvironmentPolicy>,
 }
 
 /// `[load]`: defaults of `benchkeep load`.
@@ -298,7 +306,15 @@ impl BenchConfig {
 impl Config {
     /// Loads the configuration: `explicit` if given (it must exist), else `benchkeep.toml` in
     /// `cwd` or, failing that, in `repo_root`; no file gives the defaults.
-    pub fn load(explicit: Option<&Path>, cwd: &Path, repo_root: Option<&Path>) -> Result<Config> {
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the file cannot be read or is invalid, naming it.
+    pub fn load(
+        explicit: Option<&Path>,
+        cwd: &Path,
+        repo_root: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let path = match explicit {
             Some(path) => Some(path.to_path_buf()),
             None => std::iter::once(cwd)
@@ -309,16 +325,24 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read configuration {}", path.display()))?;
-        let mut config = Config::parse(&text)
-            .with_context(|| format!("invalid configuration {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|e| ConfigError::InFile {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         config.path = Some(path);
         Ok(config)
     }
 
     /// Parses and validates configuration text.
-    pub fn parse(text: &str) -> Result<Config> {
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the key (and its line for a syntax or type error).
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
             // toml's Display draws a multi-line source snippet; one line with the position reads
             // better in a CI log.
@@ -336,19 +360,19 @@ impl Config {
                     _ => format!(" (line {line}, column {column})"),
                 }
             });
-            anyhow::anyhow!(
+            ConfigError::Invalid(format!(
                 "{}{}",
                 e.message().trim().replace('\n', " "),
                 position.unwrap_or_default()
-            )
+            ))
         })?;
         let mut names = std::collections::HashSet::new();
         for bench in &config.bench {
             if bench.name.is_empty() {
-                bail!("a [[bench]] has an empty name");
+                invalid!("a [[bench]] has an empty name");
             }
             if !names.insert(bench.name.as_str()) {
-                bail!("[[bench]] name {:?} is used twice", bench.name);
+                invalid!("[[bench]] name {:?} is used twice", bench.name);
             }
             for (key, line) in [
                 ("command", &bench.command),
@@ -356,17 +380,17 @@ impl Config {
                 ("head", &bench.head),
             ] {
                 if line.as_ref().is_some_and(CommandLine::is_empty) {
-                    bail!("[[bench]] {:?} has an empty {key}", bench.name);
+                    invalid!("[[bench]] {:?} has an empty {key}", bench.name);
                 }
             }
             match (&bench.command, &bench.base, &bench.head) {
                 (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-                (None, None, None) => bail!("[[bench]] {:?} needs a command", bench.name),
-                (Some(_), _, _) => bail!(
+                (None, None, None) => invalid!("[[bench]] {:?} needs a command", bench.name),
+                (Some(_), _, _) => invalid!(
                     "[[bench]] {:?} has a command and base/head: give one or the other",
                     bench.name
                 ),
-                (None, _, _) => bail!(
+                (None, _, _) => invalid!(
                     "[[bench]] {:?} needs both base and head (or a command)",
                     bench.name
                 ),
@@ -376,10 +400,10 @@ impl Config {
             crate::policy::validate(policy)?;
         }
         if config.ab.build.as_ref().is_some_and(CommandLine::is_empty) {
-            bail!("ab.build is empty");
+            invalid!("ab.build is empty");
         }
         if config.pr.keep == Some(0) {
-            bail!("pr.keep must be at least 1: the worktree being measured is kept");
+            invalid!("pr.keep must be at least 1: the worktree being measured is kept");
         }
         if config
             .pr
@@ -387,13 +411,13 @@ impl Config {
             .as_ref()
             .is_some_and(|d| d.as_os_str().is_empty())
         {
-            bail!("pr.worktree_dir is empty");
+            invalid!("pr.worktree_dir is empty");
         }
         if let Some(GateSetting::Word(word)) = &config.compare.gate
             && word != "primary"
             && word != "all"
         {
-            bail!(
+            invalid!(
                 "compare.gate must be \"primary\", \"all\" or a list of metric names, not {word:?}"
             );
         }
@@ -412,6 +436,32 @@ impl Config {
             }
         })
     }
+}
+
+/// When the machine differs from the baseline's (CPU model, core count, OS, architecture,
+/// toolchain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvironmentPolicy {
+    /// Compare, and say in the report which fields differ.
+    #[default]
+    Warn,
+    /// Do not compare: every gating metric is inconclusive ("environment changed").
+    Refuse,
+    /// Compare without a word.
+    Ignore,
+}
+
+/// What `check` does with the machine-speed probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeedProbePolicy {
+    /// Widen history intervals by how far the machine lies beyond the speeds the baseline's
+    /// jobs saw.
+    #[default]
+    Widen,
+    /// Compare as if every job ran on the same machine.
+    Ignore,
 }
 
 #[cfg(test)]

@@ -7,53 +7,60 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, anyhow, bail};
 use benchkeep_core::compare::{GateMetrics, Limit, Policy, SeverityBands};
 use benchkeep_core::model::Direction;
 use globset::{Glob, GlobMatcher};
 
+use crate::ConfigError;
 use crate::config::{DirectionSetting, GateSetting, PolicyConfig};
+
+/// `Err(ConfigError::Invalid(format!(...)))`.
+macro_rules! invalid {
+    ($($arg:tt)*) => {
+        return Err(ConfigError::Invalid(format!($($arg)*)))
+    };
+}
 
 const GLOB_CHARS: &[char] = &['*', '?', '[', ']', '{', '}'];
 
 /// Checks one `[[policy]]` entry; errors name it.
-pub(crate) fn validate(policy: &PolicyConfig) -> Result<()> {
+pub(crate) fn validate(policy: &PolicyConfig) -> Result<(), ConfigError> {
     let name = &policy.name;
     if name.is_empty() {
-        bail!("a [[policy]] has an empty name");
+        invalid!("a [[policy]] has an empty name");
     }
     matcher(name)?;
     if let Some(t) = policy.threshold
         && !(t.is_finite() && t > 0.0)
     {
-        bail!("[[policy]] {name:?}: threshold must be a positive percentage, not {t}");
+        invalid!("[[policy]] {name:?}: threshold must be a positive percentage, not {t}");
     }
     if let Some(a) = policy.alpha
         && !(a > 0.0 && a < 1.0)
     {
-        bail!("[[policy]] {name:?}: alpha must be between 0 and 1, not {a}");
+        invalid!("[[policy]] {name:?}: alpha must be between 0 and 1, not {a}");
     }
     if let Some(GateSetting::Word(word)) = &policy.metric
         && word.is_empty()
     {
-        bail!("[[policy]] {name:?}: metric is empty");
+        invalid!("[[policy]] {name:?}: metric is empty");
     }
     if let Some(s) = policy.severity
         && !(s.moderate > 0.0 && s.moderate < s.critical)
     {
-        bail!("[[policy]] {name:?}: severity needs 0 < moderate < critical (percent)");
+        invalid!("[[policy]] {name:?}: severity needs 0 < moderate < critical (percent)");
     }
     convert(policy)?;
     Ok(())
 }
 
-fn matcher(name: &str) -> Result<Option<GlobMatcher>> {
+fn matcher(name: &str) -> Result<Option<GlobMatcher>, ConfigError> {
     if !name.contains(GLOB_CHARS) {
         return Ok(None);
     }
     match Glob::new(name) {
         Ok(glob) => Ok(Some(glob.compile_matcher())),
-        Err(e) => bail!("[[policy]] {name:?} is not a valid glob: {}", e.kind()),
+        Err(e) => invalid!("[[policy]] {name:?} is not a valid glob: {}", e.kind()),
     }
 }
 
@@ -67,14 +74,18 @@ fn specificity(name: &str) -> (bool, usize) {
 }
 
 /// The policy that applies to each of `benchmarks`, converted to the core's form.
-pub(crate) fn resolve<'a>(
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for a policy that does not validate.
+pub fn resolve<'a>(
     policies: &[PolicyConfig],
     benchmarks: impl IntoIterator<Item = &'a str>,
-) -> Result<BTreeMap<String, Policy>> {
+) -> Result<BTreeMap<String, Policy>, ConfigError> {
     let compiled: Vec<(&PolicyConfig, Option<GlobMatcher>)> = policies
         .iter()
         .map(|p| Ok((p, matcher(&p.name)?)))
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, ConfigError>>()?;
     let mut resolved = BTreeMap::new();
     for bench in benchmarks {
         let best = compiled
@@ -92,12 +103,11 @@ pub(crate) fn resolve<'a>(
     Ok(resolved)
 }
 
-fn convert(policy: &PolicyConfig) -> Result<Policy> {
+fn convert(policy: &PolicyConfig) -> Result<Policy, ConfigError> {
     let limit = |text: &Option<String>, which: &str| {
-        text.as_deref()
-            .map(Limit::parse)
-            .transpose()
-            .map_err(|e| anyhow!("[[policy]] {:?}: {which}: {e}", policy.name))
+        text.as_deref().map(Limit::parse).transpose().map_err(|e| {
+            ConfigError::Invalid(format!("[[policy]] {:?}: {which}: {e}", policy.name))
+        })
     };
     Ok(Policy {
         threshold: policy.threshold.map(|t| t / 100.0),
@@ -185,7 +195,7 @@ mod tests {
             ),
             ("[[policy]]\nname = \"a\"\nfail_on = \"major\"\n", "fail_on"),
         ] {
-            let err = format!("{:#}", Config::parse(text).unwrap_err());
+            let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
     }
