@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Re-creates the real-tool fixtures of the importer tests (crates/runner/tests/fixtures/import)
+# Re-creates the real-tool fixtures of the importer tests (crates/import/tests/fixtures/import)
 # from the real tools, as they were made: criterion 0.5 and cargo-criterion (crates.io),
 # pytest-benchmark and Google Benchmark's Python bindings (PyPI), hyperfine (Debian).
 # Not run by CI: the fixtures are committed so the tests do not depend on timing. Review the diff
 # after running it; the tests assert names and sample counts, not timings (except criterion's
 # "slow" directory, which must stay measurably slower on the parse benchmarks).
 set -euo pipefail
-out="$(cd "$(dirname "$0")/.." && pwd)/crates/runner/tests/fixtures/import"
+out="$(cd "$(dirname "$0")/.." && pwd)/crates/import/tests/fixtures/import"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

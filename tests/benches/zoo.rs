@@ -309,7 +309,7 @@ fn run() -> Result<(), String> {
     let write =
         |results: &Results, done: bool| write_report(&config, &version, started, results, done);
     if config.modes.imports {
-        let fixtures = workspace_root().join("crates/runner/tests/fixtures/import");
+        let fixtures = workspace_root().join("crates/import/tests/fixtures/import");
         let imports_dir = dir.join("imports");
         std::fs::create_dir_all(&imports_dir).map_err(|e| e.to_string())?;
         results.imports = harness_outputs::run(&bk, &fixtures, &imports_dir)?;

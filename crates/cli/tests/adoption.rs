@@ -11,7 +11,7 @@ use std::process::Command;
 use common::{Sandbox, code, git, stderr, stdout};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runner/tests/fixtures/import")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../import/tests/fixtures/import")
 }
 
 /// A custom-format result file with `samples` for benchmark `name`.

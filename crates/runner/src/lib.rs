@@ -19,7 +19,6 @@
 
 pub mod command;
 pub mod environment;
-pub mod import;
 pub mod instructions;
 pub mod leak;
 pub mod load;

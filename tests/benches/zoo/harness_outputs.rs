@@ -1,6 +1,6 @@
 //! Real harness outputs: does a +20% benchmark in another tool's output come out regressed, and
 //! does any untouched benchmark get flagged? Deterministic: no measuring, only the importer
-//! fixtures (crates/runner/tests/fixtures/import) and small outputs written here in each format's
+//! fixtures (crates/import/tests/fixtures/import) and small outputs written here in each format's
 //! documented shape where no fixture exists. Each output is copied with one benchmark 20% slower
 //! (its times × 1.2, its rates ÷ 1.2); both are imported with `benchkeep import --out` and
 //! compared with `benchkeep compare --format json` at default settings.

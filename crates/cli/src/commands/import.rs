@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
 use benchkeep_core::model::Run;
-use benchkeep_runner::import::{self, Format};
+use benchkeep_import::{self as import, Format};
 
 use super::{App, Outcome, emit};
 use crate::args::{ImportArgs, KeyArgs, RecordArgs};

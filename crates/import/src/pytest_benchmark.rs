@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn real_output_keeps_every_round() {
-        let text = include_bytes!("../../tests/fixtures/import/pytest-benchmark/real.json");
+        let text = include_bytes!("../tests/fixtures/import/pytest-benchmark/real.json");
         let imported = import_bytes(Format::PytestBenchmark, "p.json", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn output_without_data_falls_back_to_the_median() {
-        let text = include_bytes!("../../tests/fixtures/import/pytest-benchmark/without-data.json");
+        let text = include_bytes!("../tests/fixtures/import/pytest-benchmark/without-data.json");
         let imported = import_bytes(Format::PytestBenchmark, "p.json", text).unwrap();
         assert!(
             imported

@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn throughput_average_time_and_sample_modes() {
-        let text = include_bytes!("../../tests/fixtures/import/jmh/result.json");
+        let text = include_bytes!("../tests/fixtures/import/jmh/result.json");
         let imported = import_bytes(Format::Jmh, "jmh.json", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(

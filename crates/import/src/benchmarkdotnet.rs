@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn result_iterations_become_samples_per_operation() {
-        let text = include_bytes!("../../tests/fixtures/import/benchmarkdotnet/report-full.json");
+        let text = include_bytes!("../tests/fixtures/import/benchmarkdotnet/report-full.json");
         let imported = import_bytes(Format::BenchmarkDotNet, "r.json", text).unwrap();
         assert_eq!(imported.benchmarks.len(), 2);
         let parse = &imported.benchmarks[0];

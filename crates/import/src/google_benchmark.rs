@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn real_output_takes_repetitions_as_samples_and_skips_aggregates() {
-        let text = include_bytes!("../../tests/fixtures/import/google-benchmark/real.json");
+        let text = include_bytes!("../tests/fixtures/import/google-benchmark/real.json");
         let imported = import_bytes(Format::GoogleBenchmark, "g.json", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["sum_squares", "sort_list/8", "sort_list/64"]);

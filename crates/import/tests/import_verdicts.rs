@@ -13,7 +13,7 @@ use std::path::Path;
 use benchkeep_core::compare::{CompareConfig, Verdict, compare};
 use benchkeep_core::model::{Benchmark, Direction, Spread};
 use benchkeep_core::stats::{self, Rng};
-use benchkeep_runner::import::{Format, import_bytes, import_path};
+use benchkeep_import::{Format, import_bytes, import_path};
 
 fn fixture(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

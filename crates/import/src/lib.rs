@@ -8,7 +8,7 @@
 //! a gate.
 //!
 //! ```
-//! use benchkeep_runner::import::{Format, import_bytes};
+//! use benchkeep_import::{Format, import_bytes};
 //!
 //! let text = "test parse ... bench:       1,234 ns/iter (+/- 56)\n";
 //! let imported = import_bytes(Format::Libtest, "bench.txt", text.as_bytes()).unwrap();

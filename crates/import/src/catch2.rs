@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn benchmark_means_are_read_and_shared_names_qualified() {
-        let text = include_bytes!("../../tests/fixtures/import/catch2/results.xml");
+        let text = include_bytes!("../tests/fixtures/import/catch2/results.xml");
         let imported = import_bytes(Format::Catch2, "c.xml", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(

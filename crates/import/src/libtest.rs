@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn real_bencher_output_from_criterion_is_read() {
-        let text = include_bytes!("../../tests/fixtures/import/libtest/criterion-bencher.txt");
+        let text = include_bytes!("../tests/fixtures/import/libtest/criterion-bencher.txt");
         let imported = import_bytes(Format::Libtest, "bench.txt", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);

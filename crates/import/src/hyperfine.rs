@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn real_hyperfine_export_keeps_every_run_and_the_parameters() {
-        let text = include_bytes!("../../tests/fixtures/import/hyperfine/real.json");
+        let text = include_bytes!("../tests/fixtures/import/hyperfine/real.json");
         let imported = import_bytes(Format::Hyperfine, "h.json", text).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["sleep 0.01", "sleep 0.001", "sleep 0.002"]);
