@@ -182,11 +182,32 @@ fn real_hyperfine_results_gate_through_import_and_check() {
 #[test]
 fn malformed_imports_exit_2_with_one_line_and_record_nothing() {
     let sandbox = Sandbox::new();
-    let cases: [(&str, &[u8], &str); 5] = [
+    let cases: [(&str, &[u8], &str); 9] = [
         (
             "hyperfine",
             b"{\"results\": [{\"command\": \"x\", \"mean\": ",
             "line 1, column",
+        ),
+        // Failed, thrown and cut-off benchmarks: a gate must not pass on them.
+        (
+            "hyperfine",
+            b"{\"results\": [{\"command\": \"x\", \"mean\": 0.001, \"times\": [0.001], \"exit_codes\": [1]}]}",
+            "failed in 1 of 1 runs",
+        ),
+        (
+            "libtest",
+            b"test a ... bench: 10 ns/iter (+/- 1)\ntest b ... FAILED\n",
+            "benchmark \"b\" failed",
+        ),
+        (
+            "go",
+            b"BenchmarkA-2 10 5 ns/op\nBenchmarkB-2 10",
+            "expected value-unit pairs",
+        ),
+        (
+            "benchmarkjs",
+            b"a x 10 ops/sec \xc2\xb11.0% (9 runs sampled)\nb: name: Error, message: boom\n",
+            "a benchmark threw",
         ),
         ("google-benchmark", b"", "the input is empty"),
         (

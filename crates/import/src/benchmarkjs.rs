@@ -2,7 +2,10 @@
 //! prints each result. One line is one sample of `throughput` (higher is better), with the
 //! summary the line gives kept as the metric's summary: the relative margin of error of the mean
 //! at 95% (Benchmark.js computes it from Student's t) and the runs sampled, which the comparison
-//! tests with Welch's t. The other lines (`Fastest is ...`) are skipped.
+//! tests with Welch's t. The other lines (`Fastest is ...`) are skipped, except two kinds that
+//! fail the import: a benchmark that threw (Benchmark.js prints `NAME: ` and the error instead
+//! of a result, `parse: name: TypeError, message: boom`), and a result line cut off before its
+//! `±N% (N runs sampled)` (a truncated output).
 
 use benchkeep_core::model::{Direction, ReportedSummary, Spread, Statistic, Unit};
 
@@ -12,10 +15,19 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     let text = input.text()?;
     let mut collector = Collector::default();
     for (index, line) in text.lines().enumerate() {
+        let location = format!("line {}", index + 1);
         let Some((head, tail)) = line.split_once(" ops/sec") else {
+            if threw(line) {
+                return Err(input.invalid(
+                    location,
+                    format!(
+                        "a benchmark threw instead of giving a result: {:?}",
+                        line.trim()
+                    ),
+                ));
+            }
             continue;
         };
-        let location = format!("line {}", index + 1);
         let parsed = head.rsplit_once(" x ").and_then(|(name, value)| {
             let name = name.trim();
             (!name.is_empty()).then_some((name, number(value.trim())?))
@@ -48,7 +60,13 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             .strip_prefix('±')
             .and_then(|rest| rest.split_once('%'))
             .and_then(|(percent, _)| number(percent.trim()));
-        if let (Some(margin), Some(runs)) = (margin, runs) {
+        let (Some(margin), Some(runs)) = (margin, runs) else {
+            return Err(input.invalid(
+                location,
+                format!("{name}: the result line ends before its `±N% (N runs sampled)`: cut off?"),
+            ));
+        };
+        {
             collector
                 .summarize(
                     name,
@@ -67,6 +85,16 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         }
     }
     Ok(Imported::new(collector.finish()))
+}
+
+/// Whether `line` is Benchmark.js's `String(bench)` of a benchmark that threw: the name, `: `,
+/// then the error, joined as `name: TypeError, message: boom`, or any line naming an `Error`.
+fn threw(line: &str) -> bool {
+    let line = line.trim();
+    (line.contains(": name: ") && line.contains(", message: "))
+        || line
+            .split_once(": ")
+            .is_some_and(|(_, error)| error.contains("Error"))
 }
 
 #[cfg(test)]
@@ -92,6 +120,22 @@ Fastest is String#indexOf
             (43_428_362.0, Direction::HigherIsBetter)
         );
         assert_eq!(imported.benchmarks[0].params["runs_sampled"], "94");
+    }
+
+    #[test]
+    fn thrown_and_cut_off_benchmarks_are_refused() {
+        let threw = "parse x 1,234 ops/sec ±1.00% (90 runs sampled)\nrender: name: TypeError, message: x is undefined\n";
+        let e = error(Format::BenchmarkJs, "b.txt", threw.as_bytes());
+        assert!(
+            e.starts_with("b.txt: line 2: a benchmark threw instead of giving a result"),
+            "{e}"
+        );
+        let cut = "parse x 1,234 ops/sec ±1.00% (90 runs sampled)\nrender x 98,765 ops/sec ±1.";
+        let e = error(Format::BenchmarkJs, "b.txt", cut.as_bytes());
+        assert!(
+            e.starts_with("b.txt: line 2: render: the result line ends before"),
+            "{e}"
+        );
     }
 
     #[test]

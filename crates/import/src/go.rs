@@ -4,7 +4,9 @@
 //! is moved into the benchmark's parameters, as benchstat does. `ns/op` becomes `wall_time`;
 //! `B/op` and `allocs/op` (`-benchmem`) and `b.ReportMetric` units are lower-is-better metrics
 //! of their own, except rates (`MB/s` and any unit ending in `/s`), which are higher-is-better.
-//! A `--- FAIL` line fails the import: a failed benchmark must not pass a gate.
+//! A `--- FAIL` line fails the import: a failed benchmark must not pass a gate. So does an
+//! output that ends without `go test`'s closing `PASS` or `ok` line after its last result: a
+//! cut-off output would otherwise import as if complete.
 
 use benchkeep_core::model::{Direction, Unit};
 
@@ -16,9 +18,16 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     let mut package: Option<String> = None;
     let mut packages_seen = 0usize;
     let mut labels = std::collections::BTreeMap::new();
+    // The last result line, and whether a closing line came after it.
+    let mut last_result: Option<usize> = None;
+    let mut closed = false;
     for (index, line) in text.lines().enumerate() {
         let location = format!("line {}", index + 1);
         let trimmed = line.trim();
+        if trimmed == "PASS" || trimmed.starts_with("ok ") || trimmed.starts_with("ok\t") {
+            closed = true;
+            continue;
+        }
         if trimmed.starts_with("--- FAIL") || trimmed.starts_with("FAIL\t") || trimmed == "FAIL" {
             return Err(input.invalid(location, format!("a benchmark failed: {trimmed:?}")));
         }
@@ -46,6 +55,8 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         if iterations.parse::<u64>().is_err() {
             continue;
         }
+        last_result = Some(index + 1);
+        closed = false;
         let (name, procs) = split_procs(fields[0]);
         let name = match (&package, packages_seen > 1) {
             (Some(pkg), true) => format!("{pkg}.{name}"),
@@ -83,6 +94,14 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
                 .params
                 .insert("gomaxprocs".into(), procs.to_owned());
         }
+    }
+    if let Some(line) = last_result
+        && !closed
+    {
+        return Err(input.invalid(
+            format!("line {line}"),
+            "the output ends without go test's closing `PASS` or `ok` line after this result: cut off? (give the whole `go test -bench` output)",
+        ));
     }
     let mut imported = Imported::new(collector.finish());
     imported.labels = labels;
@@ -146,7 +165,8 @@ ok  \texample.com/parse\t5.123s
 
     #[test]
     fn two_packages_are_told_apart() {
-        let text = "pkg: a\nBenchmarkX-2 10 5 ns/op\npkg: b\nBenchmarkX-2 10 7 ns/op\n";
+        let text =
+            "pkg: a\nBenchmarkX-2 10 5 ns/op\nok a 1s\npkg: b\nBenchmarkX-2 10 7 ns/op\nok b 1s\n";
         let imported = import_bytes(Format::Go, "go.txt", text.as_bytes()).unwrap();
         let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["BenchmarkX", "b.BenchmarkX"]);
@@ -170,5 +190,18 @@ ok  \texample.com/parse\t5.123s
         );
         let e = error(Format::Go, "go.txt", b"PASS\nok  x 0.1s\n");
         assert!(e.contains("no benchmark results"), "{e}");
+    }
+
+    #[test]
+    fn an_output_cut_off_before_its_closing_line_is_refused() {
+        let cut = OUTPUT.split("BenchmarkEncode").next().unwrap();
+        let e = error(Format::Go, "go.txt", cut.as_bytes());
+        assert!(
+            e.starts_with("go.txt: line 7: the output ends without go test's closing"),
+            "{e}"
+        );
+        // A second package's results after the first one's `ok` need their own.
+        let two = "BenchmarkA-2 10 5 ns/op\nok a 1s\nBenchmarkB-2 10 5 ns/op\n";
+        assert!(error(Format::Go, "go.txt", two.as_bytes()).contains("line 3"));
     }
 }

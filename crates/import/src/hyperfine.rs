@@ -28,6 +28,9 @@ struct Result {
     memory_usage_byte: Option<Vec<f64>>,
     #[serde(default)]
     parameters: Option<BTreeMap<String, serde_json::Value>>,
+    /// Each run's exit code (hyperfine 1.10 and later).
+    #[serde(default)]
+    exit_codes: Option<Vec<Option<i64>>>,
 }
 
 const SECOND: f64 = 1e9;
@@ -37,6 +40,30 @@ pub(super) fn import(input: &Input<'_>) -> std::result::Result<Imported, ImportE
     let mut collector = Collector::default();
     for (index, result) in export.results.iter().enumerate() {
         let at = |field: &str| format!("field results[{index}].{field}");
+        // A command that failed (hyperfine --ignore-failure records it) was timed doing
+        // something else: its times say nothing about its speed, and a fast failure would
+        // pass as an improvement.
+        if let Some(codes) = &result.exit_codes {
+            let failed: Vec<String> = codes
+                .iter()
+                .filter(|c| **c != Some(0))
+                .map(|c| c.map_or_else(|| "killed".to_owned(), |c| c.to_string()))
+                .collect();
+            if !failed.is_empty() {
+                let mut shown = failed.clone();
+                shown.dedup();
+                return Err(input.invalid(
+                    at("exit_codes"),
+                    format!(
+                        "{:?} failed in {} of {} runs (exit codes {}): a failing command's times say nothing about its speed",
+                        result.command,
+                        failed.len(),
+                        codes.len(),
+                        shown.join(", ")
+                    ),
+                ));
+            }
+        }
         let wall: Vec<f64> = match &result.times {
             Some(times) if !times.is_empty() => times.iter().map(|t| t * SECOND).collect(),
             _ => vec![result.mean * SECOND],
@@ -101,6 +128,22 @@ mod tests {
         assert!((bench.metrics[0].samples[0] - 3_831_708.0).abs() < 1.0);
         assert_eq!(bench.metrics[1].name, "user_time");
         assert_eq!(bench.params["n"], "1");
+    }
+
+    #[test]
+    fn a_command_that_failed_is_refused_not_an_improvement() {
+        let text = br#"{"results": [
+            {"command": "ok", "mean": 0.5, "times": [0.5, 0.5], "exit_codes": [0, 0]},
+            {"command": "./broken", "mean": 0.001, "times": [0.001, 0.001, 0.001], "exit_codes": [1, 1, 0]}
+        ]}"#;
+        let e = error(Format::Hyperfine, "h.json", text);
+        assert!(
+            e.starts_with("h.json: field results[1].exit_codes: \"./broken\" failed in 2 of 3 runs (exit codes 1)"),
+            "{e}"
+        );
+        // A run hyperfine could not give an exit code (killed by a signal) is a failure too.
+        let killed = br#"{"results": [{"command": "x", "mean": 1.0, "times": [1.0], "exit_codes": [null]}]}"#;
+        assert!(error(Format::Hyperfine, "h.json", killed).contains("exit codes killed"));
     }
 
     #[test]

@@ -16,9 +16,24 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     let text = input.text()?;
     let mut collector = Collector::default();
     for (index, line) in text.lines().enumerate() {
-        let Some(rest) = line.trim().strip_prefix("test ") else {
+        let trimmed = line.trim();
+        // A benchmark that panicked prints `test NAME ... FAILED` and the run ends with
+        // `test result: FAILED.`: a failed benchmark must not pass a gate by its absence.
+        if trimmed.starts_with("test result: FAILED") {
+            return Err(input.invalid(
+                format!("line {}", index + 1),
+                format!("the benchmark run failed: {trimmed:?}"),
+            ));
+        }
+        let Some(rest) = trimmed.strip_prefix("test ") else {
             continue;
         };
+        if let Some(name) = rest.strip_suffix(" ... FAILED") {
+            return Err(input.invalid(
+                format!("line {}", index + 1),
+                format!("benchmark {:?} failed", name.trim()),
+            ));
+        }
         let Some((name, result)) = rest.split_once(" ... bench:") else {
             continue; // `test x ... ok`, `test x ... ignored`
         };
@@ -73,6 +88,29 @@ mod tests {
         let names: Vec<&str> = names(&imported);
         assert_eq!(names, ["fib 20", "parse/1000", "parse/10000"]);
         assert_eq!(imported.benchmarks[1].metrics[0].samples, vec![1128.0]);
+    }
+
+    #[test]
+    fn a_failed_benchmark_is_refused_not_missing() {
+        let text = "\
+running 2 tests
+test parse  ... bench:       1,234 ns/iter (+/- 56)
+test render ... FAILED
+
+failures:
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out
+";
+        let e = error(Format::Libtest, "bench.txt", text.as_bytes());
+        assert!(
+            e.starts_with("bench.txt: line 3: benchmark \"render\" failed"),
+            "{e}"
+        );
+        let summary_only = "test parse ... bench: 1,234 ns/iter (+/- 56)\ntest result: FAILED. 1 passed; 1 failed\n";
+        let e = error(Format::Libtest, "bench.txt", summary_only.as_bytes());
+        assert!(
+            e.starts_with("bench.txt: line 2: the benchmark run failed"),
+            "{e}"
+        );
     }
 
     #[test]
