@@ -186,6 +186,28 @@ pub struct ImportArgs {
     /// Where the run goes.
     #[command(flatten)]
     pub record: RecordArgs,
+    /// How the input is read.
+    #[command(flatten)]
+    pub read: ImportFlags,
+}
+
+/// How an import reads its input.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct ImportFlags {
+    /// Pool entries that share a name (and metric) as one benchmark's samples, instead of
+    /// refusing them (formats pytest-benchmark, jmh, benchmarkdotnet, catch2, custom).
+    #[arg(long)]
+    pub merge_duplicates: bool,
+}
+
+impl ImportFlags {
+    /// The importer's options.
+    #[must_use]
+    pub fn options(self) -> benchkeep_import::ImportOptions {
+        let mut options = benchkeep_import::ImportOptions::default();
+        options.merge_duplicates = self.merge_duplicates;
+        options
+    }
 }
 
 /// CI systems `init` writes a job for.
@@ -517,6 +539,9 @@ pub struct CheckArgs {
     /// (formats: see `benchkeep import --help`; FILE may be `-`).
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = ["command", "run"])]
     pub import: Vec<String>,
+    /// How `--import` reads its input.
+    #[command(flatten)]
+    pub read: ImportFlags,
     /// Compare with the baseline of this branch (same platform) instead of the run's own
     /// branch: a pull request against its base branch. The run is still recorded under its own
     /// key.

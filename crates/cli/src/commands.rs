@@ -491,7 +491,13 @@ impl App {
             }
             run
         } else if let [format, file] = args.import.as_slice() {
-            self.imported_run(format, Path::new(file), &args.key, &args.record)?
+            self.imported_run(
+                format,
+                Path::new(file),
+                &args.key,
+                &args.record,
+                args.read.options(),
+            )?
         } else {
             let started = Instant::now();
             let run = self.measure(&args.measure, &args.key, &args.record)?;

@@ -776,3 +776,43 @@ fn colour_follows_the_flag_and_no_color() {
         .unwrap();
     assert!(!stdout(&no_color).contains('\x1b'));
 }
+
+#[test]
+fn duplicate_entries_are_refused_unless_merged() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("dup.json");
+    std::fs::write(
+        &file,
+        r#"{"benchmarks": [{"name": "parse", "unit": "ns", "samples": [1000, 1001]}, {"name": "parse", "unit": "ns", "samples": [9000, 9001]}]}"#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let refused = sandbox.run(&["check", "--import", "custom", &file]);
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("appears twice")
+            && stderr(&refused).contains("--merge-duplicates"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(sandbox.run_files().is_empty(), "nothing was recorded");
+    let merged = sandbox.run(&[
+        "import",
+        "-f",
+        "custom",
+        &file,
+        "--merge-duplicates",
+        "--no-record",
+        "--out",
+        "m.json",
+    ]);
+    assert_eq!(code(&merged), 0, "{}", stderr(&merged));
+    let run = json(&std::fs::read_to_string(sandbox.path().join("m.json")).unwrap());
+    assert_eq!(
+        run["benchmarks"][0]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}

@@ -279,7 +279,7 @@ fn ab_runs_configured_base_and_head_benchmarks() {
             [ab]
             rounds = 8
             max_rounds = 8
-            threshold = 3
+            threshold = 40
             [[bench]]
             name = "loop"
             base = "sleep 0.02"
@@ -287,13 +287,15 @@ fn ab_runs_configured_base_and_head_benchmarks() {
             "#,
     )
     .unwrap();
+    // A threshold no busy machine's noise reaches between two identical sleeps: this test is
+    // about the configuration being used, not about noise.
     let out = sandbox.run(&["ab", "--format", "json"]);
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let doc = json(&out);
     let entry = wall_time(&doc);
     assert_eq!(entry["benchmark"], "loop");
     assert_eq!(entry["current"]["n"], 8);
-    assert!((entry["threshold"].as_f64().unwrap() - 0.03).abs() < 1e-12);
+    assert!((entry["threshold"].as_f64().unwrap() - 0.40).abs() < 1e-12);
     // `run` has nothing to measure in a file of base/head benchmarks, and says why.
     let run = sandbox.run(&["run"]);
     assert_eq!(code(&run), 2);

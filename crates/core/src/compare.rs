@@ -757,11 +757,13 @@ fn pairs<'a>(
             });
         }
         if let Some(base) = base {
-            for metric in &base.metrics {
+            for (i, metric) in base.metrics.iter().enumerate() {
                 if bench.metric(&metric.name).is_none() {
                     pairs.push(Pair {
                         benchmark: &bench.name,
-                        primary: false,
+                        // The baseline's primary metric stays primary when the run lacks it:
+                        // a gate on it must see it missing, not move to another metric.
+                        primary: i == 0,
                         baseline: Some(metric),
                         current: None,
                         history: None,
@@ -1131,13 +1133,71 @@ mod tests {
         assert_eq!(verdict("fresh"), Verdict::New);
         assert_eq!(verdict("gone"), Verdict::Missing);
         assert_eq!(verdict("nan"), Verdict::Inconclusive);
-        // Nothing measured "gone" this time, so nothing passed it: the gate fails unless a
-        // missing benchmark is accepted.
+        // Nothing measured "gone" this time, and "nan" measured nothing usable: no evidence
+        // passes either, even with a missing benchmark accepted.
         assert!(!cmp.passes(&CompareConfig::default()));
-        assert!(cmp.passes(&CompareConfig {
+        let allowed = CompareConfig {
             allow_missing: true,
             ..CompareConfig::default()
-        }));
+        };
+        assert!(!cmp.passes(&allowed));
+        let mut settled = cmp.clone();
+        settled.settle(&allowed);
+        let effect = |name: &str| {
+            settled
+                .entries
+                .iter()
+                .find(|e| e.benchmark == name)
+                .unwrap()
+                .effect
+        };
+        assert_eq!(effect("gone"), GateEffect::Warning);
+        assert_eq!(effect("nan"), GateEffect::Failure);
+    }
+
+    #[test]
+    fn zeros_a_changed_unit_and_a_missing_primary_metric_never_pass() {
+        let zeros = |name: &str, x: f64| Benchmark::wall_time(name, vec![x; 5]);
+        let config = CompareConfig::default();
+        // Zero before and after is unchanged; from zero to something is beyond any threshold.
+        let cmp = compare(
+            &[zeros("same", 0.0), zeros("grew", 0.0), zeros("broke", 1e6)],
+            &[zeros("same", 0.0), zeros("grew", 9e3), zeros("broke", 0.0)],
+            &config,
+        );
+        let verdicts: Vec<(Verdict, GateEffect)> =
+            cmp.entries.iter().map(|e| (e.verdict, e.effect)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                (Verdict::Unchanged, GateEffect::None),
+                (Verdict::Regressed, GateEffect::Failure),
+                (Verdict::Inconclusive, GateEffect::Failure)
+            ]
+        );
+        // The same numbers in another unit are not comparable.
+        let mut ms = Benchmark::wall_time("a", vec![1.0, 1.01, 0.99]);
+        ms.metrics[0].unit = Unit("ms".into());
+        let ns = Benchmark::wall_time("a", vec![1.0, 1.01, 0.99]);
+        let cmp = compare(std::slice::from_ref(&ns), &[ms], &config);
+        assert!(
+            cmp.entries[0].reason.starts_with("the unit changed"),
+            "{cmp:?}"
+        );
+        assert!(!cmp.passes(&config));
+        // A run without the baseline's primary metric: that metric is missing, and gating.
+        let mut rss_only = Benchmark::wall_time("a", vec![1.0, 1.01, 0.99]);
+        rss_only.metrics[0].name = "peak_rss".into();
+        let mut both = ns.clone();
+        both.metrics.push(rss_only.metrics[0].clone());
+        let cmp = compare(&[both], &[rss_only], &config);
+        let wall = cmp
+            .entries
+            .iter()
+            .find(|e| e.metric == "wall_time")
+            .unwrap();
+        assert_eq!((wall.verdict, wall.gating), (Verdict::Missing, true));
+        assert!(!cmp.passes(&config));
     }
 
     #[test]

@@ -649,6 +649,14 @@ pub enum Incomplete {
         /// Its empty metric.
         metric: String,
     },
+    /// Two metrics with one name in one benchmark: only one of them would be compared.
+    #[error("benchmark {benchmark:?} has two metrics named {metric:?}")]
+    DuplicateMetric {
+        /// The benchmark.
+        benchmark: String,
+        /// The repeated name.
+        metric: String,
+    },
 }
 
 /// Checks that every benchmark measured something: at least one benchmark, each with at
@@ -677,6 +685,14 @@ pub fn check_complete(benchmarks: &[Benchmark]) -> Result<(), Incomplete> {
                 benchmark: bench.name.clone(),
                 metric: metric.name.clone(),
             });
+        }
+        for (i, metric) in bench.metrics.iter().enumerate() {
+            if bench.metrics[..i].iter().any(|m| m.name == metric.name) {
+                return Err(Incomplete::DuplicateMetric {
+                    benchmark: bench.name.clone(),
+                    metric: metric.name.clone(),
+                });
+            }
         }
     }
     Ok(())

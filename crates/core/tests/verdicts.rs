@@ -178,13 +178,16 @@ fn zero_samples_are_never_a_hundred_percent_improvement() {
     .entries[0];
     assert_eq!(e.verdict, Verdict::Inconclusive);
     assert!(e.reason.contains("broken measurement"), "{}", e.reason);
+    // ... and it fails the gate: no estimate is no evidence.
+    assert_eq!(e.effect, benchkeep_core::compare::GateEffect::Failure);
+    // Zero before and after (allocations, say) is no change.
     let e = &compare(
         &[bench("b", vec![0.0; 10])],
         &[bench("b", vec![0.0; 10])],
         &CompareConfig::default(),
     )
     .entries[0];
-    assert_eq!(e.verdict, Verdict::Inconclusive);
+    assert_eq!(e.verdict, Verdict::Unchanged);
 }
 
 /// Non-gating metrics (user and system time, memory) are adjusted in a family of their own, so

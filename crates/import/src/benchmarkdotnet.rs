@@ -72,6 +72,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             .as_deref()
             .or(entry.display_info.as_deref())
             .ok_or_else(|| input.invalid(at(""), "a benchmark without FullName or DisplayInfo"))?;
+        input.entry(name, at(".FullName"))?;
         let per_op = |stage: &str| -> Vec<f64> {
             entry
                 .measurements

@@ -56,6 +56,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         } else {
             name.to_owned()
         };
+        input.entry(&full_name, &location)?;
         let failed = node
             .ancestors()
             .find(|a| a.has_tag_name("TestCase"))

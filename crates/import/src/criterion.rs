@@ -138,6 +138,8 @@ pub(super) fn directory(root: &Path) -> Result<Imported, ImportError> {
             format: super::Format::Criterion,
             name: &name,
             bytes: &bytes,
+            options: super::ImportOptions::default(),
+            entries: std::cell::RefCell::default(),
         };
         let bench: BenchmarkFile = file_input.json()?;
         let (bytes, name) = read("sample.json")?;
@@ -145,6 +147,8 @@ pub(super) fn directory(root: &Path) -> Result<Imported, ImportError> {
             format: super::Format::Criterion,
             name: &name,
             bytes: &bytes,
+            options: super::ImportOptions::default(),
+            entries: std::cell::RefCell::default(),
         };
         let sample: SampleFile = sample_input.json()?;
         let samples = per_iteration(&sample.iters, &sample.times)

@@ -61,6 +61,9 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     let mut collector = Collector::default();
     for (index, entry) in entries.iter().enumerate() {
         let at = format!("field benchmarks[{index}]");
+        // One entry per benchmark and metric: a benchmark's metrics are separate entries.
+        let metric_name = entry.metric.as_deref().unwrap_or("value");
+        input.entry(&format!("{} {metric_name}", entry.name), &at)?;
         let samples = match (&entry.value, &entry.samples) {
             (Some(value), None) => vec![*value],
             (None, Some(samples)) if !samples.is_empty() => samples.clone(),
@@ -112,6 +115,25 @@ mod tests {
     use super::super::testing::error;
     use super::super::{Format, import_bytes};
     use benchkeep_core::model::Direction;
+
+    #[test]
+    fn a_benchmark_metric_twice_is_refused_unless_merged() {
+        let text = br#"{"benchmarks": [
+            {"name": "parse", "unit": "ns", "samples": [1200, 1180]},
+            {"name": "parse", "unit": "ns", "samples": [9000, 9100]}
+        ]}"#;
+        let e = error(Format::Custom, "c.json", text);
+        assert!(
+            e.starts_with("c.json: field benchmarks[1]: benchmark \"parse value\" appears twice"),
+            "{e}"
+        );
+        let options = super::super::ImportOptions {
+            merge_duplicates: true,
+        };
+        let merged =
+            super::super::import_bytes_with(Format::Custom, "c.json", text, options).unwrap();
+        assert_eq!(merged.benchmarks[0].metrics[0].samples.len(), 4);
+    }
 
     #[test]
     fn samples_values_metrics_and_directions() {

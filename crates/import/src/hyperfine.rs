@@ -39,6 +39,8 @@ pub(super) fn import(input: &Input<'_>) -> std::result::Result<Imported, ImportE
     let export: Export = input.json_object()?;
     let mut collector = Collector::default();
     for (index, result) in export.results.iter().enumerate() {
+        // One command string listed twice (a parameter scan whose parameter the command does
+        // not use) is the same command measured twice: its runs are pooled.
         let at = |field: &str| format!("field results[{index}].{field}");
         // A command that failed (hyperfine --ignore-failure records it) was timed doing
         // something else: its times say nothing about its speed, and a fast failure would

@@ -102,6 +102,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             }
             _ => entry.benchmark.clone(),
         };
+        input.entry(&name, at("benchmark"))?;
         let primary = &entry.primary_metric;
         let (scale, unit, direction) = convert(&primary.score_unit).ok_or_else(|| {
             input.invalid(

@@ -207,11 +207,40 @@ pub struct Imported {
     pub toolchain: Option<String>,
 }
 
+/// How an import treats what it could refuse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportOptions {
+    /// Pool two entries with one name as one benchmark's samples (formats whose entries are
+    /// distinct results: pytest-benchmark, JMH, `BenchmarkDotNet`, Catch2, custom).
+    /// By default such a duplicate is refused: two different things measured under one name
+    /// would otherwise be judged as one.
+    pub merge_duplicates: bool,
+}
+
 /// Imports `bytes` in `format`; `source_name` names the input in errors.
+///
+/// # Errors
+///
+/// [`ImportError`] naming the input and the line or field it could not vouch for.
 pub fn import_bytes(
     format: Format,
     source_name: &str,
     bytes: &[u8],
+) -> Result<Imported, ImportError> {
+    import_bytes_with(format, source_name, bytes, ImportOptions::default())
+}
+
+/// [`import_bytes`] with `options`.
+///
+/// # Errors
+///
+/// [`ImportError`] naming the input and the line or field it could not vouch for.
+pub fn import_bytes_with(
+    format: Format,
+    source_name: &str,
+    bytes: &[u8],
+    options: ImportOptions,
 ) -> Result<Imported, ImportError> {
     // Windows tools (BenchmarkDotNet, PowerShell redirections) often start files with a UTF-8
     // byte order mark, which is not JSON or XML content.
@@ -220,6 +249,8 @@ pub fn import_bytes(
         format,
         name: source_name,
         bytes,
+        options,
+        entries: std::cell::RefCell::default(),
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(input.invalid("line 1", "the input is empty"));
@@ -247,7 +278,24 @@ pub fn import_bytes(
 }
 
 /// Imports the file at `path` (for criterion also a `target/criterion` directory).
+///
+/// # Errors
+///
+/// [`ImportError`] when the file cannot be read or imported.
 pub fn import_path(format: Format, path: &Path) -> Result<Imported, ImportError> {
+    import_path_with(format, path, ImportOptions::default())
+}
+
+/// [`import_path`] with `options`.
+///
+/// # Errors
+///
+/// [`ImportError`] when the file cannot be read or imported.
+pub fn import_path_with(
+    format: Format,
+    path: &Path,
+    options: ImportOptions,
+) -> Result<Imported, ImportError> {
     if format == Format::Criterion && path.is_dir() {
         let imported = criterion::directory(path)?;
         if imported.benchmarks.is_empty() {
@@ -262,7 +310,7 @@ pub fn import_path(format: Format, path: &Path) -> Result<Imported, ImportError>
         path: path.display().to_string(),
         source,
     })?;
-    import_bytes(format, &path.display().to_string(), &bytes)
+    import_bytes_with(format, &path.display().to_string(), &bytes, options)
 }
 
 /// One input being imported: its format and name, for errors.
@@ -270,9 +318,26 @@ struct Input<'a> {
     format: Format,
     name: &'a str,
     bytes: &'a [u8],
+    options: ImportOptions,
+    /// Entry names seen so far, for formats whose entries are distinct results.
+    entries: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
 impl Input<'_> {
+    /// Notes an entry of a format whose entries are distinct results; a second entry with the
+    /// same name is refused unless [`ImportOptions::merge_duplicates`].
+    fn entry(&self, name: &str, location: impl Into<String>) -> Result<(), ImportError> {
+        if !self.options.merge_duplicates && !self.entries.borrow_mut().insert(name.to_owned()) {
+            return Err(self.invalid(
+                location,
+                format!(
+                    "benchmark {name:?} appears twice: two results under one name would be judged as one benchmark; rename one, or pass --merge-duplicates to pool them"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn invalid(&self, location: impl Into<String>, message: impl Into<String>) -> ImportError {
         ImportError::Invalid {
             source_name: self.name.to_owned(),

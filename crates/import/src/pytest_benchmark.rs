@@ -54,6 +54,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     let mut collector = Collector::default();
     for (index, entry) in export.benchmarks.iter().enumerate() {
         let name = entry.fullname.as_deref().unwrap_or(&entry.name);
+        input.entry(name, format!("field benchmarks[{index}].name"))?;
         let seconds = match &entry.stats.data {
             Some(data) if !data.is_empty() => data.clone(),
             _ => vec![entry.stats.median],

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
 use benchkeep_core::model::Run;
-use benchkeep_import::{self as import, Format};
+use benchkeep_import::{self as import, Format, ImportOptions};
 
 use super::{App, Outcome, emit};
 use crate::args::{ImportArgs, KeyArgs, RecordArgs};
@@ -19,7 +19,13 @@ impl App {
         } else {
             Some(self.store()?)
         };
-        let run = self.imported_run(&args.format, &args.file, &args.key, &args.record)?;
+        let run = self.imported_run(
+            &args.format,
+            &args.file,
+            &args.key,
+            &args.record,
+            args.read.options(),
+        )?;
         emit(&report::run_summary(&run.benchmarks))?;
         self.write_out_file(&run, &args.record)?;
         if let Some(store) = store {
@@ -36,6 +42,7 @@ impl App {
         file: &Path,
         key: &KeyArgs,
         record: &RecordArgs,
+        options: ImportOptions,
     ) -> Result<Run> {
         let format: Format = format.parse().map_err(|e| anyhow!("{e}"))?;
         let imported = if file == Path::new("-") {
@@ -43,9 +50,9 @@ impl App {
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .context("cannot read standard input")?;
-            import::import_bytes(format, "<stdin>", &bytes)?
+            import::import_bytes_with(format, "<stdin>", &bytes, options)?
         } else {
-            import::import_path(format, file)?
+            import::import_path_with(format, file, options)?
         };
         let mut run = self.new_run(key, record)?;
         // The run's own labels (--label) win over what the input says about itself.

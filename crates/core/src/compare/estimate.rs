@@ -176,6 +176,20 @@ fn estimate(
         entry.reason = "no samples".into();
         return None;
     }
+    if base_metric.unit != cur_metric.unit {
+        entry.reason = format!(
+            "the unit changed: {} in the baseline, {} now; these values cannot be compared",
+            base_metric.unit.0, cur_metric.unit.0
+        );
+        return None;
+    }
+    if base_metric.direction != cur_metric.direction {
+        entry.reason = format!(
+            "which way is better changed: {:?} in the baseline, {:?} now",
+            base_metric.direction, cur_metric.direction
+        );
+        return None;
+    }
     let fewest = measurements(base_metric).min(measurements(cur_metric));
     if fewest < config.min_samples {
         entry.reason = format!("too few samples: n={fewest}, need {}", config.min_samples);
@@ -194,14 +208,32 @@ fn estimate(
         stats::median_of_sorted(&cur),
     );
     let all_zero = |sorted: &[f64]| sorted.last() == Some(&0.0);
-    if all_zero(&base) || all_zero(&cur) {
-        entry.reason = match (all_zero(&base), all_zero(&cur)) {
-            (true, true) => "every sample is zero: no relative change to measure",
-            (true, false) => "every baseline sample is zero: no relative change to measure",
-            _ => "every current sample is zero: a broken measurement, not a speed-up",
+    match (all_zero(&base), all_zero(&cur)) {
+        (true, true) => {
+            // Zero allocations before and after: nothing changed.
+            entry.verdict = Verdict::Unchanged;
+            entry.reason = "every sample is zero on both sides".into();
+            return None;
         }
-        .into();
-        return None;
+        (true, false) => {
+            // From nothing to something: worse (or better, for a higher-is-better metric) by
+            // more than any threshold, with no ratio to state.
+            let worse = entry.direction == crate::model::Direction::LowerIsBetter;
+            entry.verdict = if worse {
+                Verdict::Regressed
+            } else {
+                Verdict::Improved
+            };
+            entry.severity = worse.then_some(super::Severity::Critical);
+            entry.reason = "every baseline sample is zero and the current ones are not: no ratio, a change beyond any threshold (if the baseline's zeros were a broken measurement, replace it with `benchkeep baseline set --force` or `baseline accept`)".into();
+            return None;
+        }
+        (false, true) => {
+            entry.reason =
+                "every current sample is zero: a broken measurement, not a speed-up".into();
+            return None;
+        }
+        (false, false) => {}
     }
     if base_median == 0.0 || cur_median == 0.0 {
         entry.reason = "a median is zero: no relative change to measure".into();

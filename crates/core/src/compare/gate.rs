@@ -8,6 +8,7 @@
 //! | a gating regression at or above `fail_on` severity (default: every regression) | failure |
 //! | a gating regression below `fail_on` | warning |
 //! | a gating metric in the baseline but missing from the run | failure, a warning when `allow_missing` |
+//! | a gating metric that could not be estimated (too few samples, zeros, a changed unit) | failure |
 //! | a gating inconclusive metric | failure with `fail_on_inconclusive`, else a warning |
 //! | anything else | none |
 
@@ -305,7 +306,11 @@ fn effect(entry: &MetricComparison, config: &CompareConfig) -> GateEffect {
         }
         Verdict::Missing if config.allows_missing(&entry.benchmark) => GateEffect::Warning,
         Verdict::Missing => GateEffect::Failure,
-        Verdict::Inconclusive if config.fail_on_inconclusive => GateEffect::Failure,
+        // With no estimate at all (too few samples, zeros, a changed unit, unusable values)
+        // there is no evidence either way: a pass would be earned by nothing.
+        Verdict::Inconclusive if config.fail_on_inconclusive || entry.p_value.is_none() => {
+            GateEffect::Failure
+        }
         Verdict::Inconclusive => GateEffect::Warning,
         Verdict::Improved | Verdict::Unchanged | Verdict::New => GateEffect::None,
     }
