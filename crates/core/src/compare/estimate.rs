@@ -129,6 +129,52 @@ pub(super) fn analyse_pair(
     Analysed { entry, estimate }
 }
 
+/// Why two metrics' values cannot be compared at all: a changed unit or direction.
+fn incomparable(base: &Metric, current: &Metric) -> Option<String> {
+    if base.unit != current.unit {
+        return Some(format!(
+            "the unit changed: {} in the baseline, {} now; these values cannot be compared",
+            base.unit.0, current.unit.0
+        ));
+    }
+    (base.direction != current.direction).then(|| {
+        format!(
+            "which way is better changed: {:?} in the baseline, {:?} now",
+            base.direction, current.direction
+        )
+    })
+}
+
+/// Judges sides whose samples are all zero, where no ratio exists; says whether it did.
+fn judged_zeros(base: &[f64], cur: &[f64], entry: &mut MetricComparison) -> bool {
+    let all_zero = |sorted: &[f64]| sorted.last() == Some(&0.0);
+    match (all_zero(base), all_zero(cur)) {
+        (true, true) => {
+            // Zero allocations before and after: nothing changed.
+            entry.verdict = Verdict::Unchanged;
+            entry.reason = "every sample is zero on both sides".into();
+        }
+        (true, false) => {
+            // From nothing to something: worse (or better, for a higher-is-better metric) by
+            // more than any threshold, with no ratio to state.
+            let worse = entry.direction == crate::model::Direction::LowerIsBetter;
+            entry.verdict = if worse {
+                Verdict::Regressed
+            } else {
+                Verdict::Improved
+            };
+            entry.severity = worse.then_some(super::Severity::Critical);
+            entry.reason = "every baseline sample is zero and the current ones are not: no ratio, a change beyond any threshold (if the baseline's zeros were a broken measurement, replace it with `benchkeep baseline set --force` or `baseline accept`)".into();
+        }
+        (false, true) => {
+            entry.reason =
+                "every current sample is zero: a broken measurement, not a speed-up".into();
+        }
+        (false, false) => return false,
+    }
+    true
+}
+
 /// How many measurements a metric stands for: its samples, or for a single sample with the
 /// harness's own summary, the count that summary gives (a range with no count counts as enough:
 /// the rule that judges it is conservative by construction).
@@ -176,18 +222,8 @@ fn estimate(
         entry.reason = "no samples".into();
         return None;
     }
-    if base_metric.unit != cur_metric.unit {
-        entry.reason = format!(
-            "the unit changed: {} in the baseline, {} now; these values cannot be compared",
-            base_metric.unit.0, cur_metric.unit.0
-        );
-        return None;
-    }
-    if base_metric.direction != cur_metric.direction {
-        entry.reason = format!(
-            "which way is better changed: {:?} in the baseline, {:?} now",
-            base_metric.direction, cur_metric.direction
-        );
+    if let Some(reason) = incomparable(base_metric, cur_metric) {
+        entry.reason = reason;
         return None;
     }
     let fewest = measurements(base_metric).min(measurements(cur_metric));
@@ -207,33 +243,8 @@ fn estimate(
         stats::median_of_sorted(&base),
         stats::median_of_sorted(&cur),
     );
-    let all_zero = |sorted: &[f64]| sorted.last() == Some(&0.0);
-    match (all_zero(&base), all_zero(&cur)) {
-        (true, true) => {
-            // Zero allocations before and after: nothing changed.
-            entry.verdict = Verdict::Unchanged;
-            entry.reason = "every sample is zero on both sides".into();
-            return None;
-        }
-        (true, false) => {
-            // From nothing to something: worse (or better, for a higher-is-better metric) by
-            // more than any threshold, with no ratio to state.
-            let worse = entry.direction == crate::model::Direction::LowerIsBetter;
-            entry.verdict = if worse {
-                Verdict::Regressed
-            } else {
-                Verdict::Improved
-            };
-            entry.severity = worse.then_some(super::Severity::Critical);
-            entry.reason = "every baseline sample is zero and the current ones are not: no ratio, a change beyond any threshold (if the baseline's zeros were a broken measurement, replace it with `benchkeep baseline set --force` or `baseline accept`)".into();
-            return None;
-        }
-        (false, true) => {
-            entry.reason =
-                "every current sample is zero: a broken measurement, not a speed-up".into();
-            return None;
-        }
-        (false, false) => {}
+    if judged_zeros(&base, &cur, entry) {
+        return None;
     }
     if base_median == 0.0 || cur_median == 0.0 {
         entry.reason = "a median is zero: no relative change to measure".into();
