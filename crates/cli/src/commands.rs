@@ -591,6 +591,7 @@ impl App {
                 args.merge_base
                     .then(|| run.ci.as_ref().and_then(|ci| ci.base_branch.clone()))
                     .flatten()
+                    .filter(|branch| !branch.is_empty())
             });
         if let Some(branch) = branch {
             return BaselineKey::new(branch, run.key.platform.clone())
@@ -681,7 +682,9 @@ impl App {
         let Some(branch) = self.promote_branch(args) else {
             return Ok(());
         };
-        if let Err(refusal) = promotion::check(run, passed, branch, args.promote) {
+        if let Err(refusal) =
+            promotion::check(&promotion_subject(run), passed, branch, args.promote)
+        {
             let text = format!("not promoting into the baseline of {}: {refusal}", run.key);
             if refusal.is_routine() {
                 self.detail(&text);
@@ -1092,7 +1095,8 @@ impl App {
         }
         if let Some(branch) = self.promote_branch(args)
             && run.key.branch == *branch
-            && let Err(refusal) = promotion::check(run, true, branch, args.promote)
+            && let Err(refusal) =
+                promotion::check(&promotion_subject(run), true, branch, args.promote)
         {
             // The promote branch's baseline is what every later check there is judged
             // against: its first run must be one that could have been promoted.
@@ -1409,6 +1413,21 @@ fn refuse_comparison(comparison: &mut compare::Comparison, what: &str) {
             what.clone_into(&mut entry.reason);
         }
     }
+}
+
+/// `run` as promotion judges it: with this job's CI information, not what a run file or an
+/// import carries. Whether a run may join a baseline depends on the job doing it: a run file
+/// made by a push job and checked in a pull request's job must not promote, and one checked on
+/// a laptop needs `--promote` like any local run. (The tree's state stays the run's own: it is
+/// what was measured.)
+fn promotion_subject(run: &Run) -> std::borrow::Cow<'_, Run> {
+    let here = environment::ci_info(&|name| std::env::var(name).ok());
+    if run.ci == here {
+        return std::borrow::Cow::Borrowed(run);
+    }
+    let mut subject = run.clone();
+    subject.ci = here;
+    std::borrow::Cow::Owned(subject)
 }
 
 /// How many of a key's newest runs `--merge-base` searches for the merge-base commit.

@@ -195,3 +195,33 @@ fn a_stale_baseline_is_named_in_the_report() {
     let quiet = sandbox.run(&["check", "--run", &again, "--no-record"]);
     assert!(!stdout(&quiet).contains("days ago"), "{}", stdout(&quiet));
 }
+
+#[test]
+fn set_last_leaves_out_runs_that_failed_measured_changes_or_came_from_pull_requests() {
+    let sandbox = Sandbox::new();
+    let good = run_file(&sandbox, 1, 1e6);
+    assert_eq!(code(&sandbox.run(&["check", "--run", &good])), 0);
+    // A run that failed its gate (3x) and a dirty one, both recorded under main.
+    let slow = run_file(&sandbox, 2, 3e6);
+    assert_eq!(code(&sandbox.run(&["check", "--run", &slow])), 1);
+    let dirty_path = sandbox.path().join(run_file(&sandbox, 3, 3e6));
+    let mut dirty: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&dirty_path).unwrap()).unwrap();
+    dirty["git"]["dirty"] = serde_json::Value::Bool(true);
+    std::fs::write(&dirty_path, serde_json::to_vec(&dirty).unwrap()).unwrap();
+    let dirty = dirty_path.display().to_string();
+    let recorded = sandbox.run(&[&["baseline", "set", "--from", &dirty][..], &KEY].concat());
+    assert_eq!(code(&recorded), 0, "{}", stderr(&recorded));
+    let set = sandbox.run(&[&["baseline", "set", "--last", "3"][..], &KEY].concat());
+    assert_eq!(code(&set), 0, "{}", stderr(&set));
+    assert!(
+        stderr(&set).contains("left out 2 newer run(s) of main@test that failed their gate"),
+        "{}",
+        stderr(&set)
+    );
+    assert!(
+        stdout(&set).contains("set from 1 run(s)"),
+        "{}",
+        stdout(&set)
+    );
+}

@@ -8,7 +8,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{Sandbox, code, git, stderr};
+use common::{Sandbox, code, git, stderr, stdout};
 
 fn in_sandbox(sandbox: &Sandbox) -> impl Fn(&Path, &[&str]) -> Command + Sync + '_ {
     move |dir: &Path, args: &[&str]| {
@@ -216,4 +216,70 @@ fn merge_base_pools_only_runs_that_passed_from_clean_trees() {
         "the failed and the dirty run are left out: {}",
         stderr(&out)
     );
+}
+
+#[test]
+fn this_jobs_pull_request_decides_not_the_run_files_or_a_missing_ci_variable() {
+    let sandbox = Sandbox::new();
+    repo(&sandbox);
+    std::fs::write(
+        sandbox.path().join("benchkeep.toml"),
+        "[compare]\npromote_on = \"main\"\n",
+    )
+    .unwrap();
+    let file = imported(&sandbox, 1000.0);
+    // A run file made by a push job on main (its CI information says so).
+    let push = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REF_NAME", "main"),
+    ];
+    let made = sandbox
+        .command(&[
+            "import",
+            "-f",
+            "custom",
+            &file,
+            "--no-record",
+            "--out",
+            "push.json",
+        ])
+        .envs(push)
+        .output()
+        .unwrap();
+    assert_eq!(code(&made), 0, "{}", stderr(&made));
+    // Checked in a pull request's job, it does not promote, even with --promote.
+    let pr = sandbox
+        .command(&["check", "--run", "push.json", "--promote"])
+        .envs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REF", "refs/pull/3/merge"),
+            ("GITHUB_BASE_REF", "main"),
+            ("GITHUB_HEAD_REF", "feature"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&pr).contains("made for pull request #3"),
+        "{}",
+        stderr(&pr)
+    );
+    // Checked on a laptop, it needs --promote like any local run.
+    let local = sandbox.run(&["check", "--run", "push.json"]);
+    assert!(stderr(&local).contains("not in CI"), "{}", stderr(&local));
+    // A pull request's variable alone, with no CI detected, is a pull request's job.
+    for marker in [("BENCHKEEP_PR", "12"), ("CI_MERGE_REQUEST_IID", "4")] {
+        let out = sandbox
+            .command(&["check", "--import", "custom", &file, "--promote"])
+            .env(marker.0, marker.1)
+            .output()
+            .unwrap();
+        assert!(
+            stderr(&out).contains("pull request"),
+            "{marker:?}: {}",
+            stderr(&out)
+        );
+    }
+    let show = sandbox.run(&["baseline", "show", "--branch", "main"]);
+    assert_eq!(code(&show), 2, "no baseline of main: {}", stdout(&show));
 }

@@ -7,8 +7,9 @@
 //! 2. its key's branch is the promote branch;
 //! 3. it was not made for a pull or merge request (whatever `--branch` says);
 //! 4. in CI, the job built the promote branch itself; outside CI, the user asked (`--promote`);
-//! 5. its work tree was clean: a run with uncommitted changes never promotes, and one with no git
-//!    information promotes only when the user asked.
+//! 5. its work tree was clean: a run with uncommitted changes to tracked files never promotes
+//!    (untracked files, such as build outputs, do not count), and one with no git information
+//!    promotes only when the user asked.
 
 use std::fmt;
 

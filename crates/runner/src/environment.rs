@@ -234,7 +234,10 @@ pub fn ci_info(env: &dyn Fn(&str) -> Option<String>) -> Option<CiInfo> {
             runner: first(&["BUILDKITE_AGENT_NAME", "NODE_NAME", "RUNNER_NAME"]),
         }
     } else {
-        return None;
+        // No CI detected, but a pull request's variables are there (a CI benchkeep does not
+        // know, or a job that unset CI): such a job is a pull request's all the same, and must
+        // never promote.
+        pull_request_without_ci(&set)?
     };
     if let Some(pr) = set("BENCHKEEP_PR").and_then(|n| n.parse().ok()) {
         info.pull_request = Some(pr);
@@ -243,6 +246,36 @@ pub fn ci_info(env: &dyn Fn(&str) -> Option<String>) -> Option<CiInfo> {
         info.base_branch = Some(base);
     }
     Some(info)
+}
+
+/// A pull request's CI information from its variables alone, when no CI was detected:
+/// `BENCHKEEP_PR`, `GITHUB_REF=refs/pull/N/...`, `GITHUB_BASE_REF`, `CI_MERGE_REQUEST_IID`.
+fn pull_request_without_ci(set: &dyn Fn(&str) -> Option<String>) -> Option<CiInfo> {
+    let from_ref = set("GITHUB_REF").and_then(|r| {
+        r.strip_prefix("refs/pull/")?
+            .split('/')
+            .next()?
+            .parse::<u64>()
+            .ok()
+    });
+    let number = set("BENCHKEEP_PR")
+        .and_then(|n| n.parse().ok())
+        .or(from_ref)
+        .or_else(|| set("CI_MERGE_REQUEST_IID").and_then(|n| n.parse().ok()));
+    let base_branch = set("BENCHKEEP_BASE_BRANCH")
+        .or_else(|| set("GITHUB_BASE_REF"))
+        .or_else(|| set("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"));
+    let marked = number.is_some()
+        || base_branch.is_some()
+        || set("BENCHKEEP_PR").is_some()
+        || set("CI_MERGE_REQUEST_IID").is_some();
+    marked.then(|| CiInfo {
+        provider: "generic".into(),
+        pull_request: number,
+        // A marker whose number cannot be read still makes this a pull request's job.
+        base_branch: base_branch.or_else(|| number.is_none().then(String::new)),
+        ..CiInfo::default()
+    })
 }
 
 #[cfg(test)]
@@ -274,6 +307,27 @@ mod tests {
             ci.url.as_deref(),
             Some("https://github.com/o/r/actions/runs/42")
         );
+    }
+
+    #[test]
+    fn a_pull_requests_variables_mark_it_even_without_a_detected_ci() {
+        for vars in [
+            &[("BENCHKEEP_PR", "12")][..],
+            &[
+                ("GITHUB_REF", "refs/pull/3/merge"),
+                ("GITHUB_BASE_REF", "main"),
+            ],
+            &[("CI_MERGE_REQUEST_IID", "7")],
+            &[("BENCHKEEP_BASE_BRANCH", "main")],
+            &[("BENCHKEEP_PR", "yes")],
+        ] {
+            let info = ci_info(&env_of(vars)).expect("a pull request's job");
+            assert!(
+                info.pull_request.is_some() || info.base_branch.is_some(),
+                "{vars:?}: {info:?}"
+            );
+        }
+        assert!(ci_info(&env_of(&[("HOME", "/root")])).is_none());
     }
 
     #[test]

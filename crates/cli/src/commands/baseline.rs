@@ -29,19 +29,48 @@ impl App {
             if wanted == 0 {
                 bail!("--last must be at least 1");
             }
-            runs = self
-                .block_on(store.list_runs(&RunQuery::latest(key.clone(), wanted)))
+            // The newest runs a baseline may be built from: not one that failed its gate,
+            // measured uncommitted changes, or was made for a pull request (each says nothing
+            // about the branch's own speed). `--from` takes runs as given.
+            let listed = self
+                .block_on(store.list_runs(&RunQuery::latest(
+                    key.clone(),
+                    wanted.saturating_mul(4).saturating_add(20),
+                )))
                 .with_context(|| format!("cannot list the runs of {key}"))?;
-            if runs.is_empty() {
+            let found = listed.len();
+            let mut skipped = 0;
+            for run in listed {
+                if runs.len() == wanted {
+                    break;
+                }
+                if baseline_worthy(&run) {
+                    runs.push(run);
+                } else {
+                    skipped += 1;
+                }
+            }
+            if found == 0 {
                 bail!(
                     "no runs of {key} in {}: record one with `benchkeep run` first, or pass --from",
                     store.location()
                 );
             }
+            if runs.is_empty() {
+                bail!(
+                    "none of the {found} newest runs of {key} in {} may become a baseline (each failed its gate, measured uncommitted changes or was made for a pull request): pass --from to choose runs",
+                    store.location()
+                );
+            }
             if runs.len() < wanted {
                 self.notice(&format!(
-                    "only {} run(s) of {key} exist; using them all",
+                    "only {} run(s) of {key} may become a baseline; using them all",
                     runs.len()
+                ));
+            }
+            if skipped > 0 {
+                self.notice(&format!(
+                    "left out {skipped} newer run(s) of {key} that failed their gate, measured uncommitted changes or were made for a pull request"
                 ));
             }
             runs.reverse(); // oldest first
@@ -347,6 +376,17 @@ impl App {
             Err(e) => Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
         }
     }
+}
+
+/// Whether `run` may be pooled into a baseline by `baseline set --last`: it did not fail a
+/// gate, did not measure uncommitted changes, and was not made for a pull request.
+fn baseline_worthy(run: &Run) -> bool {
+    run.passed != Some(false)
+        && run.git.as_ref().and_then(|g| g.dirty) != Some(true)
+        && run
+            .ci
+            .as_ref()
+            .is_none_or(|ci| ci.pull_request.is_none() && ci.base_branch.is_none())
 }
 
 /// `BRANCH@PLATFORM`, as `baseline list` prints keys.
