@@ -62,7 +62,10 @@ pub fn open(
     if let Some(spec) = url.strip_prefix("s3://") {
         return Ok(benchkeep_store_s3::open(spec)?);
     }
-    bail!("unsupported store URL {url:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX")
+    bail!(
+        "unsupported store URL {:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX",
+        benchkeep_core::store::redact_userinfo(url)
+    )
 }
 
 #[cfg(test)]

@@ -326,3 +326,24 @@ fn eight_racing_bootstraps_all_join_the_baseline_on_s3() {
         common::bootstrap_race(&[dir.path().to_owned()], files.path(), &url, 8, &in_dir);
     assert_eq!((passed, sources), (8, 8));
 }
+
+/// A password in the endpoint URL never reaches an error, whatever fails (no server needed:
+/// nothing listens on the discard port).
+#[test]
+fn an_endpoint_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "s3://bkt/p?endpoint=http://user:hunter2@127.0.0.1:9&allow_http=true",
+        "s3://bkt/p?endpoint=http://user:hunter2@127.0.0.1:9",
+        "s3://bkt/p?endpoint=http://user:hunter2@127.0.0.1:9&bogus=1",
+        "ftp://user:hunter2@example.invalid/x",
+    ] {
+        let out = run(dir.path(), &["-v", "--store", url, "baseline", "list"]);
+        assert_eq!(out.status.code(), Some(2), "{url}: {}", text(&out));
+        assert!(
+            !text(&out).contains("hunter2"),
+            "{url}: the password was printed: {}",
+            text(&out)
+        );
+    }
+}

@@ -288,6 +288,37 @@ where
     }))
 }
 
+/// `text` with the user and password of every URL in it (`http://user:secret@host`) replaced by
+/// `[redacted]`: an endpoint URL may carry them, and errors print the URL. Every store uses
+/// this before a URL reaches a message.
+///
+/// ```
+/// use benchkeep_core::store::redact_userinfo;
+///
+/// assert_eq!(redact_userinfo("GET http://u:pw@h:9/b"), "GET http://[redacted]@h:9/b");
+/// ```
+#[must_use]
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let authority_end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(after.len());
+        match after[..authority_end].rfind('@') {
+            Some(user_end) => {
+                out.push_str("[redacted]");
+                rest = &after[user_end..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A version derived from stored bytes, for stores that have no native version (a local file):
 /// FNV-1a 64 of the content plus its length. Two different baselines with the same version would
 /// need a 64-bit hash collision between two successive writes of one key.

@@ -69,11 +69,13 @@ fn invalid(detail: String) -> StoreError {
 impl S3Options {
     /// Parses the part of a store URL after `s3://`: `BUCKET[/PREFIX][?option=value&...]`.
     pub fn from_url(spec: &str) -> Result<Self, StoreError> {
+        // What errors show: never an endpoint's user and password.
+        let shown = core_store::redact_userinfo(spec);
         let (location, query) = spec.split_once('?').unwrap_or((spec, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         if bucket.is_empty() {
             return Err(invalid(format!(
-                "s3://{spec}: the URL names no bucket (s3://BUCKET/PREFIX)"
+                "s3://{shown}: the URL names no bucket (s3://BUCKET/PREFIX)"
             )));
         }
         let mut options = S3Options {
@@ -88,7 +90,7 @@ impl S3Options {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
             other => Err(invalid(format!(
-                "s3://{spec}: {name}={other:?} is not true or false"
+                "s3://{shown}: {name}={other:?} is not true or false"
             ))),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -100,7 +102,7 @@ impl S3Options {
                 "virtual_hosted" => options.virtual_hosted = Some(flag(name, value)?),
                 other => {
                     return Err(invalid(format!(
-                        "s3://{spec}: unknown option {other:?} (expected endpoint, region, allow_http or virtual_hosted)"
+                        "s3://{shown}: unknown option {other:?} (expected endpoint, region, allow_http or virtual_hosted)"
                     )));
                 }
             }
@@ -155,7 +157,8 @@ impl S3Store {
                 && std::env::var("AWS_ALLOW_HTTP").ok().as_deref() != Some("true")
             {
                 return Err(invalid(format!(
-                    "the endpoint {endpoint} is plain http: add allow_http=true to the store URL to allow it"
+                    "the endpoint {} is plain http: add allow_http=true to the store URL to allow it",
+                    core_store::redact_userinfo(&endpoint)
                 )));
             }
             builder = builder.with_allow_http(true);
@@ -345,8 +348,9 @@ fn day_and_file(id: &RunId) -> (String, String) {
 
 /// Drops anything that looks like a credential from an error text, as a last line of defence:
 /// `object_store` does not put secrets in its errors, but a misconfigured endpoint URL might
-/// carry one in its query string.
+/// carry one in its userinfo or query string.
 fn scrub(text: &str) -> String {
+    let text = core_store::redact_userinfo(text);
     let mut out = String::with_capacity(text.len());
     for word in text.split_inclusive(char::is_whitespace) {
         let lower = word.to_ascii_lowercase();
@@ -695,6 +699,25 @@ mod tests {
             "403 Forbidden: InvalidAccessKeyId: The AWS Access Key Id you provided does not exist in our records."
         );
         assert!(s3_reason("connection refused").is_none());
+    }
+
+    #[test]
+    fn scrub_removes_the_userinfo_of_urls() {
+        let text =
+            "Error performing GET http://user:hunter2@127.0.0.1:9/b/k in 1s and https://a@h/x";
+        let clean = scrub(text);
+        assert!(
+            !clean.contains("hunter2") && !clean.contains("user:"),
+            "{clean}"
+        );
+        assert_eq!(
+            clean,
+            "Error performing GET http://[redacted]@127.0.0.1:9/b/k in 1s and https://[redacted]@h/x"
+        );
+        assert_eq!(
+            core_store::redact_userinfo("s3://bucket/p"),
+            "s3://bucket/p"
+        );
     }
 
     #[test]
