@@ -759,8 +759,8 @@ pub struct BaselineHistoryArgs {
 /// Arguments of `baseline delete`.
 #[derive(Debug, Args)]
 pub struct BaselineDeleteArgs {
-    /// The key, as `baseline list` prints it (`BRANCH@PLATFORM`); default: --branch/--platform,
-    /// else the current key.
+    /// The key, as `baseline list` prints it (`BRANCH@PLATFORM`), or give --branch/--platform;
+    /// one of them is required.
     #[arg(value_name = "KEY")]
     pub name: Option<String>,
     /// The baseline key.

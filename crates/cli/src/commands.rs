@@ -468,9 +468,17 @@ impl App {
         baseline: &[Benchmark],
         current: &[Benchmark],
     ) -> Result<std::collections::BTreeMap<String, compare::Policy>> {
+        let names: Vec<&str> = baseline
+            .iter()
+            .chain(current)
+            .map(|b| b.name.as_str())
+            .collect();
+        for warning in benchkeep_engine::limits_not_applied(&self.config.policy, &names) {
+            self.notice(&format!("warning: {warning}"));
+        }
         Ok(benchkeep_engine::resolve_policies(
             &self.config.policy,
-            baseline.iter().chain(current).map(|b| b.name.as_str()),
+            names.iter().copied(),
         )?)
     }
 

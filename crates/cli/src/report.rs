@@ -767,7 +767,7 @@ pub fn github_annotations(comparison: &Comparison, context: &Context, passed: bo
         let _ = writeln!(
             out,
             "::warning title={}::{}",
-            github_property("benchkeep: environment"),
+            github_property("benchkeep: warning"),
             github_data(warning)
         );
     }
@@ -1349,7 +1349,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "::warning title=benchkeep%3A environment::environment changed since the baseline (cpu_model: a -> b)"
+            "::warning title=benchkeep%3A warning::environment changed since the baseline (cpu_model: a -> b)"
         );
         assert!(
             lines[1].starts_with(

@@ -225,3 +225,31 @@ fn set_last_leaves_out_runs_that_failed_measured_changes_or_came_from_pull_reque
         stdout(&set)
     );
 }
+
+#[test]
+fn delete_needs_the_key_said_and_a_limit_that_bounds_nothing_is_warned_about() {
+    let sandbox = Sandbox::new();
+    let fast = run_file(&sandbox, 1, 1e6);
+    assert_eq!(code(&sandbox.run(&["check", "--run", &fast])), 0);
+    let bare = sandbox.run(&["baseline", "delete"]);
+    assert_eq!(code(&bare), 2);
+    assert!(
+        stderr(&bare).contains("name the baseline to delete"),
+        "{}",
+        stderr(&bare)
+    );
+    assert_eq!(sandbox.baseline_files().len(), 1, "nothing was deleted");
+    std::fs::write(
+        sandbox.path().join("benchkeep.toml"),
+        "[[policy]]\nname = \"prase\"\nmax = \"1ns\"\n",
+    )
+    .unwrap();
+    let again = run_file(&sandbox, 2, 1e6);
+    let out = sandbox.run(&["check", "--run", &again, "--no-record"]);
+    assert!(
+        stderr(&out)
+            .contains("warning: [[policy]] \"prase\" sets a limit but matches no benchmark here"),
+        "{}",
+        stderr(&out)
+    );
+}

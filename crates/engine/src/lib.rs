@@ -24,7 +24,7 @@ mod policy;
 pub mod promote;
 pub mod settings;
 
-pub use policy::resolve as resolve_policies;
+pub use policy::{limits_not_applied, resolve as resolve_policies};
 
 /// A number that differs between processes and between calls: the random part of run ids, and
 /// jitter for racing writers.

@@ -50,8 +50,68 @@ pub(crate) fn validate(policy: &PolicyConfig) -> Result<(), ConfigError> {
     {
         invalid!("[[policy]] {name:?}: severity needs 0 < moderate < critical (percent)");
     }
-    convert(policy)?;
+    let converted = convert(policy)?;
+    if let (Some(min), Some(max)) = (&converted.min, &converted.max)
+        && min.unit == max.unit
+        && min.value > max.value
+    {
+        invalid!("[[policy]] {name:?}: min {min} is above max {max}: nothing could pass");
+    }
     Ok(())
+}
+
+/// The policies with an absolute limit (`max`, `min`) that apply to none of `benchmarks`,
+/// each with why: the name matches none of them, or a more specific policy wins for every one
+/// it matches (a policy applies whole, so its limit is not merged into the winner's). A limit
+/// the user set that bounds nothing deserves a warning.
+#[must_use]
+pub fn limits_not_applied(policies: &[PolicyConfig], benchmarks: &[&str]) -> Vec<String> {
+    let Ok(resolved) = resolve(policies, benchmarks.iter().copied()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (index, policy) in policies.iter().enumerate() {
+        if policy.max.is_none() && policy.min.is_none() {
+            continue;
+        }
+        let Ok(glob) = matcher(&policy.name) else {
+            continue;
+        };
+        let matched: Vec<&str> = benchmarks
+            .iter()
+            .copied()
+            .filter(|b| glob.as_ref().map_or(policy.name == *b, |g| g.is_match(b)))
+            .collect();
+        let applied = matched
+            .iter()
+            .any(|b| chosen(policies, b) == Some(index) && resolved.contains_key(*b));
+        if matched.is_empty() {
+            out.push(format!(
+                "[[policy]] {:?} sets a limit but matches no benchmark here",
+                policy.name
+            ));
+        } else if !applied {
+            out.push(format!(
+                "[[policy]] {:?} sets a limit, but a more specific [[policy]] applies (whole) to every benchmark it matches: repeat the limit there",
+                policy.name
+            ));
+        }
+    }
+    out
+}
+
+/// The index of the policy that applies to `bench`, if any.
+fn chosen(policies: &[PolicyConfig], bench: &str) -> Option<usize> {
+    policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| match matcher(&p.name) {
+            Ok(Some(glob)) => glob.is_match(bench),
+            Ok(None) => p.name == bench,
+            Err(_) => false,
+        })
+        .max_by_key(|(index, p)| (specificity(&p.name), *index))
+        .map(|(index, _)| index)
 }
 
 fn matcher(name: &str) -> Result<Option<GlobMatcher>, ConfigError> {
@@ -175,6 +235,30 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_that_bounds_nothing_is_named() {
+        let p = policies(
+            r#"
+            [[policy]]
+            name = "prase"
+            max = "1ms"
+            [[policy]]
+            name = "pa*"
+            max = "1ms"
+            [[policy]]
+            name = "parse"
+            threshold = 3
+            [[policy]]
+            name = "render"
+            max = "1ms"
+            "#,
+        );
+        let warnings = limits_not_applied(&p, &["parse", "render"]);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("\"prase\" sets a limit but matches no benchmark"));
+        assert!(warnings[1].contains("\"pa*\" sets a limit, but a more specific"));
+    }
+
+    #[test]
     fn bad_policies_are_named() {
         for (text, needle) in [
             ("[[policy]]\nname = \"a[\"\n", "not a valid glob"),
@@ -194,6 +278,10 @@ mod tests {
                 "min: \"100\" has no unit",
             ),
             ("[[policy]]\nname = \"a\"\nfail_on = \"major\"\n", "fail_on"),
+            (
+                "[[policy]]\nname = \"a\"\nmin = \"2s\"\nmax = \"1s\"\n",
+                "min 2.000 s is above max 1.000 s",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");

@@ -37,7 +37,9 @@ pub async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<Promot
     // A `prune` racing this promotion may have deleted a source run that its promoter, or the
     // prune itself, is about to restore (see below): a missing source is waited for, and left
     // out only when it stays missing for MISSING_SOURCE_WAIT (deleted by other means).
-    let started = Instant::now();
+    // When each source was first found missing: the wait is per source, so a promotion slowed
+    // by contention does not drop a source the moment it finds it gone.
+    let mut missing_since: HashMap<RunId, Instant> = HashMap::new();
     let mut attempt = 0;
     'attempts: while attempt < PROMOTE_ATTEMPTS {
         let (current, mode) = match store.get_baseline(&run.key).await {
@@ -70,7 +72,8 @@ pub async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<Promot
                         loaded.insert(id.clone(), source);
                     }
                     Err(StoreError::NotFound { .. }) => {
-                        if started.elapsed() < MISSING_SOURCE_WAIT {
+                        let since = *missing_since.entry(id.clone()).or_insert_with(Instant::now);
+                        if since.elapsed() < MISSING_SOURCE_WAIT {
                             backoff(attempt).await;
                             continue 'attempts;
                         }

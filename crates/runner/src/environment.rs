@@ -165,10 +165,19 @@ fn ci_branch(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
         "BUILDKITE_BRANCH",
         "CIRCLE_BRANCH",
         "CHANGE_BRANCH",
+        "BRANCH_NAME",
         "GIT_BRANCH",
     ]
     .iter()
-    .find_map(|name| env(name).filter(|v| !v.is_empty()))
+    .find_map(|name| {
+        let value = env(name).filter(|v| !v.is_empty())?;
+        // Jenkins' GIT_BRANCH names the remote-tracking branch (`origin/main`); the branch a
+        // baseline key means is `main`.
+        Some(match (*name, value.strip_prefix("origin/")) {
+            ("GIT_BRANCH", Some(branch)) if !branch.is_empty() => branch.to_owned(),
+            _ => value,
+        })
+    })
 }
 
 /// Detects the CI provider and job from the environment: GitHub Actions, GitLab CI, and any
@@ -306,6 +315,23 @@ mod tests {
         assert_eq!(
             ci.url.as_deref(),
             Some("https://github.com/o/r/actions/runs/42")
+        );
+    }
+
+    #[test]
+    fn jenkins_branches_are_the_branch_not_the_remote_tracking_ref() {
+        let branch = |vars: &[(&str, &str)]| ci_branch(&env_of(vars));
+        assert_eq!(
+            branch(&[("GIT_BRANCH", "origin/main")]).as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            branch(&[("BRANCH_NAME", "main"), ("GIT_BRANCH", "origin/main")]).as_deref(),
+            Some("main")
+        );
+        assert_eq!(
+            branch(&[("GIT_BRANCH", "feature/x")]).as_deref(),
+            Some("feature/x")
         );
     }
 

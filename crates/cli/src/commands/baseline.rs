@@ -349,7 +349,13 @@ impl App {
         let store = self.store()?;
         let key = match &args.name {
             Some(name) => parse_key(name)?,
-            None => self.current_key(&args.key)?,
+            None if args.key.branch.is_some() || args.key.platform.is_some() => {
+                self.current_key(&args.key)?
+            }
+            // Deleting is not undone: the key is said, not guessed from the checkout.
+            None => bail!(
+                "name the baseline to delete: `benchkeep baseline delete BRANCH@PLATFORM` (as `baseline list` prints it), or --branch/--platform"
+            ),
         };
         match self.block_on(store.delete_baseline(&key)) {
             Ok(()) => {}

@@ -114,6 +114,7 @@ threshold = 5               # smallest change that counts, in percent
 # fail_on_inconclusive = false
 # fail_on = "minor"         # least severity that fails: "minor" (every regression), "moderate", "critical"
 # allow_missing = false     # a benchmark missing from a run fails the gate
+# max_age_days = 30         # warn when the baseline is older (0: never)
 # gate = "primary"          # or "all", or ["wall_time", "peak_rss"]
 promote_on = "{main}"        # a passing check on {main} adds its run to {main}'s baseline
 # promote_keep = 10         # runs a promoted baseline keeps

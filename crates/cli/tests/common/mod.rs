@@ -260,7 +260,8 @@ pub(crate) fn promotion_race(
                     let mut failures = Vec::new();
                     for file in files {
                         let out = check(dir, file);
-                        if code(&out) != 0 {
+                        if code(&out) != 0 || stderr(&out).contains("were left out") {
+                            // A source left out of the baseline is a lost promotion.
                             failures.push(format!("{file}: {}", stderr(&out)));
                         } else if stderr(&out).contains("promoted run") {
                             promoted.fetch_add(1, Ordering::Relaxed);
