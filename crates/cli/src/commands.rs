@@ -1316,7 +1316,6 @@ impl App {
     }
 
     fn compare(&self, args: &CompareArgs) -> Result<Outcome> {
-        let config = self.compare_config(&args.compare)?;
         let needs_store = [&args.base, &args.head]
             .iter()
             .any(|s| !Path::new(s).is_file());
@@ -1337,11 +1336,17 @@ impl App {
                 Ok::<_, anyhow::Error>((base?, head?))
             })?
         };
-        let mut config = config;
-        config.policies = self.policies_for(&base.benchmarks, &head.benchmarks)?;
-        let mut comparison = compare::compare(&base.benchmarks, &head.benchmarks, &config);
+        let judged = gate::compare_benchmarks(
+            &self.config,
+            &args.compare.flags(),
+            &base.benchmarks,
+            &head.benchmarks,
+        )?;
+        for warning in &judged.warnings {
+            self.notice(&format!("warning: {warning}"));
+        }
+        let (mut comparison, passed) = (judged.comparison, judged.passed);
         load::note_scaling_regressions(&mut comparison);
-        let passed = self.gate_passes(&mut comparison, &config)?;
         let context = report::Context {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],

@@ -85,9 +85,9 @@ pub fn passes(comparison: &Comparison) -> bool {
     !comparison.entries.iter().any(MetricComparison::fails_gate)
 }
 
-/// The gate `benchkeep compare` runs on two sets of benchmarks: settings from `config` and
-/// `flags`, `[[policy]]` entries resolved for both sides, independent samples compared, then
-/// judged.
+/// The gate `benchkeep compare` runs on two sets of benchmarks (it calls this): settings from
+/// `config` and `flags`, `[[policy]]` entries resolved for both sides, independent samples
+/// compared, then judged. The warnings include policy limits that bound nothing.
 ///
 /// # Errors
 ///
@@ -105,12 +105,11 @@ pub fn compare_benchmarks(
         })?;
     }
     let mut settings = compare_config(config, flags)?;
-    settings.policies = crate::policy::resolve(
-        &config.policy,
-        base.iter().chain(head).map(|b| b.name.as_str()),
-    )?;
+    let names: Vec<&str> = base.iter().chain(head).map(|b| b.name.as_str()).collect();
+    settings.policies = crate::policy::resolve(&config.policy, names.iter().copied())?;
+    let mut warnings = crate::policy::limits_not_applied(&config.policy, &names);
     let mut comparison = compare::compare(base, head, &settings);
-    let warnings = judge(&mut comparison, &settings)?;
+    warnings.extend(judge(&mut comparison, &settings)?);
     Ok(Judged {
         passed: passes(&comparison),
         comparison,

@@ -66,31 +66,25 @@ pub(crate) fn validate(policy: &PolicyConfig) -> Result<(), ConfigError> {
 /// the user set that bounds nothing deserves a warning.
 #[must_use]
 pub fn limits_not_applied(policies: &[PolicyConfig], benchmarks: &[&str]) -> Vec<String> {
-    let Ok(resolved) = resolve(policies, benchmarks.iter().copied()) else {
+    let Ok(compiled) = Compiled::new(policies) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (index, policy) in policies.iter().enumerate() {
+    for (index, (policy, _)) in compiled.0.iter().enumerate() {
         if policy.max.is_none() && policy.min.is_none() {
             continue;
         }
-        let Ok(glob) = matcher(&policy.name) else {
-            continue;
-        };
         let matched: Vec<&str> = benchmarks
             .iter()
             .copied()
-            .filter(|b| glob.as_ref().map_or(policy.name == *b, |g| g.is_match(b)))
+            .filter(|b| compiled.matches(index, b))
             .collect();
-        let applied = matched
-            .iter()
-            .any(|b| chosen(policies, b) == Some(index) && resolved.contains_key(*b));
         if matched.is_empty() {
             out.push(format!(
                 "[[policy]] {:?} sets a limit but matches no benchmark here",
                 policy.name
             ));
-        } else if !applied {
+        } else if !matched.iter().any(|b| compiled.applying(b) == Some(index)) {
             out.push(format!(
                 "[[policy]] {:?} sets a limit, but a more specific [[policy]] applies (whole) to every benchmark it matches: repeat the limit there",
                 policy.name
@@ -100,18 +94,32 @@ pub fn limits_not_applied(policies: &[PolicyConfig], benchmarks: &[&str]) -> Vec
     out
 }
 
-/// The index of the policy that applies to `bench`, if any.
-fn chosen(policies: &[PolicyConfig], bench: &str) -> Option<usize> {
-    policies
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| match matcher(&p.name) {
-            Ok(Some(glob)) => glob.is_match(bench),
-            Ok(None) => p.name == bench,
-            Err(_) => false,
-        })
-        .max_by_key(|(index, p)| (specificity(&p.name), *index))
-        .map(|(index, _)| index)
+/// The policies with their globs compiled once.
+struct Compiled<'p>(Vec<(&'p PolicyConfig, Option<GlobMatcher>)>);
+
+impl<'p> Compiled<'p> {
+    fn new(policies: &'p [PolicyConfig]) -> Result<Self, ConfigError> {
+        policies
+            .iter()
+            .map(|p| Ok((p, matcher(&p.name)?)))
+            .collect::<Result<_, ConfigError>>()
+            .map(Compiled)
+    }
+
+    /// Whether policy `index` names `bench`, exactly or by its glob.
+    fn matches(&self, index: usize, bench: &str) -> bool {
+        let (policy, glob) = &self.0[index];
+        glob.as_ref()
+            .map_or(policy.name == bench, |glob| glob.is_match(bench))
+    }
+
+    /// The index of the policy that applies to `bench`: the most specific that matches, the
+    /// later one between equals.
+    fn applying(&self, bench: &str) -> Option<usize> {
+        (0..self.0.len())
+            .filter(|&index| self.matches(index, bench))
+            .max_by_key(|&index| (specificity(&self.0[index].0.name), index))
+    }
 }
 
 fn matcher(name: &str) -> Result<Option<GlobMatcher>, ConfigError> {
@@ -142,22 +150,11 @@ pub fn resolve<'a>(
     policies: &[PolicyConfig],
     benchmarks: impl IntoIterator<Item = &'a str>,
 ) -> Result<BTreeMap<String, Policy>, ConfigError> {
-    let compiled: Vec<(&PolicyConfig, Option<GlobMatcher>)> = policies
-        .iter()
-        .map(|p| Ok((p, matcher(&p.name)?)))
-        .collect::<Result<_, ConfigError>>()?;
+    let compiled = Compiled::new(policies)?;
     let mut resolved = BTreeMap::new();
     for bench in benchmarks {
-        let best = compiled
-            .iter()
-            .enumerate()
-            .filter(|(_, (p, glob))| match glob {
-                Some(glob) => glob.is_match(bench),
-                None => p.name == bench,
-            })
-            .max_by_key(|(index, (p, _))| (specificity(&p.name), *index));
-        if let Some((_, (policy, _))) = best {
-            resolved.insert(bench.to_owned(), convert(policy)?);
+        if let Some(index) = compiled.applying(bench) {
+            resolved.insert(bench.to_owned(), convert(compiled.0[index].0)?);
         }
     }
     Ok(resolved)
