@@ -539,11 +539,14 @@ impl App {
                     }
                     if compare_with != own_key {
                         // Another branch's baseline is never created from this run.
-                        let within_limits = self.publish_without_baseline(
+                        let judged = self.gate_without_baseline(&run, &args.compare)?;
+                        self.publish_without_baseline(
                             &run,
                             &format!("no baseline for {compare_with} yet: nothing to compare with"),
                             &args.compare,
+                            &judged,
                         )?;
+                        let within_limits = judged.1;
                         let mut run = run;
                         run.passed = Some(within_limits);
                         self.record(store.as_ref(), &run, &args.record)?;
@@ -1027,14 +1030,15 @@ impl App {
 
     /// With no baseline to compare with, the reports still appear (CI steps read them): every
     /// benchmark is "new", and `note` says why. Text shows the run's summary table (and what
-    /// failed a limit); JSON the bootstrap document. Says whether the limits passed.
+    /// failed a limit); JSON the bootstrap document. `judged` is [`App::gate_without_baseline`]'s.
     fn publish_without_baseline(
         &self,
         run: &Run,
         note: &str,
         options: &CompareOptions,
-    ) -> Result<bool> {
-        let (comparison, passed) = self.gate_without_baseline(run, options)?;
+        (comparison, passed): &(compare::Comparison, bool),
+    ) -> Result<()> {
+        let passed = *passed;
         let context = report::Context {
             subject: run.key.to_string(),
             current_run: run.id.to_string(),
@@ -1047,7 +1051,7 @@ impl App {
             job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
             ..report::Context::default()
         };
-        self.write_reports(&comparison, &context, passed, options)?;
+        self.write_reports(comparison, &context, passed, options)?;
         match options.format {
             Format::Text if passed => emit(&report::run_summary(&run.benchmarks))?,
             Format::Json if passed => emit(&report::bootstrap_json(
@@ -1056,14 +1060,14 @@ impl App {
             ))?,
             other => emit(&render(
                 other,
-                &comparison,
+                comparison,
                 &context,
                 passed,
                 options.all_metrics,
                 self.color,
             ))?,
         }
-        Ok(passed)
+        Ok(())
     }
 
     /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
@@ -1088,7 +1092,8 @@ impl App {
 
     /// No baseline yet: this run becomes it (the seeds' first-run behaviour).
     fn bootstrap(&self, store: &dyn Store, run: &Run, args: &CheckArgs) -> Result<Outcome> {
-        if !self.gate_without_baseline(run, &args.compare)?.1 {
+        let judged = self.gate_without_baseline(run, &args.compare)?;
+        if !judged.1 {
             // A run beyond its policies' absolute limits fails, and does not become the
             // baseline that later runs would be judged against.
             if !args.record.no_record {
@@ -1098,6 +1103,7 @@ impl App {
                 run,
                 "no baseline yet; none created: the run is beyond its policies' limits",
                 &args.compare,
+                &judged,
             )?;
             return Ok(Outcome::Regressed);
         }
@@ -1115,6 +1121,7 @@ impl App {
                 &run,
                 &format!("no baseline yet; none created: {refusal}"),
                 &args.compare,
+                &judged,
             )?;
             self.notice(&format!(
                 "no baseline for {} in {}; none created from this run: {refusal}",
@@ -1128,6 +1135,7 @@ impl App {
                 run,
                 "no baseline yet; none created because of --no-record",
                 &args.compare,
+                &judged,
             )?;
             self.notice(&format!(
                 "no baseline for {} in {}; none created because of --no-record (use --require-baseline to fail instead)",
@@ -1161,6 +1169,7 @@ impl App {
             run,
             "no baseline yet: this run is now the baseline",
             &args.compare,
+            &judged,
         )?;
         self.notice(&format!(
             "no baseline for {} yet: this run is now the baseline (in {}); later checks compare with it",
