@@ -1097,7 +1097,9 @@ impl App {
             // A run beyond its policies' absolute limits fails, and does not become the
             // baseline that later runs would be judged against.
             if !args.record.no_record {
-                self.record(store, run, &args.record)?;
+                let mut run = run.clone();
+                run.passed = Some(false);
+                self.record(store, &run, &args.record)?;
             }
             self.publish_without_baseline(
                 run,

@@ -198,6 +198,10 @@ fn absolute_limits_fail_whatever_the_baseline_says_from_the_first_run_on() {
         stdout(&first)
     );
     assert!(!sandbox.store().join("baselines").exists() || sandbox.baseline_files().is_empty());
+    // It is recorded as a run that failed its gate, so no later pooling takes it.
+    let recorded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sandbox.run_files()[0]).unwrap()).unwrap();
+    assert_eq!(recorded["passed"], false);
     let fast = write(&sandbox, "fast.json", &run_of(2, &[("parse", 1e6)]));
     assert_eq!(code(&sandbox.run(&["check", "--run", &fast])), 0);
     // Unchanged against a slow baseline is still beyond the limit.
