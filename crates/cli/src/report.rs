@@ -259,8 +259,7 @@ fn gate_note(e: &MetricComparison) -> Option<String> {
 fn failure_name(e: &MetricComparison) -> String {
     let name = cell(&e.benchmark, 60);
     if e.limit.as_ref().is_some_and(|l| l.exceeded) {
-        let limit = e.limit_text().unwrap_or_default();
-        let relation = limit.split(" is ").nth(1).unwrap_or("beyond its limit");
+        let relation = e.limit_relation().unwrap_or_default();
         return format!("{name} {} {relation}", e.metric);
     }
     match e.verdict {

@@ -466,6 +466,15 @@ pub struct CiInfo {
     pub runner: Option<String>,
 }
 
+impl CiInfo {
+    /// Whether the job was made for a pull or merge request (it has a number, or a base branch
+    /// to merge into).
+    #[must_use]
+    pub fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some() || self.base_branch.is_some()
+    }
+}
+
 /// The machine a run was measured on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {

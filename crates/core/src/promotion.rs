@@ -114,7 +114,7 @@ pub fn check(run: &Run, passed: bool, promote_branch: &str, asked: bool) -> Resu
         });
     }
     if let Some(ci) = &run.ci {
-        if ci.pull_request.is_some() || ci.base_branch.is_some() {
+        if ci.is_pull_request() {
             return Err(Refusal::PullRequest {
                 number: ci.pull_request,
             });

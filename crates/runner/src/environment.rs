@@ -348,10 +348,7 @@ mod tests {
             &[("BENCHKEEP_PR", "yes")],
         ] {
             let info = ci_info(&env_of(vars)).expect("a pull request's job");
-            assert!(
-                info.pull_request.is_some() || info.base_branch.is_some(),
-                "{vars:?}: {info:?}"
-            );
+            assert!(info.is_pull_request(), "{vars:?}: {info:?}");
         }
         assert!(ci_info(&env_of(&[("HOME", "/root")])).is_none());
     }

@@ -389,10 +389,7 @@ impl App {
 fn baseline_worthy(run: &Run) -> bool {
     run.passed != Some(false)
         && run.git.as_ref().and_then(|g| g.dirty) != Some(true)
-        && run
-            .ci
-            .as_ref()
-            .is_none_or(|ci| ci.pull_request.is_none() && ci.base_branch.is_none())
+        && run.ci.as_ref().is_none_or(|ci| !ci.is_pull_request())
 }
 
 /// `BRANCH@PLATFORM`, as `baseline list` prints keys.

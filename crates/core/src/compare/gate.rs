@@ -320,8 +320,19 @@ impl MetricComparison {
     /// What a reader needs about this entry's limit: `median 312 ms is above max 250 ms`.
     #[must_use]
     pub fn limit_text(&self) -> Option<String> {
-        let limit = self.limit.as_ref()?;
         let median = self.current.as_ref()?.median;
+        Some(format!(
+            "median {} is {}",
+            self.unit.format(median),
+            self.limit_relation()?
+        ))
+    }
+
+    /// Where the current median stands against the limit: `above max 250 ms`,
+    /// `within min 1000 ops/s`.
+    #[must_use]
+    pub fn limit_relation(&self) -> Option<String> {
+        let limit = self.limit.as_ref()?;
         let (relation, word) = match (limit.kind, limit.exceeded) {
             (LimitKind::Max, true) => ("above", "max"),
             (LimitKind::Max, false) => ("within", "max"),
@@ -329,8 +340,7 @@ impl MetricComparison {
             (LimitKind::Min, false) => ("within", "min"),
         };
         Some(format!(
-            "median {} is {relation} {word} {}",
-            self.unit.format(median),
+            "{relation} {word} {}",
             self.unit.format(limit.bound)
         ))
     }
