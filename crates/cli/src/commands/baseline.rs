@@ -8,7 +8,9 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use benchkeep_core::baseline::{Baseline, ChangeAction};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::Run;
-use benchkeep_core::store::{self as core_store, PutMode, RunQuery, Store, StoreError, Version};
+use benchkeep_core::store::{
+    self as core_store, PutMode, RunQuery, Store, StoreError, Version, Versioned,
+};
 use jiff::Timestamp;
 
 use super::{App, Outcome, emit};
@@ -120,13 +122,7 @@ impl App {
     pub(super) fn baseline_show(&self, args: &BaselineShowArgs) -> Result<Outcome> {
         let store = self.store()?;
         let key = self.current_key(&args.key)?;
-        let baseline = match self.block_on(store.get_baseline(&key)) {
-            Ok(found) => found,
-            Err(StoreError::NotFound { .. }) => {
-                bail!("no baseline for {key} in {}", store.location())
-            }
-            Err(e) => return Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
-        };
+        let baseline = self.load_baseline(store.as_ref(), &key)?;
         if args.json {
             let mut text = serde_json::to_string_pretty(&baseline.value)?;
             text.push('\n');
@@ -303,7 +299,7 @@ impl App {
     pub(super) fn baseline_history(&self, args: &BaselineHistoryArgs) -> Result<Outcome> {
         let store = self.store()?;
         let key = self.current_key(&args.key)?;
-        let baseline = self.load_baseline(store.as_ref(), &key)?;
+        let baseline = self.load_baseline(store.as_ref(), &key)?.value;
         if args.json {
             let mut text = serde_json::to_string_pretty(&baseline.changes)?;
             text.push('\n');
@@ -373,9 +369,10 @@ impl App {
         Ok(Outcome::Passed)
     }
 
-    fn load_baseline(&self, store: &dyn Store, key: &BaselineKey) -> Result<Baseline> {
+    /// The baseline of `key` and its version; a missing one is an error naming the store.
+    fn load_baseline(&self, store: &dyn Store, key: &BaselineKey) -> Result<Versioned<Baseline>> {
         match self.block_on(store.get_baseline(key)) {
-            Ok(found) => Ok(found.value),
+            Ok(found) => Ok(found),
             Err(StoreError::NotFound { .. }) => {
                 bail!("no baseline for {key} in {}", store.location())
             }
