@@ -2,36 +2,17 @@
 //! intentional slowdown, its history, and the warning for a stale baseline. Deterministic run
 //! files only.
 
-use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::{Benchmark, Fingerprint, GitInfo, Run, RunId};
-use benchkeep_core::store::encode_run;
-
 mod common;
 
-use common::{Sandbox, code, stderr, stdout};
+use common::{Sandbox, code, main_run, stderr, stdout};
 
-/// A run of main@test with one benchmark near `ns`, measured at commit `c0ffee<index>`.
+/// A run of main@test with one benchmark near `ns`, measured at commit `c0ffee<index>`, in
+/// `run-<index>.json`.
 fn run_file(sandbox: &Sandbox, index: u64, ns: f64) -> String {
-    let at =
-        jiff::Timestamp::from_second(1_800_000_000 + i64::try_from(index).unwrap() * 60).unwrap();
-    let mut run = Run::new(
-        RunId::new(at, index),
-        at,
-        BaselineKey::new("main", "test").unwrap(),
-        Fingerprint::default(),
-    );
-    run.git = Some(GitInfo {
-        commit: Some(format!("c0ffee{index:02}")),
-        branch: Some("main".into()),
-        dirty: Some(false),
-    });
-    let samples = (0..10)
-        .map(|i| ns * (1.0 + f64::from(i % 5) * 0.002))
-        .collect();
-    run.benchmarks.push(Benchmark::wall_time("parse", samples));
-    let file = format!("run-{index}.json");
-    std::fs::write(sandbox.path().join(&file), encode_run(&run)).unwrap();
-    file
+    sandbox.write_run(
+        &format!("run-{index}.json"),
+        &main_run(index, &[("parse", ns)]),
+    )
 }
 
 const KEY: [&str; 4] = ["--branch", "main", "--platform", "test"];

@@ -2,48 +2,18 @@
 //! measurement. Deterministic inputs only (run files with seeded samples), so a busy machine
 //! cannot change a verdict.
 
-use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::{Benchmark, Fingerprint, Run, RunId};
-use benchkeep_core::store::encode_run;
-
 mod common;
 
-use common::{Sandbox, code, stderr, stdout};
-
-/// A run of main@test with one wall-time benchmark per `(name, nanoseconds)`, ten samples
-/// each within 1% of the value.
-fn run_of(index: u64, benchmarks: &[(&str, f64)]) -> Run {
-    let at =
-        jiff::Timestamp::from_second(1_800_000_000 + i64::try_from(index).unwrap() * 60).unwrap();
-    let mut run = Run::new(
-        RunId::new(at, index),
-        at,
-        BaselineKey::new("main", "test").unwrap(),
-        Fingerprint::default(),
-    );
-    for &(name, ns) in benchmarks {
-        let samples = (0..10)
-            .map(|i| ns * (1.0 + f64::from(i % 5) * 0.002))
-            .collect();
-        run.benchmarks.push(Benchmark::wall_time(name, samples));
-    }
-    run
-}
-
-fn write(sandbox: &Sandbox, file: &str, run: &Run) -> String {
-    std::fs::write(sandbox.path().join(file), encode_run(run)).unwrap();
-    file.to_owned()
-}
+use common::{Sandbox, code, main_run, stderr, stdout};
 
 #[test]
 fn a_benchmark_missing_from_the_run_fails_the_gate_unless_accepted() {
     let sandbox = Sandbox::new();
-    let base = write(
-        &sandbox,
+    let base = sandbox.write_run(
         "base.json",
-        &run_of(1, &[("parse", 1e6), ("render", 2e6)]),
+        &main_run(1, &[("parse", 1e6), ("render", 2e6)]),
     );
-    let head = write(&sandbox, "head.json", &run_of(2, &[("parse", 1e6)]));
+    let head = sandbox.write_run("head.json", &main_run(2, &[("parse", 1e6)]));
     let out = sandbox.run(&["compare", &base, &head]);
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     assert!(
@@ -82,16 +52,16 @@ fn a_benchmark_missing_from_the_run_fails_the_gate_unless_accepted() {
 #[test]
 fn a_run_that_measured_nothing_is_refused_and_nothing_is_recorded() {
     let sandbox = Sandbox::new();
-    let base = write(&sandbox, "base.json", &run_of(1, &[("parse", 1e6)]));
+    let base = sandbox.write_run("base.json", &main_run(1, &[("parse", 1e6)]));
     sandbox.run(&["check", "--run", &base]);
     let recorded = sandbox.run_files().len();
-    let empty = write(&sandbox, "empty.json", &run_of(2, &[]));
-    let mut no_metrics = run_of(3, &[("parse", 1e6), ("render", 2e6)]);
+    let empty = sandbox.write_run("empty.json", &main_run(2, &[]));
+    let mut no_metrics = main_run(3, &[("parse", 1e6), ("render", 2e6)]);
     no_metrics.benchmarks[1].metrics.clear();
-    let no_metrics = write(&sandbox, "no-metrics.json", &no_metrics);
-    let mut no_samples = run_of(4, &[("parse", 1e6)]);
+    let no_metrics = sandbox.write_run("no-metrics.json", &no_metrics);
+    let mut no_samples = main_run(4, &[("parse", 1e6)]);
     no_samples.benchmarks[0].metrics[0].samples.clear();
-    let no_samples = write(&sandbox, "no-samples.json", &no_samples);
+    let no_samples = sandbox.write_run("no-samples.json", &no_samples);
     for (file, needle) in [
         (&empty, "run file empty.json: it has no benchmarks"),
         (&no_metrics, "benchmark \"render\" has no metrics"),
@@ -122,9 +92,9 @@ fn a_run_that_measured_nothing_is_refused_and_nothing_is_recorded() {
 #[test]
 fn fail_on_turns_smaller_regressions_into_warnings_in_every_format() {
     let sandbox = Sandbox::new();
-    let base = write(&sandbox, "base.json", &run_of(1, &[("parse", 1e6)]));
-    let minor = write(&sandbox, "minor.json", &run_of(2, &[("parse", 1.3e6)]));
-    let critical = write(&sandbox, "critical.json", &run_of(3, &[("parse", 2.5e6)]));
+    let base = sandbox.write_run("base.json", &main_run(1, &[("parse", 1e6)]));
+    let minor = sandbox.write_run("minor.json", &main_run(2, &[("parse", 1.3e6)]));
+    let critical = sandbox.write_run("critical.json", &main_run(3, &[("parse", 2.5e6)]));
     assert_eq!(code(&sandbox.run(&["compare", &base, &minor])), 1);
     let out = sandbox.run(&["compare", "--fail-on", "moderate", &base, &minor]);
     assert_eq!(code(&out), 0, "{}", stdout(&out));
@@ -188,7 +158,7 @@ fn absolute_limits_fail_whatever_the_baseline_says_from_the_first_run_on() {
         "[[policy]]\nname = \"parse\"\nmax = \"1.5ms\"\n",
     )
     .unwrap();
-    let slow = write(&sandbox, "slow.json", &run_of(1, &[("parse", 2e6)]));
+    let slow = sandbox.write_run("slow.json", &main_run(1, &[("parse", 2e6)]));
     // No baseline yet: the limit still holds, and the slow run does not become the baseline.
     let first = sandbox.run(&["check", "--run", &slow]);
     assert_eq!(code(&first), 1, "{}{}", stdout(&first), stderr(&first));
@@ -202,7 +172,7 @@ fn absolute_limits_fail_whatever_the_baseline_says_from_the_first_run_on() {
     let recorded: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sandbox.run_files()[0]).unwrap()).unwrap();
     assert_eq!(recorded["passed"], false);
-    let fast = write(&sandbox, "fast.json", &run_of(2, &[("parse", 1e6)]));
+    let fast = sandbox.write_run("fast.json", &main_run(2, &[("parse", 1e6)]));
     assert_eq!(code(&sandbox.run(&["check", "--run", &fast])), 0);
     // Unchanged against a slow baseline is still beyond the limit.
     let out = sandbox.run(&["compare", &slow, &slow]);
@@ -277,30 +247,30 @@ fn the_library_runs_the_same_gate_as_the_cli() {
         "[compare]\nfail_on = \"moderate\"\n[[policy]]\nname = \"render\"\nmax = \"2.5ms\"\n";
     std::fs::write(sandbox.path().join("benchkeep.toml"), config_text).unwrap();
     let config = Config::parse(config_text).unwrap();
-    let base = run_of(1, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]);
+    let base = main_run(1, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]);
     let cases = [
         (
             "unchanged",
-            run_of(2, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]),
+            main_run(2, &[("parse", 1e6), ("render", 2e6), ("gone", 1e6)]),
         ),
         (
             "minor",
-            run_of(3, &[("parse", 1.3e6), ("render", 2e6), ("gone", 1e6)]),
+            main_run(3, &[("parse", 1.3e6), ("render", 2e6), ("gone", 1e6)]),
         ),
         (
             "critical",
-            run_of(4, &[("parse", 2.5e6), ("render", 2e6), ("gone", 1e6)]),
+            main_run(4, &[("parse", 2.5e6), ("render", 2e6), ("gone", 1e6)]),
         ),
-        ("missing", run_of(5, &[("parse", 1e6), ("render", 2e6)])),
+        ("missing", main_run(5, &[("parse", 1e6), ("render", 2e6)])),
         (
             "limit",
-            run_of(6, &[("parse", 1e6), ("render", 2.6e6), ("gone", 1e6)]),
+            main_run(6, &[("parse", 1e6), ("render", 2.6e6), ("gone", 1e6)]),
         ),
     ];
-    let base_file = write(&sandbox, "base.json", &base);
+    let base_file = sandbox.write_run("base.json", &base);
     let mut codes = Vec::new();
     for (name, head) in &cases {
-        let head_file = write(&sandbox, &format!("{name}.json"), head);
+        let head_file = sandbox.write_run(&format!("{name}.json"), head);
         let cli = sandbox.run(&["compare", &base_file, &head_file]);
         let library = gate::compare_benchmarks(
             &config,

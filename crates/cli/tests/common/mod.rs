@@ -59,6 +59,16 @@ impl Sandbox {
         self.command(args).output().unwrap()
     }
 
+    /// Writes `run` to `file` in the sandbox; returns `file`, for commands run there.
+    pub(crate) fn write_run(&self, file: &str, run: &benchkeep_core::model::Run) -> String {
+        std::fs::write(
+            self.path().join(file),
+            benchkeep_core::store::encode_run(run),
+        )
+        .unwrap();
+        file.to_owned()
+    }
+
     pub(crate) fn store(&self) -> PathBuf {
         self.path().join(".benchkeep")
     }
@@ -131,10 +141,11 @@ pub(crate) struct RaceOutcome {
     pub(crate) prunes: usize,
 }
 
-/// A run file of key main@test with one benchmark near 1 ms, started `index` minutes after
-/// a fixed time long past (so no grace period could protect it from `prune`), with a clean
-/// git state so that it may be promoted.
-pub(crate) fn promotable_run(dir: &Path, index: u64) -> String {
+/// A run of main@test started `index` minutes after a fixed time long past (so no grace period
+/// could protect it from `prune`), measured at commit `c0ffee<index>` from a clean tree (so it
+/// may be promoted), with one wall-time benchmark per `(name, nanoseconds)`: ten samples within
+/// 1% of the value, in an order that differs between runs.
+pub(crate) fn main_run(index: u64, benchmarks: &[(&str, f64)]) -> benchkeep_core::model::Run {
     use benchkeep_core::key::BaselineKey;
     use benchkeep_core::model::{Benchmark, Fingerprint, GitInfo, Run, RunId};
     let at =
@@ -146,16 +157,28 @@ pub(crate) fn promotable_run(dir: &Path, index: u64) -> String {
         Fingerprint::default(),
     );
     run.git = Some(GitInfo {
-        commit: Some(format!("{index:040x}")),
+        commit: Some(format!("c0ffee{index:02}")),
         branch: Some("main".into()),
         dirty: Some(false),
     });
-    let samples = (0..10)
-        .map(|i| 1e6 * (1.0 + f64::from((i + u32::try_from(index % 7).unwrap()) % 5) * 0.002))
-        .collect();
-    run.benchmarks.push(Benchmark::wall_time("parse", samples));
+    let shift = u32::try_from(index % 7).unwrap();
+    for &(name, ns) in benchmarks {
+        let samples = (0..10)
+            .map(|i| ns * (1.0 + f64::from((i + shift) % 5) * 0.002))
+            .collect();
+        run.benchmarks.push(Benchmark::wall_time(name, samples));
+    }
+    run
+}
+
+/// [`main_run`] of one benchmark near 1 ms, written to `dir`; returns the file's path.
+pub(crate) fn promotable_run(dir: &Path, index: u64) -> String {
     let path = dir.join(format!("run-{index}.json"));
-    std::fs::write(&path, benchkeep_core::store::encode_run(&run)).unwrap();
+    std::fs::write(
+        &path,
+        benchkeep_core::store::encode_run(&main_run(index, &[("parse", 1e6)])),
+    )
+    .unwrap();
     path.display().to_string()
 }
 
