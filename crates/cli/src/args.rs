@@ -393,6 +393,22 @@ pub enum Format {
     Alert,
 }
 
+impl Format {
+    /// The report crate's format of the same name.
+    #[must_use]
+    pub fn to_report(self) -> benchkeep_report::Format {
+        match self {
+            Format::Text => benchkeep_report::Format::Text,
+            Format::Json => benchkeep_report::Format::Json,
+            Format::Markdown => benchkeep_report::Format::Markdown,
+            Format::Github => benchkeep_report::Format::Github,
+            Format::Junit => benchkeep_report::Format::Junit,
+            Format::Csv => benchkeep_report::Format::Csv,
+            Format::Alert => benchkeep_report::Format::Alert,
+        }
+    }
+}
+
 /// How comparisons decide.
 // Each flag is an independent switch a user turns on; an enum would not read better.
 #[allow(clippy::struct_excessive_bools)]

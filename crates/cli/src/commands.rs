@@ -26,10 +26,10 @@ use crate::args::{
     EnvironmentPolicy, Format, KeyArgs, MeasureArgs, PruneArgs, RecordArgs, RunArgs,
     SpeedProbePolicy,
 };
-use crate::report;
 use crate::stores::{self, UrlOrigin};
 use benchkeep_engine::config::{Config, RunDefaults};
 use benchkeep_engine::{gate, promote, settings};
+use benchkeep_report::{self as report, Context, RenderOptions, VerdictDocument};
 
 mod ab;
 mod adoption;
@@ -543,6 +543,7 @@ impl App {
                         self.publish_without_baseline(
                             &run,
                             &format!("no baseline for {compare_with} yet: nothing to compare with"),
+                            false,
                             &args.compare,
                             &judged,
                         )?;
@@ -812,7 +813,7 @@ impl App {
             }
         }
         let passed = self.gate_passes(&mut comparison, config)?;
-        let context = report::Context {
+        let context = Context {
             subject: run.key.to_string(),
             baseline_runs: baseline.sources.iter().map(|s| s.run.to_string()).collect(),
             current_run: run.id.to_string(),
@@ -834,7 +835,7 @@ impl App {
                 .collect(),
             job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
         };
-        self.publish(&comparison, &context, passed, options)?;
+        self.publish(&VerdictDocument::new(&comparison, context, passed), options)?;
         Ok(if passed {
             Outcome::Passed
         } else {
@@ -982,22 +983,9 @@ impl App {
 
     /// Writes every `--report FORMAT=FILE`; with the `github` format (on stdout or in a file)
     /// also the job summary and step outputs.
-    fn write_reports(
-        &self,
-        comparison: &compare::Comparison,
-        context: &report::Context,
-        passed: bool,
-        options: &CompareOptions,
-    ) -> Result<()> {
+    fn write_reports(&self, document: &VerdictDocument, options: &CompareOptions) -> Result<()> {
         for (format, path) in &options.reports {
-            let text = render(
-                *format,
-                comparison,
-                context,
-                passed,
-                options.all_metrics,
-                false,
-            );
+            let text = render(*format, document, options.all_metrics, false);
             std::fs::write(path, text).with_context(|| {
                 format!("cannot write the {format:?} report to {}", path.display())
             })?;
@@ -1009,7 +997,7 @@ impl App {
         if options.format == Format::Github
             || options.reports.iter().any(|(f, _)| *f == Format::Github)
         {
-            github_files(comparison, context, passed)?;
+            github_files(document)?;
         }
         Ok(())
     }
@@ -1029,17 +1017,18 @@ impl App {
     }
 
     /// With no baseline to compare with, the reports still appear (CI steps read them): every
-    /// benchmark is "new", and `note` says why. Text shows the run's summary table (and what
-    /// failed a limit); JSON the bootstrap document. `judged` is [`App::gate_without_baseline`]'s.
+    /// benchmark is "new", and `note` says why; `bootstrapped` when the run became the
+    /// baseline. Text shows the run's summary table when it passed (and what failed a limit
+    /// when not). `judged` is [`App::gate_without_baseline`]'s.
     fn publish_without_baseline(
         &self,
         run: &Run,
         note: &str,
+        bootstrapped: bool,
         options: &CompareOptions,
         (comparison, passed): &(compare::Comparison, bool),
     ) -> Result<()> {
-        let passed = *passed;
-        let context = report::Context {
+        let context = Context {
             subject: run.key.to_string(),
             current_run: run.id.to_string(),
             heading: Some(format!(
@@ -1049,42 +1038,24 @@ impl App {
             warnings: vec![note.to_owned()],
             current_commit: run.git.as_ref().and_then(|g| g.commit.clone()),
             job_url: run.ci.as_ref().and_then(|c| c.url.clone()),
-            ..report::Context::default()
+            ..Context::default()
         };
-        self.write_reports(comparison, &context, passed, options)?;
+        let document =
+            VerdictDocument::without_baseline(comparison, context, *passed, bootstrapped);
+        self.write_reports(&document, options)?;
         match options.format {
-            Format::Text if passed => emit(&report::run_summary(&run.benchmarks))?,
-            Format::Json if passed => emit(&report::bootstrap_json(
-                &run.key.to_string(),
-                &run.id.to_string(),
-            ))?,
-            other => emit(&render(
-                other,
-                comparison,
-                &context,
-                passed,
-                options.all_metrics,
-                self.color,
-            ))?,
+            Format::Text if *passed => emit(&report::run_summary(&run.benchmarks)),
+            other => emit(&render(other, &document, options.all_metrics, self.color)),
         }
-        Ok(())
     }
 
     /// Prints the report in `--format` and writes every `--report FORMAT=FILE`; the `github`
     /// format also fills `$GITHUB_STEP_SUMMARY` and `$GITHUB_OUTPUT`.
-    fn publish(
-        &self,
-        comparison: &compare::Comparison,
-        context: &report::Context,
-        passed: bool,
-        options: &CompareOptions,
-    ) -> Result<()> {
-        self.write_reports(comparison, context, passed, options)?;
+    fn publish(&self, document: &VerdictDocument, options: &CompareOptions) -> Result<()> {
+        self.write_reports(document, options)?;
         emit(&render(
             options.format,
-            comparison,
-            context,
-            passed,
+            document,
             options.all_metrics,
             self.color,
         ))
@@ -1104,6 +1075,7 @@ impl App {
             self.publish_without_baseline(
                 run,
                 "no baseline yet; none created: the run is beyond its policies' limits",
+                false,
                 &args.compare,
                 &judged,
             )?;
@@ -1122,6 +1094,7 @@ impl App {
             self.publish_without_baseline(
                 &run,
                 &format!("no baseline yet; none created: {refusal}"),
+                false,
                 &args.compare,
                 &judged,
             )?;
@@ -1136,6 +1109,7 @@ impl App {
             self.publish_without_baseline(
                 run,
                 "no baseline yet; none created because of --no-record",
+                false,
                 &args.compare,
                 &judged,
             )?;
@@ -1170,6 +1144,7 @@ impl App {
         self.publish_without_baseline(
             run,
             "no baseline yet: this run is now the baseline",
+            true,
             &args.compare,
             &judged,
         )?;
@@ -1358,16 +1333,19 @@ impl App {
         }
         let (mut comparison, passed) = (judged.comparison, judged.passed);
         load::note_scaling_regressions(&mut comparison);
-        let context = report::Context {
+        let context = Context {
             subject: format!("{} -> {}", args.base, args.head),
             baseline_runs: vec![base.id.to_string()],
             current_run: head.id.to_string(),
             current_commit: head.git.as_ref().and_then(|g| g.commit.clone()),
             baseline_commits: base.git.iter().filter_map(|g| g.commit.clone()).collect(),
             job_url: head.ci.as_ref().and_then(|c| c.url.clone()),
-            ..report::Context::default()
+            ..Context::default()
         };
-        self.publish(&comparison, &context, passed, &args.compare)?;
+        self.publish(
+            &VerdictDocument::new(&comparison, context, passed),
+            &args.compare,
+        )?;
         Ok(if passed {
             Outcome::Passed
         } else {
@@ -1376,32 +1354,16 @@ impl App {
     }
 }
 
-fn render(
-    format: Format,
-    comparison: &compare::Comparison,
-    context: &report::Context,
-    passed: bool,
-    all_metrics: bool,
-    color: bool,
-) -> String {
-    match format {
-        Format::Text => report::text(comparison, context, passed, all_metrics, color),
-        Format::Markdown => report::markdown(comparison, context, passed, all_metrics),
-        Format::Json => report::json(comparison, context, passed),
-        Format::Github => report::github_annotations(comparison, context, passed),
-        Format::Junit => report::junit(comparison, context, all_metrics),
-        Format::Csv => report::csv(comparison, all_metrics),
-        Format::Alert => report::alert(comparison, context),
-    }
+fn render(format: Format, document: &VerdictDocument, all_metrics: bool, color: bool) -> String {
+    format
+        .to_report()
+        .renderer(RenderOptions { all_metrics, color })
+        .render(document)
 }
 
 /// For the `github` format inside GitHub Actions: the Markdown report appended to the job
 /// summary, and the verdict to the step's outputs. Outside Actions (variables unset) nothing.
-fn github_files(
-    comparison: &compare::Comparison,
-    context: &report::Context,
-    passed: bool,
-) -> Result<()> {
+fn github_files(document: &VerdictDocument) -> Result<()> {
     let append = |variable: &str, text: &str| -> Result<()> {
         let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) else {
             return Ok(());
@@ -1416,12 +1378,12 @@ fn github_files(
     };
     append(
         "GITHUB_STEP_SUMMARY",
-        &format!("{}\n", report::markdown(comparison, context, passed, false)),
+        &format!("{}\n", render(Format::Markdown, document, false, false)),
     )?;
     let delimiter = format!("benchkeep_{:016x}", benchkeep_engine::entropy());
     append(
         "GITHUB_OUTPUT",
-        &report::github_outputs(comparison, passed, &delimiter),
+        &report::formats::github::outputs(document, &delimiter),
     )
 }
 

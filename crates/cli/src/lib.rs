@@ -21,8 +21,6 @@ pub mod args;
 mod commands;
 /// `benchkeep.toml` (the engine's configuration).
 pub use benchkeep_engine::config;
-pub mod dashboard;
-pub mod report;
 pub mod stores;
 
 /// The documented exit codes, an API for CI scripts.

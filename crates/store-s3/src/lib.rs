@@ -111,6 +111,23 @@ impl S3Options {
     }
 }
 
+/// Refuses an endpoint that is not an `http` or `https` URL with a host (`object_store` would
+/// panic on some), naming `what` and never its password.
+fn check_endpoint(endpoint: &str, what: &str) -> Result<(), StoreError> {
+    let shown = core_store::redact_userinfo(endpoint);
+    let parsed = url::Url::parse(endpoint)
+        .map_err(|e| invalid(format!("{what} {shown:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "{what} {shown:?} must be an http:// or https:// URL"
+        )));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(format!("{what} {shown:?} has no host")));
+    }
+    Ok(())
+}
+
 /// A store in an S3 bucket (or any `object_store` backend).
 #[derive(Clone)]
 pub struct S3Store {
@@ -139,7 +156,10 @@ impl S3Store {
     pub fn open(options: &S3Options) -> Result<Self, StoreError> {
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&options.bucket);
         if let Some(endpoint) = &options.endpoint {
+            check_endpoint(endpoint, "the endpoint")?;
             builder = builder.with_endpoint(endpoint);
+        } else if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+            check_endpoint(&endpoint, "AWS_ENDPOINT_URL")?;
         }
         if let Some(region) = &options.region {
             builder = builder.with_region(region);
@@ -669,6 +689,29 @@ mod tests {
                 .contains("colour")
         );
         assert!(S3Options::from_url("b?allow_http=maybe").is_err());
+    }
+
+    #[test]
+    fn malformed_endpoints_are_refused_without_a_panic_or_the_password() {
+        for (endpoint, says) in [
+            ("not a url", "is not a URL"),
+            ("", "is not a URL"),
+            ("ftp://host:21", "http:// or https://"),
+            ("http://", "is not a URL"),
+            ("http://user:hunter2@[::1", "is not a URL"),
+            ("file:///etc/passwd", "http:// or https://"),
+            ("%%%", "is not a URL"),
+        ] {
+            let options =
+                S3Options::from_url(&format!("bench/p?endpoint={endpoint}&allow_http=true"))
+                    .unwrap();
+            let err = S3Store::open(&options)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(says), "{endpoint:?}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

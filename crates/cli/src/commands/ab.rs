@@ -19,7 +19,7 @@ use super::{
 };
 use crate::args::{AbArgs, CompareOptions};
 use crate::config::CommandLine;
-use crate::report;
+use benchkeep_report::{Context, VerdictDocument};
 
 /// Rounds per paired benchmark unless configured: enough for the exact signed-rank test to
 /// resolve p-values far below 0.05, and the detection targets in docs/DETECTION.md.
@@ -94,12 +94,12 @@ impl App {
         let (pairs, heading) = self.planned_pairs(args, &request, worktree.as_ref())?;
         let comparison =
             self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
-        let context = report::Context {
+        let context = Context {
             subject: heading.clone(),
             heading: Some(heading),
-            ..report::Context::default()
+            ..Context::default()
         };
-        let outcome = self.publish_paired(comparison, &context, &config, &args.compare);
+        let outcome = self.publish_paired(comparison, context, &config, &args.compare);
         drop(worktree);
         outcome
     }
@@ -261,13 +261,12 @@ impl App {
     pub(super) fn publish_paired(
         &self,
         mut comparison: Comparison,
-        context: &report::Context,
+        context: Context,
         config: &CompareConfig,
         options: &CompareOptions,
     ) -> Result<Outcome> {
         let passed = self.gate_passes(&mut comparison, config)?;
-        let comparison = &comparison;
-        self.publish(comparison, context, passed, options)?;
+        self.publish(&VerdictDocument::new(&comparison, context, passed), options)?;
         Ok(if passed {
             Outcome::Passed
         } else {

@@ -18,7 +18,7 @@ use crate::args::{
     BaselineAcceptArgs, BaselineDeleteArgs, BaselineHistoryArgs, BaselineSetArgs, BaselineShowArgs,
     RecordArgs,
 };
-use crate::report;
+use benchkeep_report as report;
 
 impl App {
     pub(super) fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {

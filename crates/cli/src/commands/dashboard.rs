@@ -6,26 +6,17 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use benchkeep_core::baseline::Baseline;
-use benchkeep_core::compare::{self, MetricComparison};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::Run;
-use benchkeep_core::stats;
 use benchkeep_core::store::{RunQuery, StoreError};
-use benchkeep_core::trend::{self, TrendConfig};
 use jiff::Timestamp;
-use rayon::prelude::*;
 
 use super::{App, Outcome, emit};
 use crate::args::{CompareOptions, ReportArgs};
-use crate::dashboard::{self, KeyView, Point, Series, Site};
+use benchkeep_report::dashboard::{self, KeyView, Site, key_view};
 
 /// Runs charted per key unless `--max-runs` says otherwise.
 const DEFAULT_MAX_RUNS: usize = 1000;
-
-/// Change points are searched in the newest this many runs of a series: the permutation test
-/// costs grow with the square of the window, and a dashboard is about recent history.
-const TREND_WINDOW: usize = 200;
 
 impl App {
     pub(super) fn report(&self, args: &ReportArgs) -> Result<Outcome> {
@@ -177,152 +168,6 @@ fn parse_since(text: &str) -> Result<Timestamp> {
         .timestamp())
 }
 
-/// One key's series: every benchmark of its runs, charted on its primary metric.
-fn key_view(
-    key: &BaselineKey,
-    runs: &[Run],
-    baseline: Option<&Baseline>,
-    config: &compare::CompareConfig,
-    skipped: &mut Vec<String>,
-) -> KeyView {
-    // Benchmarks in the order of the newest run, then those only older runs have.
-    let mut names: Vec<(&str, &str)> = Vec::new();
-    for run in runs.iter().rev() {
-        for bench in &run.benchmarks {
-            if !names.iter().any(|(n, _)| *n == bench.name) {
-                match bench.metrics.first() {
-                    Some(metric) => names.push((&bench.name, &metric.name)),
-                    None => skipped.push(format!(
-                        "run {}: benchmark {:?} has no metrics",
-                        run.id, bench.name
-                    )),
-                }
-            }
-        }
-    }
-    let comparison = match (baseline, runs.last()) {
-        (Some(baseline), Some(run)) => Some(compare::compare_job_with_baseline(
-            baseline,
-            &run.benchmarks,
-            run.probe.as_ref(),
-            config,
-        )),
-        _ => None,
-    };
-    // The newest run's verdict per benchmark metric, by name.
-    let latest: BTreeMap<(&str, &str), &MetricComparison> = comparison
-        .iter()
-        .flat_map(|c| &c.entries)
-        .map(|e| ((e.benchmark.as_str(), e.metric.as_str()), e))
-        .collect();
-    let trend_config = TrendConfig {
-        permutations: 199,
-        ..TrendConfig::default()
-    };
-    // Each run's benchmarks, sorted into their series in one pass (not a search per run).
-    let position: std::collections::HashMap<&str, usize> = names
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| (*name, i))
-        .collect();
-    let mut members: Vec<Vec<(&Run, &benchkeep_core::model::Benchmark)>> =
-        vec![Vec::new(); names.len()];
-    for run in runs {
-        for bench in &run.benchmarks {
-            if let Some(&i) = position.get(bench.name.as_str()) {
-                members[i].push((run, bench));
-            }
-        }
-    }
-    // Change-point tests dominate the time: one series per task, on every core.
-    let built: Vec<(Series, Vec<String>)> = names
-        .par_iter()
-        .zip(members.par_iter())
-        .map(|(&(name, metric), members)| {
-            let baseline = baseline
-                .and_then(|b| b.benchmark(name))
-                .and_then(|b| b.metric(metric))
-                .map(|m| stats::median(&m.samples));
-            let latest = latest.get(&(name, metric)).map(|e| (*e).clone());
-            build_series(name, metric, members, baseline, latest, &trend_config)
-        })
-        .collect();
-    let mut series = Vec::with_capacity(built.len());
-    for (one, problems) in built {
-        skipped.extend(problems);
-        if !one.points.is_empty() {
-            series.push(one);
-        }
-    }
-    KeyView {
-        key: key.to_string(),
-        slug: key.storage_name(),
-        series,
-        runs: runs.len(),
-    }
-}
-
-/// One benchmark's series from the runs that have it (oldest first): a point per run with
-/// usable samples, and the change points of the newest [`TREND_WINDOW`] points. Also returns a
-/// line per run whose samples were unusable.
-fn build_series(
-    name: &str,
-    metric: &str,
-    members: &[(&Run, &benchkeep_core::model::Benchmark)],
-    baseline: Option<f64>,
-    latest: Option<MetricComparison>,
-    trend_config: &TrendConfig,
-) -> (Series, Vec<String>) {
-    let mut problems = Vec::new();
-    let mut points = Vec::with_capacity(members.len());
-    let mut unit_direction = None;
-    for (run, bench) in members {
-        let Some(m) = bench
-            .metric(metric)
-            .filter(|m| !m.samples.is_empty() && m.samples.iter().all(|v| v.is_finite()))
-        else {
-            problems.push(format!(
-                "run {}: benchmark {name:?} has no usable {metric} samples",
-                run.id
-            ));
-            continue;
-        };
-        unit_direction.get_or_insert((m.unit.clone(), m.direction));
-        let sorted = stats::sorted(&m.samples);
-        points.push(Point {
-            run: run.id.to_string(),
-            timestamp: run.timestamp,
-            commit: run.git.as_ref().and_then(|g| g.commit.clone()),
-            median: stats::median_of_sorted(&sorted),
-            low: stats::quantile_of_sorted(&sorted, 0.25),
-            high: stats::quantile_of_sorted(&sorted, 0.75),
-        });
-    }
-    let (unit, direction) = unit_direction.unwrap_or_else(|| {
-        (
-            benchkeep_core::model::Unit::nanoseconds(),
-            benchkeep_core::model::Direction::LowerIsBetter,
-        )
-    });
-    let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
-    let offset = medians.len().saturating_sub(TREND_WINDOW);
-    let mut trend = trend::analyze(&medians[offset..], direction, trend_config);
-    for cp in &mut trend.change_points {
-        cp.index += offset;
-    }
-    let series = Series {
-        benchmark: name.to_owned(),
-        metric: metric.to_owned(),
-        unit,
-        direction,
-        points,
-        baseline,
-        latest,
-        trend,
-    };
-    (series, problems)
-}
-
 /// Writes the pages under `out`, replacing the pages of an earlier report there.
 fn write_site(out: &Path, pages: &[dashboard::Page]) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -348,6 +193,11 @@ fn write_site(out: &Path, pages: &[dashboard::Page]) -> Result<()> {
 
 /// A preview server on 127.0.0.1: GET of files under `root`, nothing else, until interrupted.
 fn serve(root: &Path, port: u16) -> Result<()> {
+    // Requests are resolved against the real path, so that a symlink in the site cannot lead
+    // out of it.
+    let root = &root
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", root.display()))?;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let address = listener.local_addr()?;
@@ -378,7 +228,8 @@ fn serve(root: &Path, port: u16) -> Result<()> {
     Ok(())
 }
 
-/// The file a request line asks for, if it is a GET of a path inside `root`.
+/// The file a request line asks for, if it is a GET of a file whose real path (symlinks
+/// followed) is inside `root` (itself a real path).
 fn resolve(root: &Path, request: &str) -> Option<PathBuf> {
     let mut words = request.split_whitespace();
     if words.next()? != "GET" {
@@ -394,11 +245,13 @@ fn resolve(root: &Path, request: &str) -> Option<PathBuf> {
         return None; // `..`, absolute paths: never outside the site
     }
     let path = root.join(relative);
-    Some(if path.is_dir() {
+    let path = if path.is_dir() {
         path.join("index.html")
     } else {
         path
-    })
+    };
+    let real = path.canonicalize().ok()?;
+    (real.starts_with(root) && real.is_file()).then_some(real)
 }
 
 fn percent_decode(text: &str) -> Option<String> {
@@ -460,15 +313,33 @@ mod tests {
 
     #[test]
     fn the_preview_server_never_leaves_the_site() {
-        let root = Path::new("/site");
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path().canonicalize().unwrap();
+        let root = &dir.join("site");
+        std::fs::create_dir_all(root.join("k/a")).unwrap();
+        std::fs::create_dir_all(root.join("k/a@b/b")).unwrap();
+        std::fs::write(root.join("k/a/index.html"), "page").unwrap();
+        std::fs::write(root.join("k/a@b/b/1.html"), "chart").unwrap();
+        std::fs::write(dir.join("secret.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.txt"), root.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(&dir, root.join("up")).unwrap();
+        std::os::unix::fs::symlink(root.join("k/a/index.html"), root.join("inside.html")).unwrap();
         assert_eq!(
-            resolve(root, "GET /k/a/index.html HTTP/1.1"),
-            Some(PathBuf::from("/site/k/a/index.html"))
+            resolve(root, "GET /k/a/ HTTP/1.1"),
+            Some(root.join("k/a/index.html"))
         );
         assert_eq!(
             resolve(root, "GET /k/a%40b/b/1.html?x=1 HTTP/1.1"),
-            Some(PathBuf::from("/site/k/a@b/b/1.html"))
+            Some(root.join("k/a@b/b/1.html"))
         );
+        // Symlinks are followed only where they stay inside the site.
+        assert_eq!(resolve(root, "GET /link.txt HTTP/1.1"), None);
+        assert_eq!(resolve(root, "GET /up/secret.txt HTTP/1.1"), None);
+        assert_eq!(
+            resolve(root, "GET /inside.html HTTP/1.1"),
+            Some(root.join("k/a/index.html"))
+        );
+        assert_eq!(resolve(root, "GET /missing.html HTTP/1.1"), None);
         assert_eq!(resolve(root, "GET /../etc/passwd HTTP/1.1"), None);
         assert_eq!(resolve(root, "GET /k/%2e%2e/%2e%2e/x HTTP/1.1"), None);
         assert_eq!(resolve(root, "POST / HTTP/1.1"), None);

@@ -9,7 +9,7 @@ use benchkeep_import::{self as import, Format, ImportOptions};
 
 use super::{App, Outcome, emit};
 use crate::args::{ImportArgs, KeyArgs, RecordArgs};
-use crate::report;
+use benchkeep_report as report;
 
 impl App {
     pub(super) fn import(&self, args: &ImportArgs) -> Result<Outcome> {

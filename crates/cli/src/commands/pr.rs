@@ -18,7 +18,7 @@ use super::ab::PairedRequest;
 use super::git::{add_worktree, git, git_os, remove_worktree};
 use super::{App, Outcome};
 use crate::args::CheckArgs;
-use crate::report;
+use benchkeep_report::Context;
 
 /// Base worktrees kept unless `[pr] keep` says otherwise: the current base and a couple of
 /// recent ones, so switching between pull requests rebuilds nothing, yet disk use stays bounded.
@@ -111,16 +111,16 @@ impl App {
             short(&base.commit),
             base.described,
         );
-        let context = report::Context {
+        let context = Context {
             // The key, not the commits: the sticky comment's marker must survive new pushes.
             subject: key.to_string(),
             heading: Some(heading),
             current_commit: head,
             baseline_commits: vec![base.commit],
             job_url: environment::ci_info(&env).and_then(|c| c.url),
-            ..report::Context::default()
+            ..Context::default()
         };
-        self.publish_paired(comparison, &context, &config, &args.compare)
+        self.publish_paired(comparison, context, &config, &args.compare)
     }
 
     /// `[pr] worktree_dir` (relative to the configuration file), else `target/benchkeep-base`

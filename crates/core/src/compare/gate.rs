@@ -151,6 +151,21 @@ pub struct LimitCheck {
     pub exceeded: bool,
 }
 
+impl LimitCheck {
+    /// Where a current median stands against this limit, in `unit`: `above max 250 ms`,
+    /// `within min 1000 ops/s`.
+    #[must_use]
+    pub fn relation(&self, unit: &Unit) -> String {
+        let (relation, word) = match (self.kind, self.exceeded) {
+            (LimitKind::Max, true) => ("above", "max"),
+            (LimitKind::Max, false) => ("within", "max"),
+            (LimitKind::Min, true) => ("below", "min"),
+            (LimitKind::Min, false) => ("within", "min"),
+        };
+        format!("{relation} {word} {}", unit.format(self.bound))
+    }
+}
+
 /// Which side a limit bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -332,17 +347,7 @@ impl MetricComparison {
     /// `within min 1000 ops/s`.
     #[must_use]
     pub fn limit_relation(&self) -> Option<String> {
-        let limit = self.limit.as_ref()?;
-        let (relation, word) = match (limit.kind, limit.exceeded) {
-            (LimitKind::Max, true) => ("above", "max"),
-            (LimitKind::Max, false) => ("within", "max"),
-            (LimitKind::Min, true) => ("below", "min"),
-            (LimitKind::Min, false) => ("within", "min"),
-        };
-        Some(format!(
-            "{relation} {word} {}",
-            self.unit.format(limit.bound)
-        ))
+        Some(self.limit.as_ref()?.relation(&self.unit))
     }
 }
 

@@ -8,10 +8,15 @@
 
 use std::fmt::Write as _;
 
-use benchkeep_core::compare::{MetricComparison, Verdict};
+use benchkeep_core::compare::Verdict;
 use benchkeep_core::model::{Direction, Unit};
 use benchkeep_core::trend::{Drift, TrendReport};
 use jiff::Timestamp;
+
+use crate::document::Entry;
+
+mod analyse;
+pub use analyse::{TREND_WINDOW, key_view};
 
 /// One run's summary of one benchmark metric: a point of a chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +51,7 @@ pub struct Series {
     /// The baseline's median of this metric, when the key has a baseline with it.
     pub baseline: Option<f64>,
     /// The latest run compared with the baseline, when there is one.
-    pub latest: Option<MetricComparison>,
+    pub latest: Option<Entry>,
     /// Change points and drift over the points.
     pub trend: TrendReport,
 }
