@@ -828,6 +828,7 @@ pub struct CompareArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use benchkeep_engine::init::StoreKind;
     use clap::CommandFactory;
 
     #[test]
@@ -922,6 +923,70 @@ mod tests {
             assert!(
                 Cli::try_parse_from(line.split_whitespace()).is_err(),
                 "{line} was accepted"
+            );
+        }
+    }
+
+    /// The `benchkeep check` line of each generated job, as it runs on a pull request and on the
+    /// main branch, is a command line benchkeep accepts: `--pr` on one, `--promote-on` on the
+    /// other.
+    #[test]
+    fn generated_jobs_run_valid_check_command_lines() {
+        let accepts = |what: &str, line: &str| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let parsed = Cli::try_parse_from(&words);
+            assert!(parsed.is_ok(), "{what}: {line}: {}", parsed.unwrap_err());
+        };
+        for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
+            let github = benchkeep_engine::init::github_workflow(store, "trunk");
+            let start = github.find("benchkeep check").unwrap();
+            let end = ["\n        env:", "\n      - name"]
+                .iter()
+                .filter_map(|m| github[start..].find(m))
+                .min()
+                .unwrap();
+            let block = &github[start..start + end];
+            let choice =
+                "${{ github.event_name == 'pull_request' && '--pr' || '--promote-on trunk' }}";
+            assert!(block.contains(choice), "{block}");
+            for (event, mode) in [("pull request", "--pr"), ("push", "--promote-on trunk")] {
+                accepts(
+                    &format!("{store:?} github {event}"),
+                    &block.replace(choice, mode),
+                );
+            }
+            assert!(github.contains("branches: [trunk]"));
+            assert!(github.contains("path: target/benchkeep-base"));
+            assert_eq!(store == StoreKind::Git, github.contains("contents: write"));
+            assert_eq!(store == StoreKind::Fs, github.contains("path: .benchkeep"));
+            assert_eq!(
+                store == StoreKind::S3,
+                github.contains("AWS_SECRET_ACCESS_KEY")
+            );
+
+            let gitlab = benchkeep_engine::init::gitlab_job(store, "trunk");
+            assert!(
+                gitlab.contains(
+                    "MODE=$([ -n \"$CI_MERGE_REQUEST_IID\" ] && echo --pr || echo --promote-on trunk)"
+                ),
+                "{gitlab}"
+            );
+            let line = gitlab
+                .lines()
+                .find(|l| l.contains("- benchkeep check"))
+                .unwrap()
+                .trim_start_matches([' ', '-']);
+            for (event, mode) in [("merge request", "--pr"), ("push", "--promote-on trunk")] {
+                accepts(
+                    &format!("{store:?} gitlab {event}"),
+                    &line.replace("$MODE", mode),
+                );
+            }
+            assert!(gitlab.contains("junit: benchkeep.xml"));
+            assert!(gitlab.contains("paths: [target/benchkeep-base/]"));
+            assert_eq!(
+                store == StoreKind::Fs,
+                gitlab.contains("paths: [.benchkeep/]")
             );
         }
     }

@@ -19,9 +19,7 @@ use clap::Parser;
 
 pub mod args;
 mod commands;
-/// `benchkeep.toml` (the engine's configuration).
-pub use benchkeep_engine::config;
-pub mod stores;
+mod requests;
 
 /// The documented exit codes, an API for CI scripts.
 pub use benchkeep_engine::exit_codes;

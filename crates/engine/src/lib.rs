@@ -1,10 +1,49 @@
-//! benchkeep's application layer: what the `benchkeep` binary does between parsing its command
-//! line and printing, as a library. One configuration file format ([`config`]) and one way to
-//! turn it and the command line into comparison settings ([`settings`]); the gate's decision
-//! ([`gate`]), which refuses to pass on evidence it does not have; promotion and prune that lose
-//! nothing when jobs race ([`promote`]); the documented exit codes ([`exit_codes`]).
+//! benchkeep's application layer: everything the `benchkeep` binary does between parsing its
+//! command line and printing, as a library. A [`Session`] works in one directory with its
+//! configuration ([`config`], validated once) and store ([`stores`]); each command is a method
+//! taking a request and returning what a front end shows: [`Session::check`] (measure, load or
+//! import a run; bootstrap, compare with policies, adaptive looks and `--confirm`, the
+//! environment policy, the gate, record, promote), [`Session::compare_runs`], [`Session::ab`]
+//! and [`Session::check_pr`] (paired), [`Session::prune`], the baseline lifecycle
+//! ([`baseline`]), [`Session::trend`], [`Session::load`], [`Session::site`] (the dashboard's
+//! data). Verdicts come back as [`benchkeep_report::VerdictDocument`]s, which every report
+//! format renders. Errors are one typed [`Error`] with an exhaustive [`Error::exit_code`]; the
+//! documented exit codes are [`exit_codes`].
 //!
-//! The gate `benchkeep compare` runs on two run files, in a few lines:
+//! The gate `benchkeep check --run FILE` runs, in a few lines (the first check makes the run
+//! the baseline, the second is judged against it):
+//!
+//! ```
+//! use benchkeep_core::key::BaselineKey;
+//! use benchkeep_core::model::{Benchmark, Fingerprint, Run, RunId};
+//! use benchkeep_engine::check::{CheckRequest, RunSource};
+//! use benchkeep_engine::{Outcome, Session, SessionOptions, Silent};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let write_run = |index: i64, nanoseconds: f64| -> std::io::Result<std::path::PathBuf> {
+//!     let at = jiff::Timestamp::from_second(1_800_000_000 + index * 60).unwrap();
+//!     let key = BaselineKey::new("main", "ci").unwrap();
+//!     let mut run = Run::new(RunId::new(at, 7), at, key, Fingerprint::default());
+//!     let samples = (0..10).map(|i| nanoseconds * (1.0 + f64::from(i % 5) * 0.002));
+//!     run.benchmarks.push(Benchmark::wall_time("parse", samples.collect()));
+//!     let path = dir.path().join(format!("run-{index}.json"));
+//!     std::fs::write(&path, benchkeep_core::store::encode_run(&run))?;
+//!     Ok(path)
+//! };
+//! let session = Session::new(SessionOptions::in_dir(dir.path()), Box::new(Silent))?;
+//! let first = session.check(&CheckRequest::new(RunSource::File(write_run(1, 1.0e6)?)))?;
+//! assert_eq!(first.outcome, Outcome::Passed); // no baseline yet: this run becomes it
+//! let slower = session.check(&CheckRequest::new(RunSource::File(write_run(2, 1.3e6)?)))?;
+//! assert_eq!(slower.outcome, Outcome::Regressed);
+//! assert_eq!(slower.outcome.exit_code(), benchkeep_engine::exit_codes::REGRESSION);
+//! let verdict = slower.document.expect("a verdict");
+//! assert!(verdict.summary.starts_with("FAIL: 1 regressed"));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The gate `benchkeep compare` runs on two sets of benchmarks, with no store at all:
 //!
 //! ```
 //! use benchkeep_core::model::Benchmark;
@@ -18,13 +57,36 @@
 //! assert_eq!(judged.exit_code(), exit_codes::REGRESSION);
 //! ```
 
-pub mod config;
-pub mod gate;
-mod policy;
-pub mod promote;
-pub mod settings;
+#![deny(missing_docs)]
 
+pub mod ab;
+pub mod baseline;
+pub mod check;
+mod compare_runs;
+pub mod config;
+pub mod dashboard;
+mod error;
+pub mod gate;
+mod git;
+pub mod import;
+pub mod init;
+pub mod load;
+mod looks;
+pub mod measure;
+mod policy;
+mod pr;
+pub mod promote;
+pub mod prune;
+pub mod session;
+pub mod settings;
+pub mod stores;
+mod suite;
+pub mod trend;
+
+pub use error::Error;
+pub(crate) use error::{Context, bail};
 pub use policy::{limits_not_applied, resolve as resolve_policies};
+pub use session::{Events, KeyOverrides, Session, SessionOptions, Silent};
 
 /// A number that differs between processes and between calls: the random part of run ids, and
 /// jitter for racing writers.
@@ -82,39 +144,36 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Why the engine could not do what it was asked; each has its documented exit code.
-#[derive(Debug, thiserror::Error)]
+/// How a gating command ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Error {
-    /// A configuration or flag is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The gate was asked to judge what nothing measured (a gate metric no benchmark has, a
-    /// limit in a unit nothing measured): passing would be earned by nothing.
-    #[error("{0}")]
-    Unjudged(String),
-    /// The store failed.
-    #[error("{context}: {source}")]
-    Store {
-        /// What was being done.
-        context: String,
-        /// The store's error.
-        source: benchkeep_core::StoreError,
-    },
-    /// Runs could not be pooled into a baseline.
-    #[error(transparent)]
-    Pool(#[from] benchkeep_core::baseline::PoolError),
+pub enum Outcome {
+    /// Nothing failed the gate.
+    Passed,
+    /// The gate failed: a regression, a missing benchmark, a limit exceeded.
+    Regressed,
+    /// `require_baseline` and there is no baseline.
+    NoBaseline,
 }
 
-impl Error {
-    /// The process exit code for this error. Exhaustive on purpose: a new error must be given
-    /// a documented code.
+impl Outcome {
+    /// [`Outcome::Passed`] or [`Outcome::Regressed`].
     #[must_use]
-    pub fn exit_code(&self) -> u8 {
+    pub fn of(passed: bool) -> Self {
+        if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Regressed
+        }
+    }
+
+    /// The documented exit code of this outcome.
+    #[must_use]
+    pub fn exit_code(self) -> u8 {
         match self {
-            Error::Config(_) | Error::Unjudged(_) | Error::Store { .. } | Error::Pool(_) => {
-                exit_codes::ERROR
-            }
+            Outcome::Passed => exit_codes::PASS,
+            Outcome::Regressed => exit_codes::REGRESSION,
+            Outcome::NoBaseline => exit_codes::NO_BASELINE,
         }
     }
 }

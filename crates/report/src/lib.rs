@@ -24,10 +24,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod baselines;
 mod cells;
 pub mod dashboard;
 mod document;
 pub mod formats;
+pub mod trend;
 
 pub use document::{Context, Counts, Entry, Outcome, VERDICT_SCHEMA, VerdictDocument};
 pub use formats::markdown::{MARKDOWN_LIMIT, markdown_marker, markdown_text};

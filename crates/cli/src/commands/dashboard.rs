@@ -1,171 +1,64 @@
 //! `benchkeep report --out DIR`: the static dashboard of a store (rendering in `dashboard`).
 
-use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, anyhow, bail};
-use benchkeep_core::key::BaselineKey;
-use benchkeep_core::model::Run;
-use benchkeep_core::store::{RunQuery, StoreError};
-use jiff::Timestamp;
+use anyhow::{Context as _, Result};
+use benchkeep_engine::Session;
+use benchkeep_report::dashboard;
 
-use super::{App, Outcome, emit};
-use crate::args::{CompareOptions, ReportArgs};
-use benchkeep_report::dashboard::{self, KeyView, Site, key_view};
+use super::emit;
+use crate::Outcome;
+use crate::args::ReportArgs;
 
-/// Runs charted per key unless `--max-runs` says otherwise.
-const DEFAULT_MAX_RUNS: usize = 1000;
-
-impl App {
-    pub(super) fn report(&self, args: &ReportArgs) -> Result<Outcome> {
-        let started = Instant::now();
-        let key = args.key.as_deref().map(parse_key).transpose()?;
-        let since = args.since.as_deref().map(parse_since).transpose()?;
-        let max_runs = args.max_runs.unwrap_or(DEFAULT_MAX_RUNS);
-        if max_runs == 0 {
-            bail!("--max-runs must be at least 1");
-        }
-        let site = self.collect_site(key, since, max_runs, started)?;
-        let skipped = site.skipped.clone();
-        self.detail(&format!(
-            "analysed {} key(s) in {:.2} s",
-            site.keys.len(),
-            started.elapsed().as_secs_f64()
-        ));
-        let pages = dashboard::render(&site);
-        self.detail(&format!(
-            "rendered {} page(s) in {:.2} s",
-            pages.len(),
-            started.elapsed().as_secs_f64()
-        ));
-        write_site(&args.out, &pages)?;
-        for line in &skipped {
-            eprintln!("skipped: {line}");
-        }
-        let benchmarks: usize = site.keys.iter().map(|k| k.series.len()).sum();
-        let runs: usize = site.keys.iter().map(|k| k.runs).sum();
-        emit(&format!(
-            "wrote {} page(s) for {} key(s), {benchmarks} benchmark(s), {runs} run(s) to {} in {:.1} s{}\n",
-            pages.len(),
-            site.keys.len(),
-            args.out.display(),
-            started.elapsed().as_secs_f64(),
-            if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} item(s) skipped (named above and on the page)",
-                    skipped.len()
-                )
-            }
-        ))?;
-        if let Some(port) = args.serve {
-            serve(&args.out, port)?;
-        }
-        Ok(if skipped.is_empty() {
-            Outcome::Passed
+/// `benchkeep report`: the site of the store's runs written to `--out` (and served with
+/// `--serve`); what could not be read is named, and makes the outcome partial.
+pub(super) fn report(session: &Session, args: &ReportArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let site = session.site(&args.request())?;
+    let skipped = site.skipped.clone();
+    let events = session.events();
+    events.detail(&format!(
+        "analysed {} key(s) in {:.2} s",
+        site.keys.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    let pages = dashboard::render(&site);
+    events.detail(&format!(
+        "rendered {} page(s) in {:.2} s",
+        pages.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    write_site(&args.out, &pages)?;
+    for line in &skipped {
+        eprintln!("skipped: {line}");
+    }
+    let benchmarks: usize = site.keys.iter().map(|k| k.series.len()).sum();
+    let runs: usize = site.keys.iter().map(|k| k.runs).sum();
+    emit(&format!(
+        "wrote {} page(s) for {} key(s), {benchmarks} benchmark(s), {runs} run(s) to {} in {:.1} s{}\n",
+        pages.len(),
+        site.keys.len(),
+        args.out.display(),
+        started.elapsed().as_secs_f64(),
+        if skipped.is_empty() {
+            String::new()
         } else {
-            Outcome::Partial
-        })
-    }
-
-    /// Reads the store and analyses every key: the data of the site.
-    fn collect_site(
-        &self,
-        key: Option<BaselineKey>,
-        since: Option<Timestamp>,
-        max_runs: usize,
-        started: Instant,
-    ) -> Result<Site> {
-        let store = self.store()?;
-        let scan = self
-            .block_on(store.scan_runs(&RunQuery {
-                key,
-                since,
-                ..RunQuery::default()
-            }))
-            .with_context(|| format!("cannot list the runs in {}", store.location()))?;
-        self.detail(&format!(
-            "read {} run(s) in {:.2} s",
-            scan.runs.len(),
-            started.elapsed().as_secs_f64()
-        ));
-        let mut skipped: Vec<String> = scan.unreadable.iter().map(ToString::to_string).collect();
-        // Newest first from the store; each key keeps its newest `max_runs`, charted oldest first.
-        let mut by_key: BTreeMap<BaselineKey, Vec<Run>> = BTreeMap::new();
-        for run in scan.runs {
-            let runs = by_key.entry(run.key.clone()).or_default();
-            if runs.len() < max_runs {
-                runs.push(run);
-            }
-        }
-        let config = self.compare_config(&CompareOptions::default())?;
-        let mut keys = Vec::new();
-        for (key, mut runs) in by_key {
-            runs.reverse();
-            let baseline = match self.block_on(store.get_baseline(&key)) {
-                Ok(found) => Some(found.value),
-                Err(StoreError::NotFound { .. }) => None,
-                Err(e) => {
-                    skipped.push(format!("baseline of {key}: {e}"));
-                    None
-                }
-            };
-            let mut config = config.clone();
-            let latest = runs.last().map_or(&[][..], |r| &r.benchmarks[..]);
-            config.policies = self.policies_for(
-                baseline.as_ref().map_or(&[][..], |b| &b.benchmarks[..]),
-                latest,
-            )?;
-            keys.push(key_view(
-                &key,
-                &runs,
-                baseline.as_ref(),
-                &config,
-                &mut skipped,
-            ));
-        }
-        // The keys with the newest runs first.
-        keys.sort_by_key(|v: &KeyView| {
-            std::cmp::Reverse(
-                v.series
-                    .iter()
-                    .filter_map(|s| s.points.last().map(|p| p.timestamp))
-                    .max(),
+            format!(
+                "; {} item(s) skipped (named above and on the page)",
+                skipped.len()
             )
-        });
-        Ok(Site {
-            source: store.location(),
-            generated: Timestamp::now(),
-            keys,
-            skipped,
-        })
+        }
+    ))?;
+    if let Some(port) = args.serve {
+        serve(&args.out, port)?;
     }
-}
-
-/// `branch@platform` (the platform is after the last `@`).
-fn parse_key(text: &str) -> Result<BaselineKey> {
-    let (branch, platform) = text
-        .rsplit_once('@')
-        .ok_or_else(|| anyhow!("--key {text:?} is not BRANCH@PLATFORM (e.g. main@linux-x86_64)"))?;
-    BaselineKey::new(branch, platform).map_err(|e| anyhow!("--key {text:?}: {e}"))
-}
-
-/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
-fn parse_since(text: &str) -> Result<Timestamp> {
-    if let Ok(at) = text.parse::<Timestamp>() {
-        return Ok(at);
-    }
-    let date: jiff::civil::Date = text
-        .parse()
-        .map_err(|_| anyhow!("--since {text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
-    Ok(date
-        .to_datetime(jiff::civil::Time::midnight())
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .map_err(|e| anyhow!("--since {text:?}: {e}"))?
-        .timestamp())
+    Ok(if skipped.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Partial
+    })
 }
 
 /// Writes the pages under `out`, replacing the pages of an earlier report there.
@@ -286,32 +179,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_and_dates_parse_or_say_what_they_need() {
-        let key = parse_key("feature@x@linux-x86_64").unwrap();
-        assert_eq!(
-            (key.branch.as_str(), key.platform.as_str()),
-            ("feature@x", "linux-x86_64")
-        );
-        assert!(
-            parse_key("main")
-                .unwrap_err()
-                .to_string()
-                .contains("BRANCH@PLATFORM")
-        );
-        assert_eq!(
-            parse_since("2026-11-01").unwrap(),
-            "2026-11-01T00:00:00Z".parse::<Timestamp>().unwrap()
-        );
-        assert!(parse_since("2026-11-01T12:00:00Z").is_ok());
-        assert!(
-            parse_since("last tuesday")
-                .unwrap_err()
-                .to_string()
-                .contains("YYYY-MM-DD")
-        );
-    }
-
-    #[test]
     fn the_preview_server_never_leaves_the_site() {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path().canonicalize().unwrap();
@@ -343,13 +210,5 @@ mod tests {
         assert_eq!(resolve(root, "GET /../etc/passwd HTTP/1.1"), None);
         assert_eq!(resolve(root, "GET /k/%2e%2e/%2e%2e/x HTTP/1.1"), None);
         assert_eq!(resolve(root, "POST / HTTP/1.1"), None);
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        use benchkeep_core::stats::quantile_of_sorted as quantile;
-        assert!((quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25) - 2.0).abs() < 1e-12);
-        assert!((quantile(&[1.0, 2.0], 0.75) - 1.75).abs() < 1e-12);
-        assert!((quantile(&[7.0], 0.25) - 7.0).abs() < 1e-12);
     }
 }

@@ -2,37 +2,47 @@
 
 use std::fmt::Write as _;
 
-use anyhow::{Result, bail};
+use crate::{Error, bail};
 use benchkeep_runner::suite::{self, SuiteOptions, WorkloadResult};
 
-use super::{App, Outcome, emit};
-use crate::args::SuiteArgs;
+use benchkeep_core::model::Run;
 
-impl App {
-    pub(super) fn suite(&self, args: &SuiteArgs) -> Result<Outcome> {
+use crate::measure::RecordOptions;
+use crate::session::{KeyOverrides, Session};
+
+impl Session {
+    /// `benchkeep suite`: the standard workloads (all, or those named), each planned by the
+    /// optimizer and measured, recorded as an ordinary run. Returns the run and the table.
+    ///
+    /// # Errors
+    ///
+    /// An unknown workload, a failing one, the store failing.
+    pub fn suite(
+        &self,
+        names: &[String],
+        quick: bool,
+        key: &KeyOverrides,
+        record: &RecordOptions,
+    ) -> Result<(Run, String), Error> {
         let mut workloads = suite::workloads();
-        if !args.workloads.is_empty() {
+        if !names.is_empty() {
             let known: Vec<&str> = workloads.iter().map(|w| w.name).collect();
-            if let Some(unknown) = args
-                .workloads
-                .iter()
-                .find(|name| !known.contains(&name.as_str()))
-            {
+            if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
                 bail!(
                     "no workload named {unknown:?} (the suite has {})",
                     known.join(", ")
                 );
             }
-            workloads.retain(|w| args.workloads.iter().any(|name| name == w.name));
+            workloads.retain(|w| names.iter().any(|name| name == w.name));
         }
         // Open the store before measuring: a bad --store should fail in a second, not later.
-        let store = if args.record.no_record {
+        let store = if record.no_record {
             None
         } else {
             Some(self.store()?)
         };
-        let mut run = self.new_run(&args.key, &args.record)?;
-        let options = if args.quick {
+        let mut run = self.new_run(key, record)?;
+        let options = if quick {
             SuiteOptions::quick()
         } else {
             SuiteOptions::full()
@@ -40,7 +50,7 @@ impl App {
         let mut results = Vec::new();
         for workload in &workloads {
             let result = suite::measure(workload, &options, &mut |line| self.notice(line))
-                .map_err(|e| anyhow::anyhow!("workload {}: {e}", workload.name))?;
+                .map_err(|e| Error::Invalid(format!("workload {}: {e}", workload.name)))?;
             run.labels.insert(
                 format!("{}.predicted_speedup", workload.name),
                 format!("{:.3}", result.plan.predicted_speedup),
@@ -48,12 +58,11 @@ impl App {
             run.benchmarks.push(result.to_benchmark());
             results.push(result);
         }
-        emit(&table(&results))?;
-        self.write_out_file(&run, &args.record)?;
+        self.write_out_file(&run, record)?;
         if let Some(store) = store {
-            self.record(store.as_ref(), &run, &args.record)?;
+            self.record(store.as_ref(), &run, record)?;
         }
-        Ok(Outcome::Passed)
+        Ok((run, table(&results)))
     }
 }
 

@@ -6,11 +6,16 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context as _, Result, bail};
+use crate::Error;
 
 /// Adds a detached worktree of `repo` at `path` holding `rev`; without `checkout`, only git's
 /// link and bookkeeping (the files are someone else's to bring).
-pub(super) fn add_worktree(repo: &Path, path: &Path, rev: &str, checkout: bool) -> Result<()> {
+pub(crate) fn add_worktree(
+    repo: &Path,
+    path: &Path,
+    rev: &str,
+    checkout: bool,
+) -> Result<(), Error> {
     let mut args = vec![
         OsStr::new("worktree"),
         OsStr::new("add"),
@@ -25,7 +30,7 @@ pub(super) fn add_worktree(repo: &Path, path: &Path, rev: &str, checkout: bool) 
 }
 
 /// Removes a worktree and git's bookkeeping of it; a directory git does not know is deleted.
-pub(super) fn remove_worktree(repo: &Path, path: &Path) -> bool {
+pub(crate) fn remove_worktree(repo: &Path, path: &Path) -> bool {
     let removed = git_os(
         repo,
         &[
@@ -39,20 +44,20 @@ pub(super) fn remove_worktree(repo: &Path, path: &Path) -> bool {
 }
 
 /// [`git_os`] with arguments that are all text.
-pub(super) fn git(dir: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Result<String, Error> {
     let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
     git_os(dir, &args)
 }
 
 /// Runs git in `dir`; its trimmed stdout, or an error with git's own first `fatal:` line.
-pub(super) fn git_os(dir: &Path, args: &[&OsStr]) -> Result<String> {
+pub(crate) fn git_os(dir: &Path, args: &[&OsStr]) -> Result<String, Error> {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .context("cannot run git")?;
+        .map_err(|e| Error::Git(format!("cannot run git: {e}")))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first = stderr
@@ -60,7 +65,10 @@ pub(super) fn git_os(dir: &Path, args: &[&OsStr]) -> Result<String> {
             .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
             .or_else(|| stderr.lines().next())
             .unwrap_or("failed");
-        bail!("git {}: {first}", args[0].to_string_lossy());
+        return Err(Error::Git(format!(
+            "git {}: {first}",
+            args[0].to_string_lossy()
+        )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }

@@ -2,9 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
 use benchkeep_core::store::{Store, StoreError};
 use benchkeep_store_fs::FsStore;
+
+use crate::Error;
+
+fn opened(source: StoreError) -> Error {
+    Error::store("cannot open the store", source)
+}
 
 /// Where a store URL came from, which decides how relative paths resolve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +34,16 @@ pub fn open(
     url: Option<(&str, UrlOrigin<'_>)>,
     cwd: &Path,
     repo_root: Option<&Path>,
-) -> Result<Box<dyn Store>> {
+) -> Result<Box<dyn Store>, Error> {
     let Some((url, origin)) = url else {
         let dir = default_store_dir(cwd, repo_root);
-        return Ok(Box::new(FsStore::open_or_create(&dir)?));
+        return Ok(Box::new(FsStore::open_or_create(&dir).map_err(opened)?));
     };
     if let Some(path) = url.strip_prefix("file://") {
         if path.is_empty() {
-            bail!("store URL {url:?} names no directory: use file://PATH");
+            return Err(Error::Invalid(format!(
+                "store URL {url:?} names no directory: use file://PATH"
+            )));
         }
         let base = match origin {
             UrlOrigin::CommandLine => cwd,
@@ -45,11 +52,11 @@ pub fn open(
         let dir = base.join(path);
         return match FsStore::open(&dir) {
             Ok(store) => Ok(Box::new(store)),
-            Err(StoreError::NotFound { .. }) => Err(anyhow!(
+            Err(StoreError::NotFound { .. }) => Err(Error::Invalid(format!(
                 "store directory {} does not exist (from {url:?}): create it, or omit --store to use .benchkeep/",
                 dir.display()
-            )),
-            Err(e) => Err(e.into()),
+            ))),
+            Err(e) => Err(opened(e)),
         };
     }
     if let Some(spec) = url.strip_prefix("git:") {
@@ -57,15 +64,15 @@ pub fn open(
             UrlOrigin::CommandLine => cwd,
             UrlOrigin::ConfigFile(dir) => dir,
         };
-        return Ok(benchkeep_store_git::open(spec, base)?);
+        return benchkeep_store_git::open(spec, base).map_err(opened);
     }
     if let Some(spec) = url.strip_prefix("s3://") {
-        return Ok(benchkeep_store_s3::open(spec)?);
+        return benchkeep_store_s3::open(spec).map_err(opened);
     }
-    bail!(
+    Err(Error::Invalid(format!(
         "unsupported store URL {:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX",
         benchkeep_core::store::redact_userinfo(url)
-    )
+    )))
 }
 
 #[cfg(test)]

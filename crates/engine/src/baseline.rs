@@ -1,10 +1,9 @@
 //! `benchkeep baseline`: the lifecycle of a key's baseline: set (or replace), accept an
 //! intentional slowdown, show, list, history, delete.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use crate::{Context as _, Error, bail};
 use benchkeep_core::baseline::{Baseline, ChangeAction};
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::Run;
@@ -13,15 +12,58 @@ use benchkeep_core::store::{
 };
 use jiff::Timestamp;
 
-use super::{App, Outcome, emit};
-use crate::args::{
-    BaselineAcceptArgs, BaselineDeleteArgs, BaselineHistoryArgs, BaselineSetArgs, BaselineShowArgs,
-    RecordArgs,
-};
-use benchkeep_report as report;
+use crate::measure::RecordOptions;
+use crate::session::{KeyOverrides, Session};
 
-impl App {
-    pub(super) fn baseline_set(&self, args: &BaselineSetArgs) -> Result<Outcome> {
+/// `baseline set`: the runs a key's baseline is built from.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SetRequest {
+    /// Run ids or run files (files are recorded first); none: the key's newest runs.
+    pub from: Vec<String>,
+    /// How many of the key's newest runs that may become a baseline (default 1).
+    pub last: Option<usize>,
+    /// Replace a baseline that cannot be read.
+    pub force: bool,
+    /// The key's parts to set.
+    pub key: KeyOverrides,
+}
+
+/// `baseline accept`: an intentional slowdown, with the reason.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AcceptRequest {
+    /// Why the slowdown is accepted (required).
+    pub reason: String,
+    /// The run to accept (an id or a file); the key's newest run when `None`.
+    pub from: Option<String>,
+    /// Replace a baseline that cannot be read.
+    pub force: bool,
+    /// The key's parts to set.
+    pub key: KeyOverrides,
+}
+
+/// A baseline written: its key, the runs it was built from, its new version.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Written {
+    /// The key.
+    pub key: BaselineKey,
+    /// The runs added, oldest first.
+    pub runs: Vec<Run>,
+    /// The store's version of the new baseline.
+    pub version: Version,
+}
+
+impl Session {
+    /// `baseline set`: the key's baseline built from chosen runs (or its newest ones that may
+    /// become a baseline: passed, clean, not for a pull request).
+    ///
+    /// # Errors
+    ///
+    /// No usable runs, runs of different keys, an unreadable baseline without `force`, the
+    /// store failing.
+    pub fn baseline_set(&self, args: &SetRequest) -> Result<Written, Error> {
         let store = self.store()?;
         let explicit_key = args.key.branch.is_some() || args.key.platform.is_some();
         let mut runs = Vec::new();
@@ -80,9 +122,9 @@ impl App {
         } else {
             for source in &args.from {
                 let run = self.load_run(store.as_ref(), source)?;
-                if Path::new(source).is_file() {
+                if self.path(Path::new(source)).is_file() {
                     // A run from a file becomes part of the store, so the baseline's sources exist.
-                    self.record(store.as_ref(), &run, &RecordArgs::default())?;
+                    self.record(store.as_ref(), &run, &RecordOptions::default())?;
                 }
                 runs.push(run);
             }
@@ -110,80 +152,31 @@ impl App {
             None,
             args.force,
         )?;
-        let ids: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
-        emit(&format!(
-            "baseline {key} set from {} run(s): {} (version {version})\n",
-            runs.len(),
-            ids.join(", ")
-        ))?;
-        Ok(Outcome::Passed)
+        Ok(Written { key, runs, version })
     }
 
-    pub(super) fn baseline_show(&self, args: &BaselineShowArgs) -> Result<Outcome> {
+    /// The baseline of this checkout's key (or the overrides'), and its version.
+    ///
+    /// # Errors
+    ///
+    /// No baseline (naming the store), an unreadable one, the store failing.
+    pub fn baseline(&self, key: &KeyOverrides) -> Result<Versioned<Baseline>, Error> {
         let store = self.store()?;
-        let key = self.current_key(&args.key)?;
-        let baseline = self.load_baseline(store.as_ref(), &key)?;
-        if args.json {
-            let mut text = serde_json::to_string_pretty(&baseline.value)?;
-            text.push('\n');
-            emit(&text)?;
-            return Ok(Outcome::Passed);
-        }
-        let b = &baseline.value;
-        let mut text = format!(
-            "baseline {}\nupdated {}  version {}\nmachine {} {} {}\nfrom {} run(s):\n",
-            b.key,
-            b.updated,
-            baseline.version,
-            b.fingerprint.os,
-            b.fingerprint.arch,
-            b.fingerprint.cpu_model.as_deref().unwrap_or(""),
-            b.sources.len()
-        );
-        for source in &b.sources {
-            let _ = writeln!(
-                text,
-                "  {}  {}",
-                source.run,
-                source.commit.as_deref().unwrap_or("(no commit)")
-            );
-        }
-        if let Some(accepted) = &b.accepted {
-            let _ = writeln!(
-                text,
-                "accepted {}: {}",
-                accepted.at,
-                accepted.reason.as_deref().unwrap_or("no reason given")
-            );
-        }
-        text.push('\n');
-        text.push_str(&report::run_summary(&b.benchmarks));
-        emit(&text)?;
-        Ok(Outcome::Passed)
+        let key = self.current_key(key)?;
+        self.load_baseline(store.as_ref(), &key)
     }
 
-    pub(super) fn baseline_list(&self) -> Result<Outcome> {
+    /// Every baseline in the store, and the store's location.
+    ///
+    /// # Errors
+    ///
+    /// The store failing.
+    pub fn baselines(&self) -> Result<(Vec<Versioned<Baseline>>, String), Error> {
         let store = self.store()?;
         let baselines = self
             .block_on(store.list_baselines())
             .context("cannot list baselines")?;
-        if baselines.is_empty() {
-            emit(&format!("no baselines in {}\n", store.location()))?;
-            return Ok(Outcome::Passed);
-        }
-        let mut text = String::new();
-        for b in &baselines {
-            let _ = writeln!(
-                text,
-                "{}  updated {}  {} run(s)  {} benchmark(s)",
-                b.value.key,
-                b.value.updated,
-                b.value.sources.len(),
-                b.value.benchmarks.len()
-            );
-        }
-        emit(&text)?;
-        Ok(Outcome::Passed)
+        Ok((baselines, store.location()))
     }
 
     /// Writes `baseline`, a new version of its key made by `action` from `added`, keeping the
@@ -198,14 +191,17 @@ impl App {
         action: ChangeAction,
         reason: Option<String>,
         force: bool,
-    ) -> Result<Version> {
+    ) -> Result<Version, Error> {
         let key = &baseline.key;
         match self.block_on(store.get_baseline(key)) {
             Err(e @ StoreError::Corrupt { .. }) => {
                 if !force {
-                    return Err(anyhow!(e).context(format!(
-                        "the baseline of {key} cannot be read; `benchkeep baseline set --force` replaces it"
-                    )));
+                    return Err(Error::store(
+                        format!(
+                            "the baseline of {key} cannot be read; `benchkeep baseline set --force` replaces it"
+                        ),
+                        e,
+                    ));
                 }
                 self.notice(&format!(
                     "replacing the baseline of {key}, which cannot be read ({e})"
@@ -213,8 +209,10 @@ impl App {
                 match self.block_on(store.delete_baseline(key)) {
                     Ok(()) | Err(StoreError::NotFound { .. }) => {}
                     Err(e) => {
-                        return Err(anyhow!(e)
-                            .context(format!("cannot delete the unreadable baseline of {key}")));
+                        return Err(Error::store(
+                            format!("cannot delete the unreadable baseline of {key}"),
+                            e,
+                        ));
                     }
                 }
                 let mut next = baseline.clone();
@@ -242,16 +240,21 @@ impl App {
 
     /// `baseline accept`: an intentional slowdown becomes the baseline, with the reason and the
     /// commit, shown in reports and `baseline history`.
-    pub(super) fn baseline_accept(&self, args: &BaselineAcceptArgs) -> Result<Outcome> {
+    ///
+    /// # Errors
+    ///
+    /// An empty reason, no run to accept, an unreadable baseline without `force`, the store
+    /// failing.
+    pub fn baseline_accept(&self, args: &AcceptRequest) -> Result<Written, Error> {
         if args.reason.trim().is_empty() {
             bail!("--reason must say why the slowdown is accepted");
         }
         let store = self.store()?;
         let run = if let Some(source) = &args.from {
             let run = self.load_run(store.as_ref(), source)?;
-            if Path::new(source).is_file() {
+            if self.path(Path::new(source)).is_file() {
                 // A run from a file becomes part of the store, so the baseline's source exists.
-                self.record(store.as_ref(), &run, &RecordArgs::default())?;
+                self.record(store.as_ref(), &run, &RecordOptions::default())?;
             }
             run
         } else {
@@ -261,10 +264,10 @@ impl App {
                 .into_iter()
                 .next()
                 .ok_or_else(|| {
-                    anyhow!(
+                    Error::Invalid(format!(
                         "no runs of {key} in {}: pass --from RUN_ID|FILE",
                         store.location()
-                    )
+                    ))
                 })?
         };
         let key = if args.key.branch.is_some() || args.key.platform.is_some() {
@@ -282,72 +285,29 @@ impl App {
             Some(args.reason.trim().to_owned()),
             args.force,
         )?;
-        let commit = run
-            .git
-            .as_ref()
-            .and_then(|g| g.commit.as_deref())
-            .map_or_else(String::new, |c| format!(" (commit {})", short(c)));
-        emit(&format!(
-            "baseline {key} now accepts run {}{commit}: {} (version {version})\n",
-            run.id,
-            args.reason.trim()
-        ))?;
-        Ok(Outcome::Passed)
-    }
-
-    /// `baseline history`: how the key's baseline came to be, newest first.
-    pub(super) fn baseline_history(&self, args: &BaselineHistoryArgs) -> Result<Outcome> {
-        let store = self.store()?;
-        let key = self.current_key(&args.key)?;
-        let baseline = self.load_baseline(store.as_ref(), &key)?.value;
-        if args.json {
-            let mut text = serde_json::to_string_pretty(&baseline.changes)?;
-            text.push('\n');
-            return emit(&text).map(|()| Outcome::Passed);
-        }
-        if baseline.changes.is_empty() {
-            emit(&format!(
-                "baseline {key}: no recorded changes (written before benchkeep kept them); updated {}, {} run(s)\n",
-                baseline.updated,
-                baseline.sources.len()
-            ))?;
-            return Ok(Outcome::Passed);
-        }
-        let mut text = format!("baseline {key}, newest first:\n");
-        for change in baseline.changes.iter().rev() {
-            let runs: Vec<String> = change.runs.iter().map(ToString::to_string).collect();
-            let _ = write!(
-                text,
-                "{}  {:<9} {} run(s)  added {}",
-                change.at,
-                change.action.to_string(),
-                change.sources,
-                if runs.is_empty() {
-                    "-".into()
-                } else {
-                    runs.join(", ")
-                }
-            );
-            if let Some(commit) = &change.commit {
-                let _ = write!(text, "  commit {}", short(commit));
-            }
-            if let Some(reason) = &change.reason {
-                let _ = write!(text, "  reason: {reason}");
-            }
-            text.push('\n');
-        }
-        emit(&text)?;
-        Ok(Outcome::Passed)
+        Ok(Written {
+            key,
+            runs: vec![run],
+            version,
+        })
     }
 
     /// `baseline delete`: removes a key's baseline (its runs stay, for `baseline set`).
-    pub(super) fn baseline_delete(&self, args: &BaselineDeleteArgs) -> Result<Outcome> {
+    /// Returns the key deleted and the store's location.
+    ///
+    /// # Errors
+    ///
+    /// No key named (deleting is not undone, so it is never guessed), no such baseline, the
+    /// store failing.
+    pub fn baseline_delete(
+        &self,
+        name: Option<&str>,
+        key: &KeyOverrides,
+    ) -> Result<(BaselineKey, String), Error> {
         let store = self.store()?;
-        let key = match &args.name {
+        let key = match name {
             Some(name) => parse_key(name)?,
-            None if args.key.branch.is_some() || args.key.platform.is_some() => {
-                self.current_key(&args.key)?
-            }
+            None if key.branch.is_some() || key.platform.is_some() => self.current_key(key)?,
             // Deleting is not undone: the key is said, not guessed from the checkout.
             None => bail!(
                 "name the baseline to delete: `benchkeep baseline delete BRANCH@PLATFORM` (as `baseline list` prints it), or --branch/--platform"
@@ -359,24 +319,30 @@ impl App {
                 bail!("no baseline for {key} in {}", store.location())
             }
             Err(e) => {
-                return Err(anyhow!(e).context(format!("cannot delete the baseline of {key}")));
+                return Err(Error::store(
+                    format!("cannot delete the baseline of {key}"),
+                    e,
+                ));
             }
         }
-        emit(&format!(
-            "deleted the baseline of {key} in {}; its runs are kept (`benchkeep baseline set` makes a new one)\n",
-            store.location()
-        ))?;
-        Ok(Outcome::Passed)
+        Ok((key, store.location()))
     }
 
     /// The baseline of `key` and its version; a missing one is an error naming the store.
-    fn load_baseline(&self, store: &dyn Store, key: &BaselineKey) -> Result<Versioned<Baseline>> {
+    fn load_baseline(
+        &self,
+        store: &dyn Store,
+        key: &BaselineKey,
+    ) -> Result<Versioned<Baseline>, Error> {
         match self.block_on(store.get_baseline(key)) {
             Ok(found) => Ok(found),
             Err(StoreError::NotFound { .. }) => {
                 bail!("no baseline for {key} in {}", store.location())
             }
-            Err(e) => Err(anyhow!(e).context(format!("cannot load the baseline of {key}"))),
+            Err(e) => Err(Error::store(
+                format!("cannot load the baseline of {key}"),
+                e,
+            )),
         }
     }
 }
@@ -390,16 +356,15 @@ fn baseline_worthy(run: &Run) -> bool {
 }
 
 /// `BRANCH@PLATFORM`, as `baseline list` prints keys.
-fn parse_key(text: &str) -> Result<BaselineKey> {
+///
+/// # Errors
+///
+/// Not of that form, or an invalid branch or platform.
+pub fn parse_key(text: &str) -> Result<BaselineKey, Error> {
     let Some((branch, platform)) = text.rsplit_once('@') else {
         bail!(
             "{text:?} is not a baseline key: BRANCH@PLATFORM, as `benchkeep baseline list` prints them"
         );
     };
-    BaselineKey::new(branch, platform).map_err(|e| anyhow!("{text:?}: {e}"))
-}
-
-/// The first 12 characters of a commit hash.
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
+    BaselineKey::new(branch, platform).map_err(|e| Error::Invalid(format!("{text:?}: {e}")))
 }

@@ -5,20 +5,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use crate::{Context as _, Error, bail};
 use benchkeep_core::compare::{self, CompareConfig, Comparison, Method};
 use benchkeep_core::model::Benchmark;
 use benchkeep_core::sequential::Design;
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
-use super::git::{add_worktree, git, remove_worktree};
-use super::looks::{self, ADAPTIVE_FACTOR, Adaptive};
-use super::{
-    App, Bar, Outcome, append_samples, command_words, merge_confirmations, regressed_benchmarks,
-    run_error, seconds,
-};
-use crate::args::{AbArgs, CompareOptions};
-use crate::config::CommandLine;
+use crate::check::{merge_confirmations, regressed_benchmarks};
+use crate::config::{BenchConfig, CommandLine};
+use crate::git::{add_worktree, git, remove_worktree};
+use crate::looks::{self, ADAPTIVE_FACTOR, Adaptive};
+use crate::measure::{append_samples, command_words, seconds};
+use crate::session::Session;
+use crate::settings::CompareFlags;
 use benchkeep_report::{Context, VerdictDocument};
 
 /// Rounds per paired benchmark unless configured: enough for the exact signed-rank test to
@@ -29,69 +28,80 @@ const DEFAULT_ROUNDS: u32 = 30;
 const DEFAULT_THRESHOLD: f64 = 2.0;
 
 /// A benchmark measured on both sides.
-pub(super) struct PlannedPair {
+pub(crate) struct PlannedPair {
     name: String,
     base: CommandSpec,
     head: CommandSpec,
 }
 
-/// What a paired comparison takes from the command line, whichever command asked for it
-/// (`ab`, `check --pr`), so both resolve settings and plan benchmarks the same way.
-pub(super) struct PairedRequest<'a> {
-    pub(super) rounds: Option<u32>,
+/// What a paired comparison is asked, whichever command asks (`ab`, `check --pr`), so both
+/// resolve settings and plan benchmarks the same way. Unset settings come from `[ab]` (and
+/// `[run] timeout`), then the paired defaults.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+#[allow(clippy::struct_excessive_bools)] // independent switches, as on the command line
+pub struct PairedRequest {
+    /// Rounds per batch (default 30).
+    pub rounds: Option<u32>,
     /// Most rounds in all, adaptive rounds included.
-    pub(super) max_rounds: Option<u32>,
+    pub max_rounds: Option<u32>,
     /// Most seconds of measuring, adaptive rounds included.
-    pub(super) max_time: Option<f64>,
-    pub(super) warmup: Option<u32>,
-    pub(super) timeout: Option<f64>,
-    pub(super) show_output: bool,
-    pub(super) seed: Option<u64>,
+    pub max_time: Option<f64>,
+    /// Warm-up rounds.
+    pub warmup: Option<u32>,
+    /// Seconds before a run's process group is killed.
+    pub timeout: Option<f64>,
+    /// Let the commands' output through.
+    pub show_output: bool,
+    /// The seed of the rounds' random order.
+    pub seed: Option<u64>,
     /// Re-measure benchmarks that look regressed before the verdict is final.
-    pub(super) confirm: bool,
-    pub(super) compare: &'a CompareOptions,
-    /// `--build`; `[ab] build` when absent.
-    pub(super) build: Option<&'a str>,
-    /// The command after `--`, measured in both trees; empty for the configured benchmarks.
-    pub(super) command: &'a [String],
+    pub confirm: bool,
+    /// Comparison flags (the threshold defaults to 2% in paired mode).
+    pub compare: CompareFlags,
+    /// The build command; `[ab] build` when absent.
+    pub build: Option<String>,
+    /// The command measured in both trees; empty for the configured benchmarks.
+    pub command: Vec<String>,
     /// Run `command` through `sh -c` as one string.
-    pub(super) shell: bool,
-    pub(super) name: Option<&'a str>,
-    /// `--bench`: only these configured benchmarks.
-    pub(super) benches: &'a [String],
+    pub shell: bool,
+    /// The command's benchmark name.
+    pub name: Option<String>,
+    /// Only these configured benchmarks.
+    pub benches: Vec<String>,
 }
 
-impl<'a> PairedRequest<'a> {
-    fn of_ab(args: &'a AbArgs) -> Self {
-        PairedRequest {
-            rounds: args.rounds,
-            max_rounds: args.max_rounds,
-            max_time: args.max_time,
-            warmup: args.warmup,
-            timeout: args.timeout,
-            show_output: args.show_output,
-            seed: args.seed,
-            confirm: args.confirm,
-            compare: &args.compare,
-            build: args.build.as_deref(),
-            command: &args.command,
-            shell: false,
-            name: args.name.as_deref(),
-            benches: &args.benches,
-        }
-    }
+/// `benchkeep ab`: what to compare with what.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AbRequest {
+    /// The paired settings, and the command or benchmarks to measure.
+    pub paired: PairedRequest,
+    /// The base side as a shell command (with `head`).
+    pub base: Option<String>,
+    /// The head side as a shell command (with `base`).
+    pub head: Option<String>,
+    /// Measure this checkout against a worktree of this revision.
+    pub base_ref: Option<String>,
 }
 
-impl App {
-    pub(super) fn ab(&self, args: &AbArgs) -> Result<Outcome> {
-        let request = PairedRequest::of_ab(args);
-        let (mut config, options, adaptive) = self.paired_settings(&request)?;
-        self.watch_signals()?;
+impl Session {
+    /// `benchkeep ab`: base and head measured in paired rounds on this machine, compared and
+    /// gated; nothing is recorded.
+    ///
+    /// # Errors
+    ///
+    /// Invalid settings, nothing to compare, a failing build or command,
+    /// [`Error::Interrupted`].
+    pub fn ab(&self, args: &AbRequest) -> Result<VerdictDocument, Error> {
+        let request = &args.paired;
+        let (mut config, options, adaptive) = self.paired_settings(request)?;
+        self.events.measuring(&self.interrupt);
         let worktree = match &args.base_ref {
-            Some(rev) => Some(self.prepare_base_ref(rev, &request)?),
+            Some(rev) => Some(self.prepare_base_ref(rev, request)?),
             None => None,
         };
-        let (pairs, heading) = self.planned_pairs(args, &request, worktree.as_ref())?;
+        let (pairs, heading) = self.planned_pairs(args, request, worktree.as_ref())?;
         let comparison =
             self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
         let context = Context {
@@ -99,19 +109,19 @@ impl App {
             heading: Some(heading),
             ..Context::default()
         };
-        let outcome = self.publish_paired(comparison, context, &config, &args.compare);
+        let judged = self.judge_paired(comparison, context, &config);
         drop(worktree);
-        outcome
+        judged
     }
 
     /// The comparison settings, round options and adaptive budget of a paired comparison:
     /// `[ab]` and the command line over paired defaults (2% threshold, 30 rounds, up to 4x as
     /// many when benchmarks are inconclusive).
-    pub(super) fn paired_settings(
+    pub(crate) fn paired_settings(
         &self,
-        request: &PairedRequest<'_>,
-    ) -> Result<(CompareConfig, PairedOptions, Adaptive)> {
-        let mut config = self.compare_config(request.compare)?;
+        request: &PairedRequest,
+    ) -> Result<(CompareConfig, PairedOptions, Adaptive), Error> {
+        let mut config = self.compare_config(&request.compare)?;
         config.method = Method::Paired;
         let threshold = request
             .compare
@@ -148,7 +158,10 @@ impl App {
         };
         let options = PairedOptions {
             rounds,
-            warmup: request.warmup.or(self.config.ab.warmup).unwrap_or(1),
+            warmup: request
+                .warmup
+                .or(self.config.ab.warmup)
+                .unwrap_or(crate::measure::DEFAULT_WARMUP),
             timeout: request
                 .timeout
                 .or(self.config.run.timeout)
@@ -159,7 +172,7 @@ impl App {
             } else {
                 runner::OutputMode::Discard
             },
-            seed: request.seed.unwrap_or_else(benchkeep_engine::entropy),
+            seed: request.seed.unwrap_or_else(crate::entropy),
         };
         Ok((config, options, adaptive))
     }
@@ -169,14 +182,14 @@ impl App {
     /// budget is spent, with alpha spent across the looks (`core::sequential`). With `confirm`,
     /// benchmarks that look regressed get as many rounds again before the verdict. `config`
     /// gains the `[[policy]]` of each benchmark, so the caller's gate sees them too.
-    pub(super) fn paired_comparison(
+    pub(crate) fn paired_comparison(
         &self,
         pairs: &[PlannedPair],
         options: &PairedOptions,
         adaptive: &Adaptive,
         config: &mut CompareConfig,
         confirm: bool,
-    ) -> Result<Comparison> {
+    ) -> Result<Comparison, Error> {
         let started = Instant::now();
         let mut base: Vec<Benchmark> = Vec::new();
         let mut head: Vec<Benchmark> = Vec::new();
@@ -257,39 +270,34 @@ impl App {
         ))
     }
 
-    /// Prints and writes the reports of a paired comparison; the outcome is check's gate.
-    pub(super) fn publish_paired(
+    /// The verdict of a paired comparison, gated as `check` gates.
+    pub(crate) fn judge_paired(
         &self,
         mut comparison: Comparison,
         context: Context,
         config: &CompareConfig,
-        options: &CompareOptions,
-    ) -> Result<Outcome> {
+    ) -> Result<VerdictDocument, Error> {
         let passed = self.gate_passes(&mut comparison, config)?;
-        self.publish(&VerdictDocument::new(&comparison, context, passed), options)?;
-        Ok(if passed {
-            Outcome::Passed
-        } else {
-            Outcome::Regressed
-        })
+        Ok(VerdictDocument::new(&comparison, context, passed))
     }
 
     fn measure_pair(
         &self,
         pair: &PlannedPair,
         options: &PairedOptions,
-    ) -> Result<(Benchmark, Benchmark)> {
-        let show_progress = !self.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        let mut progress = Bar::new(show_progress, &pair.name, RunCount::Fixed(options.rounds));
+    ) -> Result<(Benchmark, Benchmark), Error> {
+        let mut progress = self
+            .events
+            .progress(&pair.name, RunCount::Fixed(options.rounds));
         let measured = runner::measure_paired(
             &pair.base,
             &pair.head,
             options,
             &self.interrupt,
-            &mut progress,
+            progress.as_mut(),
         );
-        progress.finish();
-        let measured = measured.map_err(|e| run_error(e, &pair.name))?;
+        drop(progress);
+        let measured = measured.map_err(|e| Error::measure(&pair.name, e))?;
         Ok((
             measured
                 .base
@@ -303,16 +311,16 @@ impl App {
     /// The pairs to measure, and a heading that says what is compared with what.
     fn planned_pairs(
         &self,
-        args: &AbArgs,
-        request: &PairedRequest<'_>,
+        args: &AbRequest,
+        request: &PairedRequest,
         worktree: Option<&Worktree>,
-    ) -> Result<(Vec<PlannedPair>, String)> {
+    ) -> Result<(Vec<PlannedPair>, String), Error> {
         let shell = |line: &str| CommandSpec::new(["sh", "-c", line]);
         if let (Some(base), Some(head)) = (&args.base, &args.head) {
-            if !args.command.is_empty() || !args.benches.is_empty() {
+            if !request.command.is_empty() || !request.benches.is_empty() {
                 bail!("--base/--head cannot be combined with a command after -- or --bench");
             }
-            let name = args.name.clone().unwrap_or_else(|| "ab".to_owned());
+            let name = request.name.clone().unwrap_or_else(|| "ab".to_owned());
             return Ok((
                 vec![PlannedPair {
                     name,
@@ -329,7 +337,7 @@ impl App {
             );
             return Ok((self.tree_pairs(request, &tree.path, "--base-ref")?, heading));
         }
-        if !args.command.is_empty() {
+        if !request.command.is_empty() {
             bail!("a command after -- needs --base-ref REV (or give --base and --head commands)");
         }
         let pairs = self.configured_pairs(request, |bench| {
@@ -359,15 +367,15 @@ impl App {
     /// The same benchmarks in two trees: the base checked out at `base_root`, the head in this
     /// checkout. The command after `--`, or each configured benchmark's own command; `how`
     /// names the option in errors (`--base-ref`, `--pr`).
-    pub(super) fn tree_pairs(
+    pub(crate) fn tree_pairs(
         &self,
-        request: &PairedRequest<'_>,
+        request: &PairedRequest,
         base_root: &Path,
         how: &str,
-    ) -> Result<Vec<PlannedPair>> {
+    ) -> Result<Vec<PlannedPair>, Error> {
         let repo_root = self.repo_root.as_deref();
         if !request.command.is_empty() {
-            let words = command_words(request.command, request.shell, request.benches)?;
+            let words = command_words(&request.command, request.shell, &request.benches)?;
             let with_cwd = |dir: PathBuf| {
                 let mut spec = CommandSpec::new(words.clone());
                 spec.cwd = Some(dir);
@@ -376,7 +384,8 @@ impl App {
             let pairs = vec![PlannedPair {
                 name: request
                     .name
-                    .map_or_else(|| request.command.join(" "), str::to_owned),
+                    .clone()
+                    .unwrap_or_else(|| request.command.join(" ")),
                 base: with_cwd(mirror(base_root, &self.cwd, repo_root)),
                 head: with_cwd(self.cwd.clone()),
             }];
@@ -411,10 +420,10 @@ impl App {
 
     fn configured_pairs(
         &self,
-        request: &PairedRequest<'_>,
-        sides: impl Fn(&crate::config::BenchConfig) -> Option<(CommandSpec, CommandSpec)>,
-    ) -> Result<Vec<PlannedPair>> {
-        for wanted in request.benches {
+        request: &PairedRequest,
+        sides: impl Fn(&BenchConfig) -> Option<(CommandSpec, CommandSpec)>,
+    ) -> Result<Vec<PlannedPair>, Error> {
+        for wanted in &request.benches {
             if !self.config.bench.iter().any(|b| &b.name == wanted) {
                 bail!("no [[bench]] named {wanted:?} in benchkeep.toml");
             }
@@ -440,11 +449,7 @@ impl App {
             .collect())
     }
 
-    fn bench_spec(
-        bench: &crate::config::BenchConfig,
-        command: &CommandLine,
-        dir: PathBuf,
-    ) -> CommandSpec {
+    fn bench_spec(bench: &BenchConfig, command: &CommandLine, dir: PathBuf) -> CommandSpec {
         let mut spec = CommandSpec::new(command.argv());
         spec.cwd = Some(dir);
         spec.env = bench
@@ -456,11 +461,10 @@ impl App {
     }
 
     /// Checks out `rev` in a temporary worktree and builds it (and this checkout) there.
-    fn prepare_base_ref(&self, rev: &str, request: &PairedRequest<'_>) -> Result<Worktree> {
-        let root = self
-            .repo_root
-            .clone()
-            .ok_or_else(|| anyhow!("--base-ref needs a git repository; none found here"))?;
+    fn prepare_base_ref(&self, rev: &str, request: &PairedRequest) -> Result<Worktree, Error> {
+        let root = self.repo_root.clone().ok_or_else(|| {
+            Error::Invalid("--base-ref needs a git repository; none found here".into())
+        })?;
         let tree = Worktree::add(&root, rev)?;
         self.build_both(request, &tree.path, &root)?;
         Ok(tree)
@@ -468,15 +472,16 @@ impl App {
 
     /// Runs the build command (`--build`, else `[ab] build`) in the base tree, then in the
     /// head's; without one, says that the trees are measured as they are.
-    pub(super) fn build_both(
+    pub(crate) fn build_both(
         &self,
-        request: &PairedRequest<'_>,
+        request: &PairedRequest,
         base: &Path,
         head: &Path,
-    ) -> Result<()> {
+    ) -> Result<(), Error> {
         let build = request
             .build
-            .map(|line| CommandLine::Shell(line.to_owned()))
+            .as_ref()
+            .map(|line| CommandLine::Shell(line.clone()))
             .or_else(|| self.config.ab.build.clone());
         let Some(build) = build else {
             self.notice(
@@ -492,7 +497,7 @@ impl App {
     }
 }
 
-fn build_in(build: &CommandLine, dir: &Path) -> Result<()> {
+fn build_in(build: &CommandLine, dir: &Path) -> Result<(), Error> {
     let argv = build.argv();
     // Build output is diagnostics, not results: it goes to stderr.
     let status = Command::new(&argv[0])
@@ -529,7 +534,7 @@ struct Worktree {
 }
 
 impl Worktree {
-    fn add(repo: &Path, rev: &str) -> Result<Self> {
+    fn add(repo: &Path, rev: &str) -> Result<Self, Error> {
         if rev.starts_with('-') {
             bail!("--base-ref {rev:?} is not a revision");
         }
@@ -567,7 +572,7 @@ fn refuse_head_paths(
     repo_root: Option<&Path>,
     base_root: &Path,
     how: &str,
-) -> Result<()> {
+) -> Result<(), Error> {
     let Some(root) = repo_root else {
         return Ok(());
     };

@@ -11,14 +11,14 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use crate::{Context as _, Error, bail};
 use benchkeep_runner::environment;
 
-use super::ab::PairedRequest;
-use super::git::{add_worktree, git, git_os, remove_worktree};
-use super::{App, Outcome};
-use crate::args::CheckArgs;
-use benchkeep_report::Context;
+use benchkeep_report::{Context, VerdictDocument};
+
+use crate::ab::PairedRequest;
+use crate::git::{add_worktree, git, git_os, remove_worktree};
+use crate::session::{KeyOverrides, Session};
 
 /// Base worktrees kept unless `[pr] keep` says otherwise: the current base and a couple of
 /// recent ones, so switching between pull requests rebuilds nothing, yet disk use stays bounded.
@@ -35,39 +35,32 @@ struct PrBase {
     described: String,
 }
 
-impl App {
-    /// `check --pr [REV]`: build the base in a cached worktree and this checkout, measure them
-    /// in paired rounds, report like `check`, and gate with its exit codes.
-    pub(super) fn check_pr(&self, args: &CheckArgs, rev: Option<&str>) -> Result<Outcome> {
-        let measure = &args.measure;
-        let request = PairedRequest {
-            rounds: args.rounds,
-            max_rounds: args.max_rounds,
-            max_time: args.max_time,
-            warmup: measure.warmup,
-            timeout: measure.timeout,
-            show_output: measure.show_output,
-            seed: args.seed,
-            confirm: args.confirm,
-            compare: &args.compare,
-            build: args.build.as_deref(),
-            command: &measure.command,
-            shell: measure.shell,
-            name: measure.name.as_deref(),
-            benches: &measure.benches,
-        };
+impl Session {
+    /// `check --pr [REV]`: build the base (REV, else the merge-base with the pull request's
+    /// base branch) in a cached worktree and this checkout, measure them in paired rounds, and
+    /// judge like `check`. Nothing is recorded.
+    ///
+    /// # Errors
+    ///
+    /// Not a git repository, no base found, invalid settings, a failing build or command,
+    /// [`Error::Interrupted`].
+    pub fn check_pr(
+        &self,
+        request: &PairedRequest,
+        key: &KeyOverrides,
+        rev: Option<&str>,
+    ) -> Result<VerdictDocument, Error> {
         // Everything that can be refused is refused before the (possibly long) build.
-        let (mut config, options, adaptive) = self.paired_settings(&request)?;
-        let root = self
-            .repo_root
-            .clone()
-            .ok_or_else(|| anyhow!("check --pr needs a git repository; none found here"))?;
+        let (mut config, options, adaptive) = self.paired_settings(request)?;
+        let root = self.repo_root.clone().ok_or_else(|| {
+            Error::Invalid("check --pr needs a git repository; none found here".into())
+        })?;
         let base = pr_base(&root, rev)?;
         let cache = self.base_cache(&root);
         let tree = cache.dir.join(short(&base.commit));
-        let pairs = self.tree_pairs(&request, &tree, "--pr")?;
-        let key = self.current_key(&args.key)?;
-        self.watch_signals()?;
+        let pairs = self.tree_pairs(request, &tree, "--pr")?;
+        let key = self.current_key(key)?;
+        self.events.measuring(&self.interrupt);
 
         match cache.checkout(&root, &base.commit)? {
             Checkout::Reused => self.notice(&format!(
@@ -92,7 +85,7 @@ impl App {
                 removed.display()
             ));
         }
-        self.build_both(&request, &tree, &root)?;
+        self.build_both(request, &tree, &root)?;
         let comparison =
             self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
 
@@ -120,7 +113,7 @@ impl App {
             job_url: environment::ci_info(&env).and_then(|c| c.url),
             ..Context::default()
         };
-        self.publish_paired(comparison, context, &config, &args.compare)
+        self.judge_paired(comparison, context, &config)
     }
 
     /// `[pr] worktree_dir` (relative to the configuration file), else `target/benchkeep-base`
@@ -140,7 +133,7 @@ impl App {
 /// The base of `--pr`: REV as given, else the merge-base of HEAD with the pull request's base
 /// branch from CI (`origin/BRANCH`, then `BRANCH`). The errors say what was tried and what
 /// usually fixes it.
-fn pr_base(root: &Path, rev: Option<&str>) -> Result<PrBase> {
+fn pr_base(root: &Path, rev: Option<&str>) -> Result<PrBase, Error> {
     if let Some(rev) = rev {
         if rev.is_empty() || rev.starts_with('-') {
             bail!("--pr {rev:?} is not a revision");
@@ -150,9 +143,9 @@ fn pr_base(root: &Path, rev: Option<&str>) -> Result<PrBase> {
             &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
         )
         .map_err(|e| {
-            anyhow!(
+            Error::Invalid(format!(
                 "check --pr {rev}: no such commit here ({e}); in CI, fetch the history (actions/checkout with fetch-depth: 0, GitLab GIT_DEPTH: 0)"
-            )
+            ))
         })?;
         return Ok(PrBase {
             commit,
@@ -205,7 +198,7 @@ impl BaseCache {
     /// files as committed and its untracked files (build outputs) left alone. The user's own
     /// HEAD, index and work tree are never touched: every command runs in the base worktree or
     /// only adds git's bookkeeping for it.
-    fn checkout(&self, repo: &Path, commit: &str) -> Result<Checkout> {
+    fn checkout(&self, repo: &Path, commit: &str) -> Result<Checkout, Error> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let ignore = self.dir.join(".gitignore");
@@ -244,7 +237,7 @@ impl BaseCache {
     /// restored it into a fresh clone), to a new worktree entry at `commit`: git's new `.git`
     /// link replaces the stale one, and the index is rebuilt from the commit and refreshed
     /// against the files there, so only files that differ are rewritten afterwards.
-    fn adopt(&self, repo: &Path, path: &Path, commit: &str) -> Result<()> {
+    fn adopt(&self, repo: &Path, path: &Path, commit: &str) -> Result<(), Error> {
         let link = path.join(".git");
         if link.is_dir() {
             bail!(

@@ -3,34 +3,34 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use crate::Error;
 use benchkeep_core::compare::{CompareConfig, Comparison};
 use benchkeep_core::sequential::{Design, Sequential, Stop};
 
 /// How much longer than the first batch adaptive rounds may take, by default: in looks and in
 /// time, so a comparison that stays inconclusive costs at most about four times the plain one.
-pub(super) const ADAPTIVE_FACTOR: u32 = 4;
+pub(crate) const ADAPTIVE_FACTOR: u32 = 4;
 
 /// The budget of adaptive rounds: the looks of the sequential design and the time allowed.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Adaptive {
-    pub(super) design: Design,
+pub(crate) struct Adaptive {
+    pub(crate) design: Design,
     /// Measuring may not go on past this; `None`: four times the first batch's time.
-    pub(super) max_time: Option<Duration>,
+    pub(crate) max_time: Option<Duration>,
 }
 
 /// Compares the measured `data`, and while some benchmarks stay inconclusive for want of data,
 /// measures those again (`more(data, names, look)`) and compares again, spending `alpha` across
 /// the looks. `started` is when the first batch began, `first_batch` how long measuring all
 /// `benchmarks` took.
-pub(super) fn decide<D>(
+pub(crate) fn decide<D>(
     adaptive: &Adaptive,
     config: &mut CompareConfig,
     (started, first_batch, benchmarks): (Instant, Duration, usize),
     data: &mut D,
     compare: impl Fn(&D, &CompareConfig) -> Comparison,
-    mut more: impl FnMut(&mut D, &[String], u32) -> Result<()>,
-) -> Result<Comparison> {
+    mut more: impl FnMut(&mut D, &[String], u32) -> Result<(), Error>,
+) -> Result<Comparison, Error> {
     let design = adaptive.design;
     let budget = adaptive.max_time.unwrap_or(first_batch * ADAPTIVE_FACTOR);
     let mut sequential = Sequential::new(design);

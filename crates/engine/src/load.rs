@@ -4,24 +4,75 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
-use benchkeep_core::compare::{Comparison, Verdict};
-use benchkeep_core::model::Unit;
+use crate::{Error, bail};
+use benchkeep_core::model::{Run, Unit};
 use benchkeep_runner::command::CommandSpec;
 use benchkeep_runner::leak::{self, LeakOptions};
 use benchkeep_runner::load::{self, CommandOperation, LoadOptions, LoadReport};
 
-use super::{App, Outcome, emit};
-use crate::args::LoadArgs;
+use crate::measure::RecordOptions;
+use crate::session::{KeyOverrides, Session};
 
-impl App {
-    pub(super) fn load(&self, args: &LoadArgs) -> Result<Outcome> {
+/// `benchkeep load`: what to load, how hard, for how long; or a leak check.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadRequest {
+    /// Concurrency levels, `1,2,4,8`.
+    pub concurrency: Option<String>,
+    /// Concurrency levels doubling over a range, `1..8`.
+    pub ramp: Option<String>,
+    /// Time per level (`10s`).
+    pub duration: Option<String>,
+    /// Warm-up time per level (`1s`).
+    pub ramp_up: Option<String>,
+    /// Operations per level instead of a duration.
+    pub requests: Option<u64>,
+    /// Operations per second (open loop).
+    pub rate: Option<f64>,
+    /// One operation's timeout.
+    pub timeout: Option<String>,
+    /// Check a long-lived worker's memory growth instead.
+    pub leak_check: bool,
+    /// Jobs through the worker in a leak check.
+    pub iterations: Option<u64>,
+    /// The benchmark's name (the command's text by default).
+    pub name: Option<String>,
+    /// The command to load.
+    pub command: Vec<String>,
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoadResult {
+    /// The run, as recorded.
+    pub run: Run,
+    /// The table (or the leak verdict) for people.
+    pub summary: String,
+    /// A leak check found memory growth.
+    pub grows: bool,
+}
+
+impl Session {
+    /// `benchkeep load`: the command at each concurrency level (throughput, latency
+    /// percentiles, scaling), or a leak check; recorded like any run.
+    ///
+    /// # Errors
+    ///
+    /// No command, settings that do not parse, a failing command, [`Error::Interrupted`], the
+    /// store failing.
+    pub fn load(
+        &self,
+        args: &LoadRequest,
+        key: &KeyOverrides,
+        record: &RecordOptions,
+    ) -> Result<LoadResult, Error> {
         if args.command.is_empty() {
             bail!(
                 "give the command to load after `--`, e.g. `benchkeep load --concurrency 1,2,4 -- ./client`"
             );
         }
-        let store = if args.record.no_record {
+        let store = if record.no_record {
             None
         } else {
             Some(self.store()?)
@@ -29,9 +80,9 @@ impl App {
         let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
         let mut spec = CommandSpec::new(args.command.clone());
         spec.cwd = Some(self.cwd.clone());
-        let mut run = self.new_run(&args.key, &args.record)?;
-        self.watch_signals()?;
-        let outcome = if args.leak_check {
+        let mut run = self.new_run(key, record)?;
+        self.events.measuring(&self.interrupt);
+        let (summary, grows) = if args.leak_check {
             let options = LeakOptions {
                 iterations: args.iterations.unwrap_or(10_000),
                 job_timeout: Some(parse_duration(
@@ -44,15 +95,13 @@ impl App {
                 "leak check: {} jobs through one {name:?} process",
                 options.iterations
             ));
-            let (verdict, _) = leak::check_command(&spec, &options, &self.interrupt)
-                .map_err(|e| anyhow!(e).context(format!("leak check of {name:?}")))?;
-            emit(&format!("{name}: memory {verdict}\n"))?;
+            let (verdict, _) =
+                leak::check_command(&spec, &options, &self.interrupt).map_err(|e| match e {
+                    leak::LeakError::Interrupted => Error::Interrupted,
+                    e => Error::Invalid(format!("leak check of {name:?}: {e}")),
+                })?;
             run.benchmarks.push(leak::to_benchmark(&name, &verdict));
-            if verdict.grows {
-                Outcome::Regressed
-            } else {
-                Outcome::Passed
-            }
+            (format!("{name}: memory {verdict}\n"), verdict.grows)
         } else {
             let options = self.load_options(args)?;
             let operation = CommandOperation {
@@ -69,18 +118,17 @@ impl App {
             ));
             let overhead = load::generator_overhead(Duration::from_millis(100));
             let report = load::run(&operation, &options, &self.interrupt).map_err(|e| match e {
-                load::LoadError::Interrupted => anyhow!(super::Interrupted),
-                e => anyhow!(e),
+                load::LoadError::Interrupted => Error::Interrupted,
+                e => Error::Invalid(e.to_string()),
             })?;
-            emit(&table(&name, &report, overhead))?;
             for level in report.levels.iter().filter(|l| l.errors > 0) {
-                eprintln!(
+                self.notice(&format!(
                     "warning: {} of {} operations failed at concurrency {} (first: {}); recorded as the `errors` metric",
                     level.errors,
                     level.errors + level.operations,
                     level.concurrency,
                     level.first_error.as_deref().unwrap_or("?")
-                );
+                ));
                 run.labels.insert(
                     format!("load.errors.c{}", level.concurrency),
                     level.errors.to_string(),
@@ -91,16 +139,20 @@ impl App {
                 overhead.as_nanos().to_string(),
             );
             run.benchmarks = report.to_benchmarks(&name);
-            Outcome::Passed
+            (table(&name, &report, overhead), false)
         };
-        self.write_out_file(&run, &args.record)?;
+        self.write_out_file(&run, record)?;
         if let Some(store) = store {
-            self.record(store.as_ref(), &run, &args.record)?;
+            self.record(store.as_ref(), &run, record)?;
         }
-        Ok(outcome)
+        Ok(LoadResult {
+            run,
+            summary,
+            grows,
+        })
     }
 
-    fn load_options(&self, args: &LoadArgs) -> Result<LoadOptions> {
+    fn load_options(&self, args: &LoadRequest) -> Result<LoadOptions, Error> {
         let file = &self.config.load;
         let levels = match (&args.concurrency, &args.ramp) {
             (Some(list), _) => parse_levels(list)?,
@@ -130,30 +182,32 @@ impl App {
 }
 
 /// `1,2,4,8`.
-fn parse_levels(text: &str) -> Result<Vec<usize>> {
+fn parse_levels(text: &str) -> Result<Vec<usize>, Error> {
     text.split(',')
         .map(|n| {
-            n.trim()
-                .parse::<usize>()
-                .map_err(|_| anyhow!("--concurrency {text:?}: {n:?} is not a number of workers"))
+            n.trim().parse::<usize>().map_err(|_| {
+                Error::Invalid(format!(
+                    "--concurrency {text:?}: {n:?} is not a number of workers"
+                ))
+            })
         })
         .collect()
 }
 
 /// `1..8`: every level from the first to the last, doubling (1, 2, 4, 8), with the last always
 /// included.
-fn parse_ramp(text: &str) -> Result<Vec<usize>> {
+fn parse_ramp(text: &str) -> Result<Vec<usize>, Error> {
     let (from, to) = text
         .split_once("..")
-        .ok_or_else(|| anyhow!("--ramp {text:?} is not FROM..TO (e.g. 1..8)"))?;
+        .ok_or_else(|| Error::Invalid(format!("--ramp {text:?} is not FROM..TO (e.g. 1..8)")))?;
     let from: usize = from
         .trim()
         .parse()
-        .map_err(|_| anyhow!("--ramp {text:?}: bad start"))?;
+        .map_err(|_| Error::Invalid(format!("--ramp {text:?}: bad start")))?;
     let to: usize = to
         .trim()
         .parse()
-        .map_err(|_| anyhow!("--ramp {text:?}: bad end"))?;
+        .map_err(|_| Error::Invalid(format!("--ramp {text:?}: bad end")))?;
     if from == 0 || to < from {
         bail!("--ramp {text:?}: needs 1 <= FROM <= TO");
     }
@@ -168,7 +222,7 @@ fn parse_ramp(text: &str) -> Result<Vec<usize>> {
 }
 
 /// `10s`, `500ms`, `2m`, or seconds as a number.
-pub(crate) fn parse_duration(text: &str, what: &str) -> Result<Duration> {
+pub(crate) fn parse_duration(text: &str, what: &str) -> Result<Duration, Error> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 1e-3)
@@ -184,7 +238,11 @@ pub(crate) fn parse_duration(text: &str, what: &str) -> Result<Duration> {
         .parse::<f64>()
         .ok()
         .and_then(|v| Duration::try_from_secs_f64(v * scale).ok())
-        .ok_or_else(|| anyhow!("{what} {text:?} is not a duration (e.g. 10s, 500ms, 2m)"))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} {text:?} is not a duration (e.g. 10s, 500ms, 2m)"
+            ))
+        })
 }
 
 fn table(name: &str, report: &LoadReport, overhead: Duration) -> String {
@@ -244,51 +302,11 @@ fn table(name: &str, report: &LoadReport, overhead: Duration) -> String {
     out
 }
 
-/// Says so when a load run's scaling regressed: the throughput of `NAME [c=N]` regressed while
-/// that of `NAME [c=1]` did not. Each such entry gets a note naming both levels, so a reader
-/// sees a contention problem rather than a slower operation.
-pub(super) fn note_scaling_regressions(comparison: &mut Comparison) {
-    let level = |name: &str| -> Option<(String, usize)> {
-        let (base, rest) = name.rsplit_once(" [c=")?;
-        Some((base.to_owned(), rest.strip_suffix(']')?.parse().ok()?))
-    };
-    let single: Vec<(String, Verdict, Option<f64>)> = comparison
-        .entries
-        .iter()
-        .filter(|e| e.metric == "throughput")
-        .filter_map(|e| match level(&e.benchmark) {
-            Some((base, 1)) => Some((base, e.verdict, e.change)),
-            _ => None,
-        })
-        .collect();
-    for entry in &mut comparison.entries {
-        if entry.metric != "throughput" || entry.verdict != Verdict::Regressed {
-            continue;
-        }
-        let Some((base, n)) = level(&entry.benchmark).filter(|(_, n)| *n > 1) else {
-            continue;
-        };
-        if let Some((_, verdict, change)) = single.iter().find(|(b, _, _)| *b == base)
-            && matches!(
-                verdict,
-                Verdict::Unchanged | Verdict::Improved | Verdict::Inconclusive
-            )
-        {
-            entry.notes.push(format!(
-                "scaling regressed: throughput at 1 worker {} ({}), at {n} workers {}",
-                verdict,
-                change.map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
-                entry
-                    .change
-                    .map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0))
-            ));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::note_scaling_regressions;
+    use benchkeep_core::compare::Verdict;
 
     #[test]
     fn a_scaling_regression_is_named_as_such() {

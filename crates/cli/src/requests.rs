@@ -1,0 +1,245 @@
+//! The command line's arguments as the engine's requests: the only place flags meet the
+//! engine, so each flag is read in one place and every default is the engine's.
+
+use benchkeep_engine::KeyOverrides;
+use benchkeep_engine::ab::{AbRequest, PairedRequest};
+use benchkeep_engine::baseline::{AcceptRequest, SetRequest};
+use benchkeep_engine::check::{CheckRequest, RunSource};
+use benchkeep_engine::config::RunDefaults;
+use benchkeep_engine::dashboard::SiteRequest;
+use benchkeep_engine::import::ImportRequest;
+use benchkeep_engine::init::{CiSystem as InitCi, InitRequest};
+use benchkeep_engine::load::LoadRequest;
+use benchkeep_engine::measure::{MeasureRequest, RecordOptions};
+use benchkeep_engine::prune::PruneRequest;
+use benchkeep_engine::trend::TrendRequest;
+
+use crate::args::{
+    AbArgs, BaselineAcceptArgs, BaselineSetArgs, CheckArgs, CiSystem, ImportArgs, InitArgs,
+    KeyArgs, LoadArgs, MeasureArgs, PruneArgs, RecordArgs, ReportArgs, TrendArgs,
+};
+
+impl KeyArgs {
+    /// `--branch` and `--platform`.
+    pub(crate) fn overrides(&self) -> KeyOverrides {
+        KeyOverrides::new(self.branch.clone(), self.platform.clone())
+    }
+}
+
+impl RecordArgs {
+    /// `--out`, `--no-record`, `--label`.
+    pub(crate) fn options(&self) -> RecordOptions {
+        let mut options = RecordOptions::default();
+        options.out.clone_from(&self.out);
+        options.no_record = self.no_record;
+        options.labels.clone_from(&self.labels);
+        options
+    }
+}
+
+impl MeasureArgs {
+    /// What to measure, with the flags' measurement settings.
+    pub(crate) fn request(&self) -> MeasureRequest {
+        let settings = RunDefaults {
+            runs: self.runs,
+            warmup: self.warmup,
+            min_time: self.min_time,
+            min_runs: self.min_runs,
+            max_runs: self.max_runs,
+            timeout: self.timeout,
+        };
+        let mut request = MeasureRequest::command(self.command.iter().cloned());
+        request.shell = self.shell;
+        request.name.clone_from(&self.name);
+        request.benches.clone_from(&self.benches);
+        request.settings = settings;
+        request.show_output = self.show_output;
+        request.instructions = self.instructions;
+        request
+    }
+}
+
+impl CheckArgs {
+    /// The stored check.
+    pub(crate) fn request(&self) -> CheckRequest {
+        let source = if let Some(path) = &self.run {
+            RunSource::File(path.clone())
+        } else if let [format, file] = self.import.as_slice() {
+            let mut import = ImportRequest::new(format, file);
+            import.options = self.read.options();
+            RunSource::Import(import)
+        } else {
+            RunSource::Measure
+        };
+        let mut request = CheckRequest::new(source);
+        request.measure = self.measure.request();
+        request.key = self.key.overrides();
+        request.record = self.record.options();
+        request.compare = self.compare.flags();
+        request.require_baseline = self.require_baseline;
+        request.baseline_branch.clone_from(&self.baseline_branch);
+        request.merge_base = self.merge_base;
+        request.confirm = self.confirm;
+        request.promote = self.promote;
+        request.promote_on.clone_from(&self.promote_on);
+        request.environment = self.environment;
+        request.speed_probe = self.speed_probe;
+        request.max_looks = self.max_looks;
+        request.max_time = self.max_time;
+        request
+    }
+
+    /// `check --pr`'s paired settings.
+    pub(crate) fn paired(&self) -> PairedRequest {
+        let measure = &self.measure;
+        let mut request = PairedRequest::default();
+        request.rounds = self.rounds;
+        request.max_rounds = self.max_rounds;
+        request.max_time = self.max_time;
+        request.warmup = measure.warmup;
+        request.timeout = measure.timeout;
+        request.show_output = measure.show_output;
+        request.seed = self.seed;
+        request.confirm = self.confirm;
+        request.compare = self.compare.flags();
+        request.build.clone_from(&self.build);
+        request.command.clone_from(&measure.command);
+        request.shell = measure.shell;
+        request.name.clone_from(&measure.name);
+        request.benches.clone_from(&measure.benches);
+        request
+    }
+}
+
+impl AbArgs {
+    /// `ab`'s request.
+    pub(crate) fn request(&self) -> AbRequest {
+        let mut paired = PairedRequest::default();
+        paired.rounds = self.rounds;
+        paired.max_rounds = self.max_rounds;
+        paired.max_time = self.max_time;
+        paired.warmup = self.warmup;
+        paired.timeout = self.timeout;
+        paired.show_output = self.show_output;
+        paired.seed = self.seed;
+        paired.confirm = self.confirm;
+        paired.compare = self.compare.flags();
+        paired.build.clone_from(&self.build);
+        paired.command.clone_from(&self.command);
+        paired.name.clone_from(&self.name);
+        paired.benches.clone_from(&self.benches);
+        let mut request = AbRequest::default();
+        request.paired = paired;
+        request.base.clone_from(&self.base);
+        request.head.clone_from(&self.head);
+        request.base_ref.clone_from(&self.base_ref);
+        request
+    }
+}
+
+impl ImportArgs {
+    /// What to import.
+    pub(crate) fn request(&self) -> ImportRequest {
+        let mut request = ImportRequest::new(&self.format, &self.file);
+        request.options = self.read.options();
+        request
+    }
+}
+
+impl PruneArgs {
+    /// What to prune.
+    pub(crate) fn request(&self) -> PruneRequest {
+        let mut request = PruneRequest::default();
+        request.keep_last = self.keep_last;
+        request.older_than = self.older_than;
+        request.only_key = self.only_key.then(|| self.key.overrides());
+        request.dry_run = self.dry_run;
+        request.squash_history = self.squash_history;
+        request
+    }
+}
+
+impl TrendArgs {
+    /// What to analyse.
+    pub(crate) fn request(&self) -> TrendRequest {
+        let mut request = TrendRequest::default();
+        request.name.clone_from(&self.name);
+        request.key = self.key.overrides();
+        request.metric.clone_from(&self.metric);
+        request.window = self.window;
+        request.min_change = self.min_change;
+        request.p_value = self.p_value;
+        request
+    }
+}
+
+impl LoadArgs {
+    /// What to load.
+    pub(crate) fn request(&self) -> LoadRequest {
+        let mut request = LoadRequest::default();
+        request.concurrency.clone_from(&self.concurrency);
+        request.ramp.clone_from(&self.ramp);
+        request.duration.clone_from(&self.duration);
+        request.ramp_up.clone_from(&self.ramp_up);
+        request.requests = self.requests;
+        request.rate = self.rate;
+        request.timeout.clone_from(&self.timeout);
+        request.leak_check = self.leak_check;
+        request.iterations = self.iterations;
+        request.name.clone_from(&self.name);
+        request.command.clone_from(&self.command);
+        request
+    }
+}
+
+impl BaselineSetArgs {
+    /// `baseline set`'s request.
+    pub(crate) fn request(&self) -> SetRequest {
+        let mut request = SetRequest::default();
+        request.from.clone_from(&self.from);
+        request.last = self.last;
+        request.force = self.force;
+        request.key = self.key.overrides();
+        request
+    }
+}
+
+impl BaselineAcceptArgs {
+    /// `baseline accept`'s request.
+    pub(crate) fn request(&self) -> AcceptRequest {
+        let mut request = AcceptRequest::default();
+        request.reason.clone_from(&self.reason);
+        request.from.clone_from(&self.from);
+        request.force = self.force;
+        request.key = self.key.overrides();
+        request
+    }
+}
+
+impl InitArgs {
+    /// `init`'s request.
+    pub(crate) fn request(&self) -> InitRequest {
+        let mut request = InitRequest::new();
+        request.store.clone_from(&self.store);
+        request.ci = self.ci.map(|ci| match ci {
+            CiSystem::Github => InitCi::Github,
+            CiSystem::Gitlab => InitCi::Gitlab,
+        });
+        request.main_branch.clone_from(&self.main_branch);
+        request.bench.clone_from(&self.bench);
+        request.force = self.force;
+        request.dir.clone_from(&self.dir);
+        request
+    }
+}
+
+impl ReportArgs {
+    /// Which runs the dashboard shows.
+    pub(crate) fn request(&self) -> SiteRequest {
+        let mut request = SiteRequest::default();
+        request.key.clone_from(&self.key);
+        request.since.clone_from(&self.since);
+        request.max_runs = self.max_runs;
+        request
+    }
+}

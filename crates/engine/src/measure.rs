@@ -1,0 +1,509 @@
+//! Measuring: the benchmarks a request names (a command, or the configured `[[bench]]`es), with
+//! one set of measurement defaults, into a new run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use benchkeep_core::model::{Benchmark, Run, RunId};
+use benchkeep_core::store::{self as core_store, Store, StoreError};
+use benchkeep_runner::command::{
+    self as runner, CommandSpec, MeasureOptions, OutputMode, RunCount,
+};
+use benchkeep_runner::{environment, instructions};
+use jiff::Timestamp;
+
+use crate::config::RunDefaults;
+use crate::session::{KeyOverrides, Session};
+use crate::{Context as _, Error, bail};
+
+/// Warm-up runs before measuring, unless set: one, so that the first measured run does not
+/// pay for cold caches alone.
+pub const DEFAULT_WARMUP: u32 = 1;
+/// Fewest runs with an automatic run count, unless set.
+pub const DEFAULT_MIN_RUNS: u32 = 10;
+/// Most runs with an automatic run count, unless set.
+pub const DEFAULT_MAX_RUNS: u32 = 10_000;
+/// Seconds of measurement with an automatic run count, unless set.
+pub const DEFAULT_MIN_TIME: f64 = 1.0;
+
+impl RunDefaults {
+    /// These settings, each unset one taken from `below` (flags over a `[[bench]]` over
+    /// `[run]`).
+    #[must_use]
+    pub fn over(&self, below: &RunDefaults) -> RunDefaults {
+        RunDefaults {
+            runs: self.runs.or(below.runs),
+            warmup: self.warmup.or(below.warmup),
+            min_time: self.min_time.or(below.min_time),
+            min_runs: self.min_runs.or(below.min_runs),
+            max_runs: self.max_runs.or(below.max_runs),
+            timeout: self.timeout.or(below.timeout),
+        }
+    }
+
+    /// The runner's options: these settings over the defaults ([`DEFAULT_WARMUP`] and the
+    /// others), validated.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] naming the setting: zero runs, `max_runs` below `min_runs`, a time
+    /// that is not a positive number of seconds.
+    pub fn options(&self, output: OutputMode) -> Result<MeasureOptions, Error> {
+        let runs = match self.runs {
+            Some(0) => bail!("runs must be at least 1"),
+            Some(n) => RunCount::Fixed(n),
+            None => {
+                let min_runs = self.min_runs.unwrap_or(DEFAULT_MIN_RUNS).max(1);
+                let max_runs = self.max_runs.unwrap_or(DEFAULT_MAX_RUNS);
+                if max_runs < min_runs {
+                    bail!("max_runs ({max_runs}) is below min_runs ({min_runs})");
+                }
+                RunCount::Auto {
+                    min_runs,
+                    max_runs,
+                    min_time: seconds(self.min_time.unwrap_or(DEFAULT_MIN_TIME), "min_time")?,
+                }
+            }
+        };
+        Ok(MeasureOptions {
+            warmup: self.warmup.unwrap_or(DEFAULT_WARMUP),
+            runs,
+            timeout: self.timeout.map(|t| seconds(t, "timeout")).transpose()?,
+            output,
+        })
+    }
+}
+
+/// What to measure: a command, or the configured `[[bench]]`es (all, or those in `benches`).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct MeasureRequest {
+    /// The command's arguments (empty: the configured benchmarks).
+    pub command: Vec<String>,
+    /// Run `command` joined as one `sh -c` script.
+    pub shell: bool,
+    /// The command's benchmark name (its text by default).
+    pub name: Option<String>,
+    /// Only these configured benchmarks.
+    pub benches: Vec<String>,
+    /// Measurement settings over each benchmark's and the file's.
+    pub settings: RunDefaults,
+    /// Let the command's output through instead of discarding it.
+    pub show_output: bool,
+    /// Also count instructions with callgrind.
+    pub instructions: bool,
+}
+
+impl MeasureRequest {
+    /// Measures `command` with the configured defaults.
+    #[must_use]
+    pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(command: I) -> Self {
+        MeasureRequest {
+            command: command.into_iter().map(Into::into).collect(),
+            ..MeasureRequest::default()
+        }
+    }
+}
+
+/// Where a new run goes besides the store.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RecordOptions {
+    /// Also write the run to this file.
+    pub out: Option<PathBuf>,
+    /// Do not record the run in the store (nor make a baseline of it).
+    pub no_record: bool,
+    /// `KEY=VALUE` labels.
+    pub labels: Vec<String>,
+}
+
+/// One benchmark to measure.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub(crate) name: String,
+    pub(crate) spec: CommandSpec,
+    pub(crate) options: MeasureOptions,
+    pub(crate) instructions: bool,
+}
+
+/// Instruction counts run under callgrind, which is slow but nearly deterministic: five runs
+/// meet the comparison's minimum sample count.
+const INSTRUCTION_RUNS: u32 = 5;
+
+/// Speed-probe repetitions when a job starts, and after each benchmark.
+const PROBES_AT_START: usize = 3;
+const PROBES_PER_BENCHMARK: usize = 2;
+
+impl Session {
+    /// The benchmarks to measure: the command of `request`, or the configured `[[bench]]`es.
+    pub(crate) fn planned_benchmarks(
+        &self,
+        request: &MeasureRequest,
+    ) -> Result<Vec<Planned>, Error> {
+        let output = if request.show_output {
+            OutputMode::Inherit
+        } else {
+            OutputMode::Discard
+        };
+        if !request.command.is_empty() {
+            let spec = CommandSpec::new(command_words(
+                &request.command,
+                request.shell,
+                &request.benches,
+            )?);
+            let name = request
+                .name
+                .clone()
+                .unwrap_or_else(|| request.command.join(" "));
+            let options = request.settings.over(&self.config.run).options(output)?;
+            let options = self.enough_runs(&name, options);
+            return Ok(vec![Planned {
+                name,
+                spec,
+                options,
+                instructions: request.instructions,
+            }]);
+        }
+        if self.config.bench.is_empty() {
+            bail!(
+                "nothing to measure: give a command after `--` (e.g. `benchkeep run -- ./my-program`) or list [[bench]] entries in benchkeep.toml"
+            );
+        }
+        if request.name.is_some() {
+            bail!(
+                "--name names a command given after --; configured benchmarks take their names from benchkeep.toml"
+            );
+        }
+        for wanted in &request.benches {
+            if !self.config.bench.iter().any(|b| &b.name == wanted) {
+                bail!("no [[bench]] named {wanted:?} in benchkeep.toml");
+            }
+        }
+        let base = self.config.base_dir().unwrap_or(&self.cwd).to_owned();
+        let planned: Vec<Planned> = self
+            .config
+            .bench
+            .iter()
+            .filter(|b| request.benches.is_empty() || request.benches.contains(&b.name))
+            .filter_map(|bench| bench.command.as_ref().map(|command| (bench, command)))
+            .map(|(bench, command)| {
+                let mut spec = CommandSpec::new(command.argv());
+                spec.cwd = Some(
+                    bench
+                        .cwd
+                        .as_ref()
+                        .map_or_else(|| base.clone(), |dir| base.join(dir)),
+                );
+                spec.env = bench
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let options = request
+                    .settings
+                    .over(&bench.run_settings(&self.config.run))
+                    .options(output)
+                    .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
+                let options = self.enough_runs(&bench.name, options);
+                Ok(Planned {
+                    name: bench.name.clone(),
+                    spec,
+                    options,
+                    instructions: request.instructions || bench.instructions,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        if planned.is_empty() {
+            bail!(
+                "no [[bench]] in benchkeep.toml has a command to measure (base/head benchmarks run with `benchkeep ab`)"
+            );
+        }
+        Ok(planned)
+    }
+
+    /// `options` with at least as many runs as `[compare] min_samples` asks of a verdict:
+    /// fewer would make every comparison of this benchmark inconclusive, a pass earned by
+    /// nothing. Says so when it raises them.
+    fn enough_runs(&self, name: &str, mut options: MeasureOptions) -> MeasureOptions {
+        let needed = self
+            .config
+            .compare
+            .min_samples
+            .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let (runs, raised) = match options.runs {
+            RunCount::Fixed(n) if n < needed => (n, RunCount::Fixed(needed)),
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time,
+            } if max_runs < needed => (
+                max_runs,
+                RunCount::Auto {
+                    min_runs: min_runs.max(needed),
+                    max_runs: needed,
+                    min_time,
+                },
+            ),
+            RunCount::Auto {
+                min_runs,
+                max_runs,
+                min_time,
+            } if min_runs < needed => (
+                min_runs,
+                RunCount::Auto {
+                    min_runs: needed,
+                    max_runs,
+                    min_time,
+                },
+            ),
+            _ => return options,
+        };
+        self.notice(&format!(
+            "{name}: measuring {needed} runs, not {runs}: [compare] min_samples needs {needed} samples for a verdict"
+        ));
+        options.runs = raised;
+        options
+    }
+
+    /// Measures the benchmarks `request` names into a new run of the key `key` resolves to.
+    /// Nothing is written anywhere.
+    ///
+    /// # Errors
+    ///
+    /// Nothing to measure, invalid settings, a failing command ([`Error::Measure`]),
+    /// [`Error::Interrupted`].
+    pub fn measure(
+        &self,
+        request: &MeasureRequest,
+        key: &KeyOverrides,
+        record: &RecordOptions,
+    ) -> Result<Run, Error> {
+        let planned = self.planned_benchmarks(request)?;
+        let mut run = self.new_run(key, record)?;
+        self.events.measuring(&self.interrupt);
+        // The machine's speed before and after each benchmark, for stored comparisons with jobs
+        // that ran when the machine was quieter or busier (about 5 ms a probe).
+        let mut probe = benchkeep_runner::probe::probe(PROBES_AT_START);
+        for planned in &planned {
+            run.benchmarks.push(self.measure_one(planned)?);
+            benchkeep_runner::probe::extend(&mut probe, PROBES_PER_BENCHMARK);
+        }
+        run.probe = Some(probe);
+        Ok(run)
+    }
+
+    /// An empty run started now: its key, machine, git and CI information and labels.
+    pub(crate) fn new_run(&self, key: &KeyOverrides, record: &RecordOptions) -> Result<Run, Error> {
+        let labels = parse_labels(&record.labels)?;
+        let env = |name: &str| std::env::var(name).ok();
+        let fingerprint = environment::fingerprint();
+        let git = environment::git_info(&self.cwd, &env);
+        let key = self.resolve_key(
+            key,
+            git.as_ref().and_then(|g| g.branch.as_deref()),
+            &fingerprint.platform_key(),
+        )?;
+        let started = Timestamp::now();
+        let mut run = Run::new(
+            RunId::new(started, crate::entropy()),
+            started,
+            key,
+            fingerprint,
+        );
+        run.git = git;
+        run.ci = environment::ci_info(&env);
+        run.labels = labels;
+        Ok(run)
+    }
+
+    /// Measures one planned benchmark (and counts its instructions when asked).
+    pub(crate) fn measure_one(&self, planned: &Planned) -> Result<Benchmark, Error> {
+        let name = &planned.name;
+        let mut progress = self.events.progress(name, planned.options.runs);
+        let measured = runner::measure(
+            &planned.spec,
+            &planned.options,
+            &self.interrupt,
+            progress.as_mut(),
+        );
+        drop(progress);
+        let mut bench = measured
+            .map_err(|e| Error::measure(name, e))?
+            .into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
+        if planned.instructions {
+            self.notice(&format!("counting instructions of {name:?} with callgrind"));
+            let metric = instructions::count_instructions(
+                &planned.spec,
+                INSTRUCTION_RUNS,
+                planned.options.timeout.map(|t| t * 100),
+                &self.interrupt,
+            )
+            .map_err(|e| Error::measure(name, e))?;
+            bench.metrics.push(metric);
+        }
+        Ok(bench)
+    }
+
+    /// The run file at `path` (relative to the session's directory), named as given in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`load_run_file`].
+    pub fn load_run_file(&self, path: &Path) -> Result<Run, Error> {
+        read_run_file(&self.path(path), path)
+    }
+
+    /// Writes `run` to `--out`, when asked.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written.
+    pub fn write_out_file(&self, run: &Run, record: &RecordOptions) -> Result<(), Error> {
+        if let Some(path) = &record.out {
+            let path = &self.path(path);
+            std::fs::write(path, core_store::encode_run(run))
+                .with_context(|| format!("cannot write the run to {}", path.display()))?;
+            self.notice(&format!("wrote run {} to {}", run.id, path.display()));
+        }
+        Ok(())
+    }
+
+    /// Records `run` in `store` unless `--no-record`; a run already there is not an error.
+    ///
+    /// # Errors
+    ///
+    /// The store failed.
+    pub fn record(
+        &self,
+        store: &dyn Store,
+        run: &Run,
+        record: &RecordOptions,
+    ) -> Result<(), Error> {
+        if record.no_record {
+            return Ok(());
+        }
+        match self.block_on(store.append_run(run)) {
+            Ok(()) => {
+                self.notice(&format!("recorded run {} in {}", run.id, store.location()));
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists { .. }) => {
+                self.notice(&format!(
+                    "run {} is already recorded in {}",
+                    run.id,
+                    store.location()
+                ));
+                Ok(())
+            }
+            Err(e) => Err(Error::store("cannot record the run", e)),
+        }
+    }
+
+    /// `benchkeep run`: measures, writes `--out`, records. Returns the run.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::measure`], and the store or the file failing.
+    pub fn run(
+        &self,
+        request: &MeasureRequest,
+        key: &KeyOverrides,
+        record: &RecordOptions,
+    ) -> Result<Run, Error> {
+        // Open the store before measuring: a bad --store should fail in a second, not a minute.
+        let store = if record.no_record {
+            None
+        } else {
+            Some(self.store()?)
+        };
+        let run = self.measure(request, key, record)?;
+        self.write_out_file(&run, record)?;
+        if let Some(store) = store {
+            self.record(store.as_ref(), &run, record)?;
+        }
+        Ok(run)
+    }
+}
+
+/// A run file, refused when it is not complete (see [`complete`]).
+///
+/// # Errors
+///
+/// The file cannot be read, is not a run document, or measured nothing a gate could use.
+pub fn load_run_file(path: &Path) -> Result<Run, Error> {
+    read_run_file(path, path)
+}
+
+/// The run file at `path`, named `shown` in errors (the path as the user gave it).
+pub(crate) fn read_run_file(path: &Path, shown: &Path) -> Result<Run, Error> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read run file {}", shown.display()))?;
+    let what = format!("run file {}", shown.display());
+    let run = core_store::decode_run(&bytes, &what).map_err(|e| Error::Document(e.to_string()))?;
+    complete(run, &what)
+}
+
+/// `run`, refused when it measured nothing a gate or a baseline could use: no benchmarks, or a
+/// benchmark without metrics or samples (`what` names where it came from).
+///
+/// # Errors
+///
+/// [`Error::Document`] naming `what` and the benchmark.
+pub fn complete(run: Run, what: &str) -> Result<Run, Error> {
+    benchkeep_core::model::check_complete(&run.benchmarks)
+        .map_err(|e| Error::Document(format!("{what}: {e}")))?;
+    Ok(run)
+}
+
+fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    labels
+        .iter()
+        .map(|label| match label.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+            _ => Err(Error::Invalid(format!(
+                "--label {label:?} is not KEY=VALUE"
+            ))),
+        })
+        .collect()
+}
+
+/// `value` seconds as a duration, refused unless positive (`what` names the setting).
+pub(crate) fn seconds(value: f64, what: &str) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} must be a positive number of seconds, not {value}"
+            ))
+        })
+}
+
+/// The argument vector of a command given after `--`: as given, or with `--shell` one string
+/// for `sh -c`. `--bench` selects configured benchmarks, so it cannot come with a command.
+pub(crate) fn command_words(
+    command: &[String],
+    shell: bool,
+    benches: &[String],
+) -> Result<Vec<String>, Error> {
+    if !benches.is_empty() {
+        bail!(
+            "--bench selects configured benchmarks; it cannot be combined with a command after --"
+        );
+    }
+    Ok(if shell {
+        vec!["sh".to_owned(), "-c".to_owned(), command.join(" ")]
+    } else {
+        command.to_vec()
+    })
+}
+
+/// Adds the samples of a later measurement of the same benchmark, metric by metric.
+pub(crate) fn append_samples(into: &mut Benchmark, more: Benchmark) {
+    for extra in more.metrics {
+        if let Some(metric) = into.metrics.iter_mut().find(|m| m.name == extra.name) {
+            metric.samples.extend(extra.samples);
+        }
+    }
+}
