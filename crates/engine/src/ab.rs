@@ -11,10 +11,10 @@ use benchkeep_core::model::Benchmark;
 use benchkeep_core::sequential::Design;
 use benchkeep_runner::command::{self as runner, CommandSpec, PairedOptions, RunCount};
 
-use crate::check::{merge_confirmations, regressed_benchmarks};
 use crate::config::{BenchConfig, CommandLine};
 use crate::git::{add_worktree, git, remove_worktree};
 use crate::looks::{self, ADAPTIVE_FACTOR, Adaptive};
+use crate::looks::{merge_confirmations, regressed_benchmarks};
 use crate::measure::{append_samples, command_words, seconds};
 use crate::session::Session;
 use crate::settings::CompareFlags;

@@ -4,7 +4,6 @@
 //! as a library.
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,10 +19,12 @@ use jiff::Timestamp;
 
 use crate::config::{EnvironmentPolicy, SpeedProbePolicy};
 use crate::import::ImportRequest;
-use crate::measure::{MeasureRequest, RecordOptions, append_samples, seconds};
+use crate::load::note_scaling_regressions;
+use crate::measure::{MeasureRequest, RecordOptions};
+use crate::promote::promotion_subject;
 use crate::session::{KeyOverrides, Session};
 use crate::settings::CompareFlags;
-use crate::{Context as _, Error, Outcome, bail, looks, promote};
+use crate::{Context as _, Error, Outcome, bail};
 
 /// Where a check's run comes from.
 #[derive(Debug, Clone)]
@@ -127,7 +128,7 @@ const MERGE_BASE_SEARCH: usize = 500;
 
 /// When the first batch of measurements started, how long it took, and how many benchmarks
 /// it measured: the budget of adaptive looks.
-type FirstBatch = (Instant, Duration, usize);
+pub(crate) type FirstBatch = (Instant, Duration, usize);
 
 impl Session {
     /// `benchkeep check`: the run (measured, loaded or imported) compared with its baseline
@@ -359,78 +360,6 @@ impl Session {
         )?))
     }
 
-    /// `--promote-on BRANCH` (or `[compare] promote_on`): on that branch, add a passing run to
-    /// its baseline with compare-and-swap, re-reading and retrying when another job updated it
-    /// meanwhile, so no promotion is lost.
-    fn promote_if_asked(
-        &self,
-        store: &dyn Store,
-        run: &Run,
-        request: &CheckRequest,
-        passed: bool,
-    ) -> Result<(), Error> {
-        let Some(branch) = self.promote_branch(request) else {
-            return Ok(());
-        };
-        if let Err(refusal) =
-            promotion::check(&promotion_subject(run), passed, branch, request.promote)
-        {
-            let text = format!("not promoting into the baseline of {}: {refusal}", run.key);
-            if refusal.is_routine() {
-                self.detail(&text);
-            } else {
-                self.notice(&text);
-            }
-            return Ok(());
-        }
-        if request.record.no_record {
-            self.notice("not promoting: --no-record keeps the run out of the store, and a baseline is built from stored runs");
-            return Ok(());
-        }
-        self.join_baseline(store, run)
-    }
-
-    /// `--promote-on BRANCH`, else `[compare] promote_on`.
-    fn promote_branch<'a>(&'a self, request: &'a CheckRequest) -> Option<&'a String> {
-        request
-            .promote_on
-            .as_ref()
-            .or(self.config.compare.promote_on.as_ref())
-    }
-
-    /// Adds the recorded `run` to its key's baseline by compare-and-swap (see [`promote`]).
-    fn join_baseline(&self, store: &dyn Store, run: &Run) -> Result<(), Error> {
-        let keep = self.config.compare.promote_keep.unwrap_or(10).max(1);
-        let promote::Promoted {
-            sources,
-            left_out: dropped,
-            ..
-        } = self
-            .block_on(promote::promote(store, run, keep))
-            .map_err(|e| match e {
-                Error::Store { context, source } => Error::Store {
-                    context: format!(
-                        "cannot promote run {} into the baseline of {}: {context}",
-                        run.id, run.key
-                    ),
-                    source,
-                },
-                other => other,
-            })?;
-        let mut text = format!(
-            "promoted run {} into the baseline of {} ({sources} run(s))",
-            run.id, run.key
-        );
-        if dropped > 0 {
-            let _ = write!(
-                text,
-                "; {dropped} source run(s) no longer in the store were left out"
-            );
-        }
-        self.notice(&text);
-        Ok(())
-    }
-
     /// Compares `run` with `baseline` (confirming regressions first with `--confirm`) and
     /// judges the gate: the verdict document.
     fn gate(
@@ -547,7 +476,11 @@ impl Session {
     }
 
     /// The job's speed probe, unless the check ignores it.
-    fn probe_of<'r>(&self, run: &'r Run, request: &CheckRequest) -> Option<&'r SpeedProbe> {
+    pub(crate) fn probe_of<'r>(
+        &self,
+        run: &'r Run,
+        request: &CheckRequest,
+    ) -> Option<&'r SpeedProbe> {
         let policy = request
             .speed_probe
             .or(self.config.compare.speed_probe)
@@ -555,107 +488,6 @@ impl Session {
         run.probe
             .as_ref()
             .filter(|_| policy == SpeedProbePolicy::Widen)
-    }
-
-    /// `--confirm`: measures the benchmarks that look regressed again, replacing their samples,
-    /// and compares again, noting on each whether the regression was confirmed.
-    fn confirm_check(
-        &self,
-        baseline: &Baseline,
-        run: &mut Run,
-        config: &CompareConfig,
-        request: &CheckRequest,
-        comparison: &mut Comparison,
-    ) -> Result<(), Error> {
-        let suspects = regressed_benchmarks(comparison);
-        if !suspects.is_empty() {
-            let planned = self.planned_benchmarks(&request.measure)?;
-            let first = comparison.clone();
-            for name in &suspects {
-                let Some(plan) = planned.iter().find(|p| &p.name == name) else {
-                    continue;
-                };
-                self.notice(&format!(
-                    "{name}: looks regressed; measuring it again to confirm"
-                ));
-                let again = self.measure_one(plan)?;
-                if let Some(slot) = run.benchmarks.iter_mut().find(|b| &b.name == name) {
-                    *slot = again;
-                }
-            }
-            let full = CompareConfig {
-                spend: 1.0,
-                ..config.clone()
-            };
-            let again = compare::compare_job_with_baseline(
-                baseline,
-                &run.benchmarks,
-                self.probe_of(run, request),
-                &full,
-            );
-            *comparison = merge_confirmations(first, &again, &suspects, "measured again");
-        }
-        Ok(())
-    }
-
-    /// Compares a run measured here with its baseline; benchmarks whose gating metric is
-    /// inconclusive for want of data are measured again, look after look, and their new samples
-    /// join the run ([`looks`]). In history mode only where this job's own spread is a real
-    /// part of the interval: more runs of this job cannot narrow the spread between jobs.
-    fn adaptive_check(
-        &self,
-        baseline: &Baseline,
-        run: &mut Run,
-        config: &mut CompareConfig,
-        request: &CheckRequest,
-        first_batch: FirstBatch,
-    ) -> Result<Comparison, Error> {
-        let looks = request
-            .max_looks
-            .or(self.config.compare.max_looks)
-            .unwrap_or(looks::ADAPTIVE_FACTOR);
-        if looks == 0 {
-            bail!("max-looks must be at least 1, not 0");
-        }
-        let adaptive = looks::Adaptive {
-            design: benchkeep_core::sequential::Design::new(looks),
-            max_time: request
-                .max_time
-                .or(self.config.compare.max_time)
-                .map(|t| seconds(t, "max-time"))
-                .transpose()?,
-        };
-        let planned = if looks > 1 {
-            self.planned_benchmarks(&request.measure)?
-        } else {
-            Vec::new()
-        };
-        let probe = self.probe_of(run, request).cloned();
-        looks::decide(
-            &adaptive,
-            config,
-            first_batch,
-            &mut run.benchmarks,
-            |benchmarks, config| {
-                compare::compare_job_with_baseline(baseline, benchmarks, probe.as_ref(), config)
-            },
-            |benchmarks, open, look| {
-                for name in open {
-                    let (Some(plan), Some(bench)) = (
-                        planned.iter().find(|p| &p.name == name),
-                        benchmarks.iter_mut().find(|b| &b.name == name),
-                    ) else {
-                        continue;
-                    };
-                    self.notice(&format!(
-                        "{name}: inconclusive after {} runs; measuring it again (look {look} of at most {looks})",
-                        bench.metrics.first().map_or(0, |m| m.samples.len()),
-                    ));
-                    append_samples(bench, self.measure_one(plan)?);
-                }
-                Ok(())
-            },
-        )
     }
 
     /// The gate of a run with no baseline: every benchmark is new, so only the policies'
@@ -825,145 +657,5 @@ fn refuse_comparison(comparison: &mut Comparison, what: &str) {
             entry.severity = None;
             what.clone_into(&mut entry.reason);
         }
-    }
-}
-
-/// `run` as promotion judges it: with this job's CI information, not what a run file or an
-/// import carries. Whether a run may join a baseline depends on the job doing it: a run file
-/// made by a push job and checked in a pull request's job must not promote, and one checked on
-/// a laptop needs `--promote` like any local run. (The tree's state stays the run's own: it is
-/// what was measured.)
-fn promotion_subject(run: &Run) -> std::borrow::Cow<'_, Run> {
-    let here = environment::ci_info(&|name| std::env::var(name).ok());
-    if run.ci == here {
-        return std::borrow::Cow::Borrowed(run);
-    }
-    let mut subject = run.clone();
-    subject.ci = here;
-    std::borrow::Cow::Owned(subject)
-}
-
-/// Benchmarks with a gating metric that regressed, in report order, each once.
-pub(crate) fn regressed_benchmarks(comparison: &Comparison) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for e in comparison.regressions() {
-        if !names.contains(&e.benchmark) {
-            names.push(e.benchmark.clone());
-        }
-    }
-    names
-}
-
-/// The comparison after a confirmation: `first`'s entries, but for the benchmarks re-measured
-/// (`suspects`), their entries from `confirmed`, each noting whether the regression held.
-/// Confirmation only ever withdraws a regression found at some look, whose alpha was spent
-/// there, so `confirmed` may be judged at the whole alpha; the benchmarks not re-measured keep
-/// the verdicts of the looks that decided them.
-pub(crate) fn merge_confirmations(
-    first: Comparison,
-    confirmed: &Comparison,
-    suspects: &[String],
-    how: &str,
-) -> Comparison {
-    let mut merged = first;
-    for entry in &mut merged.entries {
-        if !suspects.contains(&entry.benchmark) {
-            continue;
-        }
-        let Some(again) = confirmed
-            .entries
-            .iter()
-            .find(|e| e.benchmark == entry.benchmark && e.metric == entry.metric)
-        else {
-            continue;
-        };
-        let was = entry.verdict;
-        *entry = again.clone();
-        if entry.gating && was == Verdict::Regressed {
-            entry.notes.push(if entry.verdict == Verdict::Regressed {
-                format!("confirmed: {how}, still regressed")
-            } else {
-                format!("not confirmed: looked regressed, {how}: {}", entry.verdict)
-            });
-        }
-    }
-    merged
-}
-
-/// Says so when a load run's scaling regressed: the throughput of `NAME [c=N]` regressed while
-/// that of `NAME [c=1]` did not. Each such entry gets a note naming both levels, so a reader
-/// sees a contention problem rather than a slower operation.
-pub fn note_scaling_regressions(comparison: &mut Comparison) {
-    let level = |name: &str| -> Option<(String, usize)> {
-        let (base, rest) = name.rsplit_once(" [c=")?;
-        Some((base.to_owned(), rest.strip_suffix(']')?.parse().ok()?))
-    };
-    let single: Vec<(String, Verdict, Option<f64>)> = comparison
-        .entries
-        .iter()
-        .filter(|e| e.metric == "throughput")
-        .filter_map(|e| match level(&e.benchmark) {
-            Some((base, 1)) => Some((base, e.verdict, e.change)),
-            _ => None,
-        })
-        .collect();
-    for entry in &mut comparison.entries {
-        if entry.metric != "throughput" || entry.verdict != Verdict::Regressed {
-            continue;
-        }
-        let Some((base, n)) = level(&entry.benchmark).filter(|(_, n)| *n > 1) else {
-            continue;
-        };
-        if let Some((_, verdict, change)) = single.iter().find(|(b, _, _)| *b == base)
-            && matches!(
-                verdict,
-                Verdict::Unchanged | Verdict::Improved | Verdict::Inconclusive
-            )
-        {
-            entry.notes.push(format!(
-                "scaling regressed: throughput at 1 worker {} ({}), at {n} workers {}",
-                verdict,
-                change.map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
-                entry
-                    .change
-                    .map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0))
-            ));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use benchkeep_core::compare::{self, CompareConfig, Comparison, Verdict};
-    use benchkeep_core::model::Benchmark;
-
-    use super::merge_confirmations;
-
-    fn comparison(verdicts: &[(&str, f64)]) -> Comparison {
-        let bench = |name: &str, centre: f64| {
-            let samples = (0..30).map(|i| centre * (1.0 + 0.001 * f64::from(i % 5)));
-            Benchmark::wall_time(name, samples.collect())
-        };
-        let base: Vec<Benchmark> = verdicts.iter().map(|(n, _)| bench(n, 1e6)).collect();
-        let cur: Vec<Benchmark> = verdicts.iter().map(|(n, c)| bench(n, 1e6 * c)).collect();
-        compare::compare(&base, &cur, &CompareConfig::default())
-    }
-
-    /// Only the re-measured benchmarks take the confirmation's verdicts; the others keep the
-    /// looks that decided them (a confirmation judged at the whole alpha must not create new
-    /// regressions elsewhere).
-    #[test]
-    fn a_confirmation_replaces_the_suspects_only() {
-        let first = comparison(&[("a", 1.3), ("b", 1.0)]);
-        assert_eq!(first.entries[0].verdict, Verdict::Regressed);
-        let confirmed = comparison(&[("a", 1.0), ("b", 1.3)]);
-        let merged = merge_confirmations(first, &confirmed, &["a".to_owned()], "measured again");
-        assert_eq!(merged.entries[0].verdict, Verdict::Unchanged);
-        assert!(merged.entries[0].notes[0].starts_with("not confirmed"));
-        assert_eq!(
-            merged.entries[1].verdict,
-            Verdict::Unchanged,
-            "b keeps its first verdict"
-        );
     }
 }

@@ -6,7 +6,7 @@ use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::store::Store;
 use benchkeep_report::{Context, VerdictDocument};
 
-use crate::check::note_scaling_regressions;
+use crate::load::note_scaling_regressions;
 use crate::measure::{complete, read_run_file};
 use crate::session::Session;
 use crate::settings::CompareFlags;

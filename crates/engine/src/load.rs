@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::{Error, bail};
+use benchkeep_core::compare::{Comparison, Verdict};
 use benchkeep_core::model::{Run, Unit};
 use benchkeep_runner::command::CommandSpec;
 use benchkeep_runner::leak::{self, LeakOptions};
@@ -302,10 +303,51 @@ fn table(name: &str, report: &LoadReport, overhead: Duration) -> String {
     out
 }
 
+/// Says so when a load run's scaling regressed: the throughput of `NAME [c=N]` regressed while
+/// that of `NAME [c=1]` did not. Each such entry gets a note naming both levels, so a reader
+/// sees a contention problem rather than a slower operation.
+pub fn note_scaling_regressions(comparison: &mut Comparison) {
+    let level = |name: &str| -> Option<(String, usize)> {
+        let (base, rest) = name.rsplit_once(" [c=")?;
+        Some((base.to_owned(), rest.strip_suffix(']')?.parse().ok()?))
+    };
+    let single: Vec<(String, Verdict, Option<f64>)> = comparison
+        .entries
+        .iter()
+        .filter(|e| e.metric == "throughput")
+        .filter_map(|e| match level(&e.benchmark) {
+            Some((base, 1)) => Some((base, e.verdict, e.change)),
+            _ => None,
+        })
+        .collect();
+    for entry in &mut comparison.entries {
+        if entry.metric != "throughput" || entry.verdict != Verdict::Regressed {
+            continue;
+        }
+        let Some((base, n)) = level(&entry.benchmark).filter(|(_, n)| *n > 1) else {
+            continue;
+        };
+        if let Some((_, verdict, change)) = single.iter().find(|(b, _, _)| *b == base)
+            && matches!(
+                verdict,
+                Verdict::Unchanged | Verdict::Improved | Verdict::Inconclusive
+            )
+        {
+            entry.notes.push(format!(
+                "scaling regressed: throughput at 1 worker {} ({}), at {n} workers {}",
+                verdict,
+                change.map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0)),
+                entry
+                    .change
+                    .map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0))
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::note_scaling_regressions;
     use benchkeep_core::compare::Verdict;
 
     #[test]

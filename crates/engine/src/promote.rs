@@ -2,6 +2,7 @@
 //! and `prune` running meanwhile never costs a promotion (see [`restore_promoted`]).
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use benchkeep_core::baseline::{Baseline, ChangeAction};
@@ -9,7 +10,12 @@ use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::store::{self as core_store, Store, StoreError};
 use jiff::Timestamp;
 
+use benchkeep_core::promotion;
+use benchkeep_runner::environment;
+
 use crate::Error;
+use crate::check::CheckRequest;
+use crate::session::Session;
 
 /// What a promotion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,4 +211,93 @@ fn store_error(source: StoreError, context: &str) -> Error {
         context: context.to_owned(),
         source,
     }
+}
+
+impl Session {
+    /// `--promote-on BRANCH` (or `[compare] promote_on`): on that branch, add a passing run to
+    /// its baseline with compare-and-swap, re-reading and retrying when another job updated it
+    /// meanwhile, so no promotion is lost.
+    pub(crate) fn promote_if_asked(
+        &self,
+        store: &dyn Store,
+        run: &Run,
+        request: &CheckRequest,
+        passed: bool,
+    ) -> Result<(), Error> {
+        let Some(branch) = self.promote_branch(request) else {
+            return Ok(());
+        };
+        if let Err(refusal) =
+            promotion::check(&promotion_subject(run), passed, branch, request.promote)
+        {
+            let text = format!("not promoting into the baseline of {}: {refusal}", run.key);
+            if refusal.is_routine() {
+                self.detail(&text);
+            } else {
+                self.notice(&text);
+            }
+            return Ok(());
+        }
+        if request.record.no_record {
+            self.notice("not promoting: --no-record keeps the run out of the store, and a baseline is built from stored runs");
+            return Ok(());
+        }
+        self.join_baseline(store, run)
+    }
+
+    /// `--promote-on BRANCH`, else `[compare] promote_on`.
+    pub(crate) fn promote_branch<'a>(&'a self, request: &'a CheckRequest) -> Option<&'a String> {
+        request
+            .promote_on
+            .as_ref()
+            .or(self.config.compare.promote_on.as_ref())
+    }
+
+    /// Adds the recorded `run` to its key's baseline by compare-and-swap ([`promote`]).
+    pub(crate) fn join_baseline(&self, store: &dyn Store, run: &Run) -> Result<(), Error> {
+        let keep = self.config.compare.promote_keep.unwrap_or(10).max(1);
+        let Promoted {
+            sources,
+            left_out: dropped,
+            ..
+        } = self
+            .block_on(promote(store, run, keep))
+            .map_err(|e| match e {
+                Error::Store { context, source } => Error::Store {
+                    context: format!(
+                        "cannot promote run {} into the baseline of {}: {context}",
+                        run.id, run.key
+                    ),
+                    source,
+                },
+                other => other,
+            })?;
+        let mut text = format!(
+            "promoted run {} into the baseline of {} ({sources} run(s))",
+            run.id, run.key
+        );
+        if dropped > 0 {
+            let _ = write!(
+                text,
+                "; {dropped} source run(s) no longer in the store were left out"
+            );
+        }
+        self.notice(&text);
+        Ok(())
+    }
+}
+
+/// `run` as promotion judges it: with this job's CI information, not what a run file or an
+/// import carries. Whether a run may join a baseline depends on the job doing it: a run file
+/// made by a push job and checked in a pull request's job must not promote, and one checked on
+/// a laptop needs `--promote` like any local run. (The tree's state stays the run's own: it is
+/// what was measured.)
+pub(crate) fn promotion_subject(run: &Run) -> std::borrow::Cow<'_, Run> {
+    let here = environment::ci_info(&|name| std::env::var(name).ok());
+    if run.ci == here {
+        return std::borrow::Cow::Borrowed(run);
+    }
+    let mut subject = run.clone();
+    subject.ci = here;
+    std::borrow::Cow::Owned(subject)
 }
