@@ -33,7 +33,9 @@ source scripts/s3-server.sh
 log=$(mktemp)
 trap 'kill "$s3_server" 2>/dev/null; rm -f "$log"' EXIT
 
-cargo test --workspace --all-features --locked "$@" 2>&1 | tee "$log"
+# --no-fail-fast: one failing test binary must not hide the others' results (cargo still
+# exits non-zero when any failed).
+cargo test --workspace --all-features --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 awk '/^test result:/ {
        for (i = 2; i <= NF; i++) {

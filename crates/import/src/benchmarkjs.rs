@@ -44,10 +44,15 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
                 [ops],
             )
             .map_err(|e| input.invalid(&location, e))?;
+        // `(90 runs sampled)`, whole: a line cut inside it would give a wrong count.
         let runs = tail
             .split_once('(')
-            .and_then(|(_, r)| r.split_whitespace().next())
-            .and_then(|n| n.parse::<u64>().ok());
+            .and_then(|(_, r)| {
+                r.strip_suffix(')')
+                    .or_else(|| r.trim_end().strip_suffix(')'))
+            })
+            .and_then(|r| r.trim().strip_suffix("runs sampled"))
+            .and_then(|n| n.trim().parse::<u64>().ok());
         if let Some(runs) = runs {
             collector
                 .benchmark(name)

@@ -51,14 +51,26 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
                 ),
             ));
         };
-        collector
-            .add_time(name.trim(), [value])
-            .map_err(|e| input.invalid(&location, e))?;
+        // libtest (and criterion's bencher output) always prints the range: a line without a
+        // whole `(+/- N)` was cut short, and may be the last of a truncated output.
         let range = result
             .split_once("(+/-")
             .and_then(|(_, rest)| rest.split_once(')'))
             .and_then(|(range, _)| number(range.trim()));
-        if let Some(range) = range {
+        let Some(range) = range else {
+            return Err(input.invalid(
+                location,
+                format!(
+                    "the result of {:?} is cut short (no \"(+/- N)\" after it): {:?}",
+                    name.trim(),
+                    result.trim()
+                ),
+            ));
+        };
+        collector
+            .add_time(name.trim(), [value])
+            .map_err(|e| input.invalid(&location, e))?;
+        {
             collector
                 .summarize(
                     name.trim(),
