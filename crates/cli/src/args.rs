@@ -292,6 +292,7 @@ pub struct PruneArgs {
 
 /// How to measure.
 #[derive(Debug, Args, Clone, Default)]
+#[allow(clippy::struct_excessive_bools)] // independent switches a user turns on
 pub struct MeasureArgs {
     /// Benchmark name (default: the command line).
     #[arg(long, short)]
@@ -320,6 +321,10 @@ pub struct MeasureArgs {
     /// Show the command's output instead of discarding it.
     #[arg(long)]
     pub show_output: bool,
+    /// Leave what the command starts in the background running (by default what an execution
+    /// leaves running, `cmd &` children and `setsid` daemons alike, is killed after it).
+    #[arg(long)]
+    pub keep_background: bool,
     /// Also count instructions with valgrind's callgrind (a low-noise metric; slow).
     #[arg(long)]
     pub instructions: bool,
@@ -680,6 +685,10 @@ pub struct AbArgs {
     /// Show the commands' output instead of discarding it.
     #[arg(long)]
     pub show_output: bool,
+    /// Leave what the commands start in the background running (by default it is killed
+    /// after each execution).
+    #[arg(long)]
+    pub keep_background: bool,
     /// Run more rounds of benchmarks that look regressed before the verdict is final.
     #[arg(long)]
     pub confirm: bool,

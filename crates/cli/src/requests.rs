@@ -55,6 +55,7 @@ impl MeasureArgs {
         request.settings = settings;
         request.show_output = self.show_output;
         request.instructions = self.instructions;
+        request.keep_background = self.keep_background;
         request
     }
 }
@@ -107,6 +108,7 @@ impl CheckArgs {
         request.shell = measure.shell;
         request.name.clone_from(&measure.name);
         request.benches.clone_from(&measure.benches);
+        request.keep_background = measure.keep_background;
         request
     }
 }
@@ -128,6 +130,7 @@ impl AbArgs {
         paired.command.clone_from(&self.command);
         paired.name.clone_from(&self.name);
         paired.benches.clone_from(&self.benches);
+        paired.keep_background = self.keep_background;
         let mut request = AbRequest::default();
         request.paired = paired;
         request.base.clone_from(&self.base);

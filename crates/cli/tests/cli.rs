@@ -598,3 +598,47 @@ fn a_bare_config_file_name_runs_its_benchmarks_here() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("here"), "{}", stdout(&out));
 }
+
+/// `run -- 'cmd &'` and a `setsid` daemon leave nothing running, and the run says what it
+/// killed; `--keep-background` leaves them.
+#[test]
+fn what_a_command_leaves_running_is_killed_and_said() {
+    let sandbox = Sandbox::new();
+    let marker = |name: &str| sandbox.path().join(name);
+    let script = format!(
+        "(sleep 1; touch {}) & (setsid sh -c 'sleep 1; touch {}' &); exit 0",
+        marker("child").display(),
+        marker("daemon").display()
+    );
+    let out = sandbox.run(&["run", "--no-record", "-r", "1", "--shell", "--", &script]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("background process(es) its executions left running"),
+        "{}",
+        stderr(&out)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!marker("child").exists(), "a background child survived");
+    assert!(!marker("daemon").exists(), "a setsid daemon survived");
+
+    let kept = format!("(sleep 0.2; touch {}) &", marker("kept").display());
+    let out = sandbox.run(&[
+        "run",
+        "--no-record",
+        "-r",
+        "1",
+        "-w",
+        "0",
+        "--keep-background",
+        "--shell",
+        "--",
+        &kept,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("killed"), "{}", stderr(&out));
+    let waited = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        marker("kept").exists()
+    });
+    assert!(waited, "--keep-background kept it running");
+}

@@ -69,6 +69,8 @@ pub struct PairedRequest {
     pub name: Option<String>,
     /// Only these configured benchmarks.
     pub benches: Vec<String>,
+    /// Leave what the commands start in the background running.
+    pub keep_background: bool,
 }
 
 /// `benchkeep ab`: what to compare with what.
@@ -173,6 +175,7 @@ impl Session {
                 runner::OutputMode::Discard
             },
             seed: request.seed.unwrap_or_else(crate::entropy),
+            keep_background: request.keep_background,
         };
         Ok((config, options, adaptive))
     }
@@ -298,6 +301,10 @@ impl Session {
         );
         drop(progress);
         let measured = measured.map_err(|e| Error::measure(&pair.name, e))?;
+        self.killed_background(
+            &pair.name,
+            measured.base.background_killed + measured.head.background_killed,
+        );
         Ok((
             measured
                 .base

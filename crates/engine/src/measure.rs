@@ -71,6 +71,7 @@ impl RunDefaults {
             runs,
             timeout: self.timeout.map(|t| seconds(t, "timeout")).transpose()?,
             output,
+            keep_background: false,
         })
     }
 }
@@ -78,6 +79,7 @@ impl RunDefaults {
 /// What to measure: a command, or the configured `[[bench]]`es (all, or those in `benches`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[allow(clippy::struct_excessive_bools)] // independent switches, as on the command line
 pub struct MeasureRequest {
     /// The command's arguments (empty: the configured benchmarks).
     pub command: Vec<String>,
@@ -93,6 +95,9 @@ pub struct MeasureRequest {
     pub show_output: bool,
     /// Also count instructions with callgrind.
     pub instructions: bool,
+    /// Leave what the command starts in the background running (by default it is killed
+    /// after each execution, and the number killed is said).
+    pub keep_background: bool,
 }
 
 impl MeasureRequest {
@@ -156,7 +161,8 @@ impl Session {
                 .name
                 .clone()
                 .unwrap_or_else(|| request.command.join(" "));
-            let options = request.settings.over(&self.config.run).options(output)?;
+            let mut options = request.settings.over(&self.config.run).options(output)?;
+            options.keep_background = request.keep_background;
             let options = self.enough_runs(&name, options);
             return Ok(vec![Planned {
                 name,
@@ -200,11 +206,12 @@ impl Session {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                let options = request
+                let mut options = request
                     .settings
                     .over(&bench.run_settings(&self.config.run))
                     .options(output)
                     .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
+                options.keep_background = request.keep_background;
                 let options = self.enough_runs(&bench.name, options);
                 Ok(Planned {
                     name: bench.name.clone(),
@@ -328,9 +335,9 @@ impl Session {
             progress.as_mut(),
         );
         drop(progress);
-        let mut bench = measured
-            .map_err(|e| Error::measure(name, e))?
-            .into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
+        let measured = measured.map_err(|e| Error::measure(name, e))?;
+        self.killed_background(name, measured.background_killed);
+        let mut bench = measured.into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
         if planned.instructions {
             self.notice(&format!("counting instructions of {name:?} with callgrind"));
             let metric = instructions::count_instructions(
@@ -343,6 +350,15 @@ impl Session {
             bench.metrics.push(metric);
         }
         Ok(bench)
+    }
+
+    /// Says that `name`'s executions left `killed` processes running, which were killed.
+    pub(crate) fn killed_background(&self, name: &str, killed: usize) {
+        if killed > 0 {
+            self.notice(&format!(
+                "{name}: killed {killed} background process(es) its executions left running (--keep-background leaves them)"
+            ));
+        }
     }
 
     /// The run file at `path` (relative to the session's directory), named as given in errors.

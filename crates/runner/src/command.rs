@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit, metric_names};
 use wait4::Wait4;
 
+use crate::leftovers;
+
 /// A command to measure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
@@ -128,6 +130,9 @@ pub struct MeasureOptions {
     pub timeout: Option<Duration>,
     /// What happens to output.
     pub output: OutputMode,
+    /// Leave what an execution started in the background running (by default it is killed
+    /// when the execution ends, and counted in [`Measurement::background_killed`]).
+    pub keep_background: bool,
 }
 
 /// One measured execution.
@@ -259,6 +264,8 @@ impl Progress for NoProgress {
 pub struct Measurement {
     /// The measured executions, in order.
     pub samples: Vec<Sample>,
+    /// Processes the executions (warm-up included) left running, which were killed.
+    pub background_killed: usize,
 }
 
 impl Measurement {
@@ -334,7 +341,10 @@ pub fn measure(
             &sample,
         );
     }
-    Ok(Measurement { samples })
+    Ok(Measurement {
+        samples,
+        background_killed: executor.background_killed,
+    })
 }
 
 /// Settings of a paired (A/B) measurement.
@@ -350,6 +360,8 @@ pub struct PairedOptions {
     pub output: OutputMode,
     /// Seed of the per-round order; the caller draws a fresh one per measurement.
     pub seed: u64,
+    /// Leave what an execution started in the background running.
+    pub keep_background: bool,
 }
 
 /// Aligned samples of base and head: round `i` of each ran back to back.
@@ -377,6 +389,7 @@ pub fn measure_paired(
         runs: RunCount::Fixed(options.rounds),
         timeout: options.timeout,
         output: options.output,
+        keep_background: options.keep_background,
     };
     let mut base_exec = Executor::new(base, &single, interrupt)?;
     let mut head_exec = Executor::new(head, &single, interrupt)?;
@@ -389,9 +402,11 @@ pub fn measure_paired(
     let mut result = PairedMeasurement {
         base: Measurement {
             samples: Vec::with_capacity(capacity),
+            background_killed: 0,
         },
         head: Measurement {
             samples: Vec::with_capacity(capacity),
+            background_killed: 0,
         },
         head_first: Vec::with_capacity(capacity),
     };
@@ -409,6 +424,8 @@ pub fn measure_paired(
         result.head_first.push(head_first);
         progress.sample(round, Some(options.rounds), &h);
     }
+    result.base.background_killed = base_exec.background_killed;
+    result.head.background_killed = head_exec.background_killed;
     Ok(result)
 }
 
@@ -420,6 +437,8 @@ struct Executor<'a> {
     stderr: Option<File>,
     watchdog: Watchdog,
     executions: u32,
+    /// Processes executions left running, killed after them.
+    background_killed: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -439,6 +458,8 @@ impl<'a> Executor<'a> {
                 command: spec.display(),
             });
         }
+        // Before the first execution, so that what it leaves behind is reparented here.
+        let _ = leftovers::adopt_orphans();
         let stderr = match options.output {
             OutputMode::Discard => Some(tempfile::tempfile().map_err(|source| RunError::Io {
                 command: spec.display(),
@@ -453,6 +474,7 @@ impl<'a> Executor<'a> {
             stderr,
             watchdog: Watchdog::start(interrupt.clone()),
             executions: 0,
+            background_killed: 0,
         })
     }
 
@@ -479,8 +501,12 @@ impl<'a> Executor<'a> {
                 command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
             }
         }
-        // Its own process group, so a timeout or Ctrl-C can kill everything it started.
+        // Its own process group, so a timeout or Ctrl-C can kill everything it started; and a
+        // token its descendants inherit, so what escapes the group is found too.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let token = leftovers::token();
+        command.env(leftovers::TOKEN_VARIABLE, &token);
+        let before = leftovers::mark();
 
         let start = Instant::now();
         let mut child = command.spawn().map_err(|source| match source.kind() {
@@ -506,6 +532,10 @@ impl<'a> Executor<'a> {
         };
         let wall = start.elapsed();
         let fired = self.watchdog.disarm();
+        if !self.options.keep_background || fired.is_some() {
+            // A timeout or an interrupt ends everything, --keep-background or not.
+            self.background_killed += leftovers::kill(&token, before);
+        }
 
         let stderr_tail = self.take_stderr_tail()?;
         match fired {
@@ -672,6 +702,7 @@ pub(crate) fn kill_group(group: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn sh(script: &str) -> CommandSpec {
         CommandSpec::new(["sh", "-c", script])
@@ -812,6 +843,51 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, RunError::Interrupted), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn what_an_execution_leaves_running_is_killed_and_counted() {
+        if !Path::new("/proc/self/environ").exists() {
+            return; // leftovers are found through /proc (Linux)
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let survived = |name: &str| dir.path().join(name);
+        // A background child and a setsid daemon, each touching a file if it lives 1 s.
+        let script = format!(
+            "(sleep 1; touch {}) & (setsid sh -c 'sleep 1; touch {}' &); exit 0",
+            survived("child").display(),
+            survived("daemon").display()
+        );
+        let m = run(&sh(&script), &fixed(2)).unwrap();
+        assert!(m.background_killed >= 4, "killed {}", m.background_killed);
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!survived("child").exists(), "a background child survived");
+        assert!(!survived("daemon").exists(), "a setsid daemon survived");
+
+        let kept = MeasureOptions {
+            keep_background: true,
+            ..fixed(1)
+        };
+        let m = run(
+            &sh(&format!(
+                "(sleep 0.3; touch {}) &",
+                survived("kept").display()
+            )),
+            &kept,
+        )
+        .unwrap();
+        assert_eq!(m.background_killed, 0);
+        // Generous: the machine running the tests may be busy.
+        for _ in 0..50 {
+            if survived("kept").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            survived("kept").exists(),
+            "--keep-background kept it running"
+        );
     }
 
     #[test]

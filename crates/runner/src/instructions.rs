@@ -46,6 +46,7 @@ pub fn count_instructions(
         runs: RunCount::Fixed(1),
         timeout,
         output: OutputMode::Discard,
+        keep_background: false,
     };
     let mut samples = Vec::with_capacity(runs as usize);
     for _ in 0..runs {

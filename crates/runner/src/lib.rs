@@ -3,8 +3,9 @@
 //! Each execution is timed from spawn to reaping at nanosecond resolution; user and system CPU
 //! time and peak RSS come from `wait4` for that one child (including the descendants it waited
 //! for), so they are neither summed over unrelated children nor stuck at an earlier maximum. The
-//! command runs in its own process group, so a timeout or Ctrl-C kills everything it started.
-//! Unix only for now.
+//! command runs in its own process group, so a timeout or Ctrl-C kills everything it started;
+//! after each execution, what it left running (a `cmd &` child, a `setsid` daemon) is killed
+//! too ([`leftovers`]), unless [`command::MeasureOptions::keep_background`]. Unix only for now.
 //!
 //! ```
 //! use benchkeep_runner::command::{measure, CommandSpec, Interrupt, MeasureOptions, NoProgress, RunCount};
@@ -21,6 +22,7 @@ pub mod command;
 pub mod environment;
 pub mod instructions;
 pub mod leak;
+pub mod leftovers;
 pub mod load;
 pub mod optimize;
 pub mod probe;
