@@ -3,7 +3,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Once;
 
 use anyhow::{Context as _, Result, anyhow};
 use benchkeep_engine::baseline::Written;
@@ -18,8 +17,8 @@ use crate::args::{BaselineCommand, Cli, ColorChoice, Commands, CompareOptions, F
 mod adoption;
 mod dashboard;
 
-/// Runs the parsed command line.
-pub(crate) fn dispatch(cli: &Cli) -> Outcome {
+/// Runs the parsed command line; `interrupt` is set by the signal handlers.
+pub(crate) fn dispatch(cli: &Cli, interrupt: Interrupt) -> Outcome {
     if let Commands::Completions(args) = &cli.command {
         return adoption::completions(args).unwrap_or_else(Outcome::Failed);
     }
@@ -29,10 +28,10 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
     let mut options = SessionOptions::default();
     options.config.clone_from(&cli.config);
     options.store.clone_from(&cli.store);
+    options.interrupt = Some(interrupt);
     let events = Box::new(Terminal {
         quiet: cli.quiet,
         verbose: cli.verbose,
-        signals: Once::new(),
     });
     let app = match Session::new(options, events) {
         Ok(session) => App {
@@ -41,6 +40,7 @@ pub(crate) fn dispatch(cli: &Cli) -> Outcome {
         },
         Err(e) => return failed(e),
     };
+
     match app.run(&cli.command) {
         Ok(outcome) => outcome,
         Err(e) => match e.downcast::<benchkeep_engine::Error>() {
@@ -387,12 +387,28 @@ fn emit(text: &str) -> Result<()> {
     }
 }
 
+/// One interrupt path for every command: SIGINT and SIGTERM set `interrupt`'s flag, which
+/// stops a measurement and is checked before anything is recorded; a SIGINT while it is
+/// already set exits with 130 at once.
+pub(crate) fn watch_signals(interrupt: &Interrupt) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = interrupt.flag();
+    signal_hook::flag::register_conditional_shutdown(
+        SIGINT,
+        i32::from(exit_codes::INTERRUPTED),
+        flag.clone(),
+    )
+    .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
+    .and_then(|_| signal_hook::flag::register(SIGTERM, flag))
+    .context("cannot install the signal handlers")?;
+    Ok(())
+}
+
 /// What the engine says, on a terminal: notices on stderr unless `--quiet`, details with
 /// `--verbose`, progress bars when stderr is a terminal.
 struct Terminal {
     quiet: bool,
     verbose: bool,
-    signals: Once,
 }
 
 impl Events for Terminal {
@@ -406,24 +422,6 @@ impl Events for Terminal {
         if self.verbose {
             eprintln!("{text}");
         }
-    }
-
-    /// Stops measurements on SIGINT/SIGTERM; a second SIGINT exits at once.
-    fn measuring(&self, interrupt: &Interrupt) {
-        self.signals.call_once(|| {
-            use signal_hook::consts::{SIGINT, SIGTERM};
-            let flag = interrupt.flag();
-            let installed = signal_hook::flag::register_conditional_shutdown(
-                SIGINT,
-                i32::from(exit_codes::INTERRUPTED),
-                flag.clone(),
-            )
-            .and_then(|_| signal_hook::flag::register(SIGINT, flag.clone()))
-            .and_then(|_| signal_hook::flag::register(SIGTERM, flag));
-            if let Err(e) = installed {
-                eprintln!("warning: cannot install the signal handlers ({e}): Ctrl-C ends benchkeep at once");
-            }
-        });
     }
 
     fn progress(&self, name: &str, runs: RunCount) -> Box<dyn Progress> {

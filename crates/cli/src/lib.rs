@@ -64,6 +64,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // First, so that Ctrl-C at any moment takes the one interrupt path (exit 130, nothing
+    // recorded) instead of killing the process wherever it is.
+    let interrupt = benchkeep_runner::command::Interrupt::new();
+    if let Err(e) = commands::watch_signals(&interrupt) {
+        eprintln!("error: {}", one_line(&e));
+        return ExitCode::from(exit_codes::ERROR);
+    }
     let cli = match args::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -75,7 +82,7 @@ where
             });
         }
     };
-    let outcome = commands::dispatch(&cli);
+    let outcome = commands::dispatch(&cli, interrupt);
     match &outcome {
         Outcome::Failed(error) => eprintln!("error: {}", one_line(error)),
         Outcome::Interrupted => eprintln!("interrupted: nothing was recorded"),

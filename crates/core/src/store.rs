@@ -69,6 +69,12 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The store's location (its URL, an option, an environment variable) cannot be used.
+    #[error("invalid store location: {detail}")]
+    InvalidLocation {
+        /// What is wrong with it, naming the part (never a secret).
+        detail: String,
+    },
     /// The store does not support this operation (yet).
     #[error("the {store} store is not implemented yet: {what}")]
     NotImplemented {
@@ -105,6 +111,7 @@ impl StoreError {
             | StoreError::SchemaTooNew { .. }
             | StoreError::SchemaTooOld { .. }
             | StoreError::InvalidKey { .. }
+            | StoreError::InvalidLocation { .. }
             | StoreError::NotImplemented { .. } => false,
         }
     }
@@ -288,14 +295,21 @@ where
     }))
 }
 
-/// `text` with the user and password of every URL in it (`http://user:secret@host`) replaced by
-/// `[redacted]`: an endpoint URL may carry them, and errors print the URL. Every store uses
-/// this before a URL reaches a message.
+/// `text` with the secrets a URL in it may carry replaced by `[redacted]`: the user and
+/// password (`http://user:secret@host`, also when malformed, `http://user:se/cret@host`: all
+/// up to the last `@` of the word), and the values of query parameters that name a credential
+/// (`token`, `signature`, `X-Amz-Signature`, `X-Amz-Credential`, `password`, `secret`, `key`,
+/// `sig`, ...). An endpoint URL may carry them, and errors print URLs; every store uses this
+/// before a URL reaches a message.
 ///
 /// ```
 /// use benchkeep_core::store::redact_userinfo;
 ///
 /// assert_eq!(redact_userinfo("GET http://u:pw@h:9/b"), "GET http://[redacted]@h:9/b");
+/// assert_eq!(
+///     redact_userinfo("https://h/b?X-Amz-Signature=abc&part=1"),
+///     "https://h/b?X-Amz-Signature=[redacted]&part=1"
+/// );
 /// ```
 #[must_use]
 pub fn redact_userinfo(text: &str) -> String {
@@ -304,15 +318,60 @@ pub fn redact_userinfo(text: &str) -> String {
     while let Some(at) = rest.find("://") {
         let (before, after) = rest.split_at(at + 3);
         out.push_str(before);
-        let authority_end = after
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+        // The URL's word: up to whitespace or a quote. Userinfo cannot contain `/`, `?` or `#`,
+        // but a malformed one may, and it is still a secret: cut at the word's last `@`.
+        let word_end = after
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
             .unwrap_or(after.len());
-        match after[..authority_end].rfind('@') {
+        match after[..word_end].rfind('@') {
             Some(user_end) => {
                 out.push_str("[redacted]");
                 rest = &after[user_end..];
             }
             None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    redact_query_credentials(&out)
+}
+
+/// The values of credential-like query parameters in `text` replaced by `[redacted]`.
+fn redact_query_credentials(text: &str) -> String {
+    const SECRET_NAMES: [&str; 9] = [
+        "token",
+        "signature",
+        "credential",
+        "password",
+        "passwd",
+        "secret",
+        "key",
+        "sig",
+        "auth",
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(['?', '&']) {
+        let (before, after) = rest.split_at(at + 1);
+        out.push_str(before);
+        let Some(eq) = after.find('=') else {
+            rest = after;
+            continue;
+        };
+        let name = &after[..eq];
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        let lower = name.to_ascii_lowercase();
+        if plain && SECRET_NAMES.iter().any(|secret| lower.contains(secret)) {
+            out.push_str(name);
+            out.push_str("=[redacted]");
+            let value_end = after[eq + 1..]
+                .find(|c: char| c == '&' || c == '#' || c.is_whitespace() || c == '"')
+                .map_or(after.len(), |end| eq + 1 + end);
+            rest = &after[value_end..];
+        } else {
+            rest = after;
         }
     }
     out.push_str(rest);
@@ -455,6 +514,29 @@ pub fn decode_baseline(bytes: &[u8], what: &str) -> Result<Baseline, StoreError>
 mod tests {
     use super::*;
     use crate::model::Fingerprint;
+
+    #[test]
+    fn no_url_secret_survives_redaction_however_the_url_is_spelled() {
+        for text in [
+            "http://user:SECRET@host:9/b",
+            "the endpoint \"http://user:SECRET/x@host\" is not a URL",
+            "http://user:SECRET?x@host",
+            "http://user:SECRET#x@host",
+            "https://u:pa@SECRET@host/p",
+            "Error performing GET https://host/b?X-Amz-Signature=SECRET&X-Amz-Date=1",
+            "https://host/?token=SECRET",
+            "https://host/?a=1&Secret_Key=SECRET#frag",
+            "s3://bucket/p?X-Amz-Credential=SECRET%2F2026",
+        ] {
+            let redacted = redact_userinfo(text);
+            assert!(!redacted.contains("SECRET"), "{text} -> {redacted}");
+        }
+        assert_eq!(
+            redact_userinfo("GET https://host/b?part=1&x=2 failed"),
+            "GET https://host/b?part=1&x=2 failed",
+            "harmless URLs stay readable"
+        );
+    }
 
     fn run() -> Run {
         let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();

@@ -352,6 +352,16 @@ impl Session {
         Ok(bench)
     }
 
+    /// The commit point of every command that records: interrupted before it, nothing is
+    /// written ([`Error::Interrupted`]); after it, the command completes.
+    pub(crate) fn not_interrupted(&self) -> Result<(), Error> {
+        if self.interrupt.is_set() {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Says that `name`'s executions left `killed` processes running, which were killed.
     pub(crate) fn killed_background(&self, name: &str, killed: usize) {
         if killed > 0 {
@@ -377,6 +387,7 @@ impl Session {
     /// The file cannot be written.
     pub fn write_out_file(&self, run: &Run, record: &RecordOptions) -> Result<(), Error> {
         if let Some(path) = &record.out {
+            self.not_interrupted()?;
             let path = &self.path(path);
             std::fs::write(path, core_store::encode_run(run))
                 .with_context(|| format!("cannot write the run to {}", path.display()))?;
@@ -399,6 +410,7 @@ impl Session {
         if record.no_record {
             return Ok(());
         }
+        self.not_interrupted()?;
         match self.block_on(store.append_run(run)) {
             Ok(()) => {
                 self.notice(&format!("recorded run {} in {}", run.id, store.location()));

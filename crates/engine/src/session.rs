@@ -58,6 +58,9 @@ pub struct SessionOptions {
     /// The store URL (`--store`, `BENCHKEEP_STORE`); the configuration's `store`, else the
     /// default `.benchkeep/`, when `None`.
     pub store: Option<String>,
+    /// The flag that interrupts this session (wired to signal handlers by the caller); a
+    /// fresh one when `None`.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl SessionOptions {
@@ -125,7 +128,7 @@ impl Session {
             config,
             store_url: options.store,
             runtime,
-            interrupt: Interrupt::new(),
+            interrupt: options.interrupt.unwrap_or_default(),
             events,
         })
     }

@@ -5,7 +5,13 @@ use std::fmt::Write as _;
 use benchkeep_core::baseline::Baseline;
 use benchkeep_core::store::Versioned;
 
+use crate::cells::cell;
 use crate::formats::text::run_summary;
+
+/// Stored text (a reason, a commit) as a terminal may show it: control characters escaped.
+fn safe(text: &str) -> String {
+    cell(text, 400)
+}
 
 /// `baseline show`: the key, version, machine, source runs (with commits), an accepted
 /// slowdown, then the benchmarks' summary table.
@@ -27,7 +33,7 @@ pub fn show(baseline: &Versioned<Baseline>) -> String {
             text,
             "  {}  {}",
             source.run,
-            source.commit.as_deref().unwrap_or("(no commit)")
+            safe(source.commit.as_deref().unwrap_or("(no commit)"))
         );
     }
     if let Some(accepted) = &b.accepted {
@@ -35,7 +41,7 @@ pub fn show(baseline: &Versioned<Baseline>) -> String {
             text,
             "accepted {}: {}",
             accepted.at,
-            accepted.reason.as_deref().unwrap_or("no reason given")
+            safe(accepted.reason.as_deref().unwrap_or("no reason given"))
         );
     }
     text.push('\n');
@@ -90,10 +96,10 @@ pub fn history(baseline: &Baseline) -> String {
             }
         );
         if let Some(commit) = &change.commit {
-            let _ = write!(text, "  commit {}", short(commit));
+            let _ = write!(text, "  commit {}", safe(short(commit)));
         }
         if let Some(reason) = &change.reason {
-            let _ = write!(text, "  reason: {reason}");
+            let _ = write!(text, "  reason: {}", safe(reason));
         }
         text.push('\n');
     }
@@ -104,4 +110,14 @@ pub fn history(baseline: &Baseline) -> String {
 #[must_use]
 pub fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_text_cannot_drive_the_terminal() {
+        assert_eq!(safe("fix \u{1b}[2J\nnext"), "fix \\u{1b}[2J\\nnext");
+    }
 }

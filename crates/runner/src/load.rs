@@ -1063,9 +1063,22 @@ mod tests {
             ..LoadOptions::default()
         };
         let report = run(&service, &options, &Interrupt::new()).unwrap();
+        // Real sleeping threads: on a busy machine their timings are noisy, so this asserts
+        // what holds however busy it is (every level measured, contention seen, more workers
+        // more throughput); the fit's accuracy is usl_fit_recovers_known_coefficients' (exact
+        // inputs) and the load benchmark's (real timings, figures in docs/load.md).
+        assert_eq!(report.levels.len(), 5);
         let usl = report.scaling.usl.unwrap();
-        assert!((usl.sigma - 0.1).abs() <= 0.02, "within 20%: {usl:?}");
-        assert!(usl.r_squared > 0.95, "{usl:?}");
+        assert!(usl.sigma > 0.0 && usl.sigma < 1.0, "{usl:?}");
+        assert!(
+            report.levels[1].throughput > report.levels[0].throughput,
+            "two workers sleep in parallel: {:?}",
+            report
+                .levels
+                .iter()
+                .map(|l| l.throughput)
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -92,14 +92,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_probe_repeats_within_a_few_percent_on_one_machine() {
+    fn the_probe_times_measurable_work() {
         let samples = measure(9);
+        assert_eq!(samples.len(), 9);
         let mut sorted = samples.clone();
         sorted.sort_by(f64::total_cmp);
-        let median = sorted[4];
-        assert!(median > 1e5, "the work takes measurable time: {median} ns");
-        // The fastest repetitions agree closely even on a busy machine (the slow ones are the
-        // machine's load, which is what the probe is for).
-        assert!(sorted[0] / sorted[2] > 0.8, "{sorted:?}");
+        // How closely the repetitions agree depends on how busy the machine is, which is what
+        // the probe measures: that is the detection benchmark's to report, not a test's to
+        // assume. What holds anywhere: the work takes measurable, finite time.
+        assert!(
+            sorted[0] > 1e5,
+            "the work takes measurable time: {sorted:?}"
+        );
+        assert!(sorted.iter().all(|s| s.is_finite()), "{sorted:?}");
     }
 }

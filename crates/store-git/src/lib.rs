@@ -100,7 +100,7 @@ impl GitOptions {
     /// A relative `repo` is taken from `cwd`; without `remote`, `origin` is used if the
     /// repository has it; `remote=none` means offline.
     pub fn from_url(spec: &str, cwd: &Path) -> Result<Self, StoreError> {
-        let invalid = |detail: String| StoreError::InvalidKey { detail };
+        let invalid = |detail: String| StoreError::InvalidLocation { detail };
         let (branch, query) = spec.split_once('?').unwrap_or((spec, ""));
         let branch = if branch.is_empty() {
             DEFAULT_BRANCH

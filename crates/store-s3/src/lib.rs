@@ -63,20 +63,51 @@ pub struct S3Options {
 }
 
 fn invalid(detail: String) -> StoreError {
-    StoreError::InvalidKey { detail }
+    StoreError::InvalidLocation { detail }
+}
+
+/// `text` as an error may show it: URL secrets redacted, at most 120 characters.
+fn shown(text: &str) -> String {
+    let redacted = core_store::redact_userinfo(text);
+    if redacted.chars().count() <= 120 {
+        return redacted;
+    }
+    let kept: String = redacted.chars().take(119).collect();
+    format!("{kept}…")
+}
+
+/// Whether `name` is a bucket name every S3-compatible service could have: 1 to 255 ASCII
+/// letters, digits, `.`, `-` or `_` (anything else, such as `user:secret@host`, is a
+/// mistake, and is not echoed).
+fn plausible_bucket(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 impl S3Options {
     /// Parses the part of a store URL after `s3://`: `BUCKET[/PREFIX][?option=value&...]`.
+    /// Every value is checked here, before `object_store` sees it; errors never show a
+    /// password, a credential-like query value, nor more than 120 characters of the URL.
+    ///
+    /// # Errors
+    ///
+    /// No bucket, an implausible bucket or region, an unknown option, a flag that is not
+    /// true or false.
     pub fn from_url(spec: &str) -> Result<Self, StoreError> {
-        // What errors show: never an endpoint's user and password.
-        let shown = core_store::redact_userinfo(spec);
+        let shown = shown(spec);
         let (location, query) = spec.split_once('?').unwrap_or((spec, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         if bucket.is_empty() {
             return Err(invalid(format!(
                 "s3://{shown}: the URL names no bucket (s3://BUCKET/PREFIX)"
             )));
+        }
+        if !plausible_bucket(bucket) {
+            return Err(invalid(
+                "the bucket of the s3:// store URL is not a bucket name (letters, digits, `.`, `-`, `_`; credentials come from the AWS_* variables, never the URL)".into(),
+            ));
         }
         let mut options = S3Options {
             bucket: bucket.to_owned(),
@@ -90,42 +121,103 @@ impl S3Options {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
             other => Err(invalid(format!(
-                "s3://{shown}: {name}={other:?} is not true or false"
+                "s3://{}/...: {name}={:?} is not true or false",
+                options.bucket,
+                shown_value(other)
             ))),
         };
+        let mut endpoint = None;
+        let mut region = None;
+        let mut allow_http = false;
+        let mut virtual_hosted = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             match name {
-                "endpoint" => options.endpoint = Some(value.to_owned()),
-                "region" => options.region = Some(value.to_owned()),
-                "allow_http" => options.allow_http = flag(name, value)?,
-                "virtual_hosted" => options.virtual_hosted = Some(flag(name, value)?),
+                "endpoint" => endpoint = Some(value.to_owned()),
+                "region" => region = Some(value.to_owned()),
+                "allow_http" => allow_http = flag(name, value)?,
+                "virtual_hosted" => virtual_hosted = Some(flag(name, value)?),
                 other => {
+                    // An option's name is echoed only when it looks like one: a password
+                    // with `&` in it splits the query there.
+                    let named = if !other.is_empty()
+                        && other.len() <= 40
+                        && other
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        format!("unknown option {other:?}")
+                    } else {
+                        "an option that is not one (is there a `&` in a value?)".to_owned()
+                    };
                     return Err(invalid(format!(
-                        "s3://{shown}: unknown option {other:?} (expected endpoint, region, allow_http or virtual_hosted)"
+                        "s3://{}/...: {named} (expected endpoint, region, allow_http or virtual_hosted)",
+                        options.bucket
                     )));
                 }
             }
         }
+        if let Some(region) = &region
+            && !(1..=64).contains(&region.len())
+        {
+            return Err(invalid(
+                "the region of the s3:// store URL is empty or too long".into(),
+            ));
+        }
+        if let Some(region) = &region
+            && !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(invalid(
+                "the region of the s3:// store URL is not a region name (letters, digits and `-`, e.g. eu-west-1)".into(),
+            ));
+        }
+        options.endpoint = endpoint;
+        options.region = region;
+        options.allow_http = allow_http;
+        options.virtual_hosted = virtual_hosted;
         Ok(options)
     }
 }
 
-/// Refuses an endpoint that is not an `http` or `https` URL with a host (`object_store` would
-/// panic on some), naming `what` and never its password.
-fn check_endpoint(endpoint: &str, what: &str) -> Result<(), StoreError> {
-    let shown = core_store::redact_userinfo(endpoint);
-    let parsed = url::Url::parse(endpoint)
-        .map_err(|e| invalid(format!("{what} {shown:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+/// A value as an error may show it (redacted, capped).
+fn shown_value(value: &str) -> String {
+    shown(value)
+}
+
+/// The endpoint in the form `object_store` is given: an `http` or `https` URL with a host,
+/// no user or password, no query or fragment, normalized (`url`: punycode, no stray spaces),
+/// so that nothing unusual reaches the request signer (which panics on some strings). Errors
+/// name `what` and show the endpoint only once it is known to hold no secret.
+fn checked_endpoint(endpoint: &str, what: &str) -> Result<String, StoreError> {
+    let parsed = url::Url::parse(endpoint).map_err(|e| {
+        invalid(format!(
+            "{what} is not a URL ({e}; {} characters, not shown: it may hold a secret)",
+            endpoint.chars().count()
+        ))
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid(format!(
-            "{what} {shown:?} must be an http:// or https:// URL"
+            "{what} carries a user or password; S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile), never the URL"
         )));
     }
+    if !matches!(parsed.scheme(), "http" | "https") {
+        // Not shown: `user:secret@host` reads as a URL of scheme `user`.
+        return Err(invalid(format!(
+            "{what} must be an http:// or https:// URL"
+        )));
+    }
+    let shown = shown(parsed.as_str());
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid(format!("{what} {shown:?} has no host")));
     }
-    Ok(())
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid(format!(
+            "{what} must not have a query or fragment (`?...`, `#...`)"
+        )));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
 /// A store in an S3 bucket (or any `object_store` backend).
@@ -155,23 +247,32 @@ impl S3Store {
     /// `options`. Transient failures (timeouts, 5xx, throttling) are retried with bounded backoff.
     pub fn open(options: &S3Options) -> Result<Self, StoreError> {
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&options.bucket);
-        if let Some(endpoint) = &options.endpoint {
-            check_endpoint(endpoint, "the endpoint")?;
+        let endpoint = match &options.endpoint {
+            Some(endpoint) => Some(checked_endpoint(endpoint, "the endpoint")?),
+            None => std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|e| !e.is_empty())
+                .map(|e| checked_endpoint(&e, "AWS_ENDPOINT_URL"))
+                .transpose()?,
+        };
+        if let Some(endpoint) = &endpoint {
             builder = builder.with_endpoint(endpoint);
-        } else if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
-            check_endpoint(&endpoint, "AWS_ENDPOINT_URL")?;
         }
         if let Some(region) = &options.region {
             builder = builder.with_region(region);
+        } else if let Ok(region) = std::env::var("AWS_REGION")
+            && !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(invalid(
+                "AWS_REGION is not a region name (letters, digits and `-`, e.g. eu-west-1)".into(),
+            ));
         }
         if let Some(virtual_hosted) = options.virtual_hosted {
             builder = builder.with_virtual_hosted_style_request(virtual_hosted);
         }
-        let endpoint = options
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .unwrap_or_default();
+        let endpoint = endpoint.unwrap_or_default();
         if endpoint.starts_with("http://") {
             if !options.allow_http
                 && std::env::var("AWS_ALLOW_HTTP").ok().as_deref() != Some("true")
@@ -689,6 +790,55 @@ mod tests {
                 .contains("colour")
         );
         assert!(S3Options::from_url("b?allow_http=maybe").is_err());
+    }
+
+    #[test]
+    fn endpoints_reach_object_store_normalized_or_not_at_all() {
+        for (endpoint, normalized) in [
+            (" http://example.com", "http://example.com"),
+            ("https://127.0.0.1:9000/", "https://127.0.0.1:9000"),
+        ] {
+            assert_eq!(checked_endpoint(endpoint, "e").unwrap(), normalized);
+        }
+        let unicode = checked_endpoint("http://ünïcödé.example", "e").unwrap();
+        assert!(
+            unicode.is_ascii() && unicode.starts_with("http://xn--"),
+            "{unicode}"
+        );
+        for endpoint in [
+            "https:user:hunter2@host",
+            "https:/user:hunter2@host",
+            "http://user:hunter2/x@host",
+            "http%3A%2F%2Fuser%3Ahunter2%40host",
+            "user:hunter2@host",
+            "//user:hunter2@host",
+            "https://host/?token=hunter2",
+            "https://host/#hunter2",
+        ] {
+            let e = checked_endpoint(endpoint, "the endpoint")
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("hunter2"), "{endpoint}: {e}");
+        }
+    }
+
+    #[test]
+    fn buckets_regions_and_options_are_checked_without_echoing_secrets() {
+        for url in [
+            "b:hunter2@host/p",
+            "user:hunter2@b/p",
+            "bu ck/p",
+            "b/p?endpoint=http://user:pa&hunter2@host",
+            "b/p?region=a b&x=hunter2",
+            "b/p?region=hunter2/x",
+        ] {
+            let e = S3Options::from_url(url).unwrap_err().to_string();
+            assert!(!e.contains("hunter2"), "{url}: {e}");
+        }
+        let long = format!("b/p?endpoint={}", "x".repeat(10_000));
+        let options = S3Options::from_url(&long).unwrap();
+        let e = S3Store::open(&options).err().unwrap().to_string();
+        assert!(e.len() < 300, "{} characters", e.len());
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub(super) fn report(session: &Session, args: &ReportArgs) -> Result<Outcome> {
         }
     ))?;
     if let Some(port) = args.serve {
-        serve(&args.out, port)?;
+        serve(&args.out, port, session.interrupt())?;
+        return Ok(Outcome::Interrupted);
     }
     Ok(if skipped.is_empty() {
         Outcome::Passed
@@ -84,8 +85,10 @@ fn write_site(out: &Path, pages: &[dashboard::Page]) -> Result<()> {
     Ok(())
 }
 
-/// A preview server on 127.0.0.1: GET of files under `root`, nothing else, until interrupted.
-fn serve(root: &Path, port: u16) -> Result<()> {
+/// A preview server on 127.0.0.1: GET of files under `root`, nothing else, until Ctrl-C (the session's interrupt flag, polled between
+/// connections; the command then ends as interrupted, exit 130). One request per connection,
+/// each answered on a thread of its own ([`answer`]).
+fn serve(root: &Path, port: u16, interrupt: &benchkeep_runner::command::Interrupt) -> Result<()> {
     // Requests are resolved against the real path, so that a symlink in the site cannot lead
     // out of it.
     let root = &root
@@ -98,27 +101,54 @@ fn serve(root: &Path, port: u16) -> Result<()> {
         "serving {} on http://{address}/ (Ctrl-C stops)",
         root.display()
     );
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let mut line = String::new();
-        if BufReader::new(&stream).read_line(&mut line).is_err() {
-            continue;
-        }
-        let (status, kind, body) = match resolve(root, &line) {
-            Some(path) => match std::fs::read(&path) {
-                Ok(body) => ("200 OK", content_type(&path), body),
-                Err(_) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
-            },
-            None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+    listener
+        .set_nonblocking(true)
+        .context("cannot poll the listening socket")?;
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if interrupt.is_set() {
+                    return Ok(()); // the caller reports the interruption
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                continue;
+            }
+            Err(_) => continue,
         };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        let _ = stream.write_all(&body);
+        // Each connection on a thread of its own: a silent client costs only its thread.
+        let root = root.clone();
+        std::thread::spawn(move || answer(stream, &root));
     }
-    Ok(())
+}
+
+/// Reads one request (its line and headers, at most 64 KiB, 5 s to send them) and answers it.
+fn answer(mut stream: std::net::TcpStream, root: &Path) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut reader = BufReader::new(std::io::Read::take(&stream, 64 * 1024));
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    // The headers, read to their end so that closing the connection does not reset it.
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+        header.clear();
+    }
+    let (status, kind, body) = match resolve(root, &line) {
+        Some(path) => match std::fs::read(&path) {
+            Ok(body) => ("200 OK", content_type(&path), body),
+            Err(_) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+        },
+        None => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(&body);
 }
 
 /// The file a request line asks for, if it is a GET of a file whose real path (symlinks

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use benchkeep_core::compare::{Severity, Verdict};
 
-use super::markdown::{markdown_cell, unlinked};
+use super::markdown::{markdown_cell, markdown_commit, markdown_link, unlinked};
 use crate::cells::{by_severity, cell, interval, method_line, pct, severity, short_commit, value};
 use crate::document::{Entry, VerdictDocument};
 
@@ -59,7 +59,7 @@ pub(crate) fn alert(document: &VerdictDocument) -> String {
     }
     body.push('\n');
     if let Some(commit) = &document.context.current_commit {
-        let _ = writeln!(body, "- Commit measured: `{}`", markdown_cell(commit));
+        let _ = writeln!(body, "- Commit measured: {}", markdown_commit(commit));
     }
     if !document.context.baseline_commits.is_empty() {
         let commits: Vec<String> = document
@@ -68,7 +68,7 @@ pub(crate) fn alert(document: &VerdictDocument) -> String {
             .iter()
             .rev()
             .take(5)
-            .map(|c| format!("`{}`", markdown_cell(&short_commit(c))))
+            .map(|c| markdown_commit(&short_commit(c)))
             .collect();
         let _ = writeln!(
             body,
@@ -78,11 +78,11 @@ pub(crate) fn alert(document: &VerdictDocument) -> String {
     }
     let _ = writeln!(
         body,
-        "- Current run: `{}`",
+        "- Current run: {}",
         markdown_cell(&document.context.current_run)
     );
     if let Some(url) = &document.context.job_url {
-        let _ = writeln!(body, "- Job: {url}");
+        let _ = writeln!(body, "- {}", markdown_link("Job", url));
     }
     let _ = writeln!(body, "- {}", markdown_cell(&method_line(document)));
     format!("{}\n\n{body}", unlinked(&title.replace(['\n', '\r'], " ")))

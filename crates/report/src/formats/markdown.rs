@@ -16,33 +16,48 @@ pub(crate) fn markdown_cell(text: &str) -> String {
 }
 
 /// Makes untrusted text inert in GitHub-flavoured Markdown: a benchmark name from a pull
-/// request must not become a link, an image, emphasis, code, a heading, a table cell break, raw
-/// HTML, an @-mention or an issue reference in the bot's comment. Every ASCII punctuation
-/// character Markdown gives a meaning is backslash-escaped, `&`, `<` and `>` become entities,
-/// and a word joiner (U+2060, invisible) follows an `@` or `#` that starts a word and splits
-/// `://` and `www.`, so that GitHub's mention, reference and autolink recognisers (which run on
-/// the rendered text, after escapes are gone) find nothing.
+/// request must not become a link, an image, emphasis, code, a heading, a list, a table cell
+/// break, raw HTML, an @-mention, an email link or an issue reference in the bot's comment.
+/// Every ASCII punctuation character Markdown gives a meaning is backslash-escaped, `&`, `<`
+/// and `>` become entities, leading spaces become `&#32;` (no code block), and [`unlinked`]
+/// breaks what GitHub finds in the rendered text (after the escapes are gone).
 #[must_use]
 pub fn markdown_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
+    let mut leading = true;
     for c in text.chars() {
         match c {
+            ' ' | '\t' if leading => out.push_str("&#32;"),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '~' | '$' | '#' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '~' | '$' | '#' | '-'
+            | '+' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // `1. x` at the start of a line would be a list item.
+            '.' if leading_number(&out) => {
                 out.push('\\');
                 out.push(c);
             }
             c => out.push(c),
         }
+        leading = leading && c.is_whitespace();
     }
     unlinked(&out)
 }
 
+/// Whether `out` is nothing but digits so far (an ordered list marker would follow).
+fn leading_number(out: &str) -> bool {
+    !out.is_empty() && out.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Plain text (an issue title, which GitHub does not render as Markdown but does scan for
-/// mentions, references and links) with those broken by an invisible word joiner (U+2060)
-/// after an `@` or `#` that starts a word, inside `://` and before `www`'s dot.
+/// mentions, references and links) with those broken by an invisible word joiner (U+2060):
+/// after every `@` (mentions, `team@org`, email links) and every `#` that starts a word
+/// (`#123`), inside `GH-` before a number, inside `://` and before `www`'s dot. GitHub's
+/// recognisers read words of ASCII letters and digits: anything else, even `\`, starts one.
 #[must_use]
 pub fn unlinked(text: &str) -> String {
     const JOINER: char = '\u{2060}';
@@ -50,13 +65,18 @@ pub fn unlinked(text: &str) -> String {
     let mut chars = text.chars().peekable();
     let mut previous: Option<char> = None;
     while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        // `GH-123` links an issue: split it before the `-` (or `\-`).
+        if (c == '-' || (c == '\\' && next == Some('-')))
+            && out.to_ascii_lowercase().ends_with("gh")
+        {
+            out.push(JOINER);
+        }
         out.push(c);
-        let starts_word = !previous.is_some_and(|p| p.is_alphanumeric() || p == '\\');
         let breaks = match c {
-            '@' => starts_word,
-            // `\#` is an escaped `#` that still starts a word.
-            '#' => !previous.is_some_and(char::is_alphanumeric),
-            ':' => chars.peek() == Some(&'/'),
+            '@' => true,
+            '#' => !previous.is_some_and(|p| p.is_ascii_alphanumeric()),
+            ':' => next == Some('/') || next == Some('\\'),
             '.' => out.to_ascii_lowercase().ends_with("www."),
             _ => false,
         };
@@ -72,6 +92,35 @@ pub fn unlinked(text: &str) -> String {
         previous = Some(c);
     }
     out
+}
+
+/// A commit as code when it is one (hex digits), else as escaped text: a run file can say
+/// anything, and a backtick would end the code span.
+pub(crate) fn markdown_commit(commit: &str) -> String {
+    if !commit.is_empty() && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("`{commit}`")
+    } else {
+        markdown_cell(commit)
+    }
+}
+
+/// A link only when `url` is a plain `http(s)` URL (a CI job's), else the text escaped:
+/// a run file can say anything about where it was made.
+pub(crate) fn markdown_link(label: &str, url: &str) -> String {
+    let plain = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2048
+        && url.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'`' | b'"' | b'\'' | b'\\'
+                )
+        });
+    if plain {
+        format!("[{label}]({url})")
+    } else {
+        format!("{label}: {}", markdown_cell(url))
+    }
 }
 
 /// GitHub rejects comments over 65,536 characters; the report stays under this many bytes
@@ -152,12 +201,12 @@ pub(crate) fn markdown_capped(
     if let Some(commit) = &document.context.current_commit {
         let _ = write!(
             about,
-            " · commit `{}`",
-            markdown_cell(&short_commit(commit))
+            " · commit {}",
+            markdown_commit(&short_commit(commit))
         );
     }
     if let Some(url) = &document.context.job_url {
-        let _ = write!(about, " · [job]({})", url.replace(['(', ')', ' '], ""));
+        let _ = write!(about, " · {}", markdown_link("job", url));
     }
     let mut page = Capped {
         out: String::with_capacity(limit.min(1 << 16)),
@@ -170,7 +219,8 @@ pub(crate) fn markdown_capped(
         markdown_cell(&method_line(document)),
     );
     for warning in &document.context.warnings {
-        let _ = writeln!(page.out, "> ⚠️ {}\n", markdown_cell(warning));
+        // Warnings are sentences (an accepted slowdown's reason): longer than a cell.
+        let _ = writeln!(page.out, "> ⚠️ {}\n", markdown_text(&cell(warning, 400)));
     }
     let entries = by_severity(document, all_metrics);
     let split = |verdict: Verdict| -> Vec<&Entry> {

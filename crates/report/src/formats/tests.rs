@@ -254,12 +254,12 @@ fn alerts_only_for_moderate_or_critical_regressions() {
     let (title, body) = text.split_once("\n\n").unwrap();
     assert_eq!(
         title,
-        "Performance regression in main@linux-x86_64: parse wall_time +50.0%"
+        "Performance regression in main@\u{2060}linux-x86_64: parse wall_time +50.0%"
     );
     assert!(body.contains("| parse | wall\\_time | moderate | +50.0% |"));
     assert!(body.contains("- Commit measured: `0123456789abcdef0123456789abcdef01234567`"));
     assert!(body.contains("- Baseline commits (newest first): `fedcba987654`"));
-    assert!(body.contains("- Job: https://github.com/o/r/actions/runs/42"));
+    assert!(body.contains("- [Job](https://github.com/o/r/actions/runs/42)"));
     let mut minor = c.clone();
     for e in &mut minor.entries {
         if e.verdict == Verdict::Regressed {
@@ -306,7 +306,12 @@ fn control_characters_never_reach_the_terminal() {
 /// A benchmark name from a pull request, trying every kind of Markdown a bot comment would
 /// bring to life.
 const HOSTILE: &str = "evil [click](https://evil.example) @here **x** ![i](http://x.example/i.png) \
-    # head #123 <img src=x onerror=alert(1)> `code` ~~s~~ $x$ _em_ &#64;team www.evil.example";
+    # head #123 <img src=x onerror=alert(1)> `code` ~~s~~ $x$ _em_ &#64;team www.evil.example \
+    \\@octocat é@octocat user@evil.example GH-123 gh-7";
+
+/// Names that would change the structure of the report: a list item, an ordered list, a code
+/// block, a setext underline.
+const STRUCTURAL: [&str; 5] = ["- list", "+ plus", "1. one", "    code", "=== x"];
 
 #[test]
 fn hostile_names_are_inert_in_every_markdown_output() {
@@ -353,9 +358,47 @@ fn hostile_names_are_inert_in_every_markdown_output() {
             "$x$",
             " _em_",
             "&#64;",
+            "\\@octocat",
+            "é@octocat",
+            "user@evil",
+            "GH-123",
+            "gh-7",
         ] {
             assert!(!text.contains(live), "{format} has live {live:?}:\n{text}");
         }
+    }
+    for name in STRUCTURAL {
+        let (mut c, mut ctx) = fixture();
+        c.entries[0].benchmark = name.into();
+        // In the notes list (`- NAME metric: note`) and at the start of the first paragraph.
+        c.entries[0].notes.push("a note".into());
+        ctx.subject = name.into();
+        let text = markdown::markdown(&doc(&c, &ctx, false), true);
+        for line in text.lines() {
+            let line = line.strip_prefix("- ").unwrap_or(line);
+            assert!(
+                !line.starts_with(name.trim_start()) || name.trim_start().starts_with('='),
+                "{name:?} starts a line unescaped:\n{text}"
+            );
+        }
+        assert!(!text.contains(&format!("\n{name}")), "{name:?}:\n{text}");
+    }
+    // A run file's job URL and commit are not trusted either.
+    let (c, mut ctx) = fixture();
+    ctx.job_url =
+        Some("https://ci.example/job\n\n# INJECTED\n<img src=x>[r]: https://evil.example".into());
+    ctx.current_commit = Some("abc`def [x](https://evil.example)".into());
+    for text in [
+        markdown::markdown(&doc(&c, &ctx, false), false),
+        alert::alert(&doc(&c, &ctx, false)),
+    ] {
+        for live in ["\n# INJECTED", "<img", "](https://evil"] {
+            assert!(!text.contains(live), "live {live:?}:\n{text}");
+        }
+        assert!(
+            !text.replace("\\`", "").contains("`def"),
+            "the commit's backtick ends a code span:\n{text}"
+        );
     }
     // An issue title is plain text, but GitHub still finds mentions, references and links there.
     let alert = alert::alert(&document);

@@ -1,0 +1,91 @@
+//! One interrupt path for every command: Ctrl-C at a random moment either ends the command
+//! with exit 130, saying so, and nothing recorded; or comes after the run was recorded, and the
+//! command completes. Never a run recorded by a command that says it was interrupted. (A
+//! signal in the first milliseconds, before `main` installs the handlers, ends the process
+//! by the signal itself: nothing can be recorded by then either.)
+
+mod common;
+
+use std::fmt::Write as _;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Sandbox, stderr};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A custom-format output of `n` benchmarks, large enough that importing it takes a while.
+fn big_import(sandbox: &Sandbox, n: usize) -> String {
+    let mut text = String::from("{\"benchmarks\": [\n");
+    for i in 0..n {
+        let sep = if i + 1 == n { "" } else { "," };
+        let _ = writeln!(
+            text,
+            "{{\"name\": \"bench_{i:05}\", \"unit\": \"ns\", \"samples\": [1000, 1010, 990, 1005, 995]}}{sep}"
+        );
+    }
+    text.push_str("]}\n");
+    let path = sandbox.path().join("big.json");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Runs `args`, sends SIGINT after `delay`, and returns (exit code, stderr).
+fn interrupted(sandbox: &Sandbox, args: &[&str], delay: Duration) -> (Option<i32>, String) {
+    let child = sandbox
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGINT,
+    );
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn ctrl_c_at_any_moment_records_nothing_or_completes() {
+    let sandbox = Sandbox::new();
+    let file = big_import(&sandbox, 3_000);
+    // A baseline first, so that `check --import` compares (and records) on every try.
+    let first = sandbox.run(&["check", "--import", "custom", &file, "--branch", "main"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let commands: [&[&str]; 3] = [
+        &["check", "--import", "custom", &file, "--branch", "main"],
+        &["import", "--format", "custom", &file, "--branch", "main"],
+        &["check", "--branch", "main", "--runs", "200", "--", "true"],
+    ];
+    let mut outcomes = std::collections::BTreeMap::new();
+    for round in 0..36u64 {
+        let args = commands[usize::try_from(round).unwrap() % commands.len()];
+        // Spread over the command's life: before the store is open, while reading or
+        // measuring, around the moment the run is recorded.
+        let delay = Duration::from_millis(5 + (round * 37) % 140);
+        let before = sandbox.run_files().len();
+        let (code, err) = interrupted(&sandbox, args, delay);
+        let after = sandbox.run_files().len();
+        match code {
+            Some(130) => {
+                assert!(err.contains("interrupted"), "{args:?}: {err}");
+                assert_eq!(
+                    after, before,
+                    "{args:?}: interrupted, yet a run was recorded"
+                );
+            }
+            Some(0 | 1) => assert_eq!(after, before + 1, "{args:?} completed: {err}"),
+            // Killed by the signal before the handlers existed (process start-up).
+            None if err.is_empty() => assert_eq!(after, before, "{args:?}: killed at start-up"),
+            other => panic!("{args:?} after {delay:?}: exit {other:?}: {err}"),
+        }
+        *outcomes.entry(code).or_insert(0) += 1;
+    }
+    eprintln!("exit codes of 36 interrupted tries: {outcomes:?}");
+    assert!(
+        outcomes.get(&Some(130)).copied().unwrap_or(0) > 0,
+        "no try was interrupted: {outcomes:?}"
+    );
+}
