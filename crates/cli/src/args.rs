@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use benchkeep_core::compare::Severity;
-pub use benchkeep_engine::config::{EnvironmentPolicy, SpeedProbePolicy};
+pub(crate) use benchkeep_engine::config::{EnvironmentPolicy, SpeedProbePolicy};
 use benchkeep_engine::settings::CompareFlags;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -22,37 +22,37 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     propagate_version = true,
     max_term_width = 100
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Where runs and baselines are kept: `file://PATH` (default: .benchkeep/ at the repository
     /// root), `git:[BRANCH]`, `s3://BUCKET/PREFIX`.
     #[arg(long, global = true, env = "BENCHKEEP_STORE", value_name = "URL")]
-    pub store: Option<String>,
+    pub(crate) store: Option<String>,
 
     /// The configuration file (default: benchkeep.toml in the current directory or repository root).
     #[arg(long, global = true, env = "BENCHKEEP_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Print only results and errors: no progress, no notices.
     #[arg(long, short, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Also say where settings came from and what was loaded (the store, the key, the baseline).
     #[arg(long, short, global = true)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 
     /// Colour in terminal output: `auto` (on a terminal, unless `NO_COLOR` is set), `always`,
     /// `never`.
     #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     /// The command to run.
     #[command(subcommand)]
-    pub command: Commands,
+    pub(crate) command: Commands,
 }
 
 /// When to colour terminal output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// On a terminal, unless `NO_COLOR` is set.
     #[default]
     Auto,
@@ -64,7 +64,7 @@ pub enum ColorChoice {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Commands {
+pub(crate) enum Commands {
     /// Measure a command (or the benchmarks in benchkeep.toml) and record the run.
     Run(RunArgs),
     /// Measure (or load) a run and compare it with the baseline of its key; exit 1 on a regression.
@@ -104,106 +104,106 @@ pub enum Commands {
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// Concurrency levels, comma-separated (default 1,2,4,8, or `[load] concurrency`).
     #[arg(long, value_name = "N,N,...", conflicts_with = "ramp")]
-    pub concurrency: Option<String>,
+    pub(crate) concurrency: Option<String>,
     /// Levels from FROM to TO, doubling (1..8 is 1,2,4,8).
     #[arg(long, value_name = "FROM..TO")]
-    pub ramp: Option<String>,
+    pub(crate) ramp: Option<String>,
     /// Time per level, ramp-up included (default 10s).
     #[arg(long, value_name = "DURATION")]
-    pub duration: Option<String>,
+    pub(crate) duration: Option<String>,
     /// Workers start one after another over this time, unmeasured (default 1s).
     #[arg(long, value_name = "DURATION")]
-    pub ramp_up: Option<String>,
+    pub(crate) ramp_up: Option<String>,
     /// Stop each level after N measured operations (instead of at --duration).
     #[arg(long, value_name = "N")]
-    pub requests: Option<u64>,
+    pub(crate) requests: Option<u64>,
     /// Target total rate, operations per second: latency is measured from each operation's
     /// intended start (no coordinated omission).
     #[arg(long, value_name = "OPS")]
-    pub rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Kill an operation (or, with --leak-check, the worker on a job) after this long; it
     /// counts as an error.
     #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     /// Memory growth instead of load: run the command once as a worker that reads one line per
     /// job on stdin and prints one line per job done, and sample its RSS.
     #[arg(long, conflicts_with_all = ["concurrency", "ramp", "rate", "requests"])]
-    pub leak_check: bool,
+    pub(crate) leak_check: bool,
     /// With --leak-check: jobs to run (default 10000).
     #[arg(long, value_name = "N", requires = "leak_check")]
-    pub iterations: Option<u64>,
+    pub(crate) iterations: Option<u64>,
     /// Benchmark name (default: the command line).
     #[arg(long, short)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Where the run goes.
     #[command(flatten)]
-    pub record: RecordArgs,
+    pub(crate) record: RecordArgs,
     /// The command, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// Arguments of `report`.
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Write the site into this directory (created if needed; an earlier report there is
     /// replaced).
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Only this key (default: every key in the store).
     #[arg(long, value_name = "BRANCH@PLATFORM")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Only runs since this date (YYYY-MM-DD, or an RFC 3339 time).
     #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Chart at most the newest N runs of each key (default 1000).
     #[arg(long, value_name = "N")]
-    pub max_runs: Option<usize>,
+    pub(crate) max_runs: Option<usize>,
     /// Then serve the site on 127.0.0.1:PORT (default 8000) until interrupted.
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8000")]
-    pub serve: Option<u16>,
+    pub(crate) serve: Option<u16>,
 }
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// The input's format: criterion, libtest, hyperfine, google-benchmark, go,
     /// pytest-benchmark, jmh, benchmarkdotnet, catch2, benchmarkjs, custom (docs/import.md).
     #[arg(long, short, value_name = "FORMAT")]
-    pub format: String,
+    pub(crate) format: String,
     /// The file (for criterion also a target/criterion directory), or `-` for standard input.
     #[arg(value_name = "FILE|-")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Where the run goes.
     #[command(flatten)]
-    pub record: RecordArgs,
+    pub(crate) record: RecordArgs,
     /// How the input is read.
     #[command(flatten)]
-    pub read: ImportFlags,
+    pub(crate) read: ImportFlags,
 }
 
 /// How an import reads its input.
 #[derive(Debug, Args, Clone, Copy, Default)]
-pub struct ImportFlags {
+pub(crate) struct ImportFlags {
     /// Pool entries that share a name (and metric) as one benchmark's samples, instead of
     /// refusing them (formats pytest-benchmark, jmh, benchmarkdotnet, catch2, custom).
     #[arg(long)]
-    pub merge_duplicates: bool,
+    pub(crate) merge_duplicates: bool,
 }
 
 impl ImportFlags {
     /// The importer's options.
     #[must_use]
-    pub fn options(self) -> benchkeep_import::ImportOptions {
+    pub(crate) fn options(self) -> benchkeep_import::ImportOptions {
         let mut options = benchkeep_import::ImportOptions::default();
         options.merge_duplicates = self.merge_duplicates;
         options
@@ -212,7 +212,7 @@ impl ImportFlags {
 
 /// CI systems `init` writes a job for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CiSystem {
+pub(crate) enum CiSystem {
     /// `.github/workflows/benchkeep.yml`.
     Github,
     /// `.gitlab/benchkeep.gitlab-ci.yml`, to `include:` from `.gitlab-ci.yml`.
@@ -221,163 +221,163 @@ pub enum CiSystem {
 
 /// Arguments of `init`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Where baselines will be kept: `fs` (default), `git` or `s3`.
     #[arg(long, value_name = "fs|git|s3", default_value = "fs")]
-    pub store: String,
+    pub(crate) store: String,
     /// Also write a CI job for this system.
     #[arg(long, value_enum)]
-    pub ci: Option<CiSystem>,
+    pub(crate) ci: Option<CiSystem>,
     /// The branch whose passing checks update the baseline (default: main).
     #[arg(long, value_name = "BRANCH", default_value = "main")]
-    pub main_branch: String,
+    pub(crate) main_branch: String,
     /// The benchmark command the generated configuration runs (default: a placeholder).
     #[arg(long, value_name = "COMMAND")]
-    pub bench: Option<String>,
+    pub(crate) bench: Option<String>,
     /// Overwrite files that exist.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Write into this directory (default: the current one).
     #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 /// Arguments of `completions`.
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// Arguments of `suite`.
 #[derive(Debug, Args)]
-pub struct SuiteArgs {
+pub(crate) struct SuiteArgs {
     /// Shorter samples and fewer repetitions (for CI; well under 30 s on 2 cores).
     #[arg(long)]
-    pub quick: bool,
+    pub(crate) quick: bool,
     /// Only these workloads (repeatable; default: all five, see docs/optimizer.md).
     #[arg(long = "workload", value_name = "NAME")]
-    pub workloads: Vec<String>,
+    pub(crate) workloads: Vec<String>,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Where the run goes.
     #[command(flatten)]
-    pub record: RecordArgs,
+    pub(crate) record: RecordArgs,
 }
 
 /// Arguments of `prune`.
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     /// Keep the newest N runs of each key.
     #[arg(long, value_name = "N")]
-    pub keep_last: Option<usize>,
+    pub(crate) keep_last: Option<usize>,
     /// Delete runs older than this many days.
     #[arg(long, value_name = "DAYS")]
-    pub older_than: Option<u32>,
+    pub(crate) older_than: Option<u32>,
     /// Only runs of the key given by --branch/--platform (default: every key).
     #[arg(long)]
-    pub only_key: bool,
+    pub(crate) only_key: bool,
     /// The key, with --only-key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// List what would be deleted; delete nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// git store only: afterwards rewrite the data branch as one commit (a force-push).
     #[arg(long)]
-    pub squash_history: bool,
+    pub(crate) squash_history: bool,
 }
 
 /// How to measure.
 #[derive(Debug, Args, Clone, Default)]
 #[allow(clippy::struct_excessive_bools)] // independent switches a user turns on
-pub struct MeasureArgs {
+pub(crate) struct MeasureArgs {
     /// Benchmark name (default: the command line).
     #[arg(long, short)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Exactly this many measured runs (default: at least 10 and at least --min-time).
     #[arg(long, short, value_name = "N")]
-    pub runs: Option<u32>,
+    pub(crate) runs: Option<u32>,
     /// Unmeasured warm-up runs (default 1).
     #[arg(long, short, value_name = "N")]
-    pub warmup: Option<u32>,
+    pub(crate) warmup: Option<u32>,
     /// With an automatic run count: measure for at least this many seconds (default 1).
     #[arg(long, value_name = "SECONDS")]
-    pub min_time: Option<f64>,
+    pub(crate) min_time: Option<f64>,
     /// With an automatic run count: fewest runs (default 10).
     #[arg(long, value_name = "N")]
-    pub min_runs: Option<u32>,
+    pub(crate) min_runs: Option<u32>,
     /// With an automatic run count: most runs (default 10000).
     #[arg(long, value_name = "N")]
-    pub max_runs: Option<u32>,
+    pub(crate) max_runs: Option<u32>,
     /// Kill a run's whole process group after this many seconds.
     #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    pub(crate) timeout: Option<f64>,
     /// Run the command through `sh -c` (one string) instead of executing it directly.
     #[arg(long)]
-    pub shell: bool,
+    pub(crate) shell: bool,
     /// Show the command's output instead of discarding it.
     #[arg(long)]
-    pub show_output: bool,
+    pub(crate) show_output: bool,
     /// Leave what the command starts in the background running (by default what an execution
     /// leaves running, `cmd &` children and `setsid` daemons alike, is killed after it).
     #[arg(long)]
-    pub keep_background: bool,
+    pub(crate) keep_background: bool,
     /// Also count instructions with valgrind's callgrind (a low-noise metric; slow).
     #[arg(long)]
-    pub instructions: bool,
+    pub(crate) instructions: bool,
     /// Only the [[bench]] entries of benchkeep.toml with these names.
     #[arg(long = "bench", value_name = "NAME")]
-    pub benches: Vec<String>,
+    pub(crate) benches: Vec<String>,
     /// The command to measure, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// Which baseline key a run belongs to, and what is recorded.
 #[derive(Debug, Args, Clone, Default)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Branch part of the baseline key (default: from CI or git, else "default").
     #[arg(long, env = "BENCHKEEP_BRANCH")]
-    pub branch: Option<String>,
+    pub(crate) branch: Option<String>,
     /// Platform part of the baseline key (default: os-arch, e.g. linux-x86_64).
     #[arg(long, env = "BENCHKEEP_PLATFORM")]
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
 }
 
 /// Where the run goes.
 #[derive(Debug, Args, Clone, Default)]
-pub struct RecordArgs {
+pub(crate) struct RecordArgs {
     /// Also write the run as JSON to this file.
     #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
     /// Do not record the run in the store.
     #[arg(long)]
-    pub no_record: bool,
+    pub(crate) no_record: bool,
     /// A label for the run, KEY=VALUE (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
 }
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// How to measure.
     #[command(flatten)]
-    pub measure: MeasureArgs,
+    pub(crate) measure: MeasureArgs,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Where the run goes.
     #[command(flatten)]
-    pub record: RecordArgs,
+    pub(crate) record: RecordArgs,
 }
 
 /// Output formats of comparisons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// A table for terminals and CI logs.
     #[default]
     Text,
@@ -401,7 +401,7 @@ pub enum Format {
 impl Format {
     /// The report crate's format of the same name.
     #[must_use]
-    pub fn to_report(self) -> benchkeep_report::Format {
+    pub(crate) fn to_report(self) -> benchkeep_report::Format {
         match self {
             Format::Text => benchkeep_report::Format::Text,
             Format::Json => benchkeep_report::Format::Json,
@@ -418,41 +418,41 @@ impl Format {
 // Each flag is an independent switch a user turns on; an enum would not read better.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args, Clone, Default)]
-pub struct CompareOptions {
+pub(crate) struct CompareOptions {
     /// Smallest change that counts, in percent (default 5; 2 in paired mode).
     #[arg(long, value_name = "PERCENT")]
-    pub threshold: Option<f64>,
+    pub(crate) threshold: Option<f64>,
     /// Significance level (default 0.05).
     #[arg(long)]
-    pub alpha: Option<f64>,
+    pub(crate) alpha: Option<f64>,
     /// Gate on these metrics (repeatable or comma-separated; "all" for every metric; default:
     /// each benchmark's first). A metric no benchmark measured is an error (exit 2).
     #[arg(long = "gate-metric", value_name = "METRIC", value_delimiter = ',')]
-    pub gate_metrics: Vec<String>,
+    pub(crate) gate_metrics: Vec<String>,
     /// Fail the gate when a gating metric is inconclusive.
     #[arg(long)]
-    pub fail_on_inconclusive: bool,
+    pub(crate) fail_on_inconclusive: bool,
     /// The least severity of regression that fails the gate: minor (default: every
     /// regression), moderate or critical; smaller regressions are warnings.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    pub fail_on: Option<Severity>,
+    pub(crate) fail_on: Option<Severity>,
     /// Accept benchmarks of the baseline that are missing from the run (a warning); by default
     /// a missing benchmark fails the gate.
     #[arg(long)]
-    pub allow_missing: bool,
+    pub(crate) allow_missing: bool,
     /// Judge each p-value alone instead of controlling the false discovery rate across all
     /// benchmarks and metrics (Benjamini-Hochberg).
     #[arg(long)]
-    pub no_fdr: bool,
+    pub(crate) no_fdr: bool,
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub(crate) format: Format,
     /// Also write a report in FORMAT to FILE (repeatable), e.g. `--report junit=bench.xml`.
     #[arg(long = "report", value_name = "FORMAT=FILE", value_parser = parse_report)]
-    pub reports: Vec<(Format, PathBuf)>,
+    pub(crate) reports: Vec<(Format, PathBuf)>,
     /// Show every metric, not only the gating ones.
     #[arg(long)]
-    pub all_metrics: bool,
+    pub(crate) all_metrics: bool,
 }
 
 /// `FORMAT=FILE` of `--report`.
@@ -476,7 +476,7 @@ fn parse_speed_probe_policy(text: &str) -> Result<SpeedProbePolicy, String> {
 impl CompareOptions {
     /// The flags the engine's settings take from this command line.
     #[must_use]
-    pub fn flags(&self) -> CompareFlags {
+    pub(crate) fn flags(&self) -> CompareFlags {
         let mut flags = CompareFlags::default();
         flags.threshold = self.threshold;
         flags.alpha = self.alpha;
@@ -522,7 +522,7 @@ fn parse_report(text: &str) -> Result<(Format, PathBuf), String> {
 
 /// Output formats of `trend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum TrendFormat {
+pub(crate) enum TrendFormat {
     /// A table for terminals and CI logs.
     #[default]
     Text,
@@ -534,59 +534,59 @@ pub enum TrendFormat {
 // Independent switches of one command (--require-baseline, --confirm, --merge-base, ...).
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args, Clone)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// How to measure.
     #[command(flatten)]
-    pub measure: MeasureArgs,
+    pub(crate) measure: MeasureArgs,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Where the run goes.
     #[command(flatten)]
-    pub record: RecordArgs,
+    pub(crate) record: RecordArgs,
     /// How to compare.
     #[command(flatten)]
-    pub compare: CompareOptions,
+    pub(crate) compare: CompareOptions,
     /// Check this run file instead of measuring.
     #[arg(long, value_name = "FILE", conflicts_with = "command")]
-    pub run: Option<PathBuf>,
+    pub(crate) run: Option<PathBuf>,
     /// Exit 3 instead of creating the baseline when there is none yet.
     #[arg(long)]
-    pub require_baseline: bool,
+    pub(crate) require_baseline: bool,
     /// Measure benchmarks that look regressed again before the verdict is final.
     #[arg(long, conflicts_with_all = ["run", "import"])]
-    pub confirm: bool,
+    pub(crate) confirm: bool,
     /// Check another harness's results instead of measuring: `--import hyperfine out.json`
     /// (formats: see `benchkeep import --help`; FILE may be `-`).
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = ["command", "run"])]
-    pub import: Vec<String>,
+    pub(crate) import: Vec<String>,
     /// How `--import` reads its input.
     #[command(flatten)]
-    pub read: ImportFlags,
+    pub(crate) read: ImportFlags,
     /// Compare with the baseline of this branch (same platform) instead of the run's own
     /// branch: a pull request against its base branch. The run is still recorded under its own
     /// key.
     #[arg(long, value_name = "BRANCH")]
-    pub baseline_branch: Option<String>,
+    pub(crate) baseline_branch: Option<String>,
     /// With git: compare with the runs recorded at the merge-base of HEAD and the baseline
     /// branch (--baseline-branch, or the pull request's base branch from CI), when there are
     /// any; else with the baseline branch's baseline.
     #[arg(long)]
-    pub merge_base: bool,
+    pub(crate) merge_base: bool,
     /// After a passing check on this branch, add the run to its baseline (compare-and-swap,
     /// retried on a concurrent update; the oldest runs leave beyond `[compare] promote_keep`,
     /// default 10). Only a CI job for a push to that branch promotes, from a clean tree; a
     /// pull-request job never does, whatever --branch says. On any other branch the baseline is
     /// never touched.
     #[arg(long, value_name = "BRANCH")]
-    pub promote_on: Option<String>,
+    pub(crate) promote_on: Option<String>,
     /// Vouch for a run outside CI (or one without git information) so that it may be promoted
     /// on the promote branch; a dirty tree, a pull request or a failed gate still never is.
     #[arg(long)]
-    pub promote: bool,
+    pub(crate) promote: bool,
     /// When the machine differs from the baseline's: warn (default), refuse, or ignore.
     #[arg(long, value_name = "POLICY", value_parser = parse_environment_policy)]
-    pub environment: Option<EnvironmentPolicy>,
+    pub(crate) environment: Option<EnvironmentPolicy>,
     /// A pull request: measure its base and this checkout in paired rounds in this job, so
     /// machine drift between jobs cannot pass for a code change. The base is REV, or the
     /// merge-base of HEAD with the pull request's base branch (`GITHUB_BASE_REF`,
@@ -603,30 +603,30 @@ pub struct CheckArgs {
         ]
     )]
     #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`
-    pub pr: Option<Option<String>>,
+    pub(crate) pr: Option<Option<String>>,
     /// With --pr: the build command, run through `sh -c` in the base worktree and in this
     /// checkout (default: `[ab] build`).
     #[arg(long, value_name = "COMMAND", requires = "pr")]
-    pub build: Option<String>,
+    pub(crate) build: Option<String>,
     /// With --pr: rounds; each runs base and head once (default 30, or `[ab] rounds`).
     #[arg(long, value_name = "N", requires = "pr")]
-    pub rounds: Option<u32>,
+    pub(crate) rounds: Option<u32>,
     /// With --pr: seed of the per-round order (default: fresh each time).
     #[arg(long, requires = "pr")]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// With --pr: keep measuring inconclusive benchmarks up to this many rounds in all
     /// (default 4 x --rounds; equal to --rounds: one look, no adaptive rounds).
     #[arg(long, value_name = "N", requires = "pr")]
-    pub max_rounds: Option<u32>,
+    pub(crate) max_rounds: Option<u32>,
     /// Stop measuring inconclusive benchmarks again when the next batch would end past this
     /// many seconds of measuring (default 4 x the first batch's time).
     #[arg(long, value_name = "SECONDS", conflicts_with_all = ["run", "import"])]
-    pub max_time: Option<f64>,
+    pub(crate) max_time: Option<f64>,
     /// Measure benchmarks whose gating metric is inconclusive again, up to this many looks in
     /// all, with alpha spent across them (default 4; 1: no adaptive runs). With --pr, see
     /// --max-rounds.
     #[arg(long, value_name = "N", conflicts_with_all = ["run", "import", "pr"])]
-    pub max_looks: Option<u32>,
+    pub(crate) max_looks: Option<u32>,
     /// What history verdicts do when this job's machine ran faster or slower than any of the
     /// baseline's jobs, by the speed probe: widen the interval by the difference (default), or
     /// ignore the probe.
@@ -636,12 +636,12 @@ pub struct CheckArgs {
         conflicts_with = "pr",
         value_parser = parse_speed_probe_policy
     )]
-    pub speed_probe: Option<SpeedProbePolicy>,
+    pub(crate) speed_probe: Option<SpeedProbePolicy>,
 }
 
 /// Arguments of `ab`.
 #[derive(Debug, Args, Clone)]
-pub struct AbArgs {
+pub(crate) struct AbArgs {
     /// The base command (run through `sh -c`).
     #[arg(
         long,
@@ -649,94 +649,94 @@ pub struct AbArgs {
         requires = "head",
         conflicts_with = "base_ref"
     )]
-    pub base: Option<String>,
+    pub(crate) base: Option<String>,
     /// The head command (run through `sh -c`).
     #[arg(long, value_name = "COMMAND", requires = "base")]
-    pub head: Option<String>,
+    pub(crate) head: Option<String>,
     /// Build this git revision in a temporary worktree (with `[ab] build` or --build) and use
     /// it as the base; the head is the current checkout. Runs the command after `--` (or the
     /// configured benchmarks) on both.
     #[arg(long, value_name = "REV")]
-    pub base_ref: Option<String>,
+    pub(crate) base_ref: Option<String>,
     /// With --base-ref: the build command (run through `sh -c` in each tree).
     #[arg(long, value_name = "COMMAND", requires = "base_ref")]
-    pub build: Option<String>,
+    pub(crate) build: Option<String>,
     /// Benchmark name (default: "ab", or the command with --base-ref).
     #[arg(long, short)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Rounds; each runs base and head once (default 30).
     #[arg(long, value_name = "N")]
-    pub rounds: Option<u32>,
+    pub(crate) rounds: Option<u32>,
     /// Keep measuring inconclusive benchmarks up to this many rounds in all, in batches of
     /// --rounds (as many as fit), with alpha spent across the looks (default 4 x --rounds; equal
     /// to --rounds: one look, no adaptive rounds).
     #[arg(long, value_name = "N")]
-    pub max_rounds: Option<u32>,
+    pub(crate) max_rounds: Option<u32>,
     /// Stop adding rounds when the next batch would end past this many seconds (default 4 x
     /// the first batch's time).
     #[arg(long, value_name = "SECONDS")]
-    pub max_time: Option<f64>,
+    pub(crate) max_time: Option<f64>,
     /// Unmeasured warm-up runs of each side (default 1).
     #[arg(long, short, value_name = "N")]
-    pub warmup: Option<u32>,
+    pub(crate) warmup: Option<u32>,
     /// Kill a run's whole process group after this many seconds.
     #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<f64>,
+    pub(crate) timeout: Option<f64>,
     /// Show the commands' output instead of discarding it.
     #[arg(long)]
-    pub show_output: bool,
+    pub(crate) show_output: bool,
     /// Leave what the commands start in the background running (by default it is killed
     /// after each execution).
     #[arg(long)]
-    pub keep_background: bool,
+    pub(crate) keep_background: bool,
     /// Run more rounds of benchmarks that look regressed before the verdict is final.
     #[arg(long)]
-    pub confirm: bool,
+    pub(crate) confirm: bool,
     /// Seed of the per-round order (default: fresh each time).
     #[arg(long)]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Only the [[bench]] entries of benchkeep.toml with these names.
     #[arg(long = "bench", value_name = "NAME")]
-    pub benches: Vec<String>,
+    pub(crate) benches: Vec<String>,
     /// How to compare (the threshold defaults to 2% in paired mode, or `[ab] threshold`).
     #[command(flatten)]
-    pub compare: CompareOptions,
+    pub(crate) compare: CompareOptions,
     /// With --base-ref: the command to measure on both sides, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 /// Arguments of `trend`.
 #[derive(Debug, Args, Clone)]
-pub struct TrendArgs {
+pub(crate) struct TrendArgs {
     /// Only benchmarks with this name (or glob).
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The key whose recorded runs form the history.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// The metric to follow (default: each benchmark's first).
     #[arg(long)]
-    pub metric: Option<String>,
+    pub(crate) metric: Option<String>,
     /// Analyse the newest N jobs (default 100).
     #[arg(long, value_name = "N")]
-    pub window: Option<usize>,
+    pub(crate) window: Option<usize>,
     /// Smallest step to report, in percent (default 5).
     #[arg(long, value_name = "PERCENT")]
-    pub min_change: Option<f64>,
+    pub(crate) min_change: Option<f64>,
     /// Significance of a change point, by permutation test (default 0.01).
     #[arg(long, value_name = "P")]
-    pub p_value: Option<f64>,
+    pub(crate) p_value: Option<f64>,
     /// Exit 1 when a change point or a degrading correlation trend is found.
     #[arg(long)]
-    pub fail_on_change: bool,
+    pub(crate) fail_on_change: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: TrendFormat,
+    pub(crate) format: TrendFormat,
 }
 
 /// `baseline` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum BaselineCommand {
+pub(crate) enum BaselineCommand {
     /// Make the baseline of a key from runs (default: the newest run of the key).
     Set(BaselineSetArgs),
     /// Show the baseline of a key.
@@ -754,84 +754,84 @@ pub enum BaselineCommand {
 
 /// Arguments of `baseline accept`.
 #[derive(Debug, Args)]
-pub struct BaselineAcceptArgs {
+pub(crate) struct BaselineAcceptArgs {
     /// Why the slowdown is accepted (shown in reports and `baseline history`).
     #[arg(long, value_name = "TEXT")]
-    pub reason: String,
+    pub(crate) reason: String,
     /// The run to accept: a run id from the store or a run file (default: the newest run of the
     /// key).
     #[arg(long = "from", value_name = "RUN_ID|FILE")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Replace a baseline that cannot be read.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
 }
 
 /// Arguments of `baseline history`.
 #[derive(Debug, Args)]
-pub struct BaselineHistoryArgs {
+pub(crate) struct BaselineHistoryArgs {
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Print the changes as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Arguments of `baseline delete`.
 #[derive(Debug, Args)]
-pub struct BaselineDeleteArgs {
+pub(crate) struct BaselineDeleteArgs {
     /// The key, as `baseline list` prints it (`BRANCH@PLATFORM`), or give --branch/--platform;
     /// one of them is required.
     #[arg(value_name = "KEY")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
 }
 
 /// Arguments of `baseline set`.
 #[derive(Debug, Args)]
-pub struct BaselineSetArgs {
+pub(crate) struct BaselineSetArgs {
     /// Runs to pool: run ids from the store, or run files (repeatable).
     #[arg(long = "from", value_name = "RUN_ID|FILE")]
-    pub from: Vec<String>,
+    pub(crate) from: Vec<String>,
     /// Pool the newest N runs of the key.
     #[arg(long, value_name = "N", conflicts_with = "from")]
-    pub last: Option<usize>,
+    pub(crate) last: Option<usize>,
     /// Replace a baseline that cannot be read (corrupt, truncated, another format), saying what
     /// is replaced.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
 }
 
 /// Arguments of `baseline show`.
 #[derive(Debug, Args)]
-pub struct BaselineShowArgs {
+pub(crate) struct BaselineShowArgs {
     /// The baseline key.
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub(crate) key: KeyArgs,
     /// Print the stored document as JSON.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// Arguments of `compare`.
 #[derive(Debug, Args)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// The reference run: a run file or a run id in the store.
-    pub base: String,
+    pub(crate) base: String,
     /// The run compared with it.
-    pub head: String,
+    pub(crate) head: String,
     /// How to compare.
     #[command(flatten)]
-    pub compare: CompareOptions,
+    pub(crate) compare: CompareOptions,
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ impl App {
             return Ok(Outcome::NoBaseline);
         };
         self.write_reports(document, options)?;
-        if document.outcome == report::Outcome::NoBaseline
+        if document.outcome == report::Basis::NoBaseline
             && document.passed
             && options.format == Format::Text
         {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub mod args;
+mod args;
 mod commands;
 mod requests;
 

@@ -658,6 +658,19 @@ pub enum Incomplete {
         /// Its empty metric.
         metric: String,
     },
+    /// A sample that is negative or not a finite number: comparisons are ratios of
+    /// non-negative measurements.
+    #[error(
+        "metric {metric:?} of benchmark {benchmark:?} has a sample that is {value} (samples must be finite and not negative)"
+    )]
+    InvalidSample {
+        /// The benchmark.
+        benchmark: String,
+        /// The metric.
+        metric: String,
+        /// The sample, as written.
+        value: String,
+    },
     /// Two metrics with one name in one benchmark: only one of them would be compared.
     #[error("benchmark {benchmark:?} has two metrics named {metric:?}")]
     DuplicateMetric {
@@ -669,13 +682,17 @@ pub enum Incomplete {
 }
 
 /// Checks that every benchmark measured something: at least one benchmark, each with at
-/// least one metric, each with at least one sample.
+/// least one metric, each with at least one sample, every sample finite and not negative.
 ///
 /// ```
 /// use benchkeep_core::model::{Benchmark, Incomplete, check_complete};
 ///
 /// assert_eq!(check_complete(&[]), Err(Incomplete::NoBenchmarks));
 /// assert!(check_complete(&[Benchmark::wall_time("parse", vec![1e6])]).is_ok());
+/// for bad in [-5.0, f64::NAN, f64::INFINITY] {
+///     let refused = check_complete(&[Benchmark::wall_time("parse", vec![1e6, bad])]);
+///     assert!(matches!(refused, Err(Incomplete::InvalidSample { .. })), "{bad}");
+/// }
 /// ```
 ///
 /// # Errors
@@ -694,6 +711,19 @@ pub fn check_complete(benchmarks: &[Benchmark]) -> Result<(), Incomplete> {
                 benchmark: bench.name.clone(),
                 metric: metric.name.clone(),
             });
+        }
+        for metric in &bench.metrics {
+            if let Some(&value) = metric
+                .samples
+                .iter()
+                .find(|s| !(s.is_finite() && **s >= 0.0))
+            {
+                return Err(Incomplete::InvalidSample {
+                    benchmark: bench.name.clone(),
+                    metric: metric.name.clone(),
+                    value: value.to_string(),
+                });
+            }
         }
         for (i, metric) in bench.metrics.iter().enumerate() {
             if bench.metrics[..i].iter().any(|m| m.name == metric.name) {

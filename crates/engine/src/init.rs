@@ -195,10 +195,7 @@ command = {command}
         store_line = match store {
             // The default directory is created on first use; an explicit file:// URL must
             // exist, and a fresh clone (or a CI cache miss) has no `.benchkeep/` yet.
-            StoreKind::Fs => format!(
-                "# store = \"{}\"   # the default: created on first use",
-                store.url()
-            ),
+            StoreKind::Fs => "# store: none set, so runs go to .benchkeep/ at the repository root (created on\n# first use); \"git:benchkeep-data\" keeps them on a branch, \"s3://BUCKET/PREFIX\" in S3".to_owned(),
             _ => format!("store = \"{}\"", store.url()),
         }
     )
@@ -367,7 +364,8 @@ benchkeep:
 
 fn next_steps(store: StoreKind, ci: Option<CiSystem>) -> String {
     let mut text = String::from(
-        "next: edit the [[bench]] command in benchkeep.toml, then run `benchkeep check`\n",
+        "next: edit the [[bench]] command in benchkeep.toml, then run `benchkeep check`\n\
+next: on the main branch, `benchkeep check --promote` makes the local baseline (in CI, pushes to main make it)\n",
     );
     if store == StoreKind::S3 {
         text.push_str(

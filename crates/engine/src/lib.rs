@@ -83,6 +83,11 @@ pub mod stores;
 mod suite;
 pub mod trend;
 
+/// The core this engine uses (the result model, statistics, the `Store` trait), re-exported so
+/// that a library user depends on one crate.
+pub use benchkeep_core as core;
+/// The reports this engine's verdicts render in, re-exported.
+pub use benchkeep_report as report;
 pub use error::Error;
 pub(crate) use error::{Context, bail};
 pub use policy::{limits_not_applied, resolve as resolve_policies};

@@ -53,8 +53,12 @@ pub fn open(
         return match FsStore::open(&dir) {
             Ok(store) => Ok(Box::new(store)),
             Err(StoreError::NotFound { .. }) => Err(Error::Invalid(format!(
-                "store directory {} does not exist (from {url:?}): create it, or omit --store to use .benchkeep/",
-                dir.display()
+                "store directory {} does not exist (from {url:?}): create it, or {} to use .benchkeep/ (created on first use)",
+                dir.display(),
+                match origin {
+                    UrlOrigin::CommandLine => "omit --store (and BENCHKEEP_STORE)",
+                    UrlOrigin::ConfigFile(_) => "remove `store` from benchkeep.toml",
+                }
             ))),
             Err(e) => Err(opened(e)),
         };

@@ -82,7 +82,7 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum Outcome {
+pub enum Basis {
     /// A baseline (or the paired base revision): entries carry verdicts.
     #[default]
     Compared,
@@ -248,7 +248,7 @@ pub struct VerdictDocument {
     pub kind: String,
     /// What the run was judged against.
     #[serde(default)]
-    pub outcome: Outcome,
+    pub outcome: Basis,
     /// No baseline existed and this run became it.
     #[serde(default)]
     pub bootstrapped: bool,
@@ -283,7 +283,7 @@ impl VerdictDocument {
         let mut document = VerdictDocument {
             schema: VERDICT_SCHEMA,
             kind: "verdict".to_owned(),
-            outcome: Outcome::Compared,
+            outcome: Basis::Compared,
             bootstrapped: false,
             passed,
             alert: entries.iter().any(Entry::is_serious_regression),
@@ -320,7 +320,7 @@ impl VerdictDocument {
         bootstrapped: bool,
     ) -> Self {
         let mut document = VerdictDocument::new(comparison, context, passed);
-        document.outcome = Outcome::NoBaseline;
+        document.outcome = Basis::NoBaseline;
         document.bootstrapped = bootstrapped;
         if bootstrapped && passed {
             "PASS: no baseline yet; this run is now the baseline".clone_into(&mut document.summary);

@@ -31,7 +31,7 @@ mod document;
 pub mod formats;
 pub mod trend;
 
-pub use document::{Context, Counts, Entry, Outcome, VERDICT_SCHEMA, VerdictDocument};
+pub use document::{Basis, Context, Counts, Entry, VERDICT_SCHEMA, VerdictDocument};
 pub use formats::markdown::{MARKDOWN_LIMIT, markdown_marker, markdown_text};
 pub use formats::text::run_summary;
 

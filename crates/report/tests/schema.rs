@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use benchkeep_core::compare::{CompareConfig, compare};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit};
-use benchkeep_report::{Context, Format, Outcome, RenderOptions, VERDICT_SCHEMA, VerdictDocument};
+use benchkeep_report::{Basis, Context, Format, RenderOptions, VERDICT_SCHEMA, VerdictDocument};
 use serde_json::Value;
 
 fn bench(name: &str, centre: f64) -> Benchmark {
@@ -131,8 +131,8 @@ fn the_verdict_document_has_one_pinned_shape_for_every_case() {
         VerdictDocument::without_baseline(&first, context(), first_passed, true),
     ];
     assert_eq!(documents[0].schema, VERDICT_SCHEMA);
-    assert_eq!(documents[0].outcome, Outcome::Compared);
-    assert_eq!(documents[1].outcome, Outcome::NoBaseline);
+    assert_eq!(documents[0].outcome, Basis::Compared);
+    assert_eq!(documents[1].outcome, Basis::NoBaseline);
     assert!(documents[1].bootstrapped);
     assert_eq!(
         documents[1].counts.new, 3,

@@ -87,7 +87,8 @@ fn plausible_bucket(name: &str) -> bool {
 }
 
 impl S3Options {
-    /// Parses the part of a store URL after `s3://`: `BUCKET[/PREFIX][?option=value&...]`.
+    /// Parses the part of a store URL after `s3://`: `BUCKET[/PREFIX][?option=value&...]`
+    /// (values may be percent-encoded).
     /// Every value is checked here, before `object_store` sees it; errors never show a
     /// password, a credential-like query value, nor more than 120 characters of the URL.
     ///
@@ -130,8 +131,9 @@ impl S3Options {
         let mut region = None;
         let mut allow_http = false;
         let mut virtual_hosted = None;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        // Query values may be percent-encoded (`endpoint=http%3A%2F%2Fhost%3A9000`).
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let (name, value) = (name.as_ref(), value.as_ref());
             match name {
                 "endpoint" => endpoint = Some(value.to_owned()),
                 "region" => region = Some(value.to_owned()),
@@ -790,6 +792,8 @@ mod tests {
                 .contains("colour")
         );
         assert!(S3Options::from_url("b?allow_http=maybe").is_err());
+        let encoded = S3Options::from_url("b?endpoint=http%3A%2F%2F127.0.0.1%3A9000").unwrap();
+        assert_eq!(encoded.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
     }
 
     #[test]

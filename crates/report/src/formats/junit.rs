@@ -48,13 +48,15 @@ pub(crate) fn junit(document: &VerdictDocument, all_metrics: bool) -> String {
             xml(&e.benchmark)
         );
         let [change, interval, p, q, _, baseline, current] = figures(e);
+        // An entry with no estimate (new, missing, too few samples) has no figures to show.
+        let estimate = if e.p_value.is_some() {
+            format!(" {change} ({} {interval}, p {p}, q {q})", ci_label(e))
+        } else {
+            String::new()
+        };
         let details = format!(
-            "{} {}: {} {change} ({} {interval}, p {p}, q {q}), baseline {baseline}, current {current}; {}",
-            e.benchmark,
-            e.metric,
-            e.verdict,
-            ci_label(e),
-            e.reason
+            "{} {}: {}{estimate}, baseline {baseline}, current {current}; {}",
+            e.benchmark, e.metric, e.verdict, e.reason
         );
         if e.fails_gate() {
             let _ = writeln!(
