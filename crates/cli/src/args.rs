@@ -198,6 +198,9 @@ pub(crate) struct ImportFlags {
     /// refusing them (formats pytest-benchmark, jmh, benchmarkdotnet, catch2, custom).
     #[arg(long)]
     pub(crate) merge_duplicates: bool,
+    /// Refuse an input larger than this (`1GiB` by default; `500MiB`, `2GB`, bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_input_size: Option<u64>,
 }
 
 impl ImportFlags {
@@ -206,6 +209,7 @@ impl ImportFlags {
     pub(crate) fn options(self) -> benchkeep_import::ImportOptions {
         let mut options = benchkeep_import::ImportOptions::default();
         options.merge_duplicates = self.merge_duplicates;
+        options.max_input_bytes = self.max_input_size;
         options
     }
 }
@@ -487,6 +491,20 @@ impl CompareOptions {
         flags.no_fdr = self.no_fdr;
         flags
     }
+}
+
+/// `1GiB`, `500MiB`, `2GB`, or a number of bytes.
+fn parse_size(text: &str) -> Result<u64, String> {
+    if let Ok(bytes) = text.trim().parse::<u64>() {
+        return Ok(bytes);
+    }
+    let limit = benchkeep_core::compare::Limit::parse(text).map_err(|e| e.to_string())?;
+    if limit.unit != benchkeep_core::model::Unit::bytes() {
+        return Err(format!("{text:?} is not a size (e.g. 1GiB, 500MiB, 2GB)"));
+    }
+    // A size in bytes: whole and far below 2^64.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(limit.value.round() as u64)
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {

@@ -642,3 +642,41 @@ fn what_a_command_leaves_running_is_killed_and_said() {
     });
     assert!(waited, "--keep-background kept it running");
 }
+
+/// An input over `--max-input-size` is refused before it is read, from a file or stdin.
+#[test]
+fn imports_over_the_size_limit_are_refused() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path().join("c.json");
+    std::fs::write(
+        &file,
+        r#"{"benchmarks": [{"name": "a", "unit": "ns", "samples": [1, 2, 3]}]}"#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let out = sandbox.run(&[
+        "import",
+        "--no-record",
+        "--format",
+        "custom",
+        &file,
+        "--max-input-size",
+        "32",
+    ]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is larger than the 32-byte limit"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sandbox.run(&[
+        "check",
+        "--import",
+        "custom",
+        &file,
+        "--max-input-size",
+        "1KiB",
+        "--no-record",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -1,14 +1,13 @@
 //! `benchkeep import` and `check --import`: another harness's results as a run.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use benchkeep_core::model::Run;
 use benchkeep_import::{self as import, Format, ImportOptions};
 
+use crate::Error;
 use crate::measure::{RecordOptions, complete};
 use crate::session::{KeyOverrides, Session};
-use crate::{Context as _, Error};
 
 /// Another harness's output to read as a run.
 #[derive(Debug, Clone)]
@@ -54,10 +53,7 @@ impl Session {
             .map_err(|e: benchkeep_import::UnknownFormat| Error::Invalid(e.to_string()))?;
         let file = &request.file;
         let imported = if file == Path::new("-") {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("cannot read standard input")?;
+            let bytes = import::read_limited(std::io::stdin(), "<stdin>", request.options)?;
             import::import_bytes_with(format, "<stdin>", &bytes, request.options)?
         } else {
             import::import_path_with(format, &self.path(file), request.options)?

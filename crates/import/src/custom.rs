@@ -129,6 +129,7 @@ mod tests {
         );
         let options = super::super::ImportOptions {
             merge_duplicates: true,
+            ..Default::default()
         };
         let merged =
             super::super::import_bytes_with(Format::Custom, "c.json", text, options).unwrap();

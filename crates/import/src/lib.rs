@@ -166,6 +166,16 @@ impl FromStr for Format {
 #[non_exhaustive]
 pub enum ImportError {
     /// The input could not be read.
+    /// The input is larger than the import allows.
+    #[error("{source_name}: {} is larger than the {limit}-byte limit of an import (--max-input-size raises it)", size.map_or_else(|| "the input".to_owned(), |size| format!("{size} bytes")))]
+    TooLarge {
+        /// The input.
+        source_name: String,
+        /// Its size, when known before reading.
+        size: Option<u64>,
+        /// The limit.
+        limit: u64,
+    },
     #[error("cannot read {path}: {source}")]
     Read {
         /// The file or directory.
@@ -207,6 +217,11 @@ pub struct Imported {
     pub toolchain: Option<String>,
 }
 
+/// The largest input imported unless [`ImportOptions::max_input_bytes`] says otherwise: 1 GiB.
+/// A larger harness output is almost certainly a mistake (a log, a core dump), and reading it
+/// would take memory several times its size.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 1 << 30;
+
 /// How an import treats what it could refuse.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -216,6 +231,45 @@ pub struct ImportOptions {
     /// By default such a duplicate is refused: two different things measured under one name
     /// would otherwise be judged as one.
     pub merge_duplicates: bool,
+    /// Refuse inputs larger than this many bytes ([`DEFAULT_MAX_INPUT_BYTES`] when `None`).
+    pub max_input_bytes: Option<u64>,
+}
+
+impl ImportOptions {
+    /// The size limit in force.
+    #[must_use]
+    pub fn max_input_bytes(&self) -> u64 {
+        self.max_input_bytes.unwrap_or(DEFAULT_MAX_INPUT_BYTES)
+    }
+}
+
+/// Reads `reader` (standard input, say) to its end, refusing more than the options allow
+/// without reading it all; `source_name` names it in errors.
+///
+/// # Errors
+///
+/// [`ImportError::TooLarge`], or [`ImportError::Read`].
+pub fn read_limited(
+    reader: impl std::io::Read,
+    source_name: &str,
+    options: ImportOptions,
+) -> Result<Vec<u8>, ImportError> {
+    let limit = options.max_input_bytes();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut reader.take(limit.saturating_add(1)), &mut bytes).map_err(
+        |source| ImportError::Read {
+            path: source_name.to_owned(),
+            source,
+        },
+    )?;
+    if bytes.len() as u64 > limit {
+        return Err(ImportError::TooLarge {
+            source_name: source_name.to_owned(),
+            size: None,
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 /// Imports `bytes` in `format`; `source_name` names the input in errors.
@@ -242,6 +296,13 @@ pub fn import_bytes_with(
     bytes: &[u8],
     options: ImportOptions,
 ) -> Result<Imported, ImportError> {
+    if bytes.len() as u64 > options.max_input_bytes() {
+        return Err(ImportError::TooLarge {
+            source_name: source_name.to_owned(),
+            size: Some(bytes.len() as u64),
+            limit: options.max_input_bytes(),
+        });
+    }
     // Windows tools (BenchmarkDotNet, PowerShell redirections) often start files with a UTF-8
     // byte order mark, which is not JSON or XML content.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -306,10 +367,19 @@ pub fn import_path_with(
         }
         return Ok(imported);
     }
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Read {
+    let read_error = |source| ImportError::Read {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > options.max_input_bytes() {
+        return Err(ImportError::TooLarge {
+            source_name: path.display().to_string(),
+            size: Some(size),
+            limit: options.max_input_bytes(),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_error)?;
     import_bytes_with(format, &path.display().to_string(), &bytes, options)
 }
 
@@ -710,6 +780,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn inputs_over_the_size_limit_are_refused_before_reading_them() {
+        let options = ImportOptions {
+            max_input_bytes: Some(16),
+            ..ImportOptions::default()
+        };
+        let text = b"test parse ... bench:       1,234 ns/iter (+/- 56)\n";
+        let e = import_bytes_with(Format::Libtest, "b.txt", text, options)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than the 16-byte limit"), "{e}");
+        let e = read_limited(&text[..], "<stdin>", options)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("<stdin>: the input is larger"), "{e}");
+        assert_eq!(
+            read_limited(&text[..16], "<stdin>", options).unwrap().len(),
+            16
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        std::fs::write(&path, text).unwrap();
+        let e = import_path_with(Format::Libtest, &path, options)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("{} bytes is larger", text.len())),
+            "{e}"
+        );
+        assert_eq!(ImportOptions::default().max_input_bytes(), 1 << 30);
     }
 
     #[test]
