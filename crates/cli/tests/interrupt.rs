@@ -1,4 +1,5 @@
-//! One interrupt path for every command: Ctrl-C at a random moment either ends the command
+//! One interrupt path for every command (`check --import`, `import`, `check`, `load`, `ab`):
+//! Ctrl-C at a spread of moments either ends the command
 //! with exit 130, saying so, and nothing recorded; or comes after the run was recorded, and the
 //! command completes. Never a run recorded by a command that says it was interrupted. (A
 //! signal in the first milliseconds, before `main` installs the handlers, ends the process
@@ -54,13 +55,28 @@ fn ctrl_c_at_any_moment_records_nothing_or_completes() {
     // A baseline first, so that `check --import` compares (and records) on every try.
     let first = sandbox.run(&["check", "--import", "custom", &file, "--branch", "main"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let commands: [&[&str]; 3] = [
+    let commands: [&[&str]; 5] = [
         &["check", "--import", "custom", &file, "--branch", "main"],
         &["import", "--format", "custom", &file, "--branch", "main"],
         &["check", "--branch", "main", "--runs", "200", "--", "true"],
+        &[
+            "load",
+            "--branch",
+            "main",
+            "--concurrency",
+            "1,2",
+            "--duration",
+            "100ms",
+            "--ramp-up",
+            "10ms",
+            "--",
+            "true",
+        ],
+        // `ab` records nothing whatever happens; interrupted, it must still say so.
+        &["ab", "--base", "true", "--head", "true", "--rounds", "40"],
     ];
     let mut outcomes = std::collections::BTreeMap::new();
-    for round in 0..36u64 {
+    for round in 0..40u64 {
         let args = commands[usize::try_from(round).unwrap() % commands.len()];
         // Spread over the command's life: before the store is open, while reading or
         // measuring, around the moment the run is recorded.
@@ -76,6 +92,7 @@ fn ctrl_c_at_any_moment_records_nothing_or_completes() {
                     "{args:?}: interrupted, yet a run was recorded"
                 );
             }
+            Some(0 | 1) if args[0] == "ab" => assert_eq!(after, before, "{args:?}: {err}"),
             Some(0 | 1) => assert_eq!(after, before + 1, "{args:?} completed: {err}"),
             // Killed by the signal before the handlers existed (process start-up).
             None if err.is_empty() => assert_eq!(after, before, "{args:?}: killed at start-up"),
@@ -83,7 +100,7 @@ fn ctrl_c_at_any_moment_records_nothing_or_completes() {
         }
         *outcomes.entry(code).or_insert(0) += 1;
     }
-    eprintln!("exit codes of 36 interrupted tries: {outcomes:?}");
+    eprintln!("exit codes of 40 interrupted tries: {outcomes:?}");
     assert!(
         outcomes.get(&Some(130)).copied().unwrap_or(0) > 0,
         "no try was interrupted: {outcomes:?}"
