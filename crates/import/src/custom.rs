@@ -59,26 +59,28 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         }
     };
     let mut collector = Collector::default();
-    for (index, entry) in entries.iter().enumerate() {
-        let at = format!("field benchmarks[{index}]");
+    // Entries are consumed as they are collected, so their samples are moved, not copied
+    // (a million entries would otherwise be held twice).
+    for (index, entry) in entries.into_iter().enumerate() {
+        let at = || format!("field benchmarks[{index}]");
         // One entry per benchmark and metric: a benchmark's metrics are separate entries.
         let metric_name = entry.metric.as_deref().unwrap_or("value");
-        input.entry(&format!("{} {metric_name}", entry.name), &at)?;
-        let samples = match (&entry.value, &entry.samples) {
-            (Some(value), None) => vec![*value],
-            (None, Some(samples)) if !samples.is_empty() => samples.clone(),
+        input.entry(&format!("{} {metric_name}", entry.name), at())?;
+        let samples = match (entry.value, entry.samples) {
+            (Some(value), None) => vec![value],
+            (None, Some(samples)) if !samples.is_empty() => samples,
             (None, Some(_)) => {
-                return Err(input.invalid(at, format!("{}: `samples` is empty", entry.name)));
+                return Err(input.invalid(at(), format!("{}: `samples` is empty", entry.name)));
             }
             _ => {
                 return Err(input.invalid(
-                    at,
+                    at(),
                     format!("{}: give exactly one of `value` and `samples`", entry.name),
                 ));
             }
         };
         if entry.name.trim().is_empty() {
-            return Err(input.invalid(at, "an empty `name`"));
+            return Err(input.invalid(at(), "an empty `name`"));
         }
         let direction = match entry.direction.unwrap_or(CustomDirection::SmallerIsBetter) {
             CustomDirection::SmallerIsBetter => Direction::LowerIsBetter,
@@ -86,18 +88,12 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         };
         let metric = entry.metric.as_deref().unwrap_or("value");
         collector
-            .add(
-                &entry.name,
-                metric,
-                &Unit(entry.unit.clone()),
-                direction,
-                samples,
-            )
-            .map_err(|e| input.invalid(&at, e))?;
+            .add(&entry.name, metric, &Unit(entry.unit), direction, samples)
+            .map_err(|e| input.invalid(at(), e))?;
         let bench = collector.benchmark(&entry.name);
-        for (key, value) in [("range", &entry.range), ("extra", &entry.extra)] {
+        for (key, value) in [("range", entry.range), ("extra", entry.extra)] {
             if let Some(value) = value {
-                bench.params.insert(key.into(), value.clone());
+                bench.params.insert(key.into(), value);
             }
         }
     }

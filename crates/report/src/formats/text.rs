@@ -115,10 +115,16 @@ pub(crate) fn text(document: &VerdictDocument, all_metrics: bool, color: bool) -
     out
 }
 
+/// The most rows [`run_summary`] shows: a terminal table of more says nothing more (the run
+/// itself, its JSON and the dashboard have every benchmark), and a million rows would cost
+/// an import more time and memory than reading its input.
+pub const RUN_SUMMARY_ROWS: usize = 500;
+
 /// Benchmarks as a table: per benchmark, runs, median of the primary metric and its spread, CPU,
-/// peak RSS.
+/// peak RSS; the first [`RUN_SUMMARY_ROWS`], then how many more there are.
 #[must_use]
-pub fn run_summary(benchmarks: &[Benchmark]) -> String {
+pub fn run_summary(all: &[Benchmark]) -> String {
+    let benchmarks = &all[..all.len().min(RUN_SUMMARY_ROWS)];
     let header = [
         "benchmark",
         "runs",
@@ -166,6 +172,14 @@ pub fn run_summary(benchmarks: &[Benchmark]) -> String {
     write_row(&mut out, header.iter().copied(), &widths);
     for row in &rows {
         write_row(&mut out, row.iter().map(String::as_str), &widths);
+    }
+    if all.len() > benchmarks.len() {
+        let _ = writeln!(
+            out,
+            "… and {} more benchmark(s) ({} in all; the run file, `--format json` reports and the dashboard list every one)",
+            all.len() - benchmarks.len(),
+            all.len()
+        );
     }
     out
 }
