@@ -311,6 +311,72 @@ fn an_unreachable_remote_is_a_clear_error_and_keeps_the_run_locally() {
     );
 }
 
+/// A password in the remote's URL (`https://user:hunter2@host/repo.git`) never reaches an
+/// output of any command, nor the data branch, whatever fails.
+#[test]
+fn a_remote_password_is_never_printed_nor_stored() {
+    let world = World::new();
+    let clone = world.clone("job");
+    git(
+        &clone,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "https://user:hunter2@127.0.0.1:9/repo.git",
+        ],
+    );
+    for args in [
+        &["-v", "--store", "git:", "run", "--runs", "1", "--", "true"][..],
+        &[
+            "-v", "--store", "git:", "check", "--runs", "5", "--", "true",
+        ],
+        &["-v", "--store", "git:", "baseline", "list"],
+        &[
+            "-v",
+            "--store",
+            "git:?fetch=false",
+            "prune",
+            "--keep-last",
+            "1",
+        ],
+        &["-v", "--store", "git:", "report", "--out", "site"],
+    ] {
+        let out = run(&clone, args);
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(
+            !all.contains("hunter2"),
+            "{args:?} printed the password: {all}"
+        );
+    }
+    let stored = git(&clone, &["log", "-p", "--all", "--", "."]);
+    assert!(
+        !stored.contains("hunter2"),
+        "the password reached a stored file"
+    );
+    for page in walk(&clone.join("site")) {
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        assert!(
+            !text.contains("hunter2"),
+            "{} shows the password",
+            page.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn unrelated_and_corrupt_files_on_the_branch_are_skipped_or_named() {
     let world = World::new();
