@@ -301,12 +301,18 @@ fn push_regressions(page: &mut Capped, regressions: &[&Entry]) {
         *size = running;
     }
     page.push(&format!("**Regressions ({})**\n\n", regressions.len()), 0);
-    page.push(MARKDOWN_HEADER, 0);
     let mut rows = 0;
     for (i, e) in regressions.iter().enumerate() {
         // What naming the rest compactly would take, with its lead-in line.
         let later = compact_from.get(i + 1).map_or(0, |size| size + 100);
-        if !page.push(&markdown_row(e), later + TAIL) {
+        let row = markdown_row(e);
+        // The header goes with the first row, or not at all (an empty table says nothing).
+        let text = if i == 0 {
+            format!("{MARKDOWN_HEADER}{row}")
+        } else {
+            row
+        };
+        if !page.push(&text, later + TAIL) {
             break;
         }
         rows += 1;

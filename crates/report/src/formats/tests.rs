@@ -155,6 +155,16 @@ fn markdown_with_more_regressions_than_fit_says_how_many_are_left() {
     let text = markdown::markdown(&doc(&large(5000, 5000), &ctx, false), false);
     assert!(text.len() <= MARKDOWN_LIMIT);
     assert!(text.contains("too many for rows"));
+    // No table is left with a header and no rows.
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        if line.starts_with("|---") {
+            assert!(
+                lines.get(i + 1).is_some_and(|next| next.starts_with("| ")),
+                "an empty table at line {i}"
+            );
+        }
+    }
     assert!(text.contains("more (the JSON, CSV or JUnit report lists every one)"));
 }
 
