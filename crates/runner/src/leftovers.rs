@@ -80,14 +80,21 @@ pub fn kill(token: &str, since: Option<i32>) -> usize {
         if fresh.is_empty() {
             break;
         }
+        let mut progress = false;
         for pid in fresh {
             let pid = Pid::from_raw(pid);
-            if send(pid, Signal::SIGKILL).is_ok() {
-                killed.insert(pid.as_raw());
+            if send(pid, Signal::SIGKILL).is_err() {
+                continue; // gone already, or not ours to kill (then never waited for)
             }
-            // Reaps it when it is this process's child (an orphan reparented here); for any
-            // other process this returns at once (not our child).
+            killed.insert(pid.as_raw());
+            progress = true;
+            // Reaps it when it is this process's child (an orphan reparented here): it was
+            // just killed, so this returns as it dies; for any other process it returns at
+            // once (not our child).
             let _ = waitpid(pid, None);
+        }
+        if !progress {
+            break; // what is left cannot be killed by this process
         }
     }
     killed.len()
