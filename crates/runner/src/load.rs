@@ -1089,7 +1089,10 @@ mod tests {
         assert_eq!(benches[1].name, "noop [c=2]");
         assert_eq!(benches[0].metrics[0].name, "throughput");
         assert_eq!(benches[0].metrics[0].direction, Direction::HigherIsBetter);
-        assert_eq!(benches[0].metrics[0].samples.len(), 5);
+        // One sample per slice with completed operations: five, unless the machine is so busy
+        // that a whole 50 ms slice went by without the worker being scheduled.
+        let samples = benches[0].metrics[0].samples.len();
+        assert!((1..=5).contains(&samples), "{samples} samples");
         assert!(benches[1].metric("scaling_efficiency").is_some());
         assert_eq!(benches[1].params["concurrency"], "2");
     }
