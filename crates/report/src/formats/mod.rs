@@ -1,4 +1,4 @@
-//! One module per format, each behind [`Renderer`](crate::Renderer).
+//! One module per format, each behind [`crate::Renderer`].
 
 mod alert;
 mod csv;
