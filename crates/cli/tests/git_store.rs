@@ -116,24 +116,27 @@ fn stderr(out: &Output) -> String {
 fn check_bootstraps_records_and_gates_on_the_data_branch() {
     let world = World::new();
     let clone = world.clone("job");
-    let first = run(
-        &clone,
-        &[
-            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.02",
-        ],
+    // Recorded runs, not timings of this machine: the verdicts must not depend on how busy it
+    // is (two `sleep 0.02` jobs differ by 200% under load); this test is about the store.
+    let write = |name: &str, index: u64, nanoseconds: f64| {
+        let path = world.dir.path().join(name);
+        let run = common::main_run(index, &[("nap", nanoseconds)]);
+        std::fs::write(&path, benchkeep_core::store::encode_run(&run)).unwrap();
+        path.display().to_string()
+    };
+    let (base, slower, same) = (
+        write("base.json", 1, 2.0e7),
+        write("slower.json", 2, 6.0e7),
+        write("same.json", 3, 2.0e7),
     );
+    let first = run(&clone, &["--store", "git:", "check", "--run", &base]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert!(
         stderr(&first).contains("this run is now the baseline"),
         "{}",
         stderr(&first)
     );
-    let slower = run(
-        &clone,
-        &[
-            "--store", "git:", "check", "--name", "nap", "--", "sleep", "0.06",
-        ],
-    );
+    let slower = run(&clone, &["--store", "git:", "check", "--run", &slower]);
     assert_eq!(slower.status.code(), Some(1), "{}", stderr(&slower));
     assert!(String::from_utf8_lossy(&slower.stdout).contains("regressed"));
 
@@ -152,26 +155,9 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
     );
     assert_eq!(git(&clone, &["status", "--porcelain"]).trim(), "");
 
-    // A second job, in its own fresh clone, gates against the same baseline. Two separately
-    // started jobs of `sleep 0.02` differ by 10% and more on a busy machine, which the
-    // statistics rightly call a change: the threshold is wide because this test is about the
-    // store, not the verdict (seeded tests own those).
+    // A second job, in its own fresh clone, gates against the same baseline.
     let other = world.clone("job2");
-    let same = run(
-        &other,
-        &[
-            "--store",
-            "git:",
-            "check",
-            "--threshold",
-            "100",
-            "--name",
-            "nap",
-            "--",
-            "sleep",
-            "0.02",
-        ],
-    );
+    let same = run(&other, &["--store", "git:", "check", "--run", &same]);
     assert_eq!(
         same.status.code(),
         Some(0),
@@ -180,6 +166,7 @@ fn check_bootstraps_records_and_gates_on_the_data_branch() {
         String::from_utf8_lossy(&same.stdout)
     );
     assert!(String::from_utf8_lossy(&same.stdout).contains("compared with the baseline"));
+    assert_eq!(world.remote_count("runs/"), 3);
 }
 
 /// The jobs start together on a remote without the data branch, so several create the branch's
