@@ -11,6 +11,9 @@ use jiff::Timestamp;
 use crate::session::{KeyOverrides, Session};
 use crate::{Context as _, Error, bail, promote};
 
+/// Runs deleted between two checks that no baseline has come to name them.
+const PRUNE_BATCH: usize = 8;
+
 /// Which runs to delete.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -106,17 +109,20 @@ impl Session {
         if request.dry_run {
             return Ok(report);
         }
-        let deleted = self
-            .block_on(store.delete_runs(&report.doomed))
-            .context("cannot delete runs")?;
         // A check may have promoted one of these runs after the baselines were listed above.
-        // Read them again and put back any run a baseline now names (the promoting check also
-        // restores its run if it finds it gone, so between the two none is lost).
-        report.restored = self.block_on(promote::restore_promoted(
-            store.as_ref(),
-            &runs,
-            &report.doomed,
-        ))?;
+        // After each batch of deletions, read them again and put back any run a baseline now
+        // names (the promoting check also restores its run if it finds it gone, so between the
+        // two none is lost). Small batches keep the time a promoted run stays deleted short:
+        // a later promotion waits only so long for a missing source before leaving it out,
+        // and deleting hundreds of runs at once on a slow store outlasted that wait.
+        let mut deleted = 0;
+        for batch in report.doomed.chunks(PRUNE_BATCH) {
+            deleted += self
+                .block_on(store.delete_runs(batch))
+                .context("cannot delete runs")?;
+            report.restored +=
+                self.block_on(promote::restore_promoted(store.as_ref(), &runs, batch))?;
+        }
         report.deleted = deleted.saturating_sub(report.restored);
         if request.squash_history {
             let store = benchkeep_store_git::GitStore::open(self.git_options()?)
