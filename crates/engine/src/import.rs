@@ -90,17 +90,9 @@ impl Session {
         key: &KeyOverrides,
         record: &RecordOptions,
     ) -> Result<Run, Error> {
-        // Open the store first: a bad --store should fail before anything is read.
-        let store = if record.no_record {
-            None
-        } else {
-            Some(self.store()?)
-        };
-        let run = self.imported_run(request, key, record)?;
-        self.write_out_file(&run, record)?;
-        if let Some(store) = store {
-            self.record(store.as_ref(), &run, record)?;
-        }
+        let (run, ()) = self.make_and_record(record, || {
+            Ok((self.imported_run(request, key, record)?, ()))
+        })?;
         Ok(run)
     }
 }

@@ -73,79 +73,73 @@ impl Session {
                 "give the command to load after `--`, e.g. `benchkeep load --concurrency 1,2,4 -- ./client`"
             );
         }
-        let store = if record.no_record {
-            None
-        } else {
-            Some(self.store()?)
-        };
-        let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
-        let mut spec = CommandSpec::new(args.command.clone());
-        spec.cwd = Some(self.cwd.clone());
-        let mut run = self.new_run(key, record)?;
-        self.events.measuring(&self.interrupt);
-        let (summary, grows) = if args.leak_check {
-            let options = LeakOptions {
-                iterations: args.iterations.unwrap_or(10_000),
-                job_timeout: Some(parse_duration(
-                    args.timeout.as_deref().unwrap_or("10s"),
-                    "--timeout",
-                )?),
-                ..LeakOptions::default()
-            };
-            self.notice(&format!(
-                "leak check: {} jobs through one {name:?} process",
-                options.iterations
-            ));
-            let (verdict, _) =
-                leak::check_command(&spec, &options, &self.interrupt).map_err(|e| match e {
-                    leak::LeakError::Interrupted => Error::Interrupted,
-                    e => Error::Invalid(format!("leak check of {name:?}: {e}")),
-                })?;
-            run.benchmarks.push(leak::to_benchmark(&name, &verdict));
-            (format!("{name}: memory {verdict}\n"), verdict.grows)
-        } else {
-            let options = self.load_options(args)?;
-            let operation = CommandOperation {
-                spec,
-                timeout: args
-                    .timeout
-                    .as_deref()
-                    .map(|t| parse_duration(t, "--timeout"))
-                    .transpose()?,
-            };
-            self.notice(&format!(
-                "load: {name:?} at concurrency {:?}, {:?} per level ({:?} ramp-up)",
-                options.levels, options.duration, options.ramp_up
-            ));
-            let overhead = load::generator_overhead(Duration::from_millis(100));
-            let report = load::run(&operation, &options, &self.interrupt).map_err(|e| match e {
-                load::LoadError::Interrupted => Error::Interrupted,
-                e => Error::Invalid(e.to_string()),
-            })?;
-            for level in report.levels.iter().filter(|l| l.errors > 0) {
+        let (run, (summary, grows)) = self.make_and_record(record, || {
+            let name = args.name.clone().unwrap_or_else(|| args.command.join(" "));
+            let mut spec = CommandSpec::new(args.command.clone());
+            spec.cwd = Some(self.cwd.clone());
+            let mut run = self.new_run(key, record)?;
+            self.events.measuring(&self.interrupt);
+            let (summary, grows) = if args.leak_check {
+                let options = LeakOptions {
+                    iterations: args.iterations.unwrap_or(10_000),
+                    job_timeout: Some(parse_duration(
+                        args.timeout.as_deref().unwrap_or("10s"),
+                        "--timeout",
+                    )?),
+                    ..LeakOptions::default()
+                };
                 self.notice(&format!(
-                    "warning: {} of {} operations failed at concurrency {} (first: {}); recorded as the `errors` metric",
-                    level.errors,
-                    level.errors + level.operations,
-                    level.concurrency,
-                    level.first_error.as_deref().unwrap_or("?")
+                    "leak check: {} jobs through one {name:?} process",
+                    options.iterations
                 ));
+                let (verdict, _) =
+                    leak::check_command(&spec, &options, &self.interrupt).map_err(|e| match e {
+                        leak::LeakError::Interrupted => Error::Interrupted,
+                        e => Error::Invalid(format!("leak check of {name:?}: {e}")),
+                    })?;
+                run.benchmarks.push(leak::to_benchmark(&name, &verdict));
+                (format!("{name}: memory {verdict}\n"), verdict.grows)
+            } else {
+                let options = self.load_options(args)?;
+                let operation = CommandOperation {
+                    spec,
+                    timeout: args
+                        .timeout
+                        .as_deref()
+                        .map(|t| parse_duration(t, "--timeout"))
+                        .transpose()?,
+                };
+                self.notice(&format!(
+                    "load: {name:?} at concurrency {:?}, {:?} per level ({:?} ramp-up)",
+                    options.levels, options.duration, options.ramp_up
+                ));
+                let overhead = load::generator_overhead(Duration::from_millis(100));
+                let report = load::run(&operation, &options, &self.interrupt).map_err(|e| match e {
+                    load::LoadError::Interrupted => Error::Interrupted,
+                    e => Error::Invalid(e.to_string()),
+                })?;
+                for level in report.levels.iter().filter(|l| l.errors > 0) {
+                    self.notice(&format!(
+                        "warning: {} of {} operations failed at concurrency {} (first: {}); recorded as the `errors` metric",
+                        level.errors,
+                        level.errors + level.operations,
+                        level.concurrency,
+                        level.first_error.as_deref().unwrap_or("?")
+                    ));
+                    run.labels.insert(
+                        format!("load.errors.c{}", level.concurrency),
+                        level.errors.to_string(),
+                    );
+                }
                 run.labels.insert(
-                    format!("load.errors.c{}", level.concurrency),
-                    level.errors.to_string(),
+                    "load.generator_overhead_ns".into(),
+                    overhead.as_nanos().to_string(),
                 );
-            }
-            run.labels.insert(
-                "load.generator_overhead_ns".into(),
-                overhead.as_nanos().to_string(),
-            );
-            run.benchmarks = report.to_benchmarks(&name);
-            (table(&name, &report, overhead), false)
-        };
-        self.write_out_file(&run, record)?;
-        if let Some(store) = store {
-            self.record(store.as_ref(), &run, record)?;
-        }
+                run.benchmarks = report.to_benchmarks(&name);
+                (table(&name, &report, overhead), false)
+            };
+            Ok((run, (summary, grows)))
+        })?;
         Ok(LoadResult {
             run,
             summary,

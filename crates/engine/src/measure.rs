@@ -439,18 +439,32 @@ impl Session {
         key: &KeyOverrides,
         record: &RecordOptions,
     ) -> Result<Run, Error> {
-        // Open the store before measuring: a bad --store should fail in a second, not a minute.
+        let (run, ()) =
+            self.make_and_record(record, || Ok((self.measure(request, key, record)?, ())))?;
+        Ok(run)
+    }
+
+    /// Makes a new run and keeps it, for every command that records one (`run`, `import`,
+    /// `suite`, `load`): the store is opened first, unless `--no-record`, so that a bad
+    /// `--store` fails in a second rather than after a minute of measuring; then `make`
+    /// produces the run (and what else its command shows), which is written to `--out` and
+    /// recorded.
+    pub(crate) fn make_and_record<T>(
+        &self,
+        record: &RecordOptions,
+        make: impl FnOnce() -> Result<(Run, T), Error>,
+    ) -> Result<(Run, T), Error> {
         let store = if record.no_record {
             None
         } else {
             Some(self.store()?)
         };
-        let run = self.measure(request, key, record)?;
+        let (run, shown) = make()?;
         self.write_out_file(&run, record)?;
         if let Some(store) = store {
             self.record(store.as_ref(), &run, record)?;
         }
-        Ok(run)
+        Ok((run, shown))
     }
 }
 

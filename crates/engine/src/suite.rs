@@ -35,34 +35,26 @@ impl Session {
             }
             workloads.retain(|w| names.iter().any(|name| name == w.name));
         }
-        // Open the store before measuring: a bad --store should fail in a second, not later.
-        let store = if record.no_record {
-            None
-        } else {
-            Some(self.store()?)
-        };
-        let mut run = self.new_run(key, record)?;
-        let options = if quick {
-            SuiteOptions::quick()
-        } else {
-            SuiteOptions::full()
-        };
-        let mut results = Vec::new();
-        for workload in &workloads {
-            let result = suite::measure(workload, &options, &mut |line| self.notice(line))
-                .map_err(|e| Error::Invalid(format!("workload {}: {e}", workload.name)))?;
-            run.labels.insert(
-                format!("{}.predicted_speedup", workload.name),
-                format!("{:.3}", result.plan.predicted_speedup),
-            );
-            run.benchmarks.push(result.to_benchmark());
-            results.push(result);
-        }
-        self.write_out_file(&run, record)?;
-        if let Some(store) = store {
-            self.record(store.as_ref(), &run, record)?;
-        }
-        Ok((run, table(&results)))
+        self.make_and_record(record, || {
+            let mut run = self.new_run(key, record)?;
+            let options = if quick {
+                SuiteOptions::quick()
+            } else {
+                SuiteOptions::full()
+            };
+            let mut results = Vec::new();
+            for workload in &workloads {
+                let result = suite::measure(workload, &options, &mut |line| self.notice(line))
+                    .map_err(|e| Error::Invalid(format!("workload {}: {e}", workload.name)))?;
+                run.labels.insert(
+                    format!("{}.predicted_speedup", workload.name),
+                    format!("{:.3}", result.plan.predicted_speedup),
+                );
+                run.benchmarks.push(result.to_benchmark());
+                results.push(result);
+            }
+            Ok((run, table(&results)))
+        })
     }
 }
 

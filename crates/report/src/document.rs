@@ -201,12 +201,11 @@ impl Entry {
     /// The limit in words with the current median: `median 300 ms is above max 250 ms`.
     #[must_use]
     pub fn limit_text(&self) -> Option<String> {
-        let median = self.current.as_ref()?.median;
-        Some(format!(
-            "median {} is {}",
-            self.unit.format(median),
-            self.limit_relation()?
-        ))
+        Some(
+            self.limit
+                .as_ref()?
+                .text(self.current.as_ref()?.median, &self.unit),
+        )
     }
 
     /// A moderate or critical regression: one that asks for an issue.

@@ -97,12 +97,12 @@ impl S3Options {
     /// No bucket, an implausible bucket or region, an unknown option, a flag that is not
     /// true or false.
     pub fn from_url(spec: &str) -> Result<Self, StoreError> {
-        let shown = shown(spec);
+        let spec_shown = shown(spec);
         let (location, query) = spec.split_once('?').unwrap_or((spec, ""));
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         if bucket.is_empty() {
             return Err(invalid(format!(
-                "s3://{shown}: the URL names no bucket (s3://BUCKET/PREFIX)"
+                "s3://{spec_shown}: the URL names no bucket (s3://BUCKET/PREFIX)"
             )));
         }
         if !plausible_bucket(bucket) {
@@ -124,7 +124,7 @@ impl S3Options {
             other => Err(invalid(format!(
                 "s3://{}/...: {name}={:?} is not true or false",
                 options.bucket,
-                shown_value(other)
+                shown(other)
             ))),
         };
         let mut endpoint = None;
@@ -181,11 +181,6 @@ impl S3Options {
         options.virtual_hosted = virtual_hosted;
         Ok(options)
     }
-}
-
-/// A value as an error may show it (redacted, capped).
-fn shown_value(value: &str) -> String {
-    shown(value)
 }
 
 /// The endpoint in the form `object_store` is given: an `http` or `https` URL with a host,

@@ -164,6 +164,12 @@ impl LimitCheck {
         };
         format!("{relation} {word} {}", unit.format(self.bound))
     }
+
+    /// The limit with the current `median`, in `unit`: `median 300 ms is above max 250 ms`.
+    #[must_use]
+    pub fn text(&self, median: f64, unit: &Unit) -> String {
+        format!("median {} is {}", unit.format(median), self.relation(unit))
+    }
 }
 
 /// Which side a limit bounds.
@@ -335,12 +341,11 @@ impl MetricComparison {
     /// What a reader needs about this entry's limit: `median 312 ms is above max 250 ms`.
     #[must_use]
     pub fn limit_text(&self) -> Option<String> {
-        let median = self.current.as_ref()?.median;
-        Some(format!(
-            "median {} is {}",
-            self.unit.format(median),
-            self.limit_relation()?
-        ))
+        Some(
+            self.limit
+                .as_ref()?
+                .text(self.current.as_ref()?.median, &self.unit),
+        )
     }
 
     /// Where the current median stands against the limit: `above max 250 ms`,
