@@ -301,10 +301,7 @@ impl Session {
         );
         drop(progress);
         let measured = measured.map_err(|e| Error::measure(&pair.name, e))?;
-        self.killed_background(
-            &pair.name,
-            measured.base.background_killed + measured.head.background_killed,
-        );
+        self.measured_notes(&pair.name, &[&measured.base, &measured.head]);
         Ok((
             measured
                 .base

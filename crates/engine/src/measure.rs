@@ -336,7 +336,7 @@ impl Session {
         );
         drop(progress);
         let measured = measured.map_err(|e| Error::measure(name, e))?;
-        self.killed_background(name, measured.background_killed);
+        self.measured_notes(name, &[&measured]);
         let mut bench = measured.into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
         if planned.instructions {
             self.notice(&format!("counting instructions of {name:?} with callgrind"));
@@ -363,11 +363,19 @@ impl Session {
     }
 
     /// Says that `name`'s executions left `killed` processes running, which were killed.
-    pub(crate) fn killed_background(&self, name: &str, killed: usize) {
+    /// Says what the measurements of `name` left behind, and what they could not measure.
+    pub(crate) fn measured_notes(&self, name: &str, measured: &[&runner::Measurement]) {
+        let killed: usize = measured.iter().map(|m| m.background_killed).sum();
         if killed > 0 {
             self.notice(&format!(
                 "{name}: killed {killed} background process(es) its executions left running (--keep-background leaves them)"
             ));
+        }
+        if let Some(why) = measured
+            .iter()
+            .find_map(|m| m.peak_rss_unavailable.as_deref())
+        {
+            self.notice(&format!("{name}: peak memory not measured: {why}"));
         }
     }
 

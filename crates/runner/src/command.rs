@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit, metric_names};
 use wait4::Wait4;
 
+use crate::exec_helper::{self, Report};
 use crate::leftovers;
 
 /// A command to measure.
@@ -50,6 +51,18 @@ impl CommandSpec {
     pub fn command(&self) -> Command {
         let mut command = Command::new(&self.argv[0]);
         command.args(&self.argv[1..]);
+        self.apply(command)
+    }
+
+    /// The command started through the `benchkeep-exec` helper, which writes its figures to
+    /// `report` ([`crate::exec_helper`]).
+    fn command_through(&self, helper: &Path, report: &Path) -> Command {
+        let mut command = Command::new(helper);
+        command.arg(report).args(&self.argv);
+        self.apply(command)
+    }
+
+    fn apply(&self, mut command: Command) -> Command {
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
         }
@@ -136,15 +149,17 @@ pub struct MeasureOptions {
 }
 
 /// One measured execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Sample {
-    /// Wall-clock time from spawn to reaping, in nanoseconds.
+    /// Wall-clock time from starting the command (the helper's fork) to reaping it, in
+    /// nanoseconds.
     pub wall_ns: u64,
     /// User CPU time of the process and the descendants it waited for, in nanoseconds.
     pub user_ns: u64,
     /// System CPU time, likewise.
     pub system_ns: u64,
-    /// Peak resident set size of the process or its largest waited-for descendant, in bytes.
+    /// Peak resident set size of the process or its largest waited-for descendant, in bytes;
+    /// 0 when [`Measurement::peak_rss_unavailable`] says why it could not be measured.
     pub peak_rss_bytes: u64,
 }
 
@@ -266,6 +281,10 @@ pub struct Measurement {
     pub samples: Vec<Sample>,
     /// Processes the executions (warm-up included) left running, which were killed.
     pub background_killed: usize,
+    /// Why peak memory was not measured (commands are started through a small helper so that
+    /// the figure is theirs alone; see [`crate::exec_helper`]). [`Measurement::into_benchmark`]
+    /// then leaves the metric out rather than report benchkeep's own memory.
+    pub peak_rss_unavailable: Option<String>,
 }
 
 impl Measurement {
@@ -284,18 +303,23 @@ impl Measurement {
             samples: self.samples.iter().map(|s| pick(s) as f64).collect(),
             summary: None,
         };
+        let mut metrics = vec![
+            metric(metric_names::WALL_TIME, Unit::nanoseconds(), |s| s.wall_ns),
+            metric(metric_names::USER_TIME, Unit::nanoseconds(), |s| s.user_ns),
+            metric(metric_names::SYSTEM_TIME, Unit::nanoseconds(), |s| {
+                s.system_ns
+            }),
+        ];
+        if self.peak_rss_unavailable.is_none() {
+            metrics.push(metric(metric_names::PEAK_RSS, Unit::bytes(), |s| {
+                s.peak_rss_bytes
+            }));
+        }
         Benchmark {
             params: std::collections::BTreeMap::new(),
             name: name.into(),
             command,
-            metrics: vec![
-                metric(metric_names::WALL_TIME, Unit::nanoseconds(), |s| s.wall_ns),
-                metric(metric_names::USER_TIME, Unit::nanoseconds(), |s| s.user_ns),
-                metric(metric_names::SYSTEM_TIME, Unit::nanoseconds(), |s| {
-                    s.system_ns
-                }),
-                metric(metric_names::PEAK_RSS, Unit::bytes(), |s| s.peak_rss_bytes),
-            ],
+            metrics,
         }
     }
 }
@@ -344,6 +368,7 @@ pub fn measure(
     Ok(Measurement {
         samples,
         background_killed: executor.background_killed,
+        peak_rss_unavailable: executor.peak_rss_unavailable(),
     })
 }
 
@@ -403,10 +428,12 @@ pub fn measure_paired(
         base: Measurement {
             samples: Vec::with_capacity(capacity),
             background_killed: 0,
+            peak_rss_unavailable: base_exec.peak_rss_unavailable(),
         },
         head: Measurement {
             samples: Vec::with_capacity(capacity),
             background_killed: 0,
+            peak_rss_unavailable: head_exec.peak_rss_unavailable(),
         },
         head_first: Vec::with_capacity(capacity),
     };
@@ -439,6 +466,8 @@ struct Executor<'a> {
     executions: u32,
     /// Processes executions left running, killed after them.
     background_killed: usize,
+    /// The helper executions start through, and the file it reports to; or why there is none.
+    helper: Result<(&'static Path, tempfile::NamedTempFile), String>,
 }
 
 impl<'a> Executor<'a> {
@@ -467,6 +496,19 @@ impl<'a> Executor<'a> {
             })?),
             OutputMode::Inherit => None,
         };
+        let helper = match exec_helper::path() {
+            Ok(path) => {
+                let report = tempfile::Builder::new()
+                    .prefix("benchkeep-exec-report")
+                    .tempfile()
+                    .map_err(|source| RunError::Io {
+                        command: spec.display(),
+                        source,
+                    })?;
+                Ok((path, report))
+            }
+            Err(why) => Err(why.to_owned()),
+        };
         Ok(Executor {
             spec,
             options,
@@ -475,7 +517,12 @@ impl<'a> Executor<'a> {
             watchdog: Watchdog::start(interrupt.clone()),
             executions: 0,
             background_killed: 0,
+            helper,
         })
+    }
+
+    fn peak_rss_unavailable(&self) -> Option<String> {
+        self.helper.as_ref().err().cloned()
     }
 
     fn io_error(&self, source: std::io::Error) -> RunError {
@@ -490,7 +537,15 @@ impl<'a> Executor<'a> {
             return Err(RunError::Interrupted);
         }
         self.executions += 1;
-        let mut command = self.spec.command();
+        let mut command = match &self.helper {
+            Ok((helper, report)) => {
+                // Emptied first: a helper killed before it writes must not leave the previous
+                // execution's figures to be read as this one's.
+                report.as_file().set_len(0).map_err(|e| self.io_error(e))?;
+                self.spec.command_through(helper, report.path())
+            }
+            Err(_) => self.spec.command(),
+        };
         command.stdin(Stdio::null());
         match &self.stderr {
             Some(file) => {
@@ -549,21 +604,80 @@ impl<'a> Executor<'a> {
             Some(Fired::Interrupt) => return Err(RunError::Interrupted),
             None => {}
         }
-        if !usage.status.success() {
+        let (status, sample) = self.figures(&usage, wall)?;
+        if !status.success() {
             return Err(RunError::Failed {
                 command: self.spec.display(),
                 run: self.executions,
-                status: describe_status(usage.status),
+                status: describe_status(status),
                 stderr_tail,
             });
         }
+        Ok(sample)
+    }
+
+    /// The command's status and figures: from the helper's report, or from `wait4` when there
+    /// is no helper.
+    fn figures(
+        &mut self,
+        usage: &wait4::ResUse,
+        wall: Duration,
+    ) -> Result<(ExitStatus, Sample), RunError> {
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        Ok(Sample {
-            wall_ns: nanos(wall),
-            user_ns: nanos(usage.rusage.utime),
-            system_ns: nanos(usage.rusage.stime),
-            peak_rss_bytes: usage.rusage.maxrss,
+        Ok(match &mut self.helper {
+            Ok((_, report)) => {
+                let read = Report::read(report.as_file_mut());
+                match read.map_err(|e| self.io_error(e))? {
+                    Some(report) => (
+                        self.started(report)?,
+                        Sample {
+                            wall_ns: report.wall_ns,
+                            user_ns: report.user_ns,
+                            system_ns: report.system_ns,
+                            peak_rss_bytes: report.maxrss_bytes,
+                        },
+                    ),
+                    // No report: the helper was killed, or failed itself and said why on stderr.
+                    None if !usage.status.success() => (usage.status, Sample::default()),
+                    None => {
+                        return Err(self.io_error(std::io::Error::other(
+                            "benchkeep-exec exited without reporting the execution",
+                        )));
+                    }
+                }
+            }
+            Err(_) => (
+                usage.status,
+                Sample {
+                    wall_ns: nanos(wall),
+                    user_ns: nanos(usage.rusage.utime),
+                    system_ns: nanos(usage.rusage.stime),
+                    peak_rss_bytes: 0,
+                },
+            ),
         })
+    }
+
+    /// The command's wait status from the helper's report, or the error that kept it from
+    /// starting.
+    fn started(&self, report: Report) -> Result<ExitStatus, RunError> {
+        use std::os::unix::process::ExitStatusExt;
+        match report.exec_errno {
+            0 => Ok(ExitStatus::from_raw(report.status)),
+            errno => {
+                let source = std::io::Error::from_raw_os_error(errno);
+                Err(if source.kind() == std::io::ErrorKind::NotFound {
+                    RunError::NotFound {
+                        program: self.spec.argv[0].clone(),
+                    }
+                } else {
+                    RunError::Spawn {
+                        command: self.spec.display(),
+                        source,
+                    }
+                })
+            }
+        }
     }
 
     /// Returns the last 2 KiB the command wrote to stderr and empties the file for the next run.
@@ -757,6 +871,41 @@ mod tests {
         assert!(
             after < 50 * 1024 * 1024,
             "true after the hog reports {after}: stuck at a maximum"
+        );
+    }
+
+    #[test]
+    fn peak_rss_is_the_command_s_own_not_the_runner_s() {
+        // 96 MiB resident in this process: spawned directly, `true` reported at least that,
+        // because Linux carries the spawner's high-water mark into the exec'd process.
+        let ballast = std::hint::black_box(vec![1_u8; 96 << 20]);
+        let tiny = run(&CommandSpec::new(["true"]), &fixed(1)).unwrap();
+        let dd = CommandSpec::new(["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"]);
+        let hundred = run(&dd, &fixed(1)).unwrap();
+        drop(ballast);
+        assert_eq!(tiny.peak_rss_unavailable, None);
+        let tiny = tiny.samples[0].peak_rss_bytes;
+        assert!(
+            (256 << 10..4 << 20).contains(&tiny),
+            "true reported {tiny} bytes (GNU time: about 1 MiB)"
+        );
+        // dd's 100 MiB block buffer is written, so resident: 100 MiB plus dd and libc.
+        let hundred = hundred.samples[0].peak_rss_bytes;
+        assert!(
+            (100 << 20..110 << 20).contains(&hundred),
+            "a 100 MiB buffer reported {hundred} bytes"
+        );
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_executed_is_a_start_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("not-executable");
+        std::fs::write(&script, "#!/bin/sh\ntrue\n").unwrap();
+        let err = run(&CommandSpec::new([script.to_str().unwrap()]), &fixed(1)).unwrap_err();
+        assert!(
+            matches!(&err, RunError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied),
+            "{err:?}"
         );
     }
 

@@ -20,6 +20,7 @@
 
 pub mod command;
 pub mod environment;
+pub mod exec_helper;
 pub mod instructions;
 pub mod leak;
 pub mod leftovers;

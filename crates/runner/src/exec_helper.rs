@@ -1,0 +1,249 @@
+//! `benchkeep-exec`, the small program every measured execution is started through, so that its
+//! peak memory is its own.
+//!
+//! Linux records the spawning process's memory high-water mark in the spawned process when it
+//! execs (`exec_mmap` keeps the old address space's peak in the process's `maxrss`). Spawned
+//! directly by benchkeep, `true` reported 7.5 MiB, benchkeep's own peak, and a memory regression
+//! of a small command could not be seen. GNU time avoids this by forking from its own small
+//! process; `benchkeep-exec` (`exec/benchkeep-exec.c`, compiled by the build script) does the
+//! same, times the command from fork to `wait4`, and writes one line of figures to a report file.
+//! It is embedded in this library and written, on first use, to a cache directory (the first of
+//! `$BENCHKEEP_CACHE_DIR`, `$XDG_CACHE_HOME/benchkeep`, `~/.cache/benchkeep` and
+//! `$TMPDIR/benchkeep-UID` that can hold an executable file), under a name made from its
+//! content, so that versions never overwrite each other's helper.
+//!
+//! When no helper can be used (built without a C compiler, or no directory allows executing a
+//! file) commands are spawned directly and their peak memory is withheld rather than reported
+//! wrong: [`crate::command::Measurement::peak_rss_unavailable`] says why.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The helper's bytes, compiled by the build script from `exec/benchkeep-exec.c`.
+#[cfg(benchkeep_exec_helper)]
+const HELPER: Option<&[u8]> = Some(include_bytes!(concat!(env!("OUT_DIR"), "/benchkeep-exec")));
+#[cfg(not(benchkeep_exec_helper))]
+const HELPER: Option<&[u8]> = None;
+
+/// The exit status with which the helper says that it, not the command, failed.
+const HELPER_FAILED: i32 = 125;
+
+/// The installed helper's path, installing it on the first call; or why there is none (and
+/// measurements then leave out peak memory).
+///
+/// # Errors
+///
+/// Why no helper can be used: this build had no C compiler, or no candidate directory can hold
+/// an executable file.
+pub fn path() -> Result<&'static Path, &'static str> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(install)
+        .as_deref()
+        .map_err(String::as_str)
+}
+
+fn install() -> Result<PathBuf, String> {
+    let Some(helper) = HELPER else {
+        return Err(
+            "benchkeep-runner was built without a C compiler, so it has no \
+                    benchkeep-exec helper"
+                .into(),
+        );
+    };
+    let name = format!("benchkeep-exec-{:016x}", fnv1a(helper));
+    let mut refusals = Vec::new();
+    for dir in candidate_dirs() {
+        match install_in(&dir, &name, helper) {
+            Ok(path) => return Ok(path),
+            Err(e) => refusals.push(format!("{}: {e}", dir.display())),
+        }
+    }
+    Err(format!(
+        "no directory could hold an executable benchkeep-exec helper ({}); set \
+         BENCHKEEP_CACHE_DIR to a writable directory that allows executing files",
+        refusals.join("; ")
+    ))
+}
+
+fn candidate_dirs() -> Vec<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let mut dirs = Vec::new();
+    if let Some(dir) = var("BENCHKEEP_CACHE_DIR") {
+        dirs.push(dir);
+    }
+    if let Some(cache) = var("XDG_CACHE_HOME") {
+        dirs.push(cache.join("benchkeep"));
+    } else if let Some(home) = var("HOME") {
+        dirs.push(home.join(".cache").join("benchkeep"));
+    }
+    dirs.push(std::env::temp_dir().join(format!("benchkeep-{}", nix::unistd::getuid())));
+    dirs
+}
+
+/// Puts the helper at `dir/name` unless an identical one is there, and checks that it runs.
+fn install_in(dir: &Path, name: &str, helper: &[u8]) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    // A directory others can write to could have the helper swapped between check and use.
+    if meta.uid() != nix::unistd::getuid().as_raw() || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(
+            "not owned by this user, or writable by others",
+        ));
+    }
+    let path = dir.join(name);
+    let identical = std::fs::read(&path).is_ok_and(|bytes| bytes == helper)
+        && std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o100 != 0);
+    if !identical {
+        let mut file = tempfile::Builder::new()
+            .prefix(".benchkeep-exec")
+            .tempfile_in(dir)?;
+        std::io::Write::write_all(&mut file, helper)?;
+        file.as_file().sync_all()?;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o755))?;
+        // Renamed into place whole, so a concurrent benchkeep never runs a half-written helper.
+        file.persist(&path).map_err(|e| e.error)?;
+    }
+    check_runs(&path)?;
+    Ok(path)
+}
+
+/// Runs the helper with no arguments: it must start (a `noexec` mount refuses it) and answer
+/// with its usage error.
+fn check_runs(path: &Path) -> std::io::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let output = std::process::Command::new(path)
+            .stdin(std::process::Stdio::null())
+            .output();
+        match output {
+            Ok(output) if output.status.code() == Some(HELPER_FAILED) => return Ok(()),
+            Ok(output) => {
+                return Err(std::io::Error::other(format!(
+                    "the helper ran but answered {} instead of its usage error",
+                    output.status
+                )));
+            }
+            // Another thread may have started a process while the freshly written file was
+            // still open for writing in it (ETXTBSY); that clears within milliseconds.
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempts < 100 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// 64-bit FNV-1a: names the helper by its content (not a security measure: the content is
+/// compared in full before use).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// What the helper reported about one execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Report {
+    /// The raw wait status of the command.
+    pub(crate) status: i32,
+    /// The errno of a failed exec; 0 when the program started.
+    pub(crate) exec_errno: i32,
+    pub(crate) wall_ns: u64,
+    pub(crate) user_ns: u64,
+    pub(crate) system_ns: u64,
+    pub(crate) maxrss_bytes: u64,
+}
+
+impl Report {
+    /// Reads the report the helper wrote to `file` (from its start), or `None` when it wrote
+    /// none (it was killed, or failed itself).
+    pub(crate) fn read(file: &mut File) -> std::io::Result<Option<Report>> {
+        file.seek(SeekFrom::Start(0))?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        Ok(Report::parse(&text))
+    }
+
+    fn parse(text: &str) -> Option<Report> {
+        let mut fields = text.trim_end().split(' ');
+        if fields.next()? != "benchkeep-exec" || fields.next()? != "1" {
+            return None;
+        }
+        let mut value =
+            |key: &str| -> Option<&str> { fields.next()?.strip_prefix(key)?.strip_prefix('=') };
+        let status = value("status")?.parse().ok()?;
+        let exec_errno = value("exec_errno")?.parse().ok()?;
+        let wall_ns = value("wall_ns")?.parse().ok()?;
+        let user_ns = value("user_ns")?.parse().ok()?;
+        let system_ns = value("system_ns")?.parse().ok()?;
+        let maxrss_bytes = value("maxrss_bytes")?.parse().ok()?;
+        Some(Report {
+            status,
+            exec_errno,
+            wall_ns,
+            user_ns,
+            system_ns,
+            maxrss_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_parse_and_anything_else_is_none() {
+        let line = "benchkeep-exec 1 status=256 exec_errno=0 wall_ns=806298 user_ns=681000 \
+                    system_ns=0 maxrss_bytes=1015808\n";
+        assert_eq!(
+            Report::parse(line),
+            Some(Report {
+                status: 256,
+                exec_errno: 0,
+                wall_ns: 806_298,
+                user_ns: 681_000,
+                system_ns: 0,
+                maxrss_bytes: 1_015_808,
+            })
+        );
+        for bad in [
+            "",
+            "benchkeep-exec 2 status=0 exec_errno=0 wall_ns=1 user_ns=1 system_ns=1 maxrss_bytes=1",
+            "benchkeep-exec 1 status=0 exec_errno=0 wall_ns=1 user_ns=1 system_ns=1",
+            "benchkeep-exec 1 status=0 exec_errno=0 wall_ns=-1 user_ns=1 system_ns=1 maxrss_bytes=1",
+            "benchkeep-exec 1 exec_errno=0 status=0 wall_ns=1 user_ns=1 system_ns=1 maxrss_bytes=1",
+        ] {
+            assert_eq!(Report::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_helper_installs_and_runs() {
+        let path = path().expect("this build has a C compiler");
+        assert!(path.is_file());
+        check_runs(path).unwrap();
+    }
+
+    #[test]
+    fn a_directory_others_can_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = install_in(dir.path(), "helper", HELPER.unwrap()).unwrap_err();
+        assert!(err.to_string().contains("writable by others"), "{err}");
+    }
+}
