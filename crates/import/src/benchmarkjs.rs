@@ -144,6 +144,18 @@ Fastest is String#indexOf
     }
 
     #[test]
+    fn negative_results_are_refused() {
+        // Found by the mutation test: one flipped byte made a rate negative, and it imported.
+        let e = error(
+            Format::BenchmarkJs,
+            "b.txt",
+            b"String#indexOf x -81,632,010 ops/sec \xC2\xB10.41% (96 runs sampled)\n",
+        );
+        assert!(e.starts_with("b.txt: line 1: "), "{e}");
+        assert!(e.contains("-81632010 is negative"), "{e}");
+    }
+
+    #[test]
     fn unreadable_result_lines_fail() {
         let e = error(Format::BenchmarkJs, "b.txt", b"ok\nfoo x many ops/sec\n");
         assert!(

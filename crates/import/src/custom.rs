@@ -14,6 +14,7 @@
 
 use benchkeep_core::model::{Direction, Unit};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Collector, ImportError, Imported, Input};
 
@@ -46,11 +47,18 @@ enum CustomDirection {
 }
 
 pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
-    // The two shapes are told apart by their first character, so each is read once with
-    // its own type and errors name the field that did not fit.
-    let entries = match input.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => input.json::<Vec<Entry>>()?,
-        Some(b'{') => input.json::<Wrapped>()?.benchmarks,
+    let mut sink = Sink {
+        input,
+        collector: Collector::default(),
+        entries: 0,
+        failure: None,
+    };
+    // The two shapes are told apart by their first character, so each is read with its own
+    // type and errors name the field that did not fit. Entries are collected as they are read,
+    // never held as a list: a million of them took 260 MB before they became benchmarks.
+    let read = match input.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => super::json_seed_at(input, input.bytes, None, Entries(&mut sink)),
+        Some(b'{') => super::json_seed_at(input, input.bytes, None, Wrapped(&mut sink)),
         _ => {
             return Err(input.invalid(
                 "line 1",
@@ -58,14 +66,33 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             ));
         }
     };
-    let mut collector = Collector::default();
-    // Entries are consumed as they are collected, so their samples are moved, not copied
-    // (a million entries would otherwise be held twice).
-    for (index, entry) in entries.into_iter().enumerate() {
+    // An entry the collector refused stopped the reading; its error is the one to report.
+    if let Some(failure) = sink.failure.take() {
+        return Err(failure);
+    }
+    read?;
+    Ok(Imported::new(sink.collector.finish()))
+}
+
+/// Where entries go as they are read.
+struct Sink<'a, 'b> {
+    input: &'a Input<'b>,
+    collector: Collector,
+    entries: usize,
+    /// Why an entry was refused (the reading is then stopped with a placeholder error).
+    failure: Option<ImportError>,
+}
+
+impl Sink<'_, '_> {
+    fn take(&mut self, entry: Entry) -> Result<(), ImportError> {
+        let (input, index) = (self.input, self.entries);
+        self.entries += 1;
         let at = || format!("field benchmarks[{index}]");
         // One entry per benchmark and metric: a benchmark's metrics are separate entries.
-        let metric_name = entry.metric.as_deref().unwrap_or("value");
-        input.entry(&format!("{} {metric_name}", entry.name), at())?;
+        let metric = entry.metric.as_deref().unwrap_or("value");
+        if !input.options.merge_duplicates && self.collector.has_metric(&entry.name, metric) {
+            return Err(input.duplicate(&format!("{} {metric}", entry.name), at()));
+        }
         let samples = match (entry.value, entry.samples) {
             (Some(value), None) => vec![value],
             (None, Some(samples)) if !samples.is_empty() => samples,
@@ -86,24 +113,84 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             CustomDirection::SmallerIsBetter => Direction::LowerIsBetter,
             CustomDirection::BiggerIsBetter => Direction::HigherIsBetter,
         };
-        let metric = entry.metric.as_deref().unwrap_or("value");
-        collector
+        self.collector
             .add(&entry.name, metric, &Unit(entry.unit), direction, samples)
             .map_err(|e| input.invalid(at(), e))?;
-        let bench = collector.benchmark(&entry.name);
+        let bench = self.collector.benchmark(&entry.name);
         for (key, value) in [("range", entry.range), ("extra", entry.extra)] {
             if let Some(value) = value {
                 bench.params.insert(key.into(), value);
             }
         }
+        Ok(())
     }
-    Ok(Imported::new(collector.finish()))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "an object with `benchmarks`")]
-struct Wrapped {
-    benchmarks: Vec<Entry>,
+/// The array of entries, each collected as soon as it is read.
+struct Entries<'s, 'a, 'b>(&'s mut Sink<'a, 'b>);
+
+impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<Entry>()? {
+            if let Err(failure) = self.0.take(entry) {
+                self.0.failure = Some(failure);
+                return Err(serde::de::Error::custom("entry refused"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{"benchmarks": [...]}`, and nothing else.
+struct Wrapped<'s, 'a, 'b>(&'s mut Sink<'a, 'b>);
+
+impl<'de> DeserializeSeed<'de> for Wrapped<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_struct("Wrapped", &["benchmarks"], self)
+    }
+}
+
+impl<'de> Visitor<'de> for Wrapped<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with `benchmarks`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key != "benchmarks" {
+                return Err(serde::de::Error::unknown_field(&key, &["benchmarks"]));
+            }
+            if seen {
+                return Err(serde::de::Error::duplicate_field("benchmarks"));
+            }
+            seen = true;
+            map.next_value_seed(Entries(&mut *self.0))?;
+        }
+        if seen {
+            Ok(())
+        } else {
+            Err(serde::de::Error::missing_field("benchmarks"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::hash::BuildHasher as _;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -398,14 +399,19 @@ impl Input<'_> {
     /// same name is refused unless [`ImportOptions::merge_duplicates`].
     fn entry(&self, name: &str, location: impl Into<String>) -> Result<(), ImportError> {
         if !self.options.merge_duplicates && !self.entries.borrow_mut().insert(name.to_owned()) {
-            return Err(self.invalid(
-                location,
-                format!(
-                    "benchmark {name:?} appears twice: two results under one name would be judged as one benchmark; rename one, or pass --merge-duplicates to pool them"
-                ),
-            ));
+            return Err(self.duplicate(name, location));
         }
         Ok(())
+    }
+
+    /// The error for a second entry called `name` in a format whose entries are distinct.
+    fn duplicate(&self, name: &str, location: impl Into<String>) -> ImportError {
+        self.invalid(
+            location,
+            format!(
+                "benchmark {name:?} appears twice: two results under one name would be judged as one benchmark; rename one, or pass --merge-duplicates to pool them"
+            ),
+        )
     }
 
     fn invalid(&self, location: impl Into<String>, message: impl Into<String>) -> ImportError {
@@ -446,10 +452,22 @@ fn json_at<T: DeserializeOwned>(
     bytes: &[u8],
     line: Option<usize>,
 ) -> Result<T, ImportError> {
+    json_seed_at(input, bytes, line, std::marker::PhantomData::<T>)
+}
+
+/// Deserializes `bytes` as JSON through `seed` (which may consume the document as it is read,
+/// rather than build it whole), naming the field that did not fit.
+fn json_seed_at<'de, S: serde::de::DeserializeSeed<'de>>(
+    input: &Input<'_>,
+    bytes: &'de [u8],
+    line: Option<usize>,
+    seed: S,
+) -> Result<S::Value, ImportError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
+    let value = seed.deserialize(tracked).map_err(|inner| {
+        let path = track.path().to_string();
         let position = match line {
             Some(line) => format!("line {line}, column {}", inner.column()),
             None => format!("line {}, column {}", inner.line(), inner.column()),
@@ -500,27 +518,49 @@ fn number(text: &str) -> Option<f64> {
 struct Collector {
     benchmarks: Vec<Benchmark>,
     /// Where each name is in `benchmarks`: a lookup per result line, so an import is linear in
-    /// its benchmarks (a search of the list made 100,000 benchmarks take 26 s).
-    index: std::collections::HashMap<String, usize>,
+    /// its benchmarks (a search of the list made 100,000 benchmarks take 26 s). The table holds
+    /// positions only and compares names in `benchmarks`, so no name is stored twice.
+    index: hashbrown::HashTable<usize>,
+    hasher: std::hash::RandomState,
 }
 
 impl Collector {
+    /// Where the benchmark called `name` is, if it has been seen.
+    fn position(&self, name: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(name);
+        self.index
+            .find(hash, |&i| self.benchmarks[i].name == name)
+            .copied()
+    }
+
     /// The benchmark called `name`, created empty if new.
     fn benchmark(&mut self, name: &str) -> &mut Benchmark {
-        let index = if let Some(&i) = self.index.get(name) {
+        let index = if let Some(i) = self.position(name) {
             i
         } else {
             self.benchmarks.push(Benchmark {
                 name: name.to_owned(),
                 command: None,
-                metrics: Vec::new(),
+                // Most imported benchmarks have one metric; an empty Vec's first push reserves
+                // four (540 bytes of a million-benchmark import's 1,270 per benchmark).
+                metrics: Vec::with_capacity(1),
                 params: BTreeMap::new(),
             });
+            let position = self.benchmarks.len() - 1;
+            let (hasher, benchmarks) = (&self.hasher, &self.benchmarks);
             self.index
-                .insert(name.to_owned(), self.benchmarks.len() - 1);
-            self.benchmarks.len() - 1
+                .insert_unique(hasher.hash_one(name), position, |&i| {
+                    hasher.hash_one(benchmarks[i].name.as_str())
+                });
+            position
         };
         &mut self.benchmarks[index]
+    }
+
+    /// Whether the benchmark called `name` already has `metric`.
+    fn has_metric(&self, name: &str, metric: &str) -> bool {
+        self.position(name)
+            .is_some_and(|i| self.benchmarks[i].metrics.iter().any(|m| m.name == metric))
     }
 
     /// Adds samples of one metric. A metric that changes unit or direction is an error, and so
@@ -538,6 +578,11 @@ impl Collector {
             return Err(format!(
                 "{benchmark} {metric}: {bad} is not a finite number"
             ));
+        }
+        // Times, rates, sizes and counts are never negative; a run holding one is refused
+        // when it is compared, so refuse it here, where the line can be named.
+        if let Some(bad) = samples.iter().find(|v| **v < 0.0) {
+            return Err(format!("{benchmark} {metric}: {bad} is negative"));
         }
         let bench = self.benchmark(benchmark);
         match bench.metrics.iter_mut().find(|m| m.name == metric) {
