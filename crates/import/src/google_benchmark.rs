@@ -7,17 +7,13 @@
 //! mean) is the one sample.
 
 use benchkeep_core::model::{Direction, ReportedSummary, Spread, Statistic, Unit};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Collector, ImportError, Imported, Input, nanoseconds_per};
-
-#[derive(Deserialize)]
-#[serde(expecting = "an object with `benchmarks`")]
-struct Export {
-    #[serde(default)]
-    context: Option<Context>,
-    benchmarks: Vec<Entry>,
-}
 
 #[derive(Deserialize)]
 struct Context {
@@ -27,21 +23,23 @@ struct Context {
     library_build_type: Option<String>,
 }
 
+// Strings are borrowed from the input where they have no escapes.
 #[derive(Deserialize)]
-struct Entry {
-    name: String,
-    #[serde(default)]
-    run_name: Option<String>,
-    #[serde(default)]
-    run_type: Option<String>,
-    #[serde(default)]
-    aggregate_name: Option<String>,
+struct Entry<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(default, borrow)]
+    run_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    run_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    aggregate_name: Option<Cow<'a, str>>,
     #[serde(default)]
     real_time: Option<f64>,
     #[serde(default)]
     cpu_time: Option<f64>,
-    #[serde(default)]
-    time_unit: Option<String>,
+    #[serde(default, borrow)]
+    time_unit: Option<Cow<'a, str>>,
     #[serde(default)]
     items_per_second: Option<f64>,
     #[serde(default)]
@@ -54,89 +52,88 @@ struct Entry {
     error_message: Option<String>,
 }
 
-impl Entry {
+impl Entry<'_> {
     fn family(&self) -> &str {
         self.run_name.as_deref().unwrap_or(&self.name)
     }
+
+    fn is_iteration(&self) -> bool {
+        self.run_type.as_deref().is_none_or(|t| t == "iteration")
+    }
+}
+
+/// A family's aggregates, gathered in one pass so that deciding each is a lookup (searching all
+/// entries per aggregate made aggregates-only outputs quadratic).
+#[derive(Default)]
+struct Family {
+    /// Positions of the family's first `mean`, `median` and `stddev` aggregates.
+    mean: Option<usize>,
+    median: Option<usize>,
+    stddev: Option<usize>,
+}
+
+fn families<'e>(aggregates: &'e [(usize, Entry<'_>)]) -> HashMap<&'e str, Family> {
+    let mut families: HashMap<&str, Family> = HashMap::new();
+    for (position, (_, entry)) in aggregates.iter().enumerate() {
+        let family = families.entry(entry.family()).or_default();
+        let slot = match entry.aggregate_name.as_deref() {
+            Some("mean") => &mut family.mean,
+            Some("median") => &mut family.median,
+            Some("stddev") => &mut family.stddev,
+            _ => continue,
+        };
+        slot.get_or_insert(position);
+    }
+    families
 }
 
 pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
-    let export: Export = input.json_object()?;
-    let is_iteration = |e: &Entry| e.run_type.as_deref().is_none_or(|t| t == "iteration");
-    let mut collector = Collector::default();
-    for (index, entry) in export.benchmarks.iter().enumerate() {
-        let at = |field: &str| format!("field benchmarks[{index}]{field}");
-        if entry.error_occurred == Some(true) {
-            return Err(input.invalid(
-                at(""),
-                format!(
-                    "benchmark {:?} failed: {}",
-                    entry.name,
-                    entry.error_message.as_deref().unwrap_or("no message")
-                ),
-            ));
-        }
+    if input.bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(input.invalid("line 1", "not a JSON object"));
+    }
+    let mut reader = Reader {
+        input,
+        collector: Collector::default(),
+        aggregates: Vec::new(),
+        entries: 0,
+        context: None,
+        failure: None,
+    };
+    // Repetitions are collected as they are read (a million entries held whole took 300 MB);
+    // aggregates wait for the end, where it is known whether their family had repetitions.
+    let read = super::json_seed_at(input, input.bytes, None, Document(&mut reader));
+    if let Some(failure) = reader.failure.take() {
+        return Err(failure);
+    }
+    read?;
+    let Reader {
+        mut collector,
+        aggregates,
+        context,
+        ..
+    } = reader;
+    let families = families(&aggregates);
+    // Every repetition has been collected, so a family with repetitions has a wall time now.
+    let repeated: HashSet<&str> = families
+        .keys()
+        .copied()
+        .filter(|family| collector.has_metric(family, "wall_time"))
+        .collect();
+    for (index, entry) in &aggregates {
         let family = entry.family();
-        let wanted = if is_iteration(entry) {
-            true
-        } else {
-            // Only aggregates for this family: take its median, else its mean.
-            let has_iterations = export
-                .benchmarks
-                .iter()
-                .any(|e| e.family() == family && is_iteration(e));
-            let has_median = export
-                .benchmarks
-                .iter()
-                .any(|e| e.family() == family && e.aggregate_name.as_deref() == Some("median"));
-            let name = entry.aggregate_name.as_deref();
-            !has_iterations && (name == Some("median") || (!has_median && name == Some("mean")))
-        };
-        if !wanted {
-            continue;
-        }
-        let unit = entry.time_unit.as_deref().unwrap_or("ns");
-        let scale = nanoseconds_per(unit).ok_or_else(|| {
-            input.invalid(at(".time_unit"), format!("unknown time unit {unit:?}"))
-        })?;
-        let Some(real) = entry.real_time else {
-            return Err(input.invalid(at(".real_time"), format!("{family}: missing")));
-        };
-        collector
-            .add_time(family, [real * scale])
-            .map_err(|e| input.invalid(at(".real_time"), e))?;
-        if !is_iteration(entry)
-            && let Some(summary) = aggregate_summary(&export.benchmarks, family, entry)
-                .map_err(|e| input.invalid(at(".time_unit"), e))?
-        {
-            collector
-                .summarize(family, "wall_time", summary)
-                .map_err(|e| input.invalid(at(".real_time"), e))?;
-        }
-        if let Some(cpu) = entry.cpu_time {
-            collector
-                .add_time_metric(family, "cpu_time", [cpu * scale])
-                .map_err(|e| input.invalid(at(".cpu_time"), e))?;
-        }
-        for (metric, unit, value) in [
-            ("items_per_second", "items/s", entry.items_per_second),
-            ("bytes_per_second", "bytes/s", entry.bytes_per_second),
-        ] {
-            if let Some(value) = value {
-                collector
-                    .add(
-                        family,
-                        metric,
-                        &Unit(unit.into()),
-                        Direction::HigherIsBetter,
-                        [value],
-                    )
-                    .map_err(|e| input.invalid(at(&format!(".{metric}")), e))?;
-            }
+        let facts = &families[family];
+        // Only aggregates for this family: take its median, else its mean.
+        let name = entry.aggregate_name.as_deref();
+        let wanted = !repeated.contains(family)
+            && (name == Some("median") || (facts.median.is_none() && name == Some("mean")));
+        if wanted {
+            let summary = aggregate_summary(&aggregates, facts, entry)
+                .map_err(|e| input.invalid(format!("field benchmarks[{index}].time_unit"), e))?;
+            collect(input, &mut collector, *index, entry, summary)?;
         }
     }
     let mut imported = Imported::new(collector.finish());
-    if let Some(context) = export.context {
+    if let Some(context) = context {
         if let Some(version) = context.library_version {
             imported
                 .labels
@@ -149,21 +146,174 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
     Ok(imported)
 }
 
+/// Adds entry `index`'s times and rates, with the harness's summary when it is an aggregate.
+fn collect(
+    input: &Input<'_>,
+    collector: &mut Collector,
+    index: usize,
+    entry: &Entry<'_>,
+    summary: Option<ReportedSummary>,
+) -> Result<(), ImportError> {
+    let at = |field: &str| format!("field benchmarks[{index}]{field}");
+    let family = entry.family();
+    let unit = entry.time_unit.as_deref().unwrap_or("ns");
+    let scale = nanoseconds_per(unit)
+        .ok_or_else(|| input.invalid(at(".time_unit"), format!("unknown time unit {unit:?}")))?;
+    let Some(real) = entry.real_time else {
+        return Err(input.invalid(at(".real_time"), format!("{family}: missing")));
+    };
+    collector
+        .add_time(family, [real * scale])
+        .map_err(|e| input.invalid(at(".real_time"), e))?;
+    if let Some(summary) = summary {
+        collector
+            .summarize(family, "wall_time", summary)
+            .map_err(|e| input.invalid(at(".real_time"), e))?;
+    }
+    if let Some(cpu) = entry.cpu_time {
+        collector
+            .add_time_metric(family, "cpu_time", [cpu * scale])
+            .map_err(|e| input.invalid(at(".cpu_time"), e))?;
+    }
+    for (metric, unit, value) in [
+        ("items_per_second", "items/s", entry.items_per_second),
+        ("bytes_per_second", "bytes/s", entry.bytes_per_second),
+    ] {
+        if let Some(value) = value {
+            collector
+                .add(
+                    family,
+                    metric,
+                    &Unit(unit.into()),
+                    Direction::HigherIsBetter,
+                    [value],
+                )
+                .map_err(|e| input.invalid(at(&format!(".{metric}")), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The state of one streamed read.
+struct Reader<'a, 'b, 'de> {
+    input: &'a Input<'b>,
+    collector: Collector,
+    /// Aggregate entries with their positions, decided at the end.
+    aggregates: Vec<(usize, Entry<'de>)>,
+    entries: usize,
+    context: Option<Context>,
+    /// Why an entry was refused (the reading is then stopped with a placeholder error).
+    failure: Option<ImportError>,
+}
+
+impl<'de> Reader<'_, '_, 'de> {
+    fn take(&mut self, entry: Entry<'de>) -> Result<(), ImportError> {
+        let index = self.entries;
+        self.entries += 1;
+        if entry.error_occurred == Some(true) {
+            return Err(self.input.invalid(
+                format!("field benchmarks[{index}]"),
+                format!(
+                    "benchmark {:?} failed: {}",
+                    entry.name,
+                    entry.error_message.as_deref().unwrap_or("no message")
+                ),
+            ));
+        }
+        // Benchmarks keep the order in which the input first names their family.
+        self.collector.benchmark(entry.family());
+        if entry.is_iteration() {
+            collect(self.input, &mut self.collector, index, &entry, None)
+        } else {
+            self.aggregates.push((index, entry));
+            Ok(())
+        }
+    }
+}
+
+/// The document: `context` and `benchmarks`; other fields are ignored.
+struct Document<'s, 'a, 'b, 'de>(&'s mut Reader<'a, 'b, 'de>);
+
+impl<'de> DeserializeSeed<'de> for Document<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Document<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with `benchmarks`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match &*key {
+                "benchmarks" if seen => {
+                    return Err(serde::de::Error::duplicate_field("benchmarks"));
+                }
+                "benchmarks" => {
+                    seen = true;
+                    map.next_value_seed(Entries(&mut *self.0))?;
+                }
+                "context" => self.0.context = map.next_value::<Option<Context>>()?,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        if seen {
+            Ok(())
+        } else {
+            Err(serde::de::Error::missing_field("benchmarks"))
+        }
+    }
+}
+
+/// The `benchmarks` array, each entry taken as soon as it is read.
+struct Entries<'s, 'a, 'b, 'de>(&'s mut Reader<'a, 'b, 'de>);
+
+impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_, '_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of benchmark entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<Entry<'de>>()? {
+            if let Err(failure) = self.0.take(entry) {
+                self.0.failure = Some(failure);
+                return Err(serde::de::Error::custom("entry refused"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// With only aggregates for `family`: the `mean` and `stddev` aggregates of its real time with
 /// the repetition count, as the harness's summary.
 fn aggregate_summary(
-    entries: &[Entry],
-    family: &str,
-    entry: &Entry,
+    aggregates: &[(usize, Entry<'_>)],
+    family: &Family,
+    entry: &Entry<'_>,
 ) -> Result<Option<ReportedSummary>, String> {
-    let aggregate = |name: &str| {
-        entries
-            .iter()
-            .find(|e| e.family() == family && e.aggregate_name.as_deref() == Some(name))
-    };
-    let (Some(mean), Some(stddev)) = (aggregate("mean"), aggregate("stddev")) else {
+    let (Some(mean), Some(stddev)) = (family.mean, family.stddev) else {
         return Ok(None);
     };
+    let (mean, stddev) = (&aggregates[mean].1, &aggregates[stddev].1);
     let (Some(mean_time), Some(sd_time), Some(repetitions)) = (
         mean.real_time,
         stddev.real_time,
@@ -171,7 +321,7 @@ fn aggregate_summary(
     ) else {
         return Ok(None);
     };
-    let scale = |e: &Entry| {
+    let scale = |e: &Entry<'_>| {
         let unit = e.time_unit.as_deref().unwrap_or("ns");
         nanoseconds_per(unit).ok_or_else(|| format!("unknown time unit {unit:?}"))
     };

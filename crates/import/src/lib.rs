@@ -394,7 +394,7 @@ struct Input<'a> {
     entries: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
     /// Notes an entry of a format whose entries are distinct results; a second entry with the
     /// same name is refused unless [`ImportOptions::merge_duplicates`].
     fn entry(&self, name: &str, location: impl Into<String>) -> Result<(), ImportError> {
@@ -439,8 +439,16 @@ impl Input<'_> {
     /// Like [`Input::json`], for formats whose document is one JSON object. (serde would also
     /// read a struct from an array, and then complain about the wrong field.)
     fn json_object<T: DeserializeOwned>(&self) -> Result<T, ImportError> {
+        self.json_object_borrowed()
+    }
+
+    /// [`Input::json_object`] for types that borrow strings from the input.
+    fn json_object_borrowed<'de, T: serde::Deserialize<'de>>(&self) -> Result<T, ImportError>
+    where
+        'a: 'de,
+    {
         match self.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'{') => self.json(),
+            Some(b'{') => json_seed_at(self, self.bytes, None, std::marker::PhantomData::<T>),
             _ => Err(self.invalid("line 1", "not a JSON object")),
         }
     }
@@ -541,9 +549,7 @@ impl Collector {
             self.benchmarks.push(Benchmark {
                 name: name.to_owned(),
                 command: None,
-                // Most imported benchmarks have one metric; an empty Vec's first push reserves
-                // four (540 bytes of a million-benchmark import's 1,270 per benchmark).
-                metrics: Vec::with_capacity(1),
+                metrics: Vec::new(),
                 params: BTreeMap::new(),
             });
             let position = self.benchmarks.len() - 1;
@@ -585,29 +591,31 @@ impl Collector {
             return Err(format!("{benchmark} {metric}: {bad} is negative"));
         }
         let bench = self.benchmark(benchmark);
-        match bench.metrics.iter_mut().find(|m| m.name == metric) {
-            Some(existing) => {
-                if existing.unit != *unit || existing.direction != direction {
-                    return Err(format!(
-                        "{benchmark} {metric}: unit {} here, {} earlier",
-                        unit.0, existing.unit.0
-                    ));
-                }
-                existing.samples.extend(samples);
-                // A summary stands in for samples a harness did not export; once repeated
-                // outputs give several values, their spread between runs is the better evidence.
-                if existing.samples.len() > 1 {
-                    existing.summary = None;
-                }
+        if let Some(existing) = bench.metrics.iter_mut().find(|m| m.name == metric) {
+            if existing.unit != *unit || existing.direction != direction {
+                return Err(format!(
+                    "{benchmark} {metric}: unit {} here, {} earlier",
+                    unit.0, existing.unit.0
+                ));
             }
-            None => bench.metrics.push(Metric {
-                name: metric.to_owned(),
-                unit: unit.clone(),
-                direction,
-                samples,
-                summary: None,
-            }),
+            existing.samples.extend(samples);
+            // A summary stands in for samples a harness did not export; once repeated
+            // outputs give several values, their spread between runs is the better evidence.
+            if existing.samples.len() > 1 {
+                existing.summary = None;
+            }
+            return Ok(());
         }
+        // Exactly as many as there are: a Vec's first growth reserves four (540 bytes of a
+        // million-benchmark import's 1,270 per benchmark).
+        bench.metrics.reserve_exact(1);
+        bench.metrics.push(Metric {
+            name: metric.to_owned(),
+            unit: unit.clone(),
+            direction,
+            samples,
+            summary: None,
+        });
         Ok(())
     }
 
