@@ -1,37 +1,41 @@
 /*
- * benchkeep-exec: runs one command the way GNU time does, and reports what it cost.
+ * benchkeep-exec: starts one command over and over, the way GNU time does, and reports what each
+ * execution cost.
  *
  * Why this is C and not Rust: Linux carries the spawning process's memory high-water mark into
  * the spawned process (exec records the old address space's peak in the process's maxrss). A
- * command that benchkeep spawned directly would report benchkeep's own peak memory whenever it
- * was larger than the command's: `true` read 7.5-16 MiB. The sound way is to spawn from a small
+ * command that benchkeep spawned directly reported benchkeep's own peak memory whenever it was
+ * larger than the command's: `true` read 7.5-16 MiB. The sound way is to spawn from a small
  * process, as GNU time does; a Rust helper would carry its own ~1.8 MiB (dynamically linked) into
- * every command, and benchkeep forbids the `unsafe` a smaller one would need. This file is the
- * whole helper: posix_spawnp, wait4, write one line. benchkeep-runner's build script
- * compiles it with the C compiler Rust already links with, and the runner writes it to a cache
- * directory on first use (see src/exec_helper.rs).
+ * every command, and benchkeep forbids the `unsafe` a smaller one would need. benchkeep-runner's
+ * build script compiles this file with the C compiler Rust already links with, and the runner
+ * writes it to a cache directory on first use (see src/exec_helper.rs).
  *
- * Usage: benchkeep-exec REPORT PROGRAM [ARG...]
- *   REPORT is an existing file, truncated and given one line:
+ * Usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]
+ *   Standard input is a socket. Each request on it is a line "run VALUE": the helper starts
+ *   PROGRAM with standard input from /dev/null and VARIABLE=VALUE added to its environment, waits
+ *   for it, and answers on the same socket with one line:
  *   "benchkeep-exec 1 status=S exec_errno=E wall_ns=W user_ns=U system_ns=Y maxrss_bytes=M"
- *   S is the raw wait status; E is the errno of a failed exec (0 when the program started).
- * Exit status: 0 when the report was written, 125 when this helper itself failed (a message on
- * stderr says why).
+ *   S is the raw wait status; E is the errno of a failed start (0 when the program started). The
+ *   helper stays running between executions, so each costs one process start, not two; it exits
+ *   0 at the end of its input, and 125 when it fails itself (a message on stderr says why).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/types.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define HELPER_FAILED 125
+#define REQUEST_MAX 256
 
 extern char **environ;
 
@@ -44,50 +48,128 @@ static long long nanos(struct timeval tv) {
     return (long long)tv.tv_sec * 1000000000LL + (long long)tv.tv_usec * 1000LL;
 }
 
+/* Reads one request line from standard input: 1 with a line, 0 at the end, -1 on an error.
+ * Requests come one at a time (each waits for its answer), so a read returns a whole line; the
+ * buffer keeps whatever follows a newline all the same. */
+static int read_request(char *line, size_t size) {
+    static char buffer[REQUEST_MAX];
+    static size_t filled = 0;
+    for (;;) {
+        char *newline = memchr(buffer, '\n', filled);
+        if (newline != NULL) {
+            size_t length = (size_t)(newline - buffer);
+            if (length >= size) {
+                errno = EMSGSIZE;
+                return -1;
+            }
+            memcpy(line, buffer, length);
+            line[length] = '\0';
+            filled -= length + 1;
+            memmove(buffer, newline + 1, filled);
+            return 1;
+        }
+        if (filled == sizeof buffer) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        ssize_t got = read(STDIN_FILENO, buffer + filled, sizeof buffer - filled);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return -1;
+        if (got == 0) return filled == 0 ? 0 : -1;
+        filled += (size_t)got;
+    }
+}
+
+static int write_all(const char *text, size_t length) {
+    while (length > 0) {
+        ssize_t put = write(STDIN_FILENO, text, length);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) return -1;
+        text += put;
+        length -= (size_t)put;
+    }
+    return 0;
+}
+
+/* This process's environment with VARIABLE=VALUE in place of any earlier VARIABLE. */
+static char **environment_with(const char *assignment, size_t name_length) {
+    size_t count = 0;
+    while (environ[count] != NULL) count++;
+    char **env = malloc((count + 2) * sizeof *env);
+    if (env == NULL) return NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strncmp(environ[i], assignment, name_length + 1) != 0) env[kept++] = environ[i];
+    }
+    env[kept++] = (char *)assignment;
+    env[kept] = NULL;
+    return env;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fputs("benchkeep-exec: usage: benchkeep-exec REPORT PROGRAM [ARG...]\n", stderr);
+    if (argc < 4 || strcmp(argv[1], "--serve") != 0) {
+        fputs("benchkeep-exec: usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]\n", stderr);
         return HELPER_FAILED;
     }
-    int report = open(argv[1], O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (report < 0) return fail(argv[1]);
-    struct timespec start, end;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    /* posix_spawnp: glibc and musl start the child with a vfork-style clone, so nothing of this
-     * process is copied and exec's error comes back as the return value. At exec the kernel
-     * records this (statically linked, ~1 MiB) process's peak in the child, as GNU time's fork
-     * does with its own. */
-    pid_t child;
-    int exec_errno = posix_spawnp(&child, argv[2], NULL, NULL, argv + 2, environ);
-    if (exec_errno != 0) {
-        if (dprintf(report,
-                    "benchkeep-exec 1 status=0 exec_errno=%d wall_ns=0 user_ns=0 system_ns=0 "
-                    "maxrss_bytes=0\n",
-                    exec_errno) < 0)
-            return fail(argv[1]);
-        return close(report) == 0 ? 0 : fail(argv[1]);
-    }
+    const char *variable = argv[2];
+    size_t name_length = strlen(variable);
+    char **command = argv + 3;
 
-    int status = 0;
-    struct rusage usage;
-    pid_t waited;
-    do {
-        waited = wait4(child, &status, 0, &usage);
-    } while (waited < 0 && errno == EINTR);
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    if (waited < 0) return fail("wait4");
+    /* The command reads /dev/null; the socket on standard input is this helper's alone. */
+    posix_spawn_file_actions_t actions;
+    if (posix_spawn_file_actions_init(&actions) != 0 ||
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0)
+        return fail("posix_spawn_file_actions");
 
-    long long wall = (long long)(end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
+    char request[REQUEST_MAX];
+    char assignment[REQUEST_MAX * 2];
+    for (;;) {
+        int got = read_request(request, sizeof request);
+        if (got == 0) return 0;
+        if (got < 0) return fail("reading a request");
+        if (strncmp(request, "run ", 4) != 0) {
+            errno = EINVAL;
+            return fail(request);
+        }
+        snprintf(assignment, sizeof assignment, "%s=%s", variable, request + 4);
+        char **env = environment_with(assignment, name_length);
+        if (env == NULL) return fail("malloc");
+
+        struct timespec start, end;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        /* posix_spawnp: glibc and musl start the child with a vfork-style clone, so nothing of
+         * this process is copied and exec's error comes back as the return value. At exec the
+         * kernel records this small process's peak in the child, as GNU time's fork does with
+         * its own; a fork from here read the same memory but 16% more time for `true`. */
+        pid_t child;
+        int exec_errno = posix_spawnp(&child, command[0], &actions, NULL, command, env);
+        free(env);
+        int status = 0;
+        struct rusage usage;
+        memset(&usage, 0, sizeof usage);
+        if (exec_errno == 0) {
+            pid_t waited;
+            do {
+                waited = wait4(child, &status, 0, &usage);
+            } while (waited < 0 && errno == EINTR);
+            if (waited < 0) return fail("wait4");
+        }
+        clock_gettime(CLOCK_MONOTONIC, &end);
+
+        long long wall = exec_errno != 0 ? 0
+            : (long long)(end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec);
 #ifdef __APPLE__
-    long long maxrss = (long long)usage.ru_maxrss; /* bytes on macOS */
+        long long maxrss = (long long)usage.ru_maxrss; /* bytes on macOS */
 #else
-    long long maxrss = (long long)usage.ru_maxrss * 1024LL; /* KiB on Linux and the BSDs */
+        long long maxrss = (long long)usage.ru_maxrss * 1024LL; /* KiB on Linux and the BSDs */
 #endif
-    if (dprintf(report,
-                "benchkeep-exec 1 status=%d exec_errno=%d wall_ns=%lld user_ns=%lld system_ns=%lld "
-                "maxrss_bytes=%lld\n",
-                status, exec_errno, wall, nanos(usage.ru_utime), nanos(usage.ru_stime), maxrss) < 0)
-        return fail(argv[1]);
-    if (close(report) != 0) return fail(argv[1]);
-    return 0;
+        char report[256];
+        int length = snprintf(report, sizeof report,
+                              "benchkeep-exec 1 status=%d exec_errno=%d wall_ns=%lld user_ns=%lld "
+                              "system_ns=%lld maxrss_bytes=%lld\n",
+                              status, exec_errno, wall, nanos(usage.ru_utime), nanos(usage.ru_stime),
+                              maxrss);
+        if (length < 0 || (size_t)length >= sizeof report || write_all(report, (size_t)length) != 0)
+            return fail("writing a report");
+    }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use benchkeep_core::model::{Benchmark, Direction, Metric, Unit, metric_names};
 use wait4::Wait4;
 
-use crate::exec_helper::{self, Report};
+use crate::exec_helper::{self, Report, Server};
 use crate::leftovers;
 
 /// A command to measure.
@@ -54,11 +54,14 @@ impl CommandSpec {
         self.apply(command)
     }
 
-    /// The command started through the `benchkeep-exec` helper, which writes its figures to
-    /// `report` ([`crate::exec_helper`]).
-    fn command_through(&self, helper: &Path, report: &Path) -> Command {
+    /// The `benchkeep-exec` helper that starts this command on request
+    /// ([`crate::exec_helper`]), in the command's directory and environment.
+    fn serving_helper(&self, helper: &Path) -> Command {
         let mut command = Command::new(helper);
-        command.arg(report).args(&self.argv);
+        command
+            .arg("--serve")
+            .arg(leftovers::TOKEN_VARIABLE)
+            .args(&self.argv);
         self.apply(command)
     }
 
@@ -466,8 +469,21 @@ struct Executor<'a> {
     executions: u32,
     /// Processes executions left running, killed after them.
     background_killed: usize,
-    /// The helper executions start through, and the file it reports to; or why there is none.
-    helper: Result<(&'static Path, tempfile::NamedTempFile), String>,
+    /// The helper executions start through, or why there is none.
+    helper: Result<&'static Path, String>,
+    /// The helper while it runs (started by the first execution).
+    server: Option<Server>,
+}
+
+/// What stopped an execution early, if anything, and its figures or why there are none.
+type Ended = (Option<Fired>, Result<Figures, RunError>);
+
+/// How an execution ended, as far as figures go.
+enum Figures {
+    /// The command ran: its status and figures.
+    Measured(ExitStatus, Sample),
+    /// The helper ended instead of answering (killed, or failed itself): its status.
+    HelperEnded(ExitStatus),
 }
 
 impl<'a> Executor<'a> {
@@ -496,19 +512,7 @@ impl<'a> Executor<'a> {
             })?),
             OutputMode::Inherit => None,
         };
-        let helper = match exec_helper::path() {
-            Ok(path) => {
-                let report = tempfile::Builder::new()
-                    .prefix("benchkeep-exec-report")
-                    .tempfile()
-                    .map_err(|source| RunError::Io {
-                        command: spec.display(),
-                        source,
-                    })?;
-                Ok((path, report))
-            }
-            Err(why) => Err(why.to_owned()),
-        };
+        let helper = exec_helper::path().map_err(str::to_owned);
         Ok(Executor {
             spec,
             options,
@@ -518,6 +522,7 @@ impl<'a> Executor<'a> {
             executions: 0,
             background_killed: 0,
             helper,
+            server: None,
         })
     }
 
@@ -537,56 +542,15 @@ impl<'a> Executor<'a> {
             return Err(RunError::Interrupted);
         }
         self.executions += 1;
-        let mut command = match &self.helper {
-            Ok((helper, report)) => {
-                // Emptied first: a helper killed before it writes must not leave the previous
-                // execution's figures to be read as this one's.
-                report.as_file().set_len(0).map_err(|e| self.io_error(e))?;
-                self.spec.command_through(helper, report.path())
-            }
-            Err(_) => self.spec.command(),
-        };
-        command.stdin(Stdio::null());
-        match &self.stderr {
-            Some(file) => {
-                let clone = file.try_clone().map_err(|e| self.io_error(e))?;
-                command.stdout(Stdio::null()).stderr(Stdio::from(clone));
-            }
-            None => {
-                command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-            }
-        }
-        // Its own process group, so a timeout or Ctrl-C can kill everything it started; and a
-        // token its descendants inherit, so what escapes the group is found too.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // A token the execution's descendants inherit, so that what escapes its process group
+        // is found too.
         let token = leftovers::token();
-        command.env(leftovers::TOKEN_VARIABLE, &token);
         let before = leftovers::mark();
-
-        let start = Instant::now();
-        let mut child = command.spawn().map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => RunError::NotFound {
-                program: self.spec.argv[0].clone(),
-            },
-            _ => RunError::Spawn {
-                command: self.spec.display(),
-                source,
-            },
-        })?;
-        let deadline = self.options.timeout.map(|t| start + t);
-        self.watchdog.arm(child.id(), deadline);
-        let usage = loop {
-            match child.wait4() {
-                Ok(usage) => break usage,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.watchdog.disarm();
-                    return Err(self.io_error(e));
-                }
-            }
+        let (fired, figures) = if self.helper.is_ok() {
+            self.execute_through_helper(&token)?
+        } else {
+            self.execute_directly(&token)?
         };
-        let wall = start.elapsed();
-        let fired = self.watchdog.disarm();
         if !self.options.keep_background || fired.is_some() {
             // A timeout or an interrupt ends everything, --keep-background or not.
             self.background_killed += leftovers::kill(&token, before);
@@ -604,7 +568,20 @@ impl<'a> Executor<'a> {
             Some(Fired::Interrupt) => return Err(RunError::Interrupted),
             None => {}
         }
-        let (status, sample) = self.figures(&usage, wall)?;
+        let (status, sample) = match figures? {
+            Figures::Measured(status, sample) => (status, sample),
+            Figures::HelperEnded(status) => {
+                return Err(RunError::Failed {
+                    command: self.spec.display(),
+                    run: self.executions,
+                    status: format!(
+                        "benchkeep-exec, which starts it, ended: {}",
+                        describe_status(status)
+                    ),
+                    stderr_tail,
+                });
+            }
+        };
         if !status.success() {
             return Err(RunError::Failed {
                 command: self.spec.display(),
@@ -616,46 +593,114 @@ impl<'a> Executor<'a> {
         Ok(sample)
     }
 
-    /// The command's status and figures: from the helper's report, or from `wait4` when there
-    /// is no helper.
-    fn figures(
-        &mut self,
-        usage: &wait4::ResUse,
-        wall: Duration,
-    ) -> Result<(ExitStatus, Sample), RunError> {
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        Ok(match &mut self.helper {
-            Ok((_, report)) => {
-                let read = Report::read(report.as_file_mut());
-                match read.map_err(|e| self.io_error(e))? {
-                    Some(report) => (
-                        self.started(report)?,
-                        Sample {
+    /// Asks the helper (started on first use) for one execution and waits for its answer.
+    fn execute_through_helper(&mut self, token: &str) -> Result<Ended, RunError> {
+        if self.server.is_none() {
+            let helper = *self.helper.as_ref().expect("called with a helper");
+            let mut command = self.spec.serving_helper(helper);
+            self.set_output(&mut command)?;
+            let server = Server::start(command).map_err(|source| RunError::Spawn {
+                command: self.spec.display(),
+                source,
+            })?;
+            self.server = Some(server);
+        }
+        let Some(server) = self.server.as_mut() else {
+            unreachable!("started above");
+        };
+        let start = Instant::now();
+        let sent = server.send(token);
+        self.watchdog
+            .arm(server.id(), self.options.timeout.map(|t| start + t));
+        let answer = match sent {
+            Ok(()) => server.receive(),
+            // It ended before it could be asked: what it says on ending is the answer.
+            Err(_) => Ok(None),
+        };
+        let fired = self.watchdog.disarm();
+        match answer {
+            Ok(Some(line)) if fired.is_none() => {
+                let figures = match Report::parse(&line) {
+                    Some(report) => self.started(report).map(|status| {
+                        let sample = Sample {
                             wall_ns: report.wall_ns,
                             user_ns: report.user_ns,
                             system_ns: report.system_ns,
                             peak_rss_bytes: report.maxrss_bytes,
-                        },
-                    ),
-                    // No report: the helper was killed, or failed itself and said why on stderr.
-                    None if !usage.status.success() => (usage.status, Sample::default()),
-                    None => {
-                        return Err(self.io_error(std::io::Error::other(
-                            "benchkeep-exec exited without reporting the execution",
-                        )));
-                    }
+                        };
+                        Figures::Measured(status, sample)
+                    }),
+                    None => Err(self.io_error(std::io::Error::other(format!(
+                        "benchkeep-exec answered {:?}",
+                        line.trim_end()
+                    )))),
+                };
+                Ok((fired, figures))
+            }
+            // Killed by the watchdog, or ended by itself: reaped, and started again next time.
+            _ => {
+                let server = self.server.take().expect("running");
+                let status = server.stop().map_err(|e| self.io_error(e))?;
+                Ok((fired, Ok(Figures::HelperEnded(status))))
+            }
+        }
+    }
+
+    /// Spawns the command itself (when there is no helper) and waits for it.
+    fn execute_directly(&mut self, token: &str) -> Result<Ended, RunError> {
+        let mut command = self.spec.command();
+        command.stdin(Stdio::null());
+        self.set_output(&mut command)?;
+        // Its own process group, so a timeout or Ctrl-C can kill everything it started.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command.env(leftovers::TOKEN_VARIABLE, token);
+        let start = Instant::now();
+        let mut child = command.spawn().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => RunError::NotFound {
+                program: self.spec.argv[0].clone(),
+            },
+            _ => RunError::Spawn {
+                command: self.spec.display(),
+                source,
+            },
+        })?;
+        self.watchdog
+            .arm(child.id(), self.options.timeout.map(|t| start + t));
+        let usage = loop {
+            match child.wait4() {
+                Ok(usage) => break usage,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watchdog.disarm();
+                    return Err(self.io_error(e));
                 }
             }
-            Err(_) => (
-                usage.status,
-                Sample {
-                    wall_ns: nanos(wall),
-                    user_ns: nanos(usage.rusage.utime),
-                    system_ns: nanos(usage.rusage.stime),
-                    peak_rss_bytes: 0,
-                },
-            ),
-        })
+        };
+        let wall = start.elapsed();
+        let fired = self.watchdog.disarm();
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let sample = Sample {
+            wall_ns: nanos(wall),
+            user_ns: nanos(usage.rusage.utime),
+            system_ns: nanos(usage.rusage.stime),
+            // Not the command's own (see exec_helper); the metric is left out.
+            peak_rss_bytes: 0,
+        };
+        Ok((fired, Ok(Figures::Measured(usage.status, sample))))
+    }
+
+    /// Standard output and error as the options say.
+    fn set_output(&self, command: &mut Command) -> Result<(), RunError> {
+        match &self.stderr {
+            Some(file) => {
+                let clone = file.try_clone().map_err(|e| self.io_error(e))?;
+                command.stdout(Stdio::null()).stderr(Stdio::from(clone));
+            }
+            None => {
+                command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            }
+        }
+        Ok(())
     }
 
     /// The command's wait status from the helper's report, or the error that kept it from
@@ -895,6 +940,34 @@ mod tests {
             (100 << 20..110 << 20).contains(&hundred),
             "a 100 MiB buffer reported {hundred} bytes"
         );
+    }
+
+    #[test]
+    fn commands_read_dev_null_not_the_helper_s_socket() {
+        // `cat` would wait for the socket forever, or swallow the helper's next request.
+        let options = MeasureOptions {
+            timeout: Some(Duration::from_secs(20)),
+            ..fixed(3)
+        };
+        let measured = run(&sh("cat; cat"), &options).unwrap();
+        assert_eq!(measured.samples.len(), 3);
+    }
+
+    #[test]
+    fn a_helper_that_dies_is_a_failure_never_a_sample() {
+        // The command kills the helper that started it: no figures, so no sample.
+        let err = run(&sh("kill -9 $PPID; sleep 1"), &fixed(2)).unwrap_err();
+        match &err {
+            RunError::Failed { status, run, .. } => {
+                assert_eq!(*run, 1);
+                assert!(
+                    status
+                        .starts_with("benchkeep-exec, which starts it, ended: killed by signal 9"),
+                    "{status}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

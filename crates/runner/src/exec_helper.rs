@@ -6,8 +6,8 @@
 //! directly by benchkeep, `true` reported 7.5 MiB, benchkeep's own peak, and a memory regression
 //! of a small command could not be seen. GNU time avoids this by forking from its own small
 //! process; `benchkeep-exec` (`exec/benchkeep-exec.c`, compiled by the build script) does the
-//! same, times the command from fork to `wait4`, and writes one line of figures to a report file.
-//! It is embedded in this library and written, on first use, to a cache directory (the first of
+//! same: it stays running for a whole measurement, starts the command each time it is asked,
+//! times it from spawn to `wait4`, and answers with one line of figures. It is embedded in this library and written, on first use, to a cache directory (the first of
 //! `$BENCHKEEP_CACHE_DIR`, `$XDG_CACHE_HOME/benchkeep`, `~/.cache/benchkeep` and
 //! `$TMPDIR/benchkeep-UID` that can hold an executable file), under a name made from its
 //! content, so that versions never overwrite each other's helper.
@@ -16,9 +16,10 @@
 //! file) commands are spawned directly and their peak memory is withheld rather than reported
 //! wrong: [`crate::command::Measurement::peak_rss_unavailable`] says why.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 
 /// The helper's bytes, compiled by the build script from `exec/benchkeep-exec.c`.
@@ -168,16 +169,8 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    /// Reads the report the helper wrote to `file` (from its start), or `None` when it wrote
-    /// none (it was killed, or failed itself).
-    pub(crate) fn read(file: &mut File) -> std::io::Result<Option<Report>> {
-        file.seek(SeekFrom::Start(0))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)?;
-        Ok(Report::parse(&text))
-    }
-
-    fn parse(text: &str) -> Option<Report> {
+    /// The report in one answer line of the helper, or `None` if it is not one.
+    pub(crate) fn parse(text: &str) -> Option<Report> {
         let mut fields = text.trim_end().split(' ');
         if fields.next()? != "benchkeep-exec" || fields.next()? != "1" {
             return None;
@@ -198,6 +191,59 @@ impl Report {
             system_ns,
             maxrss_bytes,
         })
+    }
+}
+
+/// A running helper (`benchkeep-exec --serve`), which starts the command each time it is asked,
+/// so that an execution costs one process start, not two.
+pub(crate) struct Server {
+    socket: BufReader<UnixStream>,
+    process: Child,
+}
+
+impl Server {
+    /// Starts `command` (the helper, with its arguments, directory, environment and output set
+    /// by the caller) with a socket as its standard input, in a process group of its own, which
+    /// the commands it starts share.
+    pub(crate) fn start(mut command: Command) -> std::io::Result<Server> {
+        let (ours, theirs) = UnixStream::pair()?;
+        command.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let process = command.spawn()?;
+        Ok(Server {
+            socket: BufReader::new(ours),
+            process,
+        })
+    }
+
+    /// The helper's process id, which is also its process group's.
+    pub(crate) fn id(&self) -> u32 {
+        self.process.id()
+    }
+
+    /// Asks for one execution, with `token` as the value of the leftover-marking variable.
+    pub(crate) fn send(&mut self, token: &str) -> std::io::Result<()> {
+        writeln!(self.socket.get_mut(), "run {token}")
+    }
+
+    /// The answer to the last request; `None` when the helper ended instead of answering.
+    pub(crate) fn receive(&mut self) -> std::io::Result<Option<String>> {
+        let mut line = String::new();
+        Ok((self.socket.read_line(&mut line)? > 0).then_some(line))
+    }
+
+    /// Waits for the helper to end (it was killed, or it failed) and says how it ended.
+    pub(crate) fn stop(mut self) -> std::io::Result<ExitStatus> {
+        let _ = self.socket.get_ref().shutdown(std::net::Shutdown::Both);
+        self.process.wait()
+    }
+}
+
+impl Drop for Server {
+    /// The end of its input ends the helper, which is then reaped.
+    fn drop(&mut self) {
+        let _ = self.socket.get_ref().shutdown(std::net::Shutdown::Both);
+        let _ = self.process.wait();
     }
 }
 
