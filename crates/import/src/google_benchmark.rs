@@ -128,8 +128,15 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
             && (name == Some("median") || (facts.median.is_none() && name == Some("mean")));
         if wanted {
             let summary = aggregate_summary(&aggregates, facts, entry)
-                .map_err(|e| input.invalid(format!("field benchmarks[{index}].time_unit"), e))?;
+                .map_err(|(at, e)| input.invalid(format!("field benchmarks[{at}].time_unit"), e))?;
             collect(input, &mut collector, *index, entry, summary)?;
+        } else if !repeated.contains(family) && facts.median.is_none() && facts.mean.is_none() {
+            // Only a spread (stddev, cv): no value to compare, and dropping the family would
+            // let it go missing unnoticed.
+            return Err(input.invalid(
+                format!("field benchmarks[{index}]"),
+                format!("{family}: aggregates without a mean or median, and no repetitions"),
+            ));
         }
     }
     let mut imported = Imported::new(collector.finish());
@@ -305,15 +312,19 @@ impl<'de> Visitor<'de> for Entries<'_, '_, '_, 'de> {
 
 /// With only aggregates for `family`: the `mean` and `stddev` aggregates of its real time with
 /// the repetition count, as the harness's summary.
+///
+/// # Errors
+///
+/// The position of an aggregate whose unit is unknown, and the message.
 fn aggregate_summary(
     aggregates: &[(usize, Entry<'_>)],
     family: &Family,
     entry: &Entry<'_>,
-) -> Result<Option<ReportedSummary>, String> {
+) -> Result<Option<ReportedSummary>, (usize, String)> {
     let (Some(mean), Some(stddev)) = (family.mean, family.stddev) else {
         return Ok(None);
     };
-    let (mean, stddev) = (&aggregates[mean].1, &aggregates[stddev].1);
+    let ((mean_at, mean), (stddev_at, stddev)) = (&aggregates[mean], &aggregates[stddev]);
     let (Some(mean_time), Some(sd_time), Some(repetitions)) = (
         mean.real_time,
         stddev.real_time,
@@ -321,16 +332,16 @@ fn aggregate_summary(
     ) else {
         return Ok(None);
     };
-    let scale = |e: &Entry<'_>| {
+    let scale = |at: usize, e: &Entry<'_>| {
         let unit = e.time_unit.as_deref().unwrap_or("ns");
-        nanoseconds_per(unit).ok_or_else(|| format!("unknown time unit {unit:?}"))
+        nanoseconds_per(unit).ok_or_else(|| (at, format!("unknown time unit {unit:?}")))
     };
     Ok(Some(ReportedSummary {
         statistic: Statistic::Mean,
-        value: mean_time * scale(mean)?,
+        value: mean_time * scale(*mean_at, mean)?,
         n: Some(repetitions),
         spread: Spread::StdDev {
-            value: sd_time * scale(stddev)?,
+            value: sd_time * scale(*stddev_at, stddev)?,
         },
     }))
 }
@@ -363,6 +374,27 @@ mod tests {
         let imported = import_bytes(Format::GoogleBenchmark, "g.json", text).unwrap();
         assert_eq!(imported.benchmarks[0].metrics[0].samples, vec![1500.0]);
         assert_eq!(imported.benchmarks[1].metrics[0].samples, vec![3e6]);
+    }
+
+    #[test]
+    fn a_family_with_only_a_spread_is_refused_and_bad_units_name_their_entry() {
+        let spread_only = br#"{"benchmarks":[
+            {"name":"z","real_time":1,"time_unit":"ns"},
+            {"name":"a_stddev","run_name":"a","run_type":"aggregate","aggregate_name":"stddev","real_time":0.1,"time_unit":"ns"}]}"#;
+        let e = error(Format::GoogleBenchmark, "g.json", spread_only);
+        assert!(
+            e.contains("field benchmarks[1]: a: aggregates without a mean or median"),
+            "{e}"
+        );
+        let bad_mean_unit = br#"{"benchmarks":[
+            {"name":"a_mean","run_name":"a","run_type":"aggregate","aggregate_name":"mean","real_time":2.0,"time_unit":"fortnights","repetitions":3},
+            {"name":"a_median","run_name":"a","run_type":"aggregate","aggregate_name":"median","real_time":1.5,"time_unit":"us","repetitions":3},
+            {"name":"a_stddev","run_name":"a","run_type":"aggregate","aggregate_name":"stddev","real_time":0.1,"time_unit":"us","repetitions":3}]}"#;
+        let e = error(Format::GoogleBenchmark, "g.json", bad_mean_unit);
+        assert!(
+            e.contains("field benchmarks[0].time_unit: unknown time unit"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -494,6 +494,13 @@ fn json_seed_at<'de, S: serde::de::DeserializeSeed<'de>>(
     Ok(value)
 }
 
+fn direction_word(direction: Direction) -> &'static str {
+    match direction {
+        Direction::HigherIsBetter => "higher",
+        Direction::LowerIsBetter => "lower",
+    }
+}
+
 /// `serde_json`'s messages end in " at line L column C", which the location already says.
 fn strip_position(message: &str) -> String {
     message
@@ -529,6 +536,9 @@ struct Collector {
     /// its benchmarks (a search of the list made 100,000 benchmarks take 26 s). The table holds
     /// positions only and compares names in `benchmarks`, so no name is stored twice.
     index: hashbrown::HashTable<usize>,
+    /// Where each (benchmark, metric) pair is, compared in place likewise, so that a benchmark
+    /// with thousands of metrics is read in linear time too.
+    metric_index: hashbrown::HashTable<(usize, usize)>,
     hasher: std::hash::RandomState,
 }
 
@@ -541,9 +551,25 @@ impl Collector {
             .copied()
     }
 
+    /// Where `metric` of the benchmark at `position` is, if it has been seen.
+    fn metric_position(&self, position: usize, metric: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one((position, metric));
+        self.metric_index
+            .find(hash, |&(b, m)| {
+                b == position && self.benchmarks[b].metrics[m].name == metric
+            })
+            .map(|&(_, m)| m)
+    }
+
     /// The benchmark called `name`, created empty if new.
     fn benchmark(&mut self, name: &str) -> &mut Benchmark {
-        let index = if let Some(i) = self.position(name) {
+        let index = self.position_or_insert(name);
+        &mut self.benchmarks[index]
+    }
+
+    /// Where the benchmark called `name` is, created empty if new.
+    fn position_or_insert(&mut self, name: &str) -> usize {
+        if let Some(i) = self.position(name) {
             i
         } else {
             self.benchmarks.push(Benchmark {
@@ -559,14 +585,13 @@ impl Collector {
                     hasher.hash_one(benchmarks[i].name.as_str())
                 });
             position
-        };
-        &mut self.benchmarks[index]
+        }
     }
 
     /// Whether the benchmark called `name` already has `metric`.
     fn has_metric(&self, name: &str, metric: &str) -> bool {
         self.position(name)
-            .is_some_and(|i| self.benchmarks[i].metrics.iter().any(|m| m.name == metric))
+            .is_some_and(|i| self.metric_position(i, metric).is_some())
     }
 
     /// Adds samples of one metric. A metric that changes unit or direction is an error, and so
@@ -590,12 +615,20 @@ impl Collector {
         if let Some(bad) = samples.iter().find(|v| **v < 0.0) {
             return Err(format!("{benchmark} {metric}: {bad} is negative"));
         }
-        let bench = self.benchmark(benchmark);
-        if let Some(existing) = bench.metrics.iter_mut().find(|m| m.name == metric) {
-            if existing.unit != *unit || existing.direction != direction {
+        let position = self.position_or_insert(benchmark);
+        if let Some(m) = self.metric_position(position, metric) {
+            let existing = &mut self.benchmarks[position].metrics[m];
+            if existing.unit != *unit {
                 return Err(format!(
                     "{benchmark} {metric}: unit {} here, {} earlier",
                     unit.0, existing.unit.0
+                ));
+            }
+            if existing.direction != direction {
+                return Err(format!(
+                    "{benchmark} {metric}: {} is better here, {} earlier",
+                    direction_word(direction),
+                    direction_word(existing.direction)
                 ));
             }
             existing.samples.extend(samples);
@@ -606,16 +639,25 @@ impl Collector {
             }
             return Ok(());
         }
-        // Exactly as many as there are: a Vec's first growth reserves four (540 bytes of a
-        // million-benchmark import's 1,270 per benchmark).
-        bench.metrics.reserve_exact(1);
-        bench.metrics.push(Metric {
+        let metrics = &mut self.benchmarks[position].metrics;
+        // Room for exactly as many as there are while they are few: a Vec's first growth
+        // reserves four (540 bytes of a million-benchmark import's 1,270 per benchmark).
+        if metrics.len() < 4 {
+            metrics.reserve_exact(1);
+        }
+        metrics.push(Metric {
             name: metric.to_owned(),
             unit: unit.clone(),
             direction,
             samples,
             summary: None,
         });
+        let (hasher, benchmarks) = (&self.hasher, &self.benchmarks);
+        self.metric_index.insert_unique(
+            hasher.hash_one((position, metric)),
+            (position, benchmarks[position].metrics.len() - 1),
+            |&(b, m)| hasher.hash_one((b, benchmarks[b].metrics[m].name.as_str())),
+        );
         Ok(())
     }
 
@@ -640,11 +682,12 @@ impl Collector {
                 summary.value
             ));
         }
-        let bench = self.benchmark(benchmark);
-        if let Some(existing) = bench.metrics.iter_mut().find(|m| m.name == metric)
-            && existing.samples.len() == 1
-        {
-            existing.summary = Some(summary);
+        let position = self.position_or_insert(benchmark);
+        if let Some(m) = self.metric_position(position, metric) {
+            let existing = &mut self.benchmarks[position].metrics[m];
+            if existing.samples.len() == 1 {
+                existing.summary = Some(summary);
+            }
         }
         Ok(())
     }

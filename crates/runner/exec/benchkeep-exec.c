@@ -13,10 +13,12 @@
  *
  * Usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]
  *   Standard input is a socket. Each request on it is a line "run VALUE": the helper starts
- *   PROGRAM with standard input from /dev/null and VARIABLE=VALUE added to its environment, waits
+ *   PROGRAM in a process group of its own, with standard input from /dev/null and VARIABLE=VALUE
+ *   added to its environment, says "started PID" (so that a timeout can kill that group), waits
  *   for it, and answers on the same socket with one line:
  *   "benchkeep-exec 1 status=S exec_errno=E wall_ns=W user_ns=U system_ns=Y maxrss_bytes=M"
- *   S is the raw wait status; E is the errno of a failed start (0 when the program started). The
+ *   S is the raw wait status; E is the errno of a failed start (0 when the program started; a
+ *   program that cannot start gets no "started" line). The
  *   helper stays running between executions, so each costs one process start, not two; it exits
  *   0 at the end of its input, and 125 when it fails itself (a message on stderr says why).
  */
@@ -120,6 +122,13 @@ int main(int argc, char **argv) {
     if (posix_spawn_file_actions_init(&actions) != 0 ||
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0)
         return fail("posix_spawn_file_actions");
+    /* Each execution leads a process group of its own, as a command started by a shell does:
+     * `kill 0` in it, or `kill -- -$$`, reaches what it started and not this helper. */
+    posix_spawnattr_t attributes;
+    if (posix_spawnattr_init(&attributes) != 0 ||
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP) != 0 ||
+        posix_spawnattr_setpgroup(&attributes, 0) != 0)
+        return fail("posix_spawnattr");
 
     char request[REQUEST_MAX];
     char assignment[REQUEST_MAX * 2];
@@ -142,8 +151,13 @@ int main(int argc, char **argv) {
          * kernel records this small process's peak in the child, as GNU time's fork does with
          * its own; a fork from here read the same memory but 16% more time for `true`. */
         pid_t child;
-        int exec_errno = posix_spawnp(&child, command[0], &actions, NULL, command, env);
+        int exec_errno = posix_spawnp(&child, command[0], &actions, &attributes, command, env);
         free(env);
+        if (exec_errno == 0) {
+            char started[64];
+            int length = snprintf(started, sizeof started, "started %ld\n", (long)child);
+            if (write_all(started, (size_t)length) != 0) return fail("writing a report");
+        }
         int status = 0;
         struct rusage usage;
         memset(&usage, 0, sizeof usage);

@@ -612,11 +612,20 @@ impl<'a> Executor<'a> {
         let sent = server.send(token);
         self.watchdog
             .arm(server.id(), self.options.timeout.map(|t| start + t));
-        let answer = match sent {
+        let mut answer = match sent {
             Ok(()) => server.receive(),
             // It ended before it could be asked: what it says on ending is the answer.
             Err(_) => Ok(None),
         };
+        // A command that started leads a process group of its own, watched from now on.
+        let started = match &answer {
+            Ok(Some(line)) => line.trim_end().strip_prefix("started ").map(str::parse),
+            _ => None,
+        };
+        if let Some(Ok(pid)) = started {
+            self.watchdog.also(pid);
+            answer = server.receive();
+        }
         let fired = self.watchdog.disarm();
         match answer {
             Ok(Some(line)) if fired.is_none() => {
@@ -766,8 +775,9 @@ enum Fired {
 
 #[derive(Debug, Default)]
 struct WatchState {
-    /// The running child's process group and its deadline.
-    target: Option<(u32, Option<Instant>)>,
+    /// The process groups of the running execution (the command's, and the helper's that
+    /// started it) and its deadline.
+    target: Option<(Vec<u32>, Option<Instant>)>,
     fired: Option<Fired>,
     shutdown: bool,
 }
@@ -795,7 +805,7 @@ impl Watchdog {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 while !state.shutdown {
-                    if let Some((group, deadline)) = state.target {
+                    if let Some((groups, deadline)) = &state.target {
                         let reason = if interrupt.is_set() {
                             Some(Fired::Interrupt)
                         } else if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -804,7 +814,7 @@ impl Watchdog {
                             None
                         };
                         if let Some(reason) = reason {
-                            kill_group(group);
+                            groups.iter().rev().copied().for_each(kill_group);
                             state.fired = Some(reason);
                             state.target = None;
                         }
@@ -828,8 +838,15 @@ impl Watchdog {
 
     fn arm(&self, group: u32, deadline: Option<Instant>) {
         let mut state = self.state();
-        state.target = Some((group, deadline));
+        state.target = Some((vec![group], deadline));
         state.fired = None;
+    }
+
+    /// Watches `group` too, with the same deadline (unless it has already fired).
+    fn also(&self, group: u32) {
+        if let Some((groups, _)) = &mut self.state().target {
+            groups.push(group);
+        }
     }
 
     fn disarm(&self) -> Option<Fired> {
@@ -951,6 +968,18 @@ mod tests {
         };
         let measured = run(&sh("cat; cat"), &options).unwrap();
         assert_eq!(measured.samples.len(), 3);
+    }
+
+    #[test]
+    fn each_execution_leads_its_own_process_group() {
+        // `kill 0` signals the caller's group: the command's own, not the helper's.
+        let measured = run(&sh("trap '' TERM; kill 0; exit 0"), &fixed(2)).unwrap();
+        assert_eq!(measured.samples.len(), 2);
+        let measured = run(&sh("sleep 5 & kill -- -$$; exit 0"), &fixed(1));
+        assert!(
+            matches!(&measured, Err(RunError::Failed { status, .. }) if status == "killed by signal 15"),
+            "{measured:?}"
+        );
     }
 
     #[test]

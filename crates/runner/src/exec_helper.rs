@@ -56,7 +56,7 @@ fn install() -> Result<PathBuf, String> {
     };
     let name = format!("benchkeep-exec-{:016x}", fnv1a(helper));
     let mut refusals = Vec::new();
-    for dir in candidate_dirs() {
+    for dir in candidate_dirs(|name| std::env::var_os(name)) {
         match install_in(&dir, &name, helper) {
             Ok(path) => return Ok(path),
             Err(e) => refusals.push(format!("{}: {e}", dir.display())),
@@ -69,11 +69,12 @@ fn install() -> Result<PathBuf, String> {
     ))
 }
 
-fn candidate_dirs() -> Vec<PathBuf> {
+fn candidate_dirs(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    // Absolute: the helper is started in each benchmark's own working directory.
     let var = |name: &str| {
-        std::env::var_os(name)
+        env(name)
             .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+            .and_then(|v| std::path::absolute(v).ok())
     };
     let mut dirs = Vec::new();
     if let Some(dir) = var("BENCHKEEP_CACHE_DIR") {
@@ -103,9 +104,16 @@ fn install_in(dir: &Path, name: &str, helper: &[u8]) -> std::io::Result<PathBuf>
         ));
     }
     let path = dir.join(name);
-    let identical = std::fs::read(&path).is_ok_and(|bytes| bytes == helper)
-        && std::fs::metadata(&path).is_ok_and(|m| m.permissions().mode() & 0o100 != 0);
-    if !identical {
+    // Only a regular file of ours that nobody else may write is trusted, and then only with the
+    // same bytes (a symlink, a FIFO, or a file others could swap is replaced, never read).
+    let trusted = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+        m.file_type().is_file()
+            && m.uid() == nix::unistd::getuid().as_raw()
+            && m.mode() & 0o022 == 0
+            && m.mode() & 0o100 != 0
+            && m.len() == helper.len() as u64
+    }) && std::fs::read(&path).is_ok_and(|bytes| bytes == helper);
+    if !trusted {
         let mut file = tempfile::Builder::new()
             .prefix(".benchkeep-exec")
             .tempfile_in(dir)?;
@@ -113,8 +121,9 @@ fn install_in(dir: &Path, name: &str, helper: &[u8]) -> std::io::Result<PathBuf>
         file.as_file().sync_all()?;
         file.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o755))?;
-        // Renamed into place whole, so a concurrent benchkeep never runs a half-written helper.
-        file.persist(&path).map_err(|e| e.error)?;
+        // Closed before it is renamed into place whole: a concurrent benchkeep never runs a
+        // half-written helper, nor one still open for writing (exec would fail, ETXTBSY).
+        file.into_temp_path().persist(&path).map_err(|e| e.error)?;
     }
     check_runs(&path)?;
     Ok(path)
@@ -282,6 +291,56 @@ mod tests {
         let path = path().expect("this build has a C compiler");
         assert!(path.is_file());
         check_runs(path).unwrap();
+    }
+
+    #[test]
+    fn cache_directories_are_absolute_in_order() {
+        let env = |name: &str| match name {
+            "BENCHKEEP_CACHE_DIR" => Some("relative/cache".into()),
+            "XDG_CACHE_HOME" => Some("".into()),
+            "HOME" => Some("/home/someone".into()),
+            _ => None,
+        };
+        let dirs = candidate_dirs(env);
+        assert_eq!(
+            dirs[0],
+            std::env::current_dir().unwrap().join("relative/cache")
+        );
+        assert_eq!(dirs[1], Path::new("/home/someone/.cache/benchkeep"));
+        assert!(dirs.iter().all(|d| d.is_absolute()), "{dirs:?}");
+    }
+
+    #[test]
+    fn symlinks_fifos_and_files_others_can_write_are_replaced_never_run() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let helper = HELPER.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let copy = elsewhere.path().join("copy");
+        std::fs::write(&copy, helper).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let name = "benchkeep-exec-test";
+        let path = dir.path().join(name);
+        // A symlink to an identical copy others may write.
+        std::os::unix::fs::symlink(&copy, &path).unwrap();
+        install_in(dir.path(), name, helper).unwrap();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file() && meta.mode() & 0o022 == 0);
+        // A FIFO, which a read would wait on forever.
+        std::fs::remove_file(&path).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success());
+        install_in(dir.path(), name, helper).unwrap();
+        assert!(
+            std::fs::symlink_metadata(&path)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
+        // An identical file that others may write.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        install_in(dir.path(), name, helper).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o755);
     }
 
     #[test]
