@@ -2,7 +2,9 @@
 //!
 //! Each execution is timed from spawn to reaping at nanosecond resolution; user and system CPU
 //! time and peak RSS come from `wait4` for that one child (including the descendants it waited
-//! for), so they are neither summed over unrelated children nor stuck at an earlier maximum. The
+//! for), so they are neither summed over unrelated children nor stuck at an earlier maximum.
+//! Commands are started by a small helper process ([`exec_helper`]), so that their peak memory
+//! is theirs and not this process's. The
 //! command runs in its own process group, so a timeout or Ctrl-C kills everything it started;
 //! after each execution, what it left running (a `cmd &` child, a `setsid` daemon) is killed
 //! too ([`leftovers`]), unless [`command::MeasureOptions::keep_background`]. Unix only for now.
