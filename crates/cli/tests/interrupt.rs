@@ -106,3 +106,75 @@ fn ctrl_c_at_any_moment_records_nothing_or_completes() {
         "no try was interrupted: {outcomes:?}"
     );
 }
+
+/// The process ids whose command line is exactly `argv` (from /proc), zombies excluded.
+fn processes_running(argv: &[&str]) -> Vec<i32> {
+    let wanted: Vec<u8> = argv
+        .iter()
+        .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+        .collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .is_some_and(|s| s.trim_start().starts_with('Z'))
+            });
+            !zombie && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("waited 30 s for {what}");
+}
+
+#[test]
+fn benchkeep_killed_with_sigkill_leaves_no_command_running() {
+    if !std::path::Path::new("/proc/self/cmdline").exists() {
+        return; // no /proc: nothing to look at (not Linux)
+    }
+    let sandbox = Sandbox::new();
+    // A duration no other process uses, to find this command and only it.
+    let command = ["sleep", "97.3125"];
+    let mut child = sandbox
+        .command(&[
+            "run",
+            "--no-record",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--",
+            command[0],
+            command[1],
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the command to start", || {
+        !processes_running(&command).is_empty()
+    });
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+    // Before benchkeep-exec ended with benchkeep, the command ran its whole 97 s.
+    wait_for("the command to end with benchkeep", || {
+        processes_running(&command).is_empty()
+    });
+}

@@ -20,15 +20,21 @@
  *   S is the raw wait status; E is the errno of a failed start (0 when the program started; a
  *   program that cannot start gets no "started" line). The
  *   helper stays running between executions, so each costs one process start, not two; it exits
- *   0 at the end of its input, and 125 when it fails itself (a message on stderr says why).
+ *   0 at the end of its input, and 125 when it fails itself (a message on stderr says why). On
+ *   SIGTERM, and on Linux when benchkeep dies however it dies, it kills the running command's
+ *   process group and exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -40,6 +46,32 @@
 #define REQUEST_MAX 256
 
 extern char **environ;
+
+/* The command running now (it leads its own process group), for the SIGTERM handler. */
+static volatile pid_t running = 0;
+
+/* SIGTERM, and on Linux the death of benchkeep (PR_SET_PDEATHSIG): the command's group goes too,
+ * so a benchkeep killed with SIGKILL leaves nothing running. */
+static void terminated(int signal_number) {
+    (void)signal_number;
+    if (running > 0) kill(-running, SIGKILL);
+    _exit(HELPER_FAILED);
+}
+
+static int end_with_benchkeep(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = terminated;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGTERM, &action, NULL) != 0) return -1;
+#ifdef __linux__
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) return -1;
+    /* benchkeep may have died before the request took effect. */
+    if (getppid() != parent) terminated(SIGTERM);
+#endif
+    return 0;
+}
 
 static int fail(const char *what) {
     fprintf(stderr, "benchkeep-exec: %s: %s\n", what, strerror(errno));
@@ -113,6 +145,7 @@ int main(int argc, char **argv) {
         fputs("benchkeep-exec: usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]\n", stderr);
         return HELPER_FAILED;
     }
+    if (end_with_benchkeep() != 0) return fail("signal handling");
     const char *variable = argv[2];
     size_t name_length = strlen(variable);
     char **command = argv + 3;
@@ -153,6 +186,7 @@ int main(int argc, char **argv) {
         pid_t child;
         int exec_errno = posix_spawnp(&child, command[0], &actions, &attributes, command, env);
         free(env);
+        if (exec_errno == 0) running = child;
         if (exec_errno == 0) {
             char started[64];
             int length = snprintf(started, sizeof started, "started %ld\n", (long)child);
@@ -167,6 +201,7 @@ int main(int argc, char **argv) {
                 waited = wait4(child, &status, 0, &usage);
             } while (waited < 0 && errno == EINTR);
             if (waited < 0) return fail("wait4");
+            running = 0;
         }
         clock_gettime(CLOCK_MONOTONIC, &end);
 
