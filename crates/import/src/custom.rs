@@ -14,7 +14,7 @@
 
 use benchkeep_core::model::{Direction, Unit};
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::{Collector, ImportError, Imported, Input};
 
@@ -51,14 +51,24 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         input,
         collector: Collector::default(),
         entries: 0,
-        failure: None,
     };
+    let mut failure = None;
     // The two shapes are told apart by their first character, so each is read with its own
     // type and errors name the field that did not fit. Entries are collected as they are read,
-    // never held as a list: a million of them took 260 MB before they became benchmarks.
+    // never held as a list.
     let read = match input.bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => super::json_seed_at(input, input.bytes, None, Entries(&mut sink)),
-        Some(b'{') => super::json_seed_at(input, input.bytes, None, Wrapped(&mut sink)),
+        Some(b'[') => {
+            super::json_seed_at(input, input.bytes, None, entries(&mut sink, &mut failure))
+        }
+        Some(b'{') => super::json_seed_at(
+            input,
+            input.bytes,
+            None,
+            Wrapped {
+                sink: &mut sink,
+                failure: &mut failure,
+            },
+        ),
         _ => {
             return Err(input.invalid(
                 "line 1",
@@ -67,7 +77,7 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         }
     };
     // An entry the collector refused stopped the reading; its error is the one to report.
-    if let Some(failure) = sink.failure.take() {
+    if let Some(failure) = failure {
         return Err(failure);
     }
     read?;
@@ -79,8 +89,6 @@ struct Sink<'a, 'b> {
     input: &'a Input<'b>,
     collector: Collector,
     entries: usize,
-    /// Why an entry was refused (the reading is then stopped with a placeholder error).
-    failure: Option<ImportError>,
 }
 
 impl Sink<'_, '_> {
@@ -127,36 +135,18 @@ impl Sink<'_, '_> {
 }
 
 /// The array of entries, each collected as soon as it is read.
-struct Entries<'s, 'a, 'b>(&'s mut Sink<'a, 'b>);
-
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<Entry>()? {
-            if let Err(failure) = self.0.take(entry) {
-                self.0.failure = Some(failure);
-                return Err(serde::de::Error::custom("entry refused"));
-            }
-        }
-        Ok(())
-    }
+fn entries<'s, 'f>(
+    sink: &'s mut Sink<'_, '_>,
+    failure: &'f mut Option<ImportError>,
+) -> super::EachElement<'f, Entry, impl FnMut(Entry) -> Result<(), ImportError> + 's> {
+    super::EachElement::new("an array of entries", failure, |entry| sink.take(entry))
 }
 
 /// `{"benchmarks": [...]}`, and nothing else.
-struct Wrapped<'s, 'a, 'b>(&'s mut Sink<'a, 'b>);
+struct Wrapped<'s, 'a, 'b> {
+    sink: &'s mut Sink<'a, 'b>,
+    failure: &'s mut Option<ImportError>,
+}
 
 impl<'de> DeserializeSeed<'de> for Wrapped<'_, '_, '_> {
     type Value = ();
@@ -183,7 +173,7 @@ impl<'de> Visitor<'de> for Wrapped<'_, '_, '_> {
                 return Err(serde::de::Error::duplicate_field("benchmarks"));
             }
             seen = true;
-            map.next_value_seed(Entries(&mut *self.0))?;
+            map.next_value_seed(entries(&mut *self.sink, &mut *self.failure))?;
         }
         if seen {
             Ok(())

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::{Collector, ImportError, Imported, Input, nanoseconds_per};
 
@@ -97,12 +97,16 @@ pub(super) fn import(input: &Input<'_>) -> Result<Imported, ImportError> {
         aggregates: Vec::new(),
         entries: 0,
         context: None,
-        failure: None,
     };
+    let mut failure = None;
     // Repetitions are collected as they are read (a million entries held whole took 300 MB);
     // aggregates wait for the end, where it is known whether their family had repetitions.
-    let read = super::json_seed_at(input, input.bytes, None, Document(&mut reader));
-    if let Some(failure) = reader.failure.take() {
+    let document = Document {
+        reader: &mut reader,
+        failure: &mut failure,
+    };
+    let read = super::json_seed_at(input, input.bytes, None, document);
+    if let Some(failure) = failure {
         return Err(failure);
     }
     read?;
@@ -209,8 +213,6 @@ struct Reader<'a, 'b, 'de> {
     aggregates: Vec<(usize, Entry<'de>)>,
     entries: usize,
     context: Option<Context>,
-    /// Why an entry was refused (the reading is then stopped with a placeholder error).
-    failure: Option<ImportError>,
 }
 
 impl<'de> Reader<'_, '_, 'de> {
@@ -239,7 +241,10 @@ impl<'de> Reader<'_, '_, 'de> {
 }
 
 /// The document: `context` and `benchmarks`; other fields are ignored.
-struct Document<'s, 'a, 'b, 'de>(&'s mut Reader<'a, 'b, 'de>);
+struct Document<'s, 'a, 'b, 'de> {
+    reader: &'s mut Reader<'a, 'b, 'de>,
+    failure: &'s mut Option<ImportError>,
+}
 
 impl<'de> DeserializeSeed<'de> for Document<'_, '_, '_, 'de> {
     type Value = ();
@@ -265,9 +270,14 @@ impl<'de> Visitor<'de> for Document<'_, '_, '_, 'de> {
                 }
                 "benchmarks" => {
                     seen = true;
-                    map.next_value_seed(Entries(&mut *self.0))?;
+                    let reader = &mut *self.reader;
+                    map.next_value_seed(super::EachElement::new(
+                        "an array of benchmark entries",
+                        &mut *self.failure,
+                        |entry| reader.take(entry),
+                    ))?;
                 }
-                "context" => self.0.context = map.next_value::<Option<Context>>()?,
+                "context" => self.reader.context = map.next_value::<Option<Context>>()?,
                 _ => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -278,35 +288,6 @@ impl<'de> Visitor<'de> for Document<'_, '_, '_, 'de> {
         } else {
             Err(serde::de::Error::missing_field("benchmarks"))
         }
-    }
-}
-
-/// The `benchmarks` array, each entry taken as soon as it is read.
-struct Entries<'s, 'a, 'b, 'de>(&'s mut Reader<'a, 'b, 'de>);
-
-impl<'de> DeserializeSeed<'de> for Entries<'_, '_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Entries<'_, '_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of benchmark entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<Entry<'de>>()? {
-            if let Err(failure) = self.0.take(entry) {
-                self.0.failure = Some(failure);
-                return Err(serde::de::Error::custom("entry refused"));
-            }
-        }
-        Ok(())
     }
 }
 
