@@ -298,9 +298,14 @@ pub(crate) struct PruneArgs {
 #[derive(Debug, Args, Clone, Default)]
 #[allow(clippy::struct_excessive_bools)] // independent switches a user turns on
 pub(crate) struct MeasureArgs {
-    /// Benchmark name (default: the command line).
-    #[arg(long, short)]
-    pub(crate) name: Option<String>,
+    /// Shell commands to measure, each a benchmark (as hyperfine takes them: each one argument,
+    /// run through `sh -c`). A command after `--` is run as given, without a shell.
+    #[arg(value_name = "SHELL_COMMAND")]
+    pub(crate) commands: Vec<String>,
+    /// Benchmark name (default: the command line); repeat it to name several commands, in
+    /// order. A name may use {PARAMETER}.
+    #[arg(long, short, value_name = "NAME")]
+    pub(crate) name: Vec<String>,
     /// Exactly this many measured runs (default: at least 10 and at least --min-time).
     #[arg(long, short, value_name = "N")]
     pub(crate) runs: Option<u32>,
@@ -325,6 +330,58 @@ pub(crate) struct MeasureArgs {
     /// Show the command's output instead of discarding it.
     #[arg(long)]
     pub(crate) show_output: bool,
+    /// Run this once before each benchmark's first execution (through `sh -c`; not timed).
+    #[arg(long, short = 's', value_name = "COMMAND")]
+    pub(crate) setup: Option<String>,
+    /// Run this before each execution, warm-ups included (through `sh -c`; not timed), e.g.
+    /// `sync` or dropping caches.
+    #[arg(long, short = 'p', value_name = "COMMAND")]
+    pub(crate) prepare: Option<String>,
+    /// Run this after each execution, warm-ups included (through `sh -c`; not timed).
+    #[arg(long, short = 'C', value_name = "COMMAND")]
+    pub(crate) conclude: Option<String>,
+    /// Run this once after each benchmark's last execution, also after a failed one (through
+    /// `sh -c`; not timed).
+    #[arg(long, short = 'c', value_name = "COMMAND")]
+    pub(crate) cleanup: Option<String>,
+    /// One benchmark per value of NAME from MIN to MAX (steps of 1, or --parameter-step-size),
+    /// with {NAME} replaced in the commands, names and hooks; the value is kept in the
+    /// benchmark's params.
+    #[arg(
+        long = "parameter-scan",
+        short = 'P',
+        num_args = 3,
+        value_names = ["NAME", "MIN", "MAX"],
+        allow_negative_numbers = true
+    )]
+    pub(crate) parameter_scan: Vec<String>,
+    /// The step of --parameter-scan (decimals allowed).
+    #[arg(
+        long = "parameter-step-size",
+        short = 'D',
+        value_name = "STEP",
+        requires = "parameter_scan"
+    )]
+    pub(crate) parameter_step: Option<String>,
+    /// One benchmark per listed value of NAME (comma-separated), with {NAME} replaced as for
+    /// --parameter-scan; repeatable (every combination is measured).
+    #[arg(
+        long = "parameter-list",
+        short = 'L',
+        num_args = 2,
+        value_names = ["NAME", "VALUES"],
+        action = clap::ArgAction::Append
+    )]
+    pub(crate) parameter_list: Vec<String>,
+    /// Also write the measurement as hyperfine's JSON (`import --format hyperfine` reads it).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) export_json: Option<PathBuf>,
+    /// Also write the measurement as hyperfine's Markdown table.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) export_markdown: Option<PathBuf>,
+    /// Also write the measurement as hyperfine's CSV.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) export_csv: Option<PathBuf>,
     /// Leave what the command starts in the background running (by default what an execution
     /// leaves running, `cmd &` children and `setsid` daemons alike, is killed after it).
     #[arg(long)]
@@ -618,6 +675,8 @@ pub(crate) struct CheckArgs {
         conflicts_with_all = [
             "run", "import", "baseline_branch", "merge_base", "promote_on", "require_baseline",
             "environment", "out", "runs", "min_time", "min_runs", "max_runs", "instructions",
+            "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
+            "parameter_list", "export_json", "export_markdown", "export_csv",
         ]
     )]
     #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`

@@ -83,11 +83,14 @@ impl App {
         match command {
             Commands::Run(args) => {
                 let run = session.run(
-                    &args.measure.request(),
+                    &args.measure.request()?,
                     &args.key.overrides(),
                     &args.record.options(),
                 )?;
                 emit(&report::run_summary(&run.benchmarks))?;
+                if args.measure.several_commands() {
+                    emit(&report::measurements::relative_summary(&run.benchmarks))?;
+                }
                 Ok(Outcome::Passed)
             }
             Commands::Check(args) => {
@@ -96,7 +99,7 @@ impl App {
                         session.check_pr(&args.paired(), &args.key.overrides(), rev.as_deref())?;
                     return self.publish(&document, &args.compare);
                 }
-                self.check(&session.check(&args.request())?, &args.compare)
+                self.check(&session.check(&args.request()?)?, &args.compare)
             }
             Commands::Compare(args) => {
                 let flags = args.compare.flags();

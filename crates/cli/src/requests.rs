@@ -10,8 +10,10 @@ use benchkeep_engine::dashboard::SiteRequest;
 use benchkeep_engine::import::ImportRequest;
 use benchkeep_engine::init::{CiSystem as InitCi, InitRequest};
 use benchkeep_engine::load::LoadRequest;
-use benchkeep_engine::measure::{MeasureRequest, RecordOptions};
+use benchkeep_engine::measure::{HookCommands, MeasureRequest, RecordOptions};
 use benchkeep_engine::prune::PruneRequest;
+use benchkeep_engine::report::measurements::Export;
+use benchkeep_engine::scan::Parameter;
 use benchkeep_engine::trend::TrendRequest;
 
 use crate::args::{
@@ -39,7 +41,11 @@ impl RecordArgs {
 
 impl MeasureArgs {
     /// What to measure, with the flags' measurement settings.
-    pub(crate) fn request(&self) -> MeasureRequest {
+    ///
+    /// # Errors
+    ///
+    /// A parameter scan or list that makes no sense (`-P x 5 1`, `-L x a,a`).
+    pub(crate) fn request(&self) -> Result<MeasureRequest, benchkeep_engine::Error> {
         let settings = RunDefaults {
             runs: self.runs,
             warmup: self.warmup,
@@ -50,19 +56,58 @@ impl MeasureArgs {
         };
         let mut request = MeasureRequest::command(self.command.iter().cloned());
         request.shell = self.shell;
-        request.name.clone_from(&self.name);
+        request.commands.clone_from(&self.commands);
+        request.names.clone_from(&self.name);
+        request.hooks = HookCommands::default();
+        request.hooks.setup.clone_from(&self.setup);
+        request.hooks.prepare.clone_from(&self.prepare);
+        request.hooks.conclude.clone_from(&self.conclude);
+        request.hooks.cleanup.clone_from(&self.cleanup);
+        request.exports = [
+            (Export::Json, &self.export_json),
+            (Export::Markdown, &self.export_markdown),
+            (Export::Csv, &self.export_csv),
+        ]
+        .into_iter()
+        .filter_map(|(export, path)| path.clone().map(|path| (export, path)))
+        .collect();
+        if let [name, min, max] = self.parameter_scan.as_slice() {
+            let step = self.parameter_step.as_deref();
+            request
+                .parameters
+                .push(Parameter::scan(name, min, max, step)?);
+        }
+        for pair in self.parameter_list.chunks(2) {
+            if let [name, values] = pair {
+                request.parameters.push(Parameter::list(name, values)?);
+            }
+        }
         request.benches.clone_from(&self.benches);
         request.settings = settings;
         request.show_output = self.show_output;
         request.instructions = self.instructions;
         request.keep_background = self.keep_background;
-        request
+        Ok(request)
+    }
+}
+
+impl MeasureArgs {
+    /// Whether the command line gives several commands, or scans one: then how they compare
+    /// is worth showing.
+    pub(crate) fn several_commands(&self) -> bool {
+        self.commands.len() + usize::from(!self.command.is_empty()) > 1
+            || !self.parameter_scan.is_empty()
+            || !self.parameter_list.is_empty()
     }
 }
 
 impl CheckArgs {
     /// The stored check.
-    pub(crate) fn request(&self) -> CheckRequest {
+    ///
+    /// # Errors
+    ///
+    /// As [`MeasureArgs::request`].
+    pub(crate) fn request(&self) -> Result<CheckRequest, benchkeep_engine::Error> {
         let source = if let Some(path) = &self.run {
             RunSource::File(path.clone())
         } else if let [format, file] = self.import.as_slice() {
@@ -73,7 +118,7 @@ impl CheckArgs {
             RunSource::Measure
         };
         let mut request = CheckRequest::new(source);
-        request.measure = self.measure.request();
+        request.measure = self.measure.request()?;
         request.key = self.key.overrides();
         request.record = self.record.options();
         request.compare = self.compare.flags();
@@ -87,7 +132,7 @@ impl CheckArgs {
         request.speed_probe = self.speed_probe;
         request.max_looks = self.max_looks;
         request.max_time = self.max_time;
-        request
+        Ok(request)
     }
 
     /// `check --pr`'s paired settings.
@@ -106,7 +151,7 @@ impl CheckArgs {
         request.build.clone_from(&self.build);
         request.command.clone_from(&measure.command);
         request.shell = measure.shell;
-        request.name.clone_from(&measure.name);
+        request.name = measure.name.first().cloned();
         request.benches.clone_from(&measure.benches);
         request.keep_background = measure.keep_background;
         request

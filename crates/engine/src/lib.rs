@@ -77,6 +77,7 @@ mod policy;
 mod pr;
 pub mod promote;
 pub mod prune;
+pub mod scan;
 pub mod session;
 pub mod settings;
 pub mod stores;

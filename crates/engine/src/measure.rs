@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use benchkeep_core::model::{Benchmark, Run, RunId};
 use benchkeep_core::store::{self as core_store, Store, StoreError};
+use benchkeep_report::measurements::Export;
 use benchkeep_runner::command::{
-    self as runner, CommandSpec, MeasureOptions, OutputMode, RunCount,
+    self as runner, CommandSpec, Hooks, MeasureOptions, OutputMode, RunCount,
 };
 use benchkeep_runner::{environment, instructions};
 use jiff::Timestamp;
 
 use crate::config::RunDefaults;
+use crate::scan::{self, Parameter, Template};
 use crate::session::{KeyOverrides, Session};
 use crate::{Context as _, Error, bail};
 
@@ -72,6 +74,7 @@ impl RunDefaults {
             timeout: self.timeout.map(|t| seconds(t, "timeout")).transpose()?,
             output,
             keep_background: false,
+            hooks: Hooks::default(),
         })
     }
 }
@@ -85,8 +88,18 @@ pub struct MeasureRequest {
     pub command: Vec<String>,
     /// Run `command` joined as one `sh -c` script.
     pub shell: bool,
-    /// The command's benchmark name (its text by default).
-    pub name: Option<String>,
+    /// Shell commands, each a benchmark run through `sh -c` (hyperfine's positional
+    /// commands), after `command` if there is one.
+    pub commands: Vec<String>,
+    /// The commands' benchmark names, in order (each its text by default); a name may use
+    /// `{PARAMETER}`.
+    pub names: Vec<String>,
+    /// Shell commands run around each benchmark's executions, untimed.
+    pub hooks: HookCommands,
+    /// Parameter scans: one benchmark per command and combination of values.
+    pub parameters: Vec<Parameter>,
+    /// Files the measurement is written to in hyperfine's shapes, besides the run.
+    pub exports: Vec<(Export, PathBuf)>,
     /// Only these configured benchmarks.
     pub benches: Vec<String>,
     /// Measurement settings over each benchmark's and the file's.
@@ -111,6 +124,47 @@ impl MeasureRequest {
     }
 }
 
+/// Shell commands run around a benchmark's executions and never timed (hyperfine's flags of
+/// the same names); each may use `{PARAMETER}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HookCommands {
+    /// Once before the first execution of each benchmark.
+    pub setup: Option<String>,
+    /// Before each execution (warm-ups included).
+    pub prepare: Option<String>,
+    /// After each execution (warm-ups included).
+    pub conclude: Option<String>,
+    /// Once after the last execution of each benchmark, also when one failed.
+    pub cleanup: Option<String>,
+}
+
+impl HookCommands {
+    fn texts(&self) -> Vec<&str> {
+        [&self.setup, &self.prepare, &self.conclude, &self.cleanup]
+            .into_iter()
+            .filter_map(Option::as_deref)
+            .collect()
+    }
+
+    /// The runner's hooks for a benchmark run as `like` (its directory and environment), with
+    /// `params` put in.
+    fn specs(&self, like: &CommandSpec, params: &BTreeMap<String, String>) -> Hooks {
+        let spec = |script: &Option<String>| {
+            script.as_ref().map(|script| CommandSpec {
+                argv: vec!["sh".into(), "-c".into(), scan::substitute(script, params)],
+                ..like.clone()
+            })
+        };
+        Hooks {
+            setup: spec(&self.setup),
+            prepare: spec(&self.prepare),
+            conclude: spec(&self.conclude),
+            cleanup: spec(&self.cleanup),
+        }
+    }
+}
+
 /// Where a new run goes besides the store.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -130,6 +184,8 @@ pub(crate) struct Planned {
     pub(crate) spec: CommandSpec,
     pub(crate) options: MeasureOptions,
     pub(crate) instructions: bool,
+    /// The parameter values this benchmark was made with.
+    pub(crate) params: BTreeMap<String, String>,
 }
 
 /// Instruction counts run under callgrind, which is slow but nearly deterministic: five runs
@@ -151,34 +207,22 @@ impl Session {
         } else {
             OutputMode::Discard
         };
-        if !request.command.is_empty() {
-            let spec = CommandSpec::new(command_words(
-                &request.command,
-                request.shell,
-                &request.benches,
-            )?);
-            let name = request
-                .name
-                .clone()
-                .unwrap_or_else(|| request.command.join(" "));
-            let mut options = request.settings.over(&self.config.run).options(output)?;
-            options.keep_background = request.keep_background;
-            let options = self.enough_runs(&name, options);
-            return Ok(vec![Planned {
-                name,
-                spec,
-                options,
-                instructions: request.instructions,
-            }]);
+        if !request.command.is_empty() || !request.commands.is_empty() {
+            return self.planned_commands(request, output);
+        }
+        if !request.parameters.is_empty() {
+            bail!(
+                "parameter scans (-P, -L) apply to commands given on the command line, not to [[bench]] entries"
+            );
         }
         if self.config.bench.is_empty() {
             bail!(
                 "nothing to measure: give a command after `--` (e.g. `benchkeep run -- ./my-program`) or list [[bench]] entries in benchkeep.toml"
             );
         }
-        if request.name.is_some() {
+        if !request.names.is_empty() {
             bail!(
-                "--name names a command given after --; configured benchmarks take their names from benchkeep.toml"
+                "--name names commands given on the command line; configured benchmarks take their names from benchkeep.toml"
             );
         }
         for wanted in &request.benches {
@@ -212,12 +256,14 @@ impl Session {
                     .options(output)
                     .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
                 options.keep_background = request.keep_background;
+                options.hooks = request.hooks.specs(&spec, &BTreeMap::new());
                 let options = self.enough_runs(&bench.name, options);
                 Ok(Planned {
                     name: bench.name.clone(),
                     spec,
                     options,
                     instructions: request.instructions || bench.instructions,
+                    params: BTreeMap::new(),
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -227,6 +273,63 @@ impl Session {
             );
         }
         Ok(planned)
+    }
+
+    /// The benchmarks of the commands given on the command line: the one after `--`, then the
+    /// shell commands, each with every combination of the parameters' values.
+    fn planned_commands(
+        &self,
+        request: &MeasureRequest,
+        output: OutputMode,
+    ) -> Result<Vec<Planned>, Error> {
+        let mut templates = Vec::new();
+        if !request.command.is_empty() {
+            templates.push(Template {
+                name: None,
+                words: command_words(&request.command, request.shell, &request.benches)?,
+                shown: request.command.join(" "),
+            });
+        } else if !request.benches.is_empty() {
+            bail!("--bench selects configured benchmarks; it cannot be combined with commands");
+        }
+        for script in &request.commands {
+            if script.trim().is_empty() {
+                bail!("an empty command: give each command as one non-empty argument");
+            }
+            templates.push(Template {
+                name: None,
+                words: vec!["sh".into(), "-c".into(), script.clone()],
+                shown: script.clone(),
+            });
+        }
+        if request.names.len() > templates.len() {
+            bail!(
+                "--name is given {} times for {} command(s): one name per command, in order",
+                request.names.len(),
+                templates.len()
+            );
+        }
+        for (template, name) in templates.iter_mut().zip(&request.names) {
+            template.name = Some(name.clone());
+        }
+        let expanded = scan::expand(&templates, &request.parameters, &request.hooks.texts())?;
+        let mut options = request.settings.over(&self.config.run).options(output)?;
+        options.keep_background = request.keep_background;
+        Ok(expanded
+            .into_iter()
+            .map(|benchmark| {
+                let spec = CommandSpec::new(benchmark.words);
+                let mut options = options.clone();
+                options.hooks = request.hooks.specs(&spec, &benchmark.params);
+                Planned {
+                    options: self.enough_runs(&benchmark.name, options),
+                    name: benchmark.name,
+                    spec,
+                    instructions: request.instructions,
+                    params: benchmark.params,
+                }
+            })
+            .collect())
     }
 
     /// `options` with at least as many runs as `[compare] min_samples` asks of a verdict:
@@ -297,7 +400,20 @@ impl Session {
             benchkeep_runner::probe::extend(&mut probe, PROBES_PER_BENCHMARK);
         }
         run.probe = Some(probe);
+        self.write_exports(&run, &request.exports)?;
         Ok(run)
+    }
+
+    /// Writes `run`'s measurements to each export file, in hyperfine's shapes.
+    fn write_exports(&self, run: &Run, exports: &[(Export, PathBuf)]) -> Result<(), Error> {
+        for (export, path) in exports {
+            self.not_interrupted()?;
+            let path = &self.path(path);
+            std::fs::write(path, export.render(&run.benchmarks))
+                .with_context(|| format!("cannot write the export {}", path.display()))?;
+            self.detail(&format!("exported the measurement to {}", path.display()));
+        }
+        Ok(())
     }
 
     /// An empty run started now: its key, machine, git and CI information and labels.
@@ -338,10 +454,12 @@ impl Session {
         let measured = measured.map_err(|e| Error::measure(name, e))?;
         self.measured_notes(name, &[&measured]);
         let mut bench = measured.into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
+        bench.params.clone_from(&planned.params);
         if planned.instructions {
             self.notice(&format!("counting instructions of {name:?} with callgrind"));
             let metric = instructions::count_instructions(
                 &planned.spec,
+                &planned.options.hooks,
                 INSTRUCTION_RUNS,
                 planned.options.timeout.map(|t| t * 100),
                 &self.interrupt,

@@ -29,6 +29,7 @@ mod cells;
 pub mod dashboard;
 mod document;
 pub mod formats;
+pub mod measurements;
 pub mod trend;
 
 pub use document::{Basis, Context, Counts, Entry, VERDICT_SCHEMA, VerdictDocument};

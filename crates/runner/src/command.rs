@@ -15,6 +15,11 @@ use wait4::Wait4;
 use crate::exec_helper::{self, Report, Server};
 use crate::leftovers;
 
+mod hooks;
+
+use hooks::Hook;
+pub use hooks::Hooks;
+
 /// A command to measure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandSpec {
@@ -149,6 +154,8 @@ pub struct MeasureOptions {
     /// Leave what an execution started in the background running (by default it is killed
     /// when the execution ends, and counted in [`Measurement::background_killed`]).
     pub keep_background: bool,
+    /// Commands run around the executions, untimed (setup, prepare, conclude, cleanup).
+    pub hooks: Hooks,
 }
 
 /// One measured execution.
@@ -174,7 +181,9 @@ pub enum RunError {
     #[error("empty command")]
     EmptyCommand,
     /// The program does not exist.
-    #[error("command not found: {program}")]
+    #[error("command not found: {program}{hint}", hint = if program.contains(char::is_whitespace) {
+        " (a whole command line in one argument runs only through a shell: with benchkeep, give it before `--`, or pass --shell)"
+    } else { "" })]
     NotFound {
         /// The program.
         program: String,
@@ -218,6 +227,19 @@ pub enum RunError {
         run: u32,
         /// The timeout.
         timeout: Duration,
+    },
+    /// A setup, prepare, conclude or cleanup command failed; nothing was measured after it.
+    #[error("the {hook} command failed ({status}): {command}{stderr}",
+        stderr = if stderr_tail.is_empty() { String::new() } else { format!("\n  stderr: {}", stderr_tail.trim_end().replace('\n', "\n          ")) })]
+    Hook {
+        /// Which: `setup`, `prepare`, `conclude` or `cleanup`.
+        hook: &'static str,
+        /// The hook's command.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// The last lines of its stderr.
+        stderr_tail: String,
     },
     /// The user interrupted the measurement; the command's process group was killed.
     #[error("interrupted")]
@@ -335,8 +357,23 @@ pub fn measure(
     progress: &mut dyn Progress,
 ) -> Result<Measurement, RunError> {
     let mut executor = Executor::new(spec, options, interrupt)?;
+    executor.hook(Hook::Setup)?;
+    let measured = measure_executions(&mut executor, progress);
+    // Cleanup follows a failed measurement too; the measurement's error comes first.
+    let cleaned = executor.hook(Hook::Cleanup);
+    let measured = measured?;
+    cleaned?;
+    Ok(measured)
+}
+
+/// The warm-ups and measured executions of `measure`, each between its prepare and conclude.
+fn measure_executions(
+    executor: &mut Executor<'_>,
+    progress: &mut dyn Progress,
+) -> Result<Measurement, RunError> {
+    let options = executor.options;
     for _ in 0..options.warmup {
-        executor.run_once()?;
+        executor.run_prepared()?;
     }
     let planned = match options.runs {
         RunCount::Fixed(n) => Some(n),
@@ -359,7 +396,7 @@ pub fn measure(
         if enough {
             break;
         }
-        let sample = executor.run_once()?;
+        let sample = executor.run_prepared()?;
         measured += Duration::from_nanos(sample.wall_ns);
         samples.push(sample);
         progress.sample(
@@ -418,6 +455,7 @@ pub fn measure_paired(
         timeout: options.timeout,
         output: options.output,
         keep_background: options.keep_background,
+        hooks: Hooks::default(),
     };
     let mut base_exec = Executor::new(base, &single, interrupt)?;
     let mut head_exec = Executor::new(head, &single, interrupt)?;

@@ -12,16 +12,19 @@ use std::path::Path;
 use benchkeep_core::model::{Direction, Metric, Unit};
 
 use crate::command::{
-    CommandSpec, Interrupt, MeasureOptions, NoProgress, OutputMode, RunCount, RunError, measure,
+    CommandSpec, Hooks, Interrupt, MeasureOptions, NoProgress, OutputMode, RunCount, RunError,
+    measure,
 };
 
 /// The metric name of instruction counts.
 pub const INSTRUCTIONS: &str = "instructions";
 
 /// Counts the instructions of `runs` executions of `spec` (including every child process it
-/// starts) under callgrind.
+/// starts) under callgrind, each between the `hooks` a timed measurement has (setup may make
+/// what the command reads).
 pub fn count_instructions(
     spec: &CommandSpec,
+    hooks: &Hooks,
     runs: u32,
     timeout: Option<std::time::Duration>,
     interrupt: &Interrupt,
@@ -47,6 +50,7 @@ pub fn count_instructions(
         timeout,
         output: OutputMode::Discard,
         keep_background: false,
+        hooks: hooks.clone(),
     };
     let mut samples = Vec::with_capacity(runs as usize);
     for _ in 0..runs {
@@ -140,7 +144,7 @@ mod tests {
                 "-c".to_owned(),
                 format!("i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"),
             ]);
-            count_instructions(&spec, 2, None, &interrupt).unwrap()
+            count_instructions(&spec, &Hooks::default(), 2, None, &interrupt).unwrap()
         };
         let small = count(100);
         let large = count(2000);

@@ -7,7 +7,7 @@ use crate::cells::{severity, shown};
 use crate::document::VerdictDocument;
 
 /// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.parse::<f64>().is_err()
     {
         format!("'{text}")

@@ -1,7 +1,7 @@
 //! One module per format, each behind [`crate::Renderer`].
 
 mod alert;
-mod csv;
+pub(crate) mod csv;
 pub mod github;
 mod json;
 pub mod junit;

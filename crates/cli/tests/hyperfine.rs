@@ -1,0 +1,255 @@
+//! hyperfine's command lines, end to end: several shell commands, hooks, parameter scans,
+//! names and exports (issue "Measure commands the way hyperfine users expect"). Nothing here
+//! depends on timings: the assertions are about what ran, in what order, and what was written.
+
+mod common;
+
+use common::{Sandbox, code, stderr, stdout};
+
+fn run_file(sandbox: &Sandbox, name: &str) -> benchkeep_core::model::Run {
+    let bytes = std::fs::read(sandbox.path().join(name)).unwrap();
+    benchkeep_core::store::decode_run(&bytes, name).unwrap()
+}
+
+/// `hyperfine -w 3 -r 20 'a' 'b' --export-markdown out.md` (with fewer runs).
+#[test]
+fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "run",
+        "-w",
+        "2",
+        "-r",
+        "4",
+        "--no-record",
+        "--out",
+        "run.json",
+        "--export-markdown",
+        "out.md",
+        "--export-json",
+        "out.json",
+        "--export-csv",
+        "out.csv",
+        "sleep 0.001",
+        "sleep 0.001 && true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("relative to the fastest,") && text.contains("× ["),
+        "{text}"
+    );
+    let run = run_file(&sandbox, "run.json");
+    let names: Vec<&str> = run.benchmarks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["sleep 0.001", "sleep 0.001 && true"]);
+    assert_eq!(
+        run.benchmarks[1].command.as_deref(),
+        Some(&["sh".to_owned(), "-c".into(), "sleep 0.001 && true".into()][..])
+    );
+    assert!(
+        run.benchmarks
+            .iter()
+            .all(|b| b.metrics[0].samples.len() == 4)
+    );
+
+    let markdown = std::fs::read_to_string(sandbox.path().join("out.md")).unwrap();
+    let lines: Vec<&str> = markdown.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "| Command | Mean [ms] | Min [ms] | Max [ms] | Relative |",
+            "|:---|---:|---:|---:|---:|"
+        ]
+    );
+    assert_eq!(lines.len(), 4, "{markdown}");
+    assert!(
+        lines[3].starts_with("| sleep 0.001 &amp;&amp; true | "),
+        "{markdown}"
+    );
+    let csv = std::fs::read_to_string(sandbox.path().join("out.csv")).unwrap();
+    assert!(csv.starts_with("command,mean,stddev,median,user,system,min,max\nsleep 0.001,"));
+    assert_eq!(csv.lines().count(), 3);
+
+    // The JSON is hyperfine's: benchkeep's own importer reads it back as the same benchmarks.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sandbox.path().join("out.json")).unwrap()).unwrap();
+    let first = &json["results"][0];
+    assert_eq!(first["command"], "sleep 0.001");
+    assert_eq!(first["times"].as_array().unwrap().len(), 4);
+    assert_eq!(first["exit_codes"], serde_json::json!([0, 0, 0, 0]));
+    let seconds = run.benchmarks[0].metrics[0].samples[0] / 1e9;
+    assert!((first["times"][0].as_f64().unwrap() - seconds).abs() < 1e-12);
+    let back = sandbox.run(&[
+        "import",
+        "--format",
+        "hyperfine",
+        "out.json",
+        "--no-record",
+        "--out",
+        "back.json",
+    ]);
+    assert_eq!(code(&back), 0, "{}", stderr(&back));
+    let back = run_file(&sandbox, "back.json");
+    assert_eq!(back.benchmarks.len(), 2);
+    assert_eq!(back.benchmarks[1].name, "sleep 0.001 && true");
+    assert_eq!(
+        back.benchmarks[0].metrics[0].samples,
+        run.benchmarks[0].metrics[0].samples
+    );
+}
+
+/// `hyperfine --setup S --prepare P --conclude C --cleanup K` with a parameter scan: each hook
+/// runs when hyperfine's would, with the parameter put in.
+#[test]
+fn hooks_run_around_each_execution_with_the_parameter_of_their_benchmark() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "run",
+        "-w",
+        "1",
+        "-r",
+        "3",
+        "--no-record",
+        "--out",
+        "run.json",
+        "-P",
+        "n",
+        "1",
+        "2",
+        "--setup",
+        "echo setup{n} >> log",
+        "--prepare",
+        "echo prepare{n} >> log",
+        "--conclude",
+        "echo conclude{n} >> log",
+        "--cleanup",
+        "echo cleanup{n} >> log",
+        "-n",
+        "run {n}",
+        "echo run{n} >> log",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let log = std::fs::read_to_string(sandbox.path().join("log")).unwrap();
+    let expected: Vec<String> = ["1", "2"]
+        .iter()
+        .flat_map(|n| {
+            let execution = [
+                format!("prepare{n}"),
+                format!("run{n}"),
+                format!("conclude{n}"),
+            ];
+            std::iter::once(format!("setup{n}"))
+                .chain(std::iter::repeat_n(execution, 4).flatten())
+                .chain(std::iter::once(format!("cleanup{n}")))
+        })
+        .collect();
+    assert_eq!(log.lines().collect::<Vec<_>>(), expected);
+    let run = run_file(&sandbox, "run.json");
+    let names: Vec<&str> = run.benchmarks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["run 1", "run 2"]);
+    assert_eq!(run.benchmarks[1].params["n"], "2");
+}
+
+/// `hyperfine -P threads 1 8 -D 3 'cmd -j {threads}'` and `-L`: one benchmark per value (and
+/// per combination), the value in params for reports and the dashboard.
+#[test]
+fn scans_and_lists_make_one_benchmark_per_combination() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "run.json",
+        "-P",
+        "threads",
+        "1",
+        "8",
+        "-D",
+        "3",
+        "-L",
+        "tool",
+        "true,:",
+        "{tool} -j {threads}",
+        "--export-csv",
+        "out.csv",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let run = run_file(&sandbox, "run.json");
+    let names: Vec<&str> = run.benchmarks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "true -j 1",
+            ": -j 1",
+            "true -j 4",
+            ": -j 4",
+            "true -j 7",
+            ": -j 7"
+        ]
+    );
+    assert_eq!(run.benchmarks[3].params["threads"], "4");
+    assert_eq!(run.benchmarks[3].params["tool"], ":");
+    let csv = std::fs::read_to_string(sandbox.path().join("out.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].ends_with(",parameter_threads,parameter_tool"),
+        "{csv}"
+    );
+    assert!(lines[4].ends_with(",4,:"), "{csv}");
+}
+
+#[test]
+fn scans_that_cannot_mean_what_they_say_are_refused_before_anything_runs() {
+    let sandbox = Sandbox::new();
+    for (args, says) in [
+        (
+            &["-P", "n", "1", "3", "echo {n} >> log", "echo same >> log"][..],
+            "two benchmarks would be called \"echo same >> log\"",
+        ),
+        (
+            &["-L", "n", "1,2", "echo x >> log"][..],
+            "no command uses {n}",
+        ),
+        (
+            &["-P", "n", "3", "1", "echo {n} >> log"][..],
+            "MAX 1 is below MIN 3",
+        ),
+        (
+            &["-n", "a", "-n", "b", "echo x >> log"][..],
+            "--name is given 2 times for 1 command(s)",
+        ),
+        (
+            &["echo a >> log", "echo a >> log"][..],
+            "two benchmarks would be called",
+        ),
+    ] {
+        let mut full = vec!["run", "-r", "2", "--no-record"];
+        full.extend_from_slice(args);
+        let out = sandbox.run(&full);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(
+            !sandbox.path().join("log").exists(),
+            "{args:?} ran something"
+        );
+    }
+    // A failing prepare stops the measurement, naming the hook; nothing is recorded.
+    let out = sandbox.run(&["run", "-r", "2", "--prepare", "exit 3", "true"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the prepare command failed (exit code 3): sh -c 'exit 3'"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(sandbox.run_files().is_empty());
+    // A whole command line after `--` is a program name; the error says what to do.
+    let out = sandbox.run(&["run", "-r", "2", "--", "sleep 0.01 && true"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("give it before `--`, or pass --shell"),
+        "{}",
+        stderr(&out)
+    );
+}

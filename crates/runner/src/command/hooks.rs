@@ -1,0 +1,232 @@
+//! Commands run around the measured executions and never timed: hyperfine's `--setup`,
+//! `--prepare`, `--conclude` and `--cleanup`.
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use super::{CommandSpec, Executor, Fired, RunError, describe_status};
+
+/// Commands run around a measurement; none is timed.
+///
+/// ```
+/// use benchkeep_runner::command::{CommandSpec, Hooks};
+///
+/// // Drop the page cache's dirty pages before each execution, as `hyperfine --prepare sync`.
+/// let hooks = Hooks {
+///     prepare: Some(CommandSpec::new(["sync"])),
+///     ..Hooks::default()
+/// };
+/// assert!(hooks.cleanup.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hooks {
+    /// Once, before the first execution (warm-ups included).
+    pub setup: Option<CommandSpec>,
+    /// Before each execution, warm-ups included.
+    pub prepare: Option<CommandSpec>,
+    /// After each execution, warm-ups included.
+    pub conclude: Option<CommandSpec>,
+    /// Once, after the last execution; also after a failed one, so that what `setup` made is
+    /// taken down.
+    pub cleanup: Option<CommandSpec>,
+}
+
+/// Which hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hook {
+    Setup,
+    Prepare,
+    Conclude,
+    Cleanup,
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Setup => "setup",
+            Hook::Prepare => "prepare",
+            Hook::Conclude => "conclude",
+            Hook::Cleanup => "cleanup",
+        }
+    }
+
+    fn of(self, hooks: &Hooks) -> Option<&CommandSpec> {
+        match self {
+            Hook::Setup => hooks.setup.as_ref(),
+            Hook::Prepare => hooks.prepare.as_ref(),
+            Hook::Conclude => hooks.conclude.as_ref(),
+            Hook::Cleanup => hooks.cleanup.as_ref(),
+        }
+    }
+}
+
+impl Executor<'_> {
+    /// Runs `hook`, if there is one, to its end: its output goes where the command's goes, it
+    /// leads its own process group, and the timeout and interrupts kill it as they would an
+    /// execution.
+    pub(super) fn hook(&mut self, hook: Hook) -> Result<(), RunError> {
+        let Some(spec) = hook.of(&self.options.hooks) else {
+            return Ok(());
+        };
+        if self.interrupt.is_set() {
+            return Err(RunError::Interrupted);
+        }
+        let failed = |status: String, stderr_tail: String| RunError::Hook {
+            hook: hook.name(),
+            command: spec.display(),
+            status,
+            stderr_tail,
+        };
+        let mut command = spec.command();
+        command.stdin(Stdio::null());
+        self.set_output(&mut command)?;
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let start = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| failed(format!("cannot start: {e}"), String::new()))?;
+        self.watchdog
+            .arm(child.id(), self.options.timeout.map(|t| start + t));
+        let status = loop {
+            match child.wait() {
+                Ok(status) => break status,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watchdog.disarm();
+                    return Err(self.io_error(e));
+                }
+            }
+        };
+        let fired = self.watchdog.disarm();
+        let stderr_tail = self.take_stderr_tail()?;
+        match fired {
+            Some(Fired::Interrupt) => Err(RunError::Interrupted),
+            Some(Fired::Timeout) => Err(failed(
+                format!(
+                    "timed out after {:?}, process group killed",
+                    self.options.timeout.unwrap_or_default()
+                ),
+                stderr_tail,
+            )),
+            None if status.success() => Ok(()),
+            None => Err(failed(describe_status(status), stderr_tail)),
+        }
+    }
+
+    /// One execution between the `prepare` and `conclude` hooks.
+    pub(super) fn run_prepared(&mut self) -> Result<super::Sample, RunError> {
+        self.hook(Hook::Prepare)?;
+        let sample = self.run_once()?;
+        self.hook(Hook::Conclude)?;
+        Ok(sample)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Interrupt, MeasureOptions, NoProgress, RunCount, measure};
+    use super::*;
+
+    /// A command appending `mark` to `log` (through the shell, so that it runs as a hook would).
+    fn append(log: &std::path::Path, mark: &str) -> CommandSpec {
+        CommandSpec::new([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("printf {mark} >> '{}'", log.display()),
+        ])
+    }
+
+    fn logged(log: &std::path::Path, command: &str) -> (MeasureOptions, CommandSpec) {
+        let options = MeasureOptions {
+            warmup: 1,
+            runs: RunCount::Fixed(2),
+            hooks: Hooks {
+                setup: Some(append(log, "s")),
+                prepare: Some(append(log, "p")),
+                conclude: Some(append(log, "c")),
+                cleanup: Some(append(log, "k")),
+            },
+            ..MeasureOptions::default()
+        };
+        let spec = CommandSpec::new([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!("printf x >> '{}'; {command}", log.display()),
+        ]);
+        (options, spec)
+    }
+
+    #[test]
+    fn hooks_run_in_order_around_every_execution_warm_ups_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (options, spec) = logged(&log, "true");
+        let measured = measure(&spec, &options, &Interrupt::new(), &mut NoProgress).unwrap();
+        assert_eq!(measured.samples.len(), 2);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "spxcpxcpxck");
+    }
+
+    #[test]
+    fn cleanup_follows_a_failed_execution_and_the_failure_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (options, spec) = logged(&log, "exit 3");
+        let e = measure(&spec, &options, &Interrupt::new(), &mut NoProgress).unwrap_err();
+        assert!(matches!(e, RunError::Failed { run: 1, .. }), "{e}");
+        // No conclude after the failed execution, but cleanup.
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "spxk");
+    }
+
+    #[test]
+    fn a_failing_hook_stops_the_measurement_naming_the_hook_and_its_stderr() {
+        let options = MeasureOptions {
+            runs: RunCount::Fixed(3),
+            hooks: Hooks {
+                prepare: Some(CommandSpec::new(["sh", "-c", "echo no disk >&2; exit 4"])),
+                ..Hooks::default()
+            },
+            ..MeasureOptions::default()
+        };
+        let e = measure(
+            &CommandSpec::new(["true"]),
+            &options,
+            &Interrupt::new(),
+            &mut NoProgress,
+        )
+        .unwrap_err();
+        let RunError::Hook {
+            hook,
+            status,
+            stderr_tail,
+            ..
+        } = &e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!((*hook, status.as_str()), ("prepare", "exit code 4"));
+        assert_eq!(stderr_tail.trim(), "no disk");
+        assert!(
+            e.to_string()
+                .starts_with("the prepare command failed (exit code 4): sh -c")
+        );
+        let missing = MeasureOptions {
+            hooks: Hooks {
+                setup: Some(CommandSpec::new(["/nonexistent/setup"])),
+                ..Hooks::default()
+            },
+            ..MeasureOptions::default()
+        };
+        let e = measure(
+            &CommandSpec::new(["true"]),
+            &missing,
+            &Interrupt::new(),
+            &mut NoProgress,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the setup command failed (cannot start: No such file"),
+            "{e}"
+        );
+    }
+}
