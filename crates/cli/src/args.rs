@@ -324,9 +324,21 @@ pub(crate) struct MeasureArgs {
     /// Kill a run's whole process group after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<f64>,
-    /// Run the command through `sh -c` (one string) instead of executing it directly.
-    #[arg(long)]
-    pub(crate) shell: bool,
+    /// The shell that runs the commands and hooks (default `sh`); with a command after `--`,
+    /// also run that through it as one string. The shell's start-up, measured once, is
+    /// subtracted from the times of commands run through it.
+    #[arg(
+        long,
+        short = 'S',
+        value_name = "SHELL",
+        num_args = 0..=1,
+        default_missing_value = "sh"
+    )]
+    pub(crate) shell: Option<String>,
+    /// Run the commands without a shell: each is split into words (quotes respected) and
+    /// executed directly, with nothing subtracted.
+    #[arg(long, short = 'N', conflicts_with = "shell")]
+    pub(crate) no_shell: bool,
     /// Show the command's output instead of discarding it.
     #[arg(long)]
     pub(crate) show_output: bool,

@@ -55,7 +55,16 @@ impl MeasureArgs {
             timeout: self.timeout,
         };
         let mut request = MeasureRequest::command(self.command.iter().cloned());
-        request.shell = self.shell;
+        if let Some(shell) = &self.shell {
+            if shell.trim().is_empty() || shell.contains(char::is_whitespace) {
+                return Err(benchkeep_engine::Error::Invalid(format!(
+                    "--shell takes a shell program (--shell bash, or --shell before --), not {shell:?}; a command goes after it"
+                )));
+            }
+            request.shell = true;
+            request.shell_program = Some(shell.clone());
+        }
+        request.no_shell = self.no_shell;
         request.commands.clone_from(&self.commands);
         request.names.clone_from(&self.name);
         request.hooks = HookCommands::default();
@@ -150,7 +159,7 @@ impl CheckArgs {
         request.compare = self.compare.flags();
         request.build.clone_from(&self.build);
         request.command.clone_from(&measure.command);
-        request.shell = measure.shell;
+        request.shell = measure.shell.is_some();
         request.name = measure.name.first().cloned();
         request.benches.clone_from(&measure.benches);
         request.keep_background = measure.keep_background;

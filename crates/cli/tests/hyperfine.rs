@@ -253,3 +253,58 @@ fn scans_that_cannot_mean_what_they_say_are_refused_before_anything_runs() {
         stderr(&out)
     );
 }
+
+/// `hyperfine -N` and `--shell`: without a shell a command is split into words as a shell
+/// would; through one, the shell's start-up is measured once and recorded with the run.
+#[test]
+fn no_shell_splits_words_and_a_shell_s_start_up_is_recorded() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "direct.json",
+        "-N",
+        "touch 'a b' c",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(sandbox.path().join("a b").exists() && sandbox.path().join("c").exists());
+    let direct = run_file(&sandbox, "direct.json");
+    assert_eq!(
+        direct.benchmarks[0].command.as_deref(),
+        Some(&["touch".to_owned(), "a b".into(), "c".into()][..])
+    );
+    assert!(
+        direct
+            .labels
+            .keys()
+            .all(|k| !k.starts_with("shell_startup"))
+    );
+
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "shell.json",
+        "--shell",
+        "bash",
+        "true",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shell = run_file(&sandbox, "shell.json");
+    assert_eq!(shell.benchmarks[0].command.as_ref().unwrap()[0], "bash");
+    let startup: f64 = shell.labels["shell_startup_ns.bash"].parse().unwrap();
+    assert!(startup > 0.0, "{startup}");
+    // A hyperfine habit, `--shell 'cmd'`, is a shell program with spaces: refused, said why.
+    let out = sandbox.run(&["run", "-r", "2", "--shell", "sleep 0.01"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--shell takes a shell program"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -80,6 +80,7 @@ pub mod prune;
 pub mod scan;
 pub mod session;
 pub mod settings;
+mod shell;
 pub mod stores;
 mod suite;
 pub mod trend;

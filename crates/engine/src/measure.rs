@@ -86,8 +86,15 @@ impl RunDefaults {
 pub struct MeasureRequest {
     /// The command's arguments (empty: the configured benchmarks).
     pub command: Vec<String>,
-    /// Run `command` joined as one `sh -c` script.
+    /// Run `command` joined as one script of the shell.
     pub shell: bool,
+    /// The shell of `shell`, of `commands` and of the hooks (`sh` by default). Its start-up,
+    /// measured once, is subtracted from the times of commands run through it, as hyperfine
+    /// does.
+    pub shell_program: Option<String>,
+    /// Run `commands` without a shell: each is split into words as a shell would (quotes
+    /// respected) and executed directly (hyperfine's `-N`).
+    pub no_shell: bool,
     /// Shell commands, each a benchmark run through `sh -c` (hyperfine's positional
     /// commands), after `command` if there is one.
     pub commands: Vec<String>,
@@ -114,6 +121,12 @@ pub struct MeasureRequest {
 }
 
 impl MeasureRequest {
+    /// The shell commands run through: `shell_program`, else `sh`.
+    #[must_use]
+    pub fn shell_program(&self) -> &str {
+        self.shell_program.as_deref().unwrap_or("sh")
+    }
+
     /// Measures `command` with the configured defaults.
     #[must_use]
     pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(command: I) -> Self {
@@ -149,10 +162,10 @@ impl HookCommands {
 
     /// The runner's hooks for a benchmark run as `like` (its directory and environment), with
     /// `params` put in.
-    fn specs(&self, like: &CommandSpec, params: &BTreeMap<String, String>) -> Hooks {
+    fn specs(&self, shell: &str, like: &CommandSpec, params: &BTreeMap<String, String>) -> Hooks {
         let spec = |script: &Option<String>| {
             script.as_ref().map(|script| CommandSpec {
-                argv: vec!["sh".into(), "-c".into(), scan::substitute(script, params)],
+                argv: vec![shell.into(), "-c".into(), scan::substitute(script, params)],
                 ..like.clone()
             })
         };
@@ -186,6 +199,8 @@ pub(crate) struct Planned {
     pub(crate) instructions: bool,
     /// The parameter values this benchmark was made with.
     pub(crate) params: BTreeMap<String, String>,
+    /// The shell it runs through, whose start-up is subtracted from its times.
+    pub(crate) shell: Option<String>,
 }
 
 /// Instruction counts run under callgrind, which is slow but nearly deterministic: five runs
@@ -256,7 +271,10 @@ impl Session {
                     .options(output)
                     .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
                 options.keep_background = request.keep_background;
-                options.hooks = request.hooks.specs(&spec, &BTreeMap::new());
+                options.hooks =
+                    request
+                        .hooks
+                        .specs(request.shell_program(), &spec, &BTreeMap::new());
                 let options = self.enough_runs(&bench.name, options);
                 Ok(Planned {
                     name: bench.name.clone(),
@@ -264,6 +282,7 @@ impl Session {
                     options,
                     instructions: request.instructions || bench.instructions,
                     params: BTreeMap::new(),
+                    shell: None,
                 })
             })
             .collect::<Result<_, Error>>()?;
@@ -282,12 +301,24 @@ impl Session {
         request: &MeasureRequest,
         output: OutputMode,
     ) -> Result<Vec<Planned>, Error> {
+        let shell = request.shell_program();
         let mut templates = Vec::new();
         if !request.command.is_empty() {
+            if !request.benches.is_empty() {
+                bail!(
+                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
+                );
+            }
+            let words = if request.shell {
+                vec![shell.to_owned(), "-c".into(), request.command.join(" ")]
+            } else {
+                request.command.clone()
+            };
             templates.push(Template {
                 name: None,
-                words: command_words(&request.command, request.shell, &request.benches)?,
+                words,
                 shown: request.command.join(" "),
+                shell: request.shell.then(|| shell.to_owned()),
             });
         } else if !request.benches.is_empty() {
             bail!("--bench selects configured benchmarks; it cannot be combined with commands");
@@ -296,10 +327,22 @@ impl Session {
             if script.trim().is_empty() {
                 bail!("an empty command: give each command as one non-empty argument");
             }
+            let (words, through) = if request.no_shell {
+                let Some(words) = shlex::split(script).filter(|w| !w.is_empty()) else {
+                    bail!(
+                        "{script:?} cannot be split into words without a shell (an unclosed quote?); leave out --no-shell to run it through one"
+                    );
+                };
+                (words, None)
+            } else {
+                let words = vec![shell.to_owned(), "-c".into(), script.clone()];
+                (words, Some(shell.to_owned()))
+            };
             templates.push(Template {
                 name: None,
-                words: vec!["sh".into(), "-c".into(), script.clone()],
+                words,
                 shown: script.clone(),
+                shell: through,
             });
         }
         if request.names.len() > templates.len() {
@@ -320,13 +363,14 @@ impl Session {
             .map(|benchmark| {
                 let spec = CommandSpec::new(benchmark.words);
                 let mut options = options.clone();
-                options.hooks = request.hooks.specs(&spec, &benchmark.params);
+                options.hooks = request.hooks.specs(shell, &spec, &benchmark.params);
                 Planned {
                     options: self.enough_runs(&benchmark.name, options),
                     name: benchmark.name,
                     spec,
                     instructions: request.instructions,
                     params: benchmark.params,
+                    shell: benchmark.shell,
                 }
             })
             .collect())
@@ -400,6 +444,12 @@ impl Session {
             benchkeep_runner::probe::extend(&mut probe, PROBES_PER_BENCHMARK);
         }
         run.probe = Some(probe);
+        for (shell, startup) in self.shell_startups() {
+            run.labels.insert(
+                format!("shell_startup_ns.{shell}"),
+                format!("{:.0}", startup.wall),
+            );
+        }
         self.write_exports(&run, &request.exports)?;
         Ok(run)
     }
@@ -455,6 +505,17 @@ impl Session {
         self.measured_notes(name, &[&measured]);
         let mut bench = measured.into_benchmark(name.clone(), Some(planned.spec.argv.clone()));
         bench.params.clone_from(&planned.params);
+        if let Some(shell) = &planned.shell {
+            let startup = self.shell_startup(shell, &planned.spec)?;
+            startup.subtract_from(&mut bench);
+            if let Some(left) = crate::shell::too_short(&bench) {
+                self.notice(&format!(
+                    "{name}: {:.3} ms once the {shell} start-up ({:.3} ms) is subtracted: too short to time reliably through a shell; --no-shell (-N) runs it without one",
+                    left / 1e6,
+                    startup.wall / 1e6
+                ));
+            }
+        }
         if planned.instructions {
             self.notice(&format!("counting instructions of {name:?} with callgrind"));
             let metric = instructions::count_instructions(

@@ -124,6 +124,9 @@ pub(crate) struct Template {
     pub(crate) words: Vec<String>,
     /// How it reads as a name when none is given.
     pub(crate) shown: String,
+    /// The shell it runs through (`words` is then `SHELL -c SCRIPT`), whose start-up is
+    /// subtracted from its times.
+    pub(crate) shell: Option<String>,
 }
 
 /// One benchmark of the expansion: a template with one value of each parameter put in.
@@ -132,6 +135,7 @@ pub(crate) struct Expanded {
     pub(crate) name: String,
     pub(crate) words: Vec<String>,
     pub(crate) params: BTreeMap<String, String>,
+    pub(crate) shell: Option<String>,
 }
 
 /// Every template with every combination of the parameters' values (the first parameter
@@ -195,6 +199,7 @@ pub(crate) fn expand(
                     .map(|w| substitute(w, params))
                     .collect(),
                 params: params.clone(),
+                shell: template.shell.clone(),
             });
         }
     }
@@ -217,6 +222,7 @@ mod tests {
             name: None,
             words: vec!["sh".into(), "-c".into(), script.into()],
             shown: script.into(),
+            shell: Some("sh".into()),
         }
     }
 

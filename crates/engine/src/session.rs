@@ -84,6 +84,9 @@ pub struct Session {
     runtime: tokio::runtime::Runtime,
     pub(crate) interrupt: Interrupt,
     pub(crate) events: Box<dyn Events>,
+    /// Shells measured for their start-up ([`crate::shell`]), by program.
+    pub(crate) shell_startups:
+        std::sync::Mutex<std::collections::BTreeMap<String, crate::shell::ShellStartup>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -130,6 +133,7 @@ impl Session {
             runtime,
             interrupt: options.interrupt.unwrap_or_default(),
             events,
+            shell_startups: std::sync::Mutex::default(),
         })
     }
 
