@@ -1,11 +1,14 @@
 //! The command line, as clap parses it. Validation into settings happens in the commands.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use benchkeep_core::compare::Severity;
 pub(crate) use benchkeep_engine::config::{EnvironmentPolicy, SpeedProbePolicy};
 use benchkeep_engine::settings::CompareFlags;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::examples;
 
 /// Catch performance regressions before they merge.
 ///
@@ -66,40 +69,86 @@ pub(crate) enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Commands {
     /// Measure a command (or the benchmarks in benchkeep.toml) and record the run.
+    #[command(after_help = examples::RUN)]
     Run(RunArgs),
     /// Measure (or load) a run and compare it with the baseline of its key; exit 1 on a regression.
+    #[command(after_help = examples::CHECK)]
     Check(Box<CheckArgs>),
     /// Manage baselines.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = examples::BASELINE)]
     Baseline(BaselineCommand),
     /// Compare two runs (files or run ids); exit 1 on a regression.
+    #[command(after_help = examples::COMPARE)]
     Compare(CompareArgs),
     /// Paired A/B comparison on this machine: rounds run base and head back to back in random
     /// order; exit 1 when head regressed.
+    #[command(after_help = examples::AB)]
     Ab(AbArgs),
     /// Find step changes and slow drifts in each benchmark's recorded history.
+    #[command(after_help = examples::TREND)]
     Trend(TrendArgs),
     /// Delete old runs (never the runs a baseline was built from).
+    #[command(after_help = examples::PRUNE)]
     Prune(PruneArgs),
     /// Run the standard workload suite: the parallelism optimizer's plan against serial and an
     /// exhaustive sweep on five workloads; record the run (speedup, accuracy, times, the plan).
+    #[command(after_help = examples::SUITE)]
     Suite(SuiteArgs),
     /// Import another harness's results (criterion, hyperfine, go test, ...) as a run and record
     /// it.
+    #[command(after_help = examples::IMPORT)]
     Import(ImportArgs),
     /// Write a commented benchkeep.toml and, on request, a CI workflow.
+    #[command(after_help = examples::INIT)]
     Init(InitArgs),
     /// Print a shell completion script.
+    #[command(after_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
-    /// Print the manual page (roff), generated from this command line.
-    Man,
+    /// Print the manual page (roff) of benchkeep, or of one subcommand, generated from this
+    /// command line.
+    #[command(after_help = examples::MAN)]
+    Man(ManArgs),
+    /// List the formats `import` and `check --import` read, with one example each.
+    #[command(after_help = examples::FORMATS, long_about = formats_help())]
+    Formats,
     /// Load a command from concurrent workers at several concurrency levels: throughput,
     /// latency percentiles, errors, scaling; or, with --leak-check, memory growth of a
     /// long-lived worker (exit 1 when it grows).
+    #[command(after_help = examples::LOAD)]
     Load(LoadArgs),
     /// Write a static dashboard of the store (every key, benchmark histories as charts) that
     /// works from file:// with no network; exit 4 when something could not be read.
+    #[command(after_help = examples::REPORT)]
     Report(ReportArgs),
+}
+
+/// Arguments of `man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// The subcommand whose page to print (`check` prints benchkeep-check(1)); benchkeep's own
+    /// page when left out.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub(crate) subcommand: Option<String>,
+}
+
+/// The import formats with an example each, for `benchkeep formats` and `benchkeep help
+/// formats`.
+pub(crate) fn formats_help() -> String {
+    let mut text = String::from(
+        "List the formats `import` and `check --import` read, with one example each. Each \
+         refuses what it cannot vouch for (failed benchmarks, truncated output, duplicates): \
+         docs/import.md says what, and why.\n",
+    );
+    for format in benchkeep_import::Format::ALL {
+        let _ = write!(
+            text,
+            "\n{}\n    {}\n    $ {}\n",
+            format.name(),
+            format.expected(),
+            format.example()
+        );
+    }
+    text
 }
 
 /// Arguments of `load`.
@@ -635,7 +684,10 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub(crate) compare: CompareOptions,
     /// Check this run file instead of measuring.
-    #[arg(long, value_name = "FILE", conflicts_with = "command")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "command", "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
+        "parameter_list", "export_json", "export_markdown", "export_csv",
+    ])]
     pub(crate) run: Option<PathBuf>,
     /// Exit 3 instead of creating the baseline when there is none yet.
     #[arg(long)]
@@ -645,7 +697,10 @@ pub(crate) struct CheckArgs {
     pub(crate) confirm: bool,
     /// Check another harness's results instead of measuring: `--import hyperfine out.json`
     /// (formats: see `benchkeep import --help`; FILE may be `-`).
-    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = ["command", "run"])]
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = [
+        "command", "run", "commands", "setup", "prepare", "conclude", "cleanup",
+        "parameter_scan", "parameter_list", "export_json", "export_markdown", "export_csv",
+    ])]
     pub(crate) import: Vec<String>,
     /// How `--import` reads its input.
     #[command(flatten)]

@@ -22,8 +22,15 @@ pub(crate) fn dispatch(cli: &Cli, interrupt: Interrupt) -> Outcome {
     if let Commands::Completions(args) = &cli.command {
         return adoption::completions(args).unwrap_or_else(Outcome::Failed);
     }
-    if let Commands::Man = &cli.command {
-        return adoption::man().unwrap_or_else(Outcome::Failed);
+    match &cli.command {
+        Commands::Man(args) => {
+            return adoption::man(args.subcommand.as_deref()).unwrap_or_else(Outcome::Failed);
+        }
+        Commands::Formats => {
+            return emit(&crate::args::formats_help())
+                .map_or_else(Outcome::Failed, |()| Outcome::Passed);
+        }
+        _ => {}
     }
     let mut options = SessionOptions::default();
     options.config.clone_from(&cli.config);
@@ -166,7 +173,7 @@ impl App {
                 })
             }
             Commands::Report(args) => dashboard::report(session, args),
-            Commands::Completions(_) | Commands::Man => {
+            Commands::Completions(_) | Commands::Man(_) | Commands::Formats => {
                 unreachable!("dispatched before a session is opened")
             }
         }

@@ -19,6 +19,7 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod examples;
 mod requests;
 
 /// The documented exit codes, an API for CI scripts.

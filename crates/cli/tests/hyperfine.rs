@@ -92,10 +92,15 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
     let back = run_file(&sandbox, "back.json");
     assert_eq!(back.benchmarks.len(), 2);
     assert_eq!(back.benchmarks[1].name, "sleep 0.001 && true");
-    assert_eq!(
-        back.benchmarks[0].metrics[0].samples,
-        run.benchmarks[0].metrics[0].samples
+    // Through seconds and back, equal to the last bits a decimal export keeps.
+    let (back, measured) = (
+        &back.benchmarks[0].metrics[0].samples,
+        &run.benchmarks[0].metrics[0].samples,
     );
+    assert_eq!(back.len(), measured.len());
+    for (b, m) in back.iter().zip(measured) {
+        assert!((b - m).abs() <= m * 1e-12, "{b} {m}");
+    }
 }
 
 /// `hyperfine --setup S --prepare P --conclude C --cleanup K` with a parameter scan: each hook
@@ -306,5 +311,45 @@ fn no_shell_splits_words_and_a_shell_s_start_up_is_recorded() {
         stderr(&out).contains("--shell takes a shell program"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// `benchkeep man SUBCOMMAND` prints the page the main page refers to; `benchkeep help
+/// formats` (and `benchkeep formats`) lists every import format with an example.
+#[test]
+fn subcommand_manual_pages_and_the_format_list() {
+    let sandbox = Sandbox::new();
+    let page = sandbox.run(&["man", "check"]);
+    assert_eq!(code(&page), 0, "{}", stderr(&page));
+    assert!(
+        stdout(&page).contains(".TH benchkeep-check 1"),
+        "{}",
+        stdout(&page)
+    );
+    assert!(stdout(&page).contains("parameter\\-scan"));
+    let main = sandbox.run(&["man"]);
+    assert!(stdout(&main).contains("benchkeep\\-check(1)"));
+    let unknown = sandbox.run(&["man", "chek"]);
+    assert_eq!(code(&unknown), 2);
+    assert!(
+        stderr(&unknown).contains("no subcommand \"chek\""),
+        "{}",
+        stderr(&unknown)
+    );
+    for args in [&["help", "formats"][..], &["formats"][..]] {
+        let out = sandbox.run(args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        for format in benchkeep_import::Format::ALL {
+            assert!(
+                stdout(&out).contains(&format!("--import {}", format.name())),
+                "{args:?} lacks {format}"
+            );
+        }
+    }
+    let help = sandbox.run(&["run", "--help"]);
+    assert!(
+        stdout(&help).contains("Examples:\n  benchkeep run"),
+        "{}",
+        stdout(&help)
     );
 }

@@ -125,6 +125,46 @@ impl Format {
     }
 }
 
+impl Format {
+    /// A command line that makes this format and checks it, for `benchkeep formats`.
+    #[must_use]
+    pub fn example(self) -> &'static str {
+        match self {
+            Format::Criterion => {
+                "cargo criterion --message-format=json > c.json && benchkeep check --import criterion c.json"
+            }
+            Format::Libtest => {
+                "cargo bench > bench.txt && benchkeep check --import libtest bench.txt"
+            }
+            Format::Hyperfine => {
+                "hyperfine --export-json h.json 'app parse' && benchkeep check --import hyperfine h.json"
+            }
+            Format::GoogleBenchmark => {
+                "./bench --benchmark_repetitions=5 --benchmark_format=json > gb.json && benchkeep check --import google-benchmark gb.json"
+            }
+            Format::Go => "go test -bench . -count 10 ./... | benchkeep check --import go -",
+            Format::PytestBenchmark => {
+                "pytest --benchmark-json pb.json && benchkeep check --import pytest-benchmark pb.json"
+            }
+            Format::Jmh => {
+                "java -jar target/benchmarks.jar -rf json -rff jmh.json && benchkeep check --import jmh jmh.json"
+            }
+            Format::BenchmarkDotNet => {
+                "dotnet run -c Release -- --exporters json && benchkeep check --import benchmarkdotnet BenchmarkDotNet.Artifacts/results/Bench-report-full.json"
+            }
+            Format::Catch2 => {
+                "./tests '[!benchmark]' -r xml -o catch2.xml && benchkeep check --import catch2 catch2.xml"
+            }
+            Format::BenchmarkJs => {
+                "node bench.js > bjs.txt && benchkeep check --import benchmarkjs bjs.txt"
+            }
+            Format::Custom => {
+                "echo '{\"benchmarks\": [{\"name\": \"parse\", \"unit\": \"ns\", \"samples\": [1200, 1180, 1230]}]}' | benchkeep check --import custom -"
+            }
+        }
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

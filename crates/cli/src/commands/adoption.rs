@@ -1,7 +1,7 @@
 //! `benchkeep completions SHELL` and `benchkeep man`: generated from the clap definition, so
 //! they always match the real options.
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::CommandFactory;
 
 use super::{Outcome, emit};
@@ -15,9 +15,30 @@ pub(super) fn completions(args: &CompletionsArgs) -> Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
-pub(super) fn man() -> Result<Outcome> {
+pub(super) fn man(subcommand: Option<&str>) -> Result<Outcome> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    let mut command = Cli::command();
+    // Global options reach subcommands only once the command is built.
+    command.build();
+    let command = match subcommand {
+        None => command,
+        Some(name) => {
+            let Some(found) = command.find_subcommand(name) else {
+                let names: Vec<&str> = command
+                    .get_subcommands()
+                    .map(clap::Command::get_name)
+                    .filter(|n| *n != "help")
+                    .collect();
+                bail!(
+                    "no subcommand {name:?}; `benchkeep man` has a page for each of: {}",
+                    names.join(", ")
+                );
+            };
+            // Named as benchkeep's own page refers to it: benchkeep-check(1).
+            found.clone().name(format!("benchkeep-{name}"))
+        }
+    };
+    clap_mangen::Man::new(command)
         .render(&mut page)
         .context("cannot render the manual page")?;
     emit(&String::from_utf8_lossy(&page))?;
