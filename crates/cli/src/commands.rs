@@ -98,6 +98,9 @@ impl App {
                 if args.measure.several_commands() {
                     emit(&report::measurements::relative_summary(&run.benchmarks))?;
                 }
+                for warning in report::measurements::warnings(&run.benchmarks) {
+                    emit(&format!("warning: {warning}\n"))?;
+                }
                 Ok(Outcome::Passed)
             }
             Commands::Check(args) => {

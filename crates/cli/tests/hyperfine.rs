@@ -353,3 +353,50 @@ fn subcommand_manual_pages_and_the_format_list() {
         stdout(&help)
     );
 }
+
+/// hyperfine's warnings reach every report of a check: a first run 30 times slower than the
+/// rest (made so, not left to the machine) is named in the Markdown and JSON verdicts.
+#[test]
+fn a_cold_first_run_is_a_warning_in_the_verdict() {
+    let sandbox = Sandbox::new();
+    let cold = "if [ -e warm ]; then sleep 0.01; else touch warm; sleep 0.3; fi";
+    let first = sandbox.run(&[
+        "check",
+        "-w",
+        "0",
+        "-r",
+        "6",
+        "-n",
+        "cold",
+        "-s",
+        "rm -f warm",
+        cold,
+    ]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let second = sandbox.run(&[
+        "check",
+        "-w",
+        "0",
+        "-r",
+        "6",
+        "-n",
+        "cold",
+        "-s",
+        "rm -f warm",
+        "--threshold",
+        "1000",
+        "--format",
+        "markdown",
+        "--report",
+        "json=verdict.json",
+        cold,
+    ]);
+    assert_eq!(code(&second), 0, "{}{}", stdout(&second), stderr(&second));
+    assert!(
+        stdout(&second).contains("cold: the first run took"),
+        "{}",
+        stdout(&second)
+    );
+    let verdict = std::fs::read_to_string(sandbox.path().join("verdict.json")).unwrap();
+    assert!(verdict.contains("cold: the first run took"), "{verdict}");
+}

@@ -372,6 +372,7 @@ impl Session {
     ) -> Result<VerdictDocument, Error> {
         let mut config = config.clone();
         config.policies = self.policies_for(&baseline.benchmarks, &run.benchmarks)?;
+        let measured_here = measured.is_some();
         let mut comparison = match measured {
             Some(first_batch) => {
                 self.adaptive_check(baseline, run, &mut config, request, first_batch)?
@@ -422,6 +423,10 @@ impl Session {
                     refuse_comparison(&mut comparison, &what);
                 }
             }
+        }
+        if measured_here {
+            // Outliers and a cold first run, as hyperfine warns of them.
+            warnings.extend(benchkeep_report::measurements::warnings(&run.benchmarks));
         }
         let passed = self.gate_passes(&mut comparison, config)?;
         let context = Context {

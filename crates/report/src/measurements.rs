@@ -98,6 +98,79 @@ pub fn relative_summary(benchmarks: &[Benchmark]) -> String {
     out
 }
 
+/// hyperfine's limit on the modified Z-score, `(x - median) / (1.4826 MAD)`, above which a run
+/// is a statistical outlier.
+pub const OUTLIER_Z: f64 = 14.0;
+
+/// Warnings past this many are counted, not listed.
+const MAX_WARNINGS: usize = 10;
+
+/// The modified Z-score of `x` among `sorted`, or `None` when their spread is zero.
+fn modified_z(x: f64, sorted: &[f64]) -> Option<f64> {
+    let mad = stats::mad_of_sorted(sorted);
+    (mad > 0.0).then(|| (x - stats::median_of_sorted(sorted)) / (1.4826 * mad))
+}
+
+/// What a reader of these measurements should know besides their figures, as hyperfine warns
+/// (each benchmark's wall time, five runs or more): a first run much slower than the rest
+/// (caches it filled), and statistical outliers among the rest ([`OUTLIER_Z`]).
+///
+/// ```
+/// use benchkeep_core::model::Benchmark;
+/// use benchkeep_report::measurements::warnings;
+///
+/// let cold = Benchmark::wall_time("cold", vec![9e6, 1.00e6, 1.01e6, 1.02e6, 1.00e6, 1.01e6]);
+/// assert!(warnings(&[cold])[0].starts_with("cold: the first run took 9.000 ms"));
+/// ```
+#[must_use]
+pub fn warnings(benchmarks: &[Benchmark]) -> Vec<String> {
+    let mut found = Vec::new();
+    for bench in benchmarks {
+        let Some(metric) = wall_time(bench) else {
+            continue;
+        };
+        let samples = &metric.samples;
+        if samples.len() < 5 {
+            continue;
+        }
+        let rest = stats::sorted(&samples[1..]);
+        let first_slow = modified_z(samples[0], &rest).is_some_and(|z| z > OUTLIER_Z);
+        if first_slow {
+            let median = stats::median_of_sorted(&rest);
+            found.push(format!(
+                "{}: the first run took {} ({:.1}× the median of the rest): caches it filled? --warmup N runs unmeasured first",
+                cell(&bench.name, 60),
+                metric.unit.format(samples[0]),
+                samples[0] / median
+            ));
+        }
+        let measured = if first_slow {
+            &rest
+        } else {
+            &stats::sorted(samples)
+        };
+        let outliers = measured
+            .iter()
+            .filter(|&&x| modified_z(x, measured).is_some_and(|z| z.abs() > OUTLIER_Z))
+            .count();
+        if outliers > 0 {
+            found.push(format!(
+                "{}: {outliers} of {} runs are statistical outliers (modified Z-score above {OUTLIER_Z}): other work on the machine, or a command whose time varies; more runs, or `benchkeep ab`, which pairs runs, hold up better",
+                cell(&bench.name, 60),
+                measured.len()
+            ));
+        }
+    }
+    if found.len() > MAX_WARNINGS {
+        let more = found.len() - MAX_WARNINGS;
+        found.truncate(MAX_WARNINGS);
+        found.push(format!(
+            "… and {more} more warning(s) about the measurements"
+        ));
+    }
+    found
+}
+
 /// A measurement exported in one of hyperfine's shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -295,4 +368,66 @@ fn csv(rows: &[Figures<'_>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_first_run_and_outliers_are_told_apart_and_counted() {
+        let steady: Vec<f64> = (0..20).map(|i| 1e6 + f64::from(i % 5) * 1e3).collect();
+        assert!(warnings(&[Benchmark::wall_time("steady", steady.clone())]).is_empty());
+
+        let mut cold = steady.clone();
+        cold[0] = 3e6;
+        let said = warnings(&[Benchmark::wall_time("cold", cold)]);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("the first run took 3.000 ms (3.0× the median"),
+            "{said:?}"
+        );
+
+        let mut spiky = steady.clone();
+        spiky[7] = 5e6;
+        spiky[12] = 4e6;
+        let said = warnings(&[Benchmark::wall_time("spiky", spiky)]);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("spiky: 2 of 20 runs are statistical outliers"),
+            "{said:?}"
+        );
+
+        // Too few runs to tell, or no spread at all: nothing said.
+        assert!(warnings(&[Benchmark::wall_time("few", vec![1e6, 9e6, 1e6])]).is_empty());
+        assert!(warnings(&[Benchmark::wall_time("flat", vec![1e6; 10])]).is_empty());
+
+        let many: Vec<Benchmark> = (0..15)
+            .map(|i| {
+                let mut cold = steady.clone();
+                cold[0] = 3e6;
+                Benchmark::wall_time(format!("b{i}"), cold)
+            })
+            .collect();
+        let said = warnings(&many);
+        assert_eq!(said.len(), 11);
+        assert_eq!(said[10], "… and 5 more warning(s) about the measurements");
+    }
+
+    #[test]
+    fn relative_summary_names_the_fastest_and_says_when_nothing_was_shown() {
+        let a = Benchmark::wall_time("a", vec![0.99e6, 1.01e6, 0.98e6, 0.99e6, 1.02e6]);
+        let b = Benchmark::wall_time("b", vec![1.00e6, 0.99e6, 1.01e6, 1.02e6, 1.00e6]);
+        let c = Benchmark::wall_time("c", vec![2.00e6, 2.02e6, 1.98e6, 2.00e6, 2.01e6]);
+        let text = relative_summary(&[c, b, a]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("relative to the fastest, a (median wall time"),
+            "{text}"
+        );
+        assert!(lines[1].starts_with("  c  2.02× ["), "{text}");
+        assert!(lines[1].ends_with("] slower"), "{text}");
+        assert!(lines[2].ends_with("no difference shown"), "{text}");
+        assert!(relative_summary(&[Benchmark::wall_time("alone", vec![1.0])]).is_empty());
+    }
 }
