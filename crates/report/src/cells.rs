@@ -59,20 +59,44 @@ pub(crate) fn detectable(entry: &Entry) -> String {
         .map_or_else(String::new, |d| format!("±{:.1}%", d * 100.0))
 }
 
-/// How the numbers were made, in one line: the methods used, the threshold, the level of the
-/// intervals, the false discovery control.
-pub(crate) fn method_line(document: &VerdictDocument) -> String {
+/// The methods the document's tested entries used, each said once (at most four).
+fn methods_used(document: &VerdictDocument) -> Vec<String> {
     let mut methods: Vec<String> = Vec::new();
+    // One history entry for all metrics judged by it: the job counts and job-to-job spreads
+    // as ranges (each metric has its own), not one unlabelled entry per metric.
+    let histories: Vec<_> = document
+        .entries
+        .iter()
+        .filter(|e| e.p_value.is_some() && e.method == Method::History)
+        .filter_map(|e| e.history)
+        .collect();
+    let mut history_said = false;
     for e in &document.entries {
         if e.p_value.is_none() {
             continue;
         }
         let text = match (e.method, e.history) {
-            (Method::History, Some(h)) => format!(
-                "history of {} jobs (job-to-job ±{:.1}%)",
-                h.jobs,
-                h.between_jobs * 100.0
-            ),
+            (Method::History, Some(_)) if history_said => continue,
+            (Method::History, Some(_)) => {
+                history_said = true;
+                let range = |values: Vec<f64>, show: &dyn Fn(f64) -> String| {
+                    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    if (hi - lo).abs() < 1e-12 {
+                        show(lo)
+                    } else {
+                        format!("{}-{}", show(lo), show(hi))
+                    }
+                };
+                let jobs = range(histories.iter().map(|h| h.jobs as f64).collect(), &|x| {
+                    format!("{x:.0}")
+                });
+                let spread = range(
+                    histories.iter().map(|h| h.between_jobs * 100.0).collect(),
+                    &|x| format!("{x:.1}"),
+                );
+                format!("history of {jobs} jobs (job-to-job ±{spread}%)")
+            }
             (Method::Paired, _) => format!(
                 "paired, {} rounds (median ratio, sign test)",
                 e.current.map_or(0, |s| s.n)
@@ -101,6 +125,13 @@ pub(crate) fn method_line(document: &VerdictDocument) -> String {
             break;
         }
     }
+    methods
+}
+
+/// How the numbers were made, in one line: the methods used, the threshold, the level of the
+/// intervals, the false discovery control.
+pub(crate) fn method_line(document: &VerdictDocument) -> String {
+    let methods = methods_used(document);
     let levels: Vec<f64> = document
         .entries
         .iter()
@@ -128,8 +159,17 @@ pub(crate) fn method_line(document: &VerdictDocument) -> String {
     } else {
         "p-values unadjusted"
     };
+    let differing = document
+        .entries
+        .iter()
+        .filter(|e| e.gating && threshold_differs(document, e))
+        .count();
+    let policies = match differing {
+        0 => String::new(),
+        n => format!(" (policies set another for {n} metric(s), shown on their rows)"),
+    };
     format!(
-        "method: {}; threshold ±{:.1}%{intervals}; {significance}",
+        "method: {}; threshold ±{:.1}%{policies}{intervals}; {significance}",
         if methods.is_empty() {
             "none needed".to_owned()
         } else {
@@ -137,6 +177,21 @@ pub(crate) fn method_line(document: &VerdictDocument) -> String {
         },
         document.threshold * 100.0
     )
+}
+
+/// Whether `entry` was judged at a threshold other than the document's (a `[[policy]]`).
+pub(crate) fn threshold_differs(document: &VerdictDocument, entry: &Entry) -> bool {
+    (entry.threshold - document.threshold).abs() > 1e-9
+}
+
+/// The verdict as a row shows it: with the entry's own threshold when a policy set one other
+/// than the document's (`regressed (±15.0%)`).
+pub(crate) fn verdict_cell(document: &VerdictDocument, entry: &Entry) -> String {
+    if threshold_differs(document, entry) {
+        format!("{} (±{:.1}%)", entry.verdict, entry.threshold * 100.0)
+    } else {
+        entry.verdict.to_string()
+    }
 }
 
 pub(crate) fn severity(entry: &Entry) -> &'static str {

@@ -178,11 +178,36 @@ impl From<&MetricComparison> for Entry {
             verdict: e.verdict,
             severity: e.severity,
             reason: e.reason.clone(),
-            notes: e.notes.clone(),
+            notes: with_estimator_note(e),
             limit: e.limit.clone(),
             effect: e.effect,
         }
     }
+}
+
+/// `e`'s notes, and one more when its change is not what the two values shown beside it give
+/// (a paired comparison's typical per-round ratio is not the ratio of the two sides' medians):
+/// which estimate the change is, so that `-27%` beside `58.7 ms -> 60.0 ms` cannot be misread.
+fn with_estimator_note(e: &MetricComparison) -> Vec<String> {
+    let mut notes = e.notes.clone();
+    if let (Some(change), Some(baseline), Some(current)) = (e.change, e.baseline, e.current) {
+        let shown = current.compared() / baseline.compared() - 1.0;
+        if shown.is_finite() && (shown - change).abs() > 0.005 + 0.05 * change.abs() {
+            let estimate = match e.method {
+                Method::Paired => "the typical per-round ratio of the paired rounds",
+                Method::PairedTrimmedT => "the trimmed mean per-round ratio of the paired rounds",
+                Method::History => "the change against the past jobs' typical median",
+                Method::SummaryT | Method::SummaryRange => "the change of the harness's summaries",
+                _ => "the method's estimate",
+            };
+            notes.push(format!(
+                "change {} is {estimate}; the values shown differ by {}",
+                crate::cells::pct(change),
+                crate::cells::pct(shown)
+            ));
+        }
+    }
+    notes
 }
 
 impl Entry {

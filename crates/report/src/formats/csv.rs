@@ -25,7 +25,7 @@ pub(crate) fn csv_field(text: &str) -> String {
 #[must_use]
 pub(crate) fn csv(document: &VerdictDocument, all_metrics: bool) -> String {
     let mut out = String::from(
-        "benchmark,metric,gating,verdict,severity,change,ci_low,ci_high,p_value,q_value,baseline_median,current_median,unit,direction,method,ci_level,baseline_compared,current_compared\n",
+        "benchmark,metric,gating,verdict,severity,change,ci_low,ci_high,p_value,q_value,baseline_median,current_median,unit,direction,method,ci_level,baseline_compared,current_compared,threshold\n",
     );
     let number = |x: Option<f64>| x.map_or_else(String::new, |v| format!("{v}"));
     for e in shown(document, all_metrics) {
@@ -51,6 +51,7 @@ pub(crate) fn csv(document: &VerdictDocument, all_metrics: bool) -> String {
             number(e.confidence),
             number(e.baseline.as_ref().map(Summary::compared)),
             number(e.current.as_ref().map(Summary::compared)),
+            number(Some(e.threshold)),
         ];
         out.push_str(&row.join(","));
         out.push('\n');

@@ -144,6 +144,8 @@ pub fn markdown_marker(subject: &str) -> String {
 struct Capped {
     out: String,
     limit: usize,
+    /// The document's threshold: a row judged at another says its own.
+    threshold: f64,
 }
 
 impl Capped {
@@ -159,11 +161,14 @@ impl Capped {
 
 const MARKDOWN_HEADER: &str = "| benchmark | metric | verdict | change | interval | p | q | detectable | baseline | current |\n|---|---|---|---:|---|---:|---:|---:|---:|---:|\n";
 
-fn markdown_row(e: &Entry) -> String {
-    let verdict = match (e.verdict, severity(e)) {
+fn markdown_row(e: &Entry, threshold: f64) -> String {
+    let mut verdict = match (e.verdict, severity(e)) {
         (Verdict::Regressed, sev) => format!("**regressed** ({sev})"),
         (v, _) => v.to_string(),
     };
+    if (e.threshold - threshold).abs() > 1e-9 {
+        let _ = write!(verdict, " (±{:.1}%)", e.threshold * 100.0);
+    }
     format!(
         "| {} | {} | {verdict} | {} |\n",
         markdown_cell(&e.benchmark),
@@ -211,12 +216,14 @@ pub(crate) fn markdown_capped(
     let mut page = Capped {
         out: String::with_capacity(limit.min(1 << 16)),
         limit,
+        threshold: document.threshold,
     };
     page.out = format!(
         "{}\n### {icon} benchkeep: {}\n\n{about}.\n{}.\n\n",
         markdown_marker(&document.context.subject),
         markdown_cell(&document.summary),
-        markdown_cell(&method_line(document)),
+        // A sentence, longer than a cell: it names every method used.
+        markdown_text(&cell(&method_line(document), 400)),
     );
     for warning in &document.context.warnings {
         // Warnings are sentences (an accepted slowdown's reason): longer than a cell.
@@ -305,7 +312,7 @@ fn push_regressions(page: &mut Capped, regressions: &[&Entry]) {
     for (i, e) in regressions.iter().enumerate() {
         // What naming the rest compactly would take, with its lead-in line.
         let later = compact_from.get(i + 1).map_or(0, |size| size + 100);
-        let row = markdown_row(e);
+        let row = markdown_row(e, page.threshold);
         // The header goes with the first row, or not at all (an empty table says nothing).
         let text = if i == 0 {
             format!("{MARKDOWN_HEADER}{row}")
@@ -362,7 +369,7 @@ fn push_table(page: &mut Capped, rows: &[&Entry], title: &str, collapsed: bool) 
     page.push(MARKDOWN_HEADER, 0);
     let mut written = 0;
     for e in rows {
-        if !page.push(&markdown_row(e), TAIL) {
+        if !page.push(&markdown_row(e, page.threshold), TAIL) {
             break;
         }
         written += 1;

@@ -417,3 +417,57 @@ fn hostile_names_are_inert_in_every_markdown_output() {
         assert!(!title.contains(live), "title has live {live:?}: {title}");
     }
 }
+
+/// Verdict text that cannot be misread (issue "Measure commands the way hyperfine users
+/// expect", item 5): one history entry in the method line for every metric judged by it, a
+/// policy's threshold on the row it applies to, and a change that is not the ratio of the
+/// values shown says which estimate it is.
+#[test]
+fn verdict_text_says_which_threshold_and_estimate_each_row_uses() {
+    use benchkeep_core::compare::{HistoryInfo, Method};
+    let (mut c, ctx) = fixture();
+    let history = |jobs, between_jobs| HistoryInfo {
+        jobs,
+        between_jobs,
+        this_job_share: 0.5,
+        machine: None,
+    };
+    // parse: judged by history at a policy's 15%; render: history too, another spread.
+    c.entries[0].method = Method::History;
+    c.entries[0].history = Some(history(5, 0.012));
+    c.entries[0].threshold = 0.15;
+    c.entries[1].method = Method::History;
+    c.entries[1].history = Some(history(5, 0.034));
+    // A paired change (typical per-round ratio) far from the ratio of the medians shown.
+    c.entries[1].method = Method::Paired;
+    c.entries[1].history = None;
+    c.entries[1].change = Some(-0.274);
+    let document = doc(&c, &ctx, false);
+    let text = text::text(&document, false, false);
+    insta::assert_snapshot!(text);
+    assert_eq!(text.matches("history of").count(), 1, "{text}");
+    assert!(text.contains("regressed (±15.0%)"), "{text}");
+    assert!(
+        text.contains("render | <b> wall_time: change -27.4% is the typical per-round ratio"),
+        "{text}"
+    );
+    let markdown = markdown::markdown(&document, true);
+    insta::assert_snapshot!(markdown);
+    assert!(markdown.contains("(±15.0%)"), "{markdown}");
+    assert!(!markdown.contains("j…"), "{markdown}");
+    let csv = csv::csv(&document, true);
+    assert!(csv.lines().next().unwrap().ends_with(",threshold"));
+    assert!(csv.lines().nth(1).unwrap().ends_with(",0.15"), "{csv}");
+
+    // Several metrics judged by history: one entry, with the ranges.
+    let (mut c, ctx) = fixture();
+    for (entry, (jobs, spread)) in c.entries.iter_mut().zip([(5, 0.012), (7, 0.034)]) {
+        entry.method = Method::History;
+        entry.history = Some(history(jobs, spread));
+    }
+    let line = crate::cells::method_line(&doc(&c, &ctx, false));
+    assert!(
+        line.starts_with("method: history of 5-7 jobs (job-to-job ±1.2-3.4%); threshold ±5.0%"),
+        "{line}"
+    );
+}

@@ -6,7 +6,9 @@ use benchkeep_core::compare::{Summary, Verdict};
 use benchkeep_core::model::{Benchmark, metric_names};
 use benchkeep_core::stats;
 
-use crate::cells::{cell, figures, gate_note, method_line, severity, shown, write_row};
+use crate::cells::{
+    cell, figures, gate_note, method_line, severity, shown, verdict_cell, write_row,
+};
 use crate::document::VerdictDocument;
 
 /// ANSI colours for verdicts on a terminal.
@@ -45,7 +47,7 @@ pub(crate) fn text(document: &VerdictDocument, all_metrics: bool, color: bool) -
             [
                 cell(&e.benchmark, 48),
                 cell(&e.metric, 20),
-                e.verdict.to_string(),
+                verdict_cell(document, e),
                 change,
                 interval,
                 p,
