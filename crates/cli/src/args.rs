@@ -352,11 +352,11 @@ pub(crate) struct MeasureArgs {
     #[arg(value_name = "SHELL_COMMAND")]
     pub(crate) commands: Vec<String>,
     /// Benchmark name (default: the command line); repeat it to name several commands, in
-    /// order. A name may use {PARAMETER}.
-    #[arg(long, short, value_name = "NAME")]
+    /// order (shell commands first, then the one after `--`). A name may use {PARAMETER}.
+    #[arg(long, short, value_name = "NAME", visible_alias = "command-name")]
     pub(crate) name: Vec<String>,
     /// Exactly this many measured runs (default: at least 10 and at least --min-time).
-    #[arg(long, short, value_name = "N")]
+    #[arg(long, short, value_name = "N", conflicts_with_all = ["min_time", "min_runs", "max_runs"])]
     pub(crate) runs: Option<u32>,
     /// Unmeasured warm-up runs (default 1).
     #[arg(long, short, value_name = "N")]
@@ -365,12 +365,13 @@ pub(crate) struct MeasureArgs {
     #[arg(long, value_name = "SECONDS")]
     pub(crate) min_time: Option<f64>,
     /// With an automatic run count: fewest runs (default 10).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'm', value_name = "N")]
     pub(crate) min_runs: Option<u32>,
     /// With an automatic run count: most runs (default 10000).
-    #[arg(long, value_name = "N")]
+    #[arg(long, short = 'M', value_name = "N")]
     pub(crate) max_runs: Option<u32>,
-    /// Kill a run's whole process group after this many seconds.
+    /// Kill a run's whole process group after this many seconds (precise to about 20 ms); a
+    /// setup, prepare, conclude or cleanup command gets as long.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<f64>,
     /// The shell that runs the commands and hooks (default `sh`); with a command after `--`,
@@ -686,7 +687,9 @@ pub(crate) struct CheckArgs {
     /// Check this run file instead of measuring.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "command", "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
-        "parameter_list", "export_json", "export_markdown", "export_csv",
+        "parameter_list", "export_json", "export_markdown", "export_csv", "warmup", "shell",
+        "no_shell", "timeout", "min_runs", "min_time", "max_runs", "show_output",
+        "instructions", "name", "benches", "keep_background",
     ])]
     pub(crate) run: Option<PathBuf>,
     /// Exit 3 instead of creating the baseline when there is none yet.

@@ -14,6 +14,7 @@ Examples:
 pub(crate) const CHECK: &str = "\
 Examples:
   benchkeep check -- ./target/release/app parse big.json    # measure, compare, record
+  benchkeep check -r 20 'app --fast' 'app --safe'           # shell commands, each a benchmark
   benchkeep check --import criterion criterion.json         # another harness's results
   go test -bench . -count 10 ./... | benchkeep check --import go -
   benchkeep check --format markdown --report junit=bench.xml

@@ -55,16 +55,22 @@ impl MeasureArgs {
             timeout: self.timeout,
         };
         let mut request = MeasureRequest::command(self.command.iter().cloned());
-        if let Some(shell) = &self.shell {
-            if shell.trim().is_empty() || shell.contains(char::is_whitespace) {
-                return Err(benchkeep_engine::Error::Invalid(format!(
-                    "--shell takes a shell program (--shell bash, or --shell before --), not {shell:?}; a command goes after it"
-                )));
+        match self.shell.as_deref() {
+            // hyperfine's way of saying -N.
+            Some("none") => request.no_shell = true,
+            Some(shell) => {
+                let only_words = self.commands.is_empty() && self.command.is_empty();
+                if shell.trim().is_empty() || (only_words && shell.contains(char::is_whitespace)) {
+                    return Err(benchkeep_engine::Error::Invalid(format!(
+                        "--shell takes a shell program (--shell bash, or --shell before --), not {shell:?}; a command goes after it"
+                    )));
+                }
+                request.shell = true;
+                request.shell_program = Some(shell.to_owned());
             }
-            request.shell = true;
-            request.shell_program = Some(shell.clone());
+            None => {}
         }
-        request.no_shell = self.no_shell;
+        request.no_shell |= self.no_shell;
         request.commands.clone_from(&self.commands);
         request.names.clone_from(&self.name);
         request.hooks = HookCommands::default();

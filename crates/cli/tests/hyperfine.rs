@@ -20,7 +20,7 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
         "-w",
         "2",
         "-r",
-        "4",
+        "5",
         "--no-record",
         "--out",
         "run.json",
@@ -49,7 +49,7 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
     assert!(
         run.benchmarks
             .iter()
-            .all(|b| b.metrics[0].samples.len() == 4)
+            .all(|b| b.metrics[0].samples.len() == 5)
     );
 
     let markdown = std::fs::read_to_string(sandbox.path().join("out.md")).unwrap();
@@ -75,8 +75,8 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
         serde_json::from_slice(&std::fs::read(sandbox.path().join("out.json")).unwrap()).unwrap();
     let first = &json["results"][0];
     assert_eq!(first["command"], "sleep 0.001");
-    assert_eq!(first["times"].as_array().unwrap().len(), 4);
-    assert_eq!(first["exit_codes"], serde_json::json!([0, 0, 0, 0]));
+    assert_eq!(first["times"].as_array().unwrap().len(), 5);
+    assert_eq!(first["exit_codes"], serde_json::json!([0, 0, 0, 0, 0]));
     let seconds = run.benchmarks[0].metrics[0].samples[0] / 1e9;
     assert!((first["times"][0].as_f64().unwrap() - seconds).abs() < 1e-12);
     let back = sandbox.run(&[
@@ -185,24 +185,25 @@ fn scans_and_lists_make_one_benchmark_per_combination() {
     let names: Vec<&str> = run.benchmarks.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(
         names,
+        // As hyperfine orders them: the first parameter changes fastest.
         [
             "true -j 1",
-            ": -j 1",
             "true -j 4",
-            ": -j 4",
             "true -j 7",
+            ": -j 1",
+            ": -j 4",
             ": -j 7"
         ]
     );
-    assert_eq!(run.benchmarks[3].params["threads"], "4");
-    assert_eq!(run.benchmarks[3].params["tool"], ":");
+    assert_eq!(run.benchmarks[4].params["threads"], "4");
+    assert_eq!(run.benchmarks[4].params["tool"], ":");
     let csv = std::fs::read_to_string(sandbox.path().join("out.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(
         lines[0].ends_with(",parameter_threads,parameter_tool"),
         "{csv}"
     );
-    assert!(lines[4].ends_with(",4,:"), "{csv}");
+    assert!(lines[5].ends_with(",4,:"), "{csv}");
 }
 
 #[test]
@@ -304,6 +305,51 @@ fn no_shell_splits_words_and_a_shell_s_start_up_is_recorded() {
     assert_eq!(shell.benchmarks[0].command.as_ref().unwrap()[0], "bash");
     let startup: f64 = shell.labels["shell_startup_ns.bash"].parse().unwrap();
     assert!(startup > 0.0, "{startup}");
+    // Names follow the command line: shell commands first, then the command after `--`; an
+    // export that cannot be written fails before anything is measured; `-S none` is -N.
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "mixed.json",
+        "-n",
+        "first",
+        "-n",
+        "second",
+        "-S",
+        "none",
+        "touch shelled",
+        "--",
+        "touch",
+        "direct",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mixed = run_file(&sandbox, "mixed.json");
+    let named: Vec<(&str, &str)> = mixed
+        .benchmarks
+        .iter()
+        .map(|b| (b.name.as_str(), b.command.as_ref().unwrap()[1].as_str()))
+        .collect();
+    assert_eq!(named, [("first", "shelled"), ("second", "direct")]);
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--export-json",
+        "no/such/dir/x.json",
+        "touch measured",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("its directory does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sandbox.path().join("measured").exists());
+
     // A hyperfine habit, `--shell 'cmd'`, is a shell program with spaces: refused, said why.
     let out = sandbox.run(&["run", "-r", "2", "--shell", "sleep 0.01"]);
     assert_eq!(code(&out), 2);

@@ -202,9 +202,10 @@ impl Session {
         let before = run.benchmarks.clone();
         let document = self.gate(&baseline, &mut run, &config, request, measured)?;
         if before != run.benchmarks {
-            // Adaptive runs or --confirm measured more: the file and the store get the final
+            // Adaptive runs or --confirm measured more: the files and the store get the final
             // samples.
             self.write_out_file(&run, &request.record)?;
+            self.write_exports(&run, &request.measure.exports)?;
         }
         let passed = document.passed;
         run.passed = Some(passed);

@@ -165,7 +165,7 @@ impl HookCommands {
     fn specs(&self, shell: &str, like: &CommandSpec, params: &BTreeMap<String, String>) -> Hooks {
         let spec = |script: &Option<String>| {
             script.as_ref().map(|script| CommandSpec {
-                argv: vec![shell.into(), "-c".into(), scan::substitute(script, params)],
+                argv: shell_script(shell, &scan::substitute(script, params)),
                 ..like.clone()
             })
         };
@@ -303,26 +303,10 @@ impl Session {
     ) -> Result<Vec<Planned>, Error> {
         let shell = request.shell_program();
         let mut templates = Vec::new();
-        if !request.command.is_empty() {
-            if !request.benches.is_empty() {
-                bail!(
-                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
-                );
-            }
-            let words = if request.shell {
-                vec![shell.to_owned(), "-c".into(), request.command.join(" ")]
-            } else {
-                request.command.clone()
-            };
-            templates.push(Template {
-                name: None,
-                words,
-                shown: request.command.join(" "),
-                shell: request.shell.then(|| shell.to_owned()),
-            });
-        } else if !request.benches.is_empty() {
+        if request.command.is_empty() && !request.benches.is_empty() {
             bail!("--bench selects configured benchmarks; it cannot be combined with commands");
         }
+        // In the order of the command line: shell commands, then the command after `--`.
         for script in &request.commands {
             if script.trim().is_empty() {
                 bail!("an empty command: give each command as one non-empty argument");
@@ -335,14 +319,31 @@ impl Session {
                 };
                 (words, None)
             } else {
-                let words = vec![shell.to_owned(), "-c".into(), script.clone()];
-                (words, Some(shell.to_owned()))
+                (shell_script(shell, script), Some(shell.to_owned()))
             };
             templates.push(Template {
                 name: None,
                 words,
                 shown: script.clone(),
                 shell: through,
+            });
+        }
+        if !request.command.is_empty() {
+            if !request.benches.is_empty() {
+                bail!(
+                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
+                );
+            }
+            let words = if request.shell {
+                shell_script(shell, &request.command.join(" "))
+            } else {
+                request.command.clone()
+            };
+            templates.push(Template {
+                name: None,
+                words,
+                shown: request.command.join(" "),
+                shell: request.shell.then(|| shell.to_owned()),
             });
         }
         if request.names.len() > templates.len() {
@@ -434,6 +435,17 @@ impl Session {
         record: &RecordOptions,
     ) -> Result<Run, Error> {
         let planned = self.planned_benchmarks(request)?;
+        // An export that cannot be written fails now, not after minutes of measuring.
+        for (_, path) in &request.exports {
+            let path = self.path(path);
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if parent.is_some_and(|dir| !dir.is_dir()) {
+                bail!(
+                    "cannot write the export {}: its directory does not exist",
+                    path.display()
+                );
+            }
+        }
         let mut run = self.new_run(key, record)?;
         self.events.measuring(&self.interrupt);
         // The machine's speed before and after each benchmark, for stored comparisons with jobs
@@ -455,7 +467,11 @@ impl Session {
     }
 
     /// Writes `run`'s measurements to each export file, in hyperfine's shapes.
-    fn write_exports(&self, run: &Run, exports: &[(Export, PathBuf)]) -> Result<(), Error> {
+    pub(crate) fn write_exports(
+        &self,
+        run: &Run,
+        exports: &[(Export, PathBuf)],
+    ) -> Result<(), Error> {
         for (export, path) in exports {
             self.not_interrupted()?;
             let path = &self.path(path);
@@ -726,6 +742,15 @@ pub(crate) fn command_words(
     } else {
         command.to_vec()
     })
+}
+
+/// `shell -c script`, where `shell` may carry arguments of its own (`bash --norc`).
+pub(crate) fn shell_script(shell: &str, script: &str) -> Vec<String> {
+    let mut words = shlex::split(shell)
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| vec![shell.to_owned()]);
+    words.extend(["-c".to_owned(), script.to_owned()]);
+    words
 }
 
 /// Adds the samples of a later measurement of the same benchmark, metric by metric.

@@ -83,16 +83,15 @@ impl Parameter {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`]: a bad name, an empty value, or a value listed twice (two benchmarks
-    /// would measure the same thing under one name).
+    /// [`Error::Invalid`]: a bad name, or a value listed twice (two benchmarks would measure
+    /// the same thing under one name). An empty value is allowed: `-L opt ',-n'` measures a
+    /// command without the option and with it.
     pub fn list(name: &str, values: &str) -> Result<Self, Error> {
         check_name(name)?;
         let values: Vec<String> = values.split(',').map(str::to_owned).collect();
         let mut seen = HashSet::new();
+        // An empty value is hyperfine's idiom for "without the option" (`-L opt ',-n'`).
         for value in &values {
-            if value.is_empty() {
-                bail!("parameter {name:?}: an empty value in the list");
-            }
             if !seen.insert(value) {
                 bail!("parameter {name:?}: {value:?} is listed twice");
             }
@@ -139,7 +138,7 @@ pub(crate) struct Expanded {
 }
 
 /// Every template with every combination of the parameters' values (the first parameter
-/// changing slowest), in order.
+/// changing fastest, as in hyperfine), in order.
 ///
 /// # Errors
 ///
@@ -169,7 +168,8 @@ pub(crate) fn expand(
         }
     }
     let mut combinations: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
-    for parameter in parameters {
+    // As hyperfine orders them: the first parameter changes fastest.
+    for parameter in parameters.iter().rev() {
         combinations = combinations
             .into_iter()
             .flat_map(|chosen| {
@@ -251,13 +251,13 @@ mod tests {
             assert!(e.contains(says), "{min} {max} {step:?}: {e}");
         }
         assert!(Parameter::scan("a b", "1", "2", None).is_err());
-        assert!(Parameter::list("x", "a,,b").is_err());
+        assert_eq!(Parameter::list("x", ",-n").unwrap().values, ["", "-n"]);
         let e = Parameter::list("x", "a,b,a").unwrap_err().to_string();
         assert!(e.contains("\"a\" is listed twice"), "{e}");
     }
 
     #[test]
-    fn every_template_takes_every_combination_first_parameter_slowest() {
+    fn every_template_takes_every_combination_first_parameter_fastest() {
         let parameters = [
             Parameter::list("t", "1,2").unwrap(),
             Parameter::scan("level", "1", "3", Some("2")).unwrap(),
@@ -266,11 +266,11 @@ mod tests {
         let names: Vec<&str> = expanded.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(
             names,
-            ["xz -T1 -1 f", "xz -T1 -3 f", "xz -T2 -1 f", "xz -T2 -3 f"]
+            ["xz -T1 -1 f", "xz -T2 -1 f", "xz -T1 -3 f", "xz -T2 -3 f"]
         );
-        assert_eq!(expanded[2].words[2], "xz -T2 -1 f");
-        assert_eq!(expanded[2].params["t"], "2");
-        assert_eq!(expanded[2].params["level"], "1");
+        assert_eq!(expanded[1].words[2], "xz -T2 -1 f");
+        assert_eq!(expanded[1].params["t"], "2");
+        assert_eq!(expanded[1].params["level"], "1");
 
         // gzip does not use {t}: it would be measured twice under one name.
         let both = [shell("xz -T{t} -{level} f"), shell("gzip -{level} f")];

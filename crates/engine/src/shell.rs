@@ -66,7 +66,7 @@ impl Session {
             return Ok(*startup);
         }
         let spec = CommandSpec {
-            argv: vec![shell.to_owned(), "-c".into(), String::new()],
+            argv: crate::measure::shell_script(shell, ""),
             ..like.clone()
         };
         let options = MeasureOptions {

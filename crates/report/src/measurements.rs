@@ -28,6 +28,9 @@ use crate::formats::markdown::markdown_text;
 const RESAMPLES: usize = 2_000;
 const SEED: u64 = 0x6265_6e63_686b_6565;
 
+/// Runs of each side below which [`relative_summary`] gives no interval.
+const MIN_RUNS: usize = 5;
+
 /// Rows of [`relative_summary`] at the most (the run file has every one).
 const ROWS: usize = 50;
 
@@ -56,6 +59,12 @@ pub fn relative_summary(benchmarks: &[Benchmark]) -> String {
     else {
         return String::new();
     };
+    if median(fastest_sorted) <= 0.0 {
+        return format!(
+            "the fastest, {}, took no measurable time (its median is 0 once the shell start-up is subtracted): nothing to compare with; --no-shell (-N) times it without a shell\n",
+            cell(&fastest.name, 60)
+        );
+    }
     let base_sampler = MedianSampler::new(fastest_sorted.len());
     let mut out = format!(
         "relative to the fastest, {} (median wall time, 95% interval; measured one after the other):\n",
@@ -73,6 +82,16 @@ pub fn relative_summary(benchmarks: &[Benchmark]) -> String {
         .unwrap_or(0);
     for (bench, sorted) in others.iter().take(ROWS) {
         let ratio = median(sorted) / median(fastest_sorted);
+        let name = cell(&bench.name, 60);
+        if sorted.len().min(fastest_sorted.len()) < MIN_RUNS {
+            // The bootstrap of a median from a handful of runs is far narrower than the truth
+            // (two identical commands "differed" in a third of 2-3 run trials).
+            let _ = writeln!(
+                out,
+                "  {name:<width$}  {ratio:.2}× (no interval: {MIN_RUNS} runs or more give one)"
+            );
+            continue;
+        }
         let mut rng = Rng::seed_from_u64(SEED);
         let (low, high) = ratio_of_medians_law(
             (fastest_sorted, &base_sampler),
@@ -86,7 +105,6 @@ pub fn relative_summary(benchmarks: &[Benchmark]) -> String {
         } else {
             "no difference shown"
         };
-        let name = cell(&bench.name, 60);
         let _ = writeln!(
             out,
             "  {name:<width$}  {ratio:.2}× [{low:.2}×, {high:.2}×] {verdict}"
@@ -429,5 +447,23 @@ mod tests {
         assert!(lines[1].ends_with("] slower"), "{text}");
         assert!(lines[2].ends_with("no difference shown"), "{text}");
         assert!(relative_summary(&[Benchmark::wall_time("alone", vec![1.0])]).is_empty());
+        // Too few runs for an interval; a fastest of 0 ns (all shell start-up) has no ratio.
+        let few = relative_summary(&[
+            Benchmark::wall_time("x", vec![1e6, 1e6]),
+            Benchmark::wall_time("y", vec![1e6, 1e6]),
+        ]);
+        assert!(
+            few.contains("y  1.00× (no interval: 5 runs or more give one)"),
+            "{few}"
+        );
+        let zero = relative_summary(&[
+            Benchmark::wall_time("x", vec![0.0; 5]),
+            Benchmark::wall_time("y", vec![1e6; 5]),
+        ]);
+        assert!(
+            zero.starts_with("the fastest, x, took no measurable time"),
+            "{zero}"
+        );
+        assert!(!zero.contains("NaN") && !zero.contains("inf"), "{zero}");
     }
 }

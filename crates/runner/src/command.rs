@@ -357,8 +357,10 @@ pub fn measure(
     progress: &mut dyn Progress,
 ) -> Result<Measurement, RunError> {
     let mut executor = Executor::new(spec, options, interrupt)?;
-    executor.hook(Hook::Setup)?;
-    let measured = measure_executions(&mut executor, progress);
+    // Cleanup follows a failed setup too: it takes down whatever setup made before it failed.
+    let measured = executor
+        .hook(Hook::Setup)
+        .and_then(|()| measure_executions(&mut executor, progress));
     // Cleanup follows a failed measurement too; the measurement's error comes first.
     let cleaned = executor.hook(Hook::Cleanup);
     let measured = measured?;

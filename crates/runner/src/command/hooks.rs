@@ -228,5 +228,13 @@ mod tests {
                 .starts_with("the setup command failed (cannot start: No such file"),
             "{e}"
         );
+        // Cleanup follows a failed setup: it takes down what setup made before failing.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let (mut options, spec) = logged(&log, "true");
+        options.hooks.setup = Some(CommandSpec::new(["sh", "-c", "exit 1"]));
+        let e = measure(&spec, &options, &Interrupt::new(), &mut NoProgress).unwrap_err();
+        assert!(matches!(e, RunError::Hook { hook: "setup", .. }), "{e}");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "k");
     }
 }
