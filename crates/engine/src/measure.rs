@@ -422,7 +422,7 @@ impl Session {
     }
 
     /// Measures the benchmarks `request` names into a new run of the key `key` resolves to.
-    /// Nothing is written anywhere.
+    /// Nothing is written but the request's exports.
     ///
     /// # Errors
     ///
@@ -433,6 +433,19 @@ impl Session {
         request: &MeasureRequest,
         key: &KeyOverrides,
         record: &RecordOptions,
+    ) -> Result<Run, Error> {
+        self.measure_probed(request, key, record, true)
+    }
+
+    /// [`Session::measure`], with the machine-speed probe only when `probed`: a run nobody
+    /// keeps (`run --no-record` without `--out`) is never compared with stored jobs, and its
+    /// five probes cost 25 ms, most of what `run` costs besides the commands.
+    fn measure_probed(
+        &self,
+        request: &MeasureRequest,
+        key: &KeyOverrides,
+        record: &RecordOptions,
+        probed: bool,
     ) -> Result<Run, Error> {
         let planned = self.planned_benchmarks(request)?;
         // An export that cannot be written fails now, not after minutes of measuring.
@@ -450,12 +463,14 @@ impl Session {
         self.events.measuring(&self.interrupt);
         // The machine's speed before and after each benchmark, for stored comparisons with jobs
         // that ran when the machine was quieter or busier (about 5 ms a probe).
-        let mut probe = benchkeep_runner::probe::probe(PROBES_AT_START);
+        let mut probe = probed.then(|| benchkeep_runner::probe::probe(PROBES_AT_START));
         for planned in &planned {
             run.benchmarks.push(self.measure_one(planned)?);
-            benchkeep_runner::probe::extend(&mut probe, PROBES_PER_BENCHMARK);
+            if let Some(probe) = &mut probe {
+                benchkeep_runner::probe::extend(probe, PROBES_PER_BENCHMARK);
+            }
         }
-        run.probe = Some(probe);
+        run.probe = probe;
         for (shell, startup) in self.shell_startups() {
             run.labels.insert(
                 format!("shell_startup_ns.{shell}"),
@@ -487,7 +502,7 @@ impl Session {
         let labels = parse_labels(&record.labels)?;
         let env = |name: &str| std::env::var(name).ok();
         let fingerprint = environment::fingerprint();
-        let git = environment::git_info(&self.cwd, &env);
+        let git = environment::git_info_in(&self.cwd, Some(self.repo_root.is_some()), &env);
         let key = self.resolve_key(
             key,
             git.as_ref().and_then(|g| g.branch.as_deref()),
@@ -642,8 +657,10 @@ impl Session {
         key: &KeyOverrides,
         record: &RecordOptions,
     ) -> Result<Run, Error> {
-        let (run, ()) =
-            self.make_and_record(record, || Ok((self.measure(request, key, record)?, ())))?;
+        let kept = !record.no_record || record.out.is_some();
+        let (run, ()) = self.make_and_record(record, || {
+            Ok((self.measure_probed(request, key, record, kept)?, ()))
+        })?;
         Ok(run)
     }
 

@@ -90,7 +90,7 @@ impl Session {
             self.paired_comparison(&pairs, &options, &adaptive, &mut config, request.confirm)?;
 
         let env = |name: &str| std::env::var(name).ok();
-        let git = environment::git_info(&self.cwd, &env);
+        let git = environment::git_info_in(&self.cwd, Some(self.repo_root.is_some()), &env);
         let head = git.as_ref().and_then(|g| g.commit.clone());
         let dirty = if git.as_ref().and_then(|g| g.dirty) == Some(true) {
             " with uncommitted changes"

@@ -281,7 +281,7 @@ impl Session {
     /// An invalid branch or platform name.
     pub fn current_key(&self, key: &KeyOverrides) -> Result<BaselineKey, Error> {
         let env = |name: &str| std::env::var(name).ok();
-        let git = environment::git_info(&self.cwd, &env);
+        let git = environment::git_info_in(&self.cwd, Some(self.repo_root.is_some()), &env);
         self.resolve_key(
             key,
             git.as_ref().and_then(|g| g.branch.as_deref()),

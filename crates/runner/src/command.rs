@@ -593,7 +593,8 @@ impl<'a> Executor<'a> {
         };
         if !self.options.keep_background || fired.is_some() {
             // A timeout or an interrupt ends everything, --keep-background or not.
-            self.background_killed += leftovers::kill(&token, before);
+            let helper = self.server.as_ref().map(Server::id);
+            self.background_killed += leftovers::kill_except(&token, before, helper);
         }
 
         let stderr_tail = self.take_stderr_tail()?;

@@ -55,9 +55,15 @@ pub fn adopt_orphans() -> bool {
 }
 
 /// Where process ids stand before an execution starts: the last id the kernel allocated (for
-/// the fallback scan: a leftover started after it has a greater id, unless ids wrapped).
+/// the fallback scan: a leftover started after it has a greater id, unless ids wrapped). `None`
+/// when the fallback is not needed (a subreaper that can list its children), which saves a
+/// file read per execution.
 #[must_use]
 pub fn mark() -> Option<i32> {
+    static CHILDREN_LISTED: OnceLock<bool> = OnceLock::new();
+    if *CHILDREN_LISTED.get_or_init(|| adopt_orphans() && own_children().is_some()) {
+        return None;
+    }
     std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
         .ok()?
         .trim()
@@ -70,11 +76,21 @@ pub fn mark() -> Option<i32> {
 /// it dies). `since` is [`mark`] before the execution started. Returns how many it killed.
 #[must_use]
 pub fn kill(token: &str, since: Option<i32>) -> usize {
+    kill_except(token, since, None)
+}
+
+/// [`kill`], never looking at process `known` (a child known not to carry the token, such as
+/// the helper that starts executions: reading its environment after every execution cost a
+/// file open and reads).
+#[must_use]
+pub fn kill_except(token: &str, since: Option<i32>, known: Option<u32>) -> usize {
     let needle = format!("{TOKEN_VARIABLE}={token}");
+    let known = known.and_then(|pid| i32::try_from(pid).ok());
     let mut killed = std::collections::HashSet::new();
     for _ in 0..20 {
         let fresh: Vec<i32> = candidates(since)
             .into_iter()
+            .filter(|pid| Some(*pid) != known)
             .filter(|pid| !killed.contains(pid) && carries(*pid, needle.as_bytes()))
             .collect();
         if fresh.is_empty() {
