@@ -435,6 +435,10 @@ pub(crate) struct MeasureArgs {
         action = clap::ArgAction::Append
     )]
     pub(crate) parameter_list: Vec<String>,
+    /// Each execution reads this file as its standard input, from the start (default:
+    /// /dev/null).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
     /// Also write the measurement as hyperfine's JSON (`import --format hyperfine` reads it).
     #[arg(long, value_name = "FILE")]
     pub(crate) export_json: Option<PathBuf>,
@@ -687,7 +691,7 @@ pub(crate) struct CheckArgs {
     /// Check this run file instead of measuring.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "command", "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
-        "parameter_list", "export_json", "export_markdown", "export_csv", "warmup", "shell",
+        "parameter_list", "export_json", "export_markdown", "export_csv", "input", "warmup", "shell",
         "no_shell", "timeout", "min_runs", "min_time", "max_runs", "show_output",
         "instructions", "name", "benches", "keep_background",
     ])]
@@ -703,6 +707,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = [
         "command", "run", "commands", "setup", "prepare", "conclude", "cleanup",
         "parameter_scan", "parameter_list", "export_json", "export_markdown", "export_csv",
+        "input",
     ])]
     pub(crate) import: Vec<String>,
     /// How `--import` reads its input.
@@ -746,7 +751,7 @@ pub(crate) struct CheckArgs {
             "run", "import", "baseline_branch", "merge_base", "promote_on", "require_baseline",
             "environment", "out", "runs", "min_time", "min_runs", "max_runs", "instructions",
             "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
-            "parameter_list", "export_json", "export_markdown", "export_csv",
+            "parameter_list", "export_json", "export_markdown", "export_csv", "input",
         ]
     )]
     #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`

@@ -71,6 +71,7 @@ impl MeasureArgs {
             None => {}
         }
         request.no_shell |= self.no_shell;
+        request.input.clone_from(&self.input);
         request.commands.clone_from(&self.commands);
         request.names.clone_from(&self.name);
         request.hooks = HookCommands::default();

@@ -446,3 +446,40 @@ fn a_cold_first_run_is_a_warning_in_the_verdict() {
     let verdict = std::fs::read_to_string(sandbox.path().join("verdict.json")).unwrap();
     assert!(verdict.contains("cold: the first run took"), "{verdict}");
 }
+
+/// `hyperfine --input FILE`: each execution reads the file from its start, through the helper
+/// (a fresh open per execution); a missing file is refused before anything runs.
+#[test]
+fn every_execution_reads_the_input_file_from_its_start() {
+    let sandbox = Sandbox::new();
+    std::fs::write(sandbox.path().join("in.txt"), "line\n").unwrap();
+    let out = sandbox.run(&[
+        "run",
+        "-w",
+        "1",
+        "-r",
+        "3",
+        "--no-record",
+        "--input",
+        "in.txt",
+        "cat >> out.txt",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let read = std::fs::read_to_string(sandbox.path().join("out.txt")).unwrap();
+    assert_eq!(read, "line\n".repeat(4));
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--input",
+        "missing.txt",
+        "cat >> out2.txt",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("--input missing.txt: No such file"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sandbox.path().join("out2.txt").exists());
+}

@@ -75,6 +75,7 @@ impl RunDefaults {
             output,
             keep_background: false,
             hooks: Hooks::default(),
+            input: None,
         })
     }
 }
@@ -107,6 +108,9 @@ pub struct MeasureRequest {
     pub parameters: Vec<Parameter>,
     /// Files the measurement is written to in hyperfine's shapes, besides the run.
     pub exports: Vec<(Export, PathBuf)>,
+    /// The file each execution of the commands reads as standard input (`/dev/null` by
+    /// default), from the start each time.
+    pub input: Option<PathBuf>,
     /// Only these configured benchmarks.
     pub benches: Vec<String>,
     /// Measurement settings over each benchmark's and the file's.
@@ -246,6 +250,7 @@ impl Session {
             }
         }
         let base = self.config.base_dir().unwrap_or(&self.cwd).to_owned();
+        let input = self.input_file(request)?;
         let planned: Vec<Planned> = self
             .config
             .bench
@@ -271,6 +276,7 @@ impl Session {
                     .options(output)
                     .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
                 options.keep_background = request.keep_background;
+                options.input.clone_from(&input);
                 options.hooks =
                     request
                         .hooks
@@ -359,6 +365,7 @@ impl Session {
         let expanded = scan::expand(&templates, &request.parameters, &request.hooks.texts())?;
         let mut options = request.settings.over(&self.config.run).options(output)?;
         options.keep_background = request.keep_background;
+        options.input = self.input_file(request)?;
         Ok(expanded
             .into_iter()
             .map(|benchmark| {
@@ -375,6 +382,22 @@ impl Session {
                 }
             })
             .collect())
+    }
+
+    /// `--input`, made absolute (commands may run in another directory), refused unless it is a
+    /// readable file: a missing one would look like a missing program.
+    fn input_file(&self, request: &MeasureRequest) -> Result<Option<PathBuf>, Error> {
+        let Some(given) = &request.input else {
+            return Ok(None);
+        };
+        let path = self.path(given);
+        if let Err(e) = std::fs::File::open(&path) {
+            bail!("--input {}: {e}", given.display());
+        }
+        if !path.is_file() {
+            bail!("--input {}: not a file", given.display());
+        }
+        Ok(Some(path))
     }
 
     /// `options` with at least as many runs as `[compare] min_samples` asks of a verdict:
@@ -552,6 +575,7 @@ impl Session {
             let metric = instructions::count_instructions(
                 &planned.spec,
                 &planned.options.hooks,
+                planned.options.input.as_deref(),
                 INSTRUCTION_RUNS,
                 planned.options.timeout.map(|t| t * 100),
                 &self.interrupt,

@@ -11,9 +11,10 @@
  * build script compiles this file with the C compiler Rust already links with, and the runner
  * writes it to a cache directory on first use (see src/exec_helper.rs).
  *
- * Usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]
+ * Usage: benchkeep-exec --serve VARIABLE INPUT PROGRAM [ARG...]
  *   Standard input is a socket. Each request on it is a line "run VALUE": the helper starts
- *   PROGRAM in a process group of its own, with standard input from /dev/null and VARIABLE=VALUE
+ *   PROGRAM in a process group of its own, with standard input from the file INPUT (opened
+ *   afresh for each execution, so each reads it from the start; /dev/null for none) and VARIABLE=VALUE
  *   added to its environment, says "started PID" (so that a timeout can kill that group), waits
  *   for it, and answers on the same socket with one line:
  *   "benchkeep-exec 1 status=S exec_errno=E wall_ns=W user_ns=U system_ns=Y maxrss_bytes=M"
@@ -141,19 +142,21 @@ static char **environment_with(const char *assignment, size_t name_length) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4 || strcmp(argv[1], "--serve") != 0) {
-        fputs("benchkeep-exec: usage: benchkeep-exec --serve VARIABLE PROGRAM [ARG...]\n", stderr);
+    if (argc < 5 || strcmp(argv[1], "--serve") != 0) {
+        fputs("benchkeep-exec: usage: benchkeep-exec --serve VARIABLE INPUT PROGRAM [ARG...]\n",
+              stderr);
         return HELPER_FAILED;
     }
     if (end_with_benchkeep() != 0) return fail("signal handling");
     const char *variable = argv[2];
     size_t name_length = strlen(variable);
-    char **command = argv + 3;
+    const char *input = argv[3];
+    char **command = argv + 4;
 
-    /* The command reads /dev/null; the socket on standard input is this helper's alone. */
+    /* The command reads INPUT; the socket on standard input is this helper's alone. */
     posix_spawn_file_actions_t actions;
     if (posix_spawn_file_actions_init(&actions) != 0 ||
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0)
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, input, O_RDONLY, 0) != 0)
         return fail("posix_spawn_file_actions");
     /* Each execution leads a process group of its own, as a command started by a shell does:
      * `kill 0` in it, or `kill -- -$$`, reaches what it started and not this helper. */

@@ -61,11 +61,12 @@ impl CommandSpec {
 
     /// The `benchkeep-exec` helper that starts this command on request
     /// ([`crate::exec_helper`]), in the command's directory and environment.
-    fn serving_helper(&self, helper: &Path) -> Command {
+    fn serving_helper(&self, helper: &Path, input: Option<&Path>) -> Command {
         let mut command = Command::new(helper);
         command
             .arg("--serve")
             .arg(leftovers::TOKEN_VARIABLE)
+            .arg(input.unwrap_or(Path::new("/dev/null")))
             .args(&self.argv);
         self.apply(command)
     }
@@ -156,6 +157,9 @@ pub struct MeasureOptions {
     pub keep_background: bool,
     /// Commands run around the executions, untimed (setup, prepare, conclude, cleanup).
     pub hooks: Hooks,
+    /// The file each execution reads as its standard input, from the start (`/dev/null` when
+    /// `None`); hooks read `/dev/null`.
+    pub input: Option<PathBuf>,
 }
 
 /// One measured execution.
@@ -458,6 +462,7 @@ pub fn measure_paired(
         output: options.output,
         keep_background: options.keep_background,
         hooks: Hooks::default(),
+        input: None,
     };
     let mut base_exec = Executor::new(base, &single, interrupt)?;
     let mut head_exec = Executor::new(head, &single, interrupt)?;
@@ -638,7 +643,9 @@ impl<'a> Executor<'a> {
     fn execute_through_helper(&mut self, token: &str) -> Result<Ended, RunError> {
         if self.server.is_none() {
             let helper = *self.helper.as_ref().expect("called with a helper");
-            let mut command = self.spec.serving_helper(helper);
+            let mut command = self
+                .spec
+                .serving_helper(helper, self.options.input.as_deref());
             self.set_output(&mut command)?;
             let server = Server::start(command).map_err(|source| RunError::Spawn {
                 command: self.spec.display(),
@@ -699,7 +706,10 @@ impl<'a> Executor<'a> {
     /// Spawns the command itself (when there is no helper) and waits for it.
     fn execute_directly(&mut self, token: &str) -> Result<Ended, RunError> {
         let mut command = self.spec.command();
-        command.stdin(Stdio::null());
+        match &self.options.input {
+            Some(path) => command.stdin(File::open(path).map_err(|e| self.io_error(e))?),
+            None => command.stdin(Stdio::null()),
+        };
         self.set_output(&mut command)?;
         // Its own process group, so a timeout or Ctrl-C can kill everything it started.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);

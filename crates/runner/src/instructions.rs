@@ -21,10 +21,11 @@ pub const INSTRUCTIONS: &str = "instructions";
 
 /// Counts the instructions of `runs` executions of `spec` (including every child process it
 /// starts) under callgrind, each between the `hooks` a timed measurement has (setup may make
-/// what the command reads).
+/// what the command reads) and reading `input` as a timed one would.
 pub fn count_instructions(
     spec: &CommandSpec,
     hooks: &Hooks,
+    input: Option<&std::path::Path>,
     runs: u32,
     timeout: Option<std::time::Duration>,
     interrupt: &Interrupt,
@@ -51,6 +52,7 @@ pub fn count_instructions(
         output: OutputMode::Discard,
         keep_background: false,
         hooks: hooks.clone(),
+        input: input.map(ToOwned::to_owned),
     };
     let mut samples = Vec::with_capacity(runs as usize);
     for _ in 0..runs {
@@ -144,7 +146,7 @@ mod tests {
                 "-c".to_owned(),
                 format!("i=0; while [ $i -lt {n} ]; do i=$((i+1)); done"),
             ]);
-            count_instructions(&spec, &Hooks::default(), 2, None, &interrupt).unwrap()
+            count_instructions(&spec, &Hooks::default(), None, 2, None, &interrupt).unwrap()
         };
         let small = count(100);
         let large = count(2000);
