@@ -70,7 +70,7 @@ pub(crate) enum ColorChoice {
 pub(crate) enum Commands {
     /// Measure a command (or the benchmarks in benchkeep.toml) and record the run.
     #[command(after_help = examples::RUN)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Measure (or load) a run and compare it with the baseline of its key; exit 1 on a regression.
     #[command(after_help = examples::CHECK)]
     Check(Box<CheckArgs>),
