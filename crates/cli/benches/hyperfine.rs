@@ -16,14 +16,16 @@ use benchkeep_core::stats;
 
 const BIN: &str = env!("CARGO_BIN_EXE_benchkeep");
 
-/// One benchkeep measurement as a hyperfine user makes it (`run --no-record ...
-/// --export-json`): its reported median wall time (ms) and the whole process's time (s).
-fn benchkeep(dir: &Path, args: &[&str]) -> (f64, f64) {
-    let export = dir.join("b.json");
+/// One measurement by `program` (benchkeep or hyperfine, each with its `leading` arguments)
+/// with `--export-json`, which both write in hyperfine's shape: the median it reports (ms) and
+/// the whole process's time (s).
+fn exported(dir: &Path, program: &str, leading: &[&str], args: &[&str]) -> (f64, f64) {
+    let export = dir.join("export.json");
     let start = Instant::now();
-    let status = Command::new(BIN)
+    let status = Command::new(program)
         .current_dir(dir)
-        .args(["run", "--no-record", "--quiet", "--export-json"])
+        .args(leading)
+        .arg("--export-json")
         .arg(&export)
         .args(args)
         .output()
@@ -31,11 +33,20 @@ fn benchkeep(dir: &Path, args: &[&str]) -> (f64, f64) {
     let total = start.elapsed().as_secs_f64();
     assert!(
         status.status.success(),
-        "{}",
+        "{program}: {}",
         String::from_utf8_lossy(&status.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(export).unwrap()).unwrap();
     (doc["results"][0]["median"].as_f64().unwrap() * 1e3, total)
+}
+
+/// benchkeep as a hyperfine user runs it: `run --no-record`, nothing kept but the export.
+fn benchkeep(dir: &Path, args: &[&str]) -> (f64, f64) {
+    exported(dir, BIN, &["run", "--no-record", "--quiet"], args)
+}
+
+fn hyperfine(dir: &Path, args: &[&str]) -> (f64, f64) {
+    exported(dir, "hyperfine", &["--style", "none"], args)
 }
 
 /// The whole-process time (ms) of a run that is kept (`--out`: the speed probe runs), median of
@@ -57,27 +68,6 @@ fn kept_run(dir: &Path, times: usize) -> f64 {
     let run: Run = serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
     assert!(run.probe.is_some(), "a kept run has its speed probe");
     stats::median(&totals)
-}
-
-/// One hyperfine measurement: its reported median (ms) and the whole process's time (s).
-fn hyperfine(dir: &Path, args: &[&str]) -> (f64, f64) {
-    let export = dir.join("h.json");
-    let start = Instant::now();
-    let status = Command::new("hyperfine")
-        .current_dir(dir)
-        .args(["--style", "none", "--export-json"])
-        .arg(&export)
-        .args(args)
-        .output()
-        .unwrap();
-    let total = start.elapsed().as_secs_f64();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(export).unwrap()).unwrap();
-    (doc["results"][0]["median"].as_f64().unwrap() * 1e3, total)
 }
 
 /// `pairs` alternating measurements of each tool with the same arguments: the medians of their
