@@ -435,6 +435,10 @@ pub(crate) struct MeasureArgs {
         action = clap::ArgAction::Append
     )]
     pub(crate) parameter_list: Vec<String>,
+    /// Keep each execution's standard output (in a file, not /dev/null) and warn when it
+    /// differs from the first execution's: a benchmark that is not doing one thing each time.
+    #[arg(long)]
+    pub(crate) check_output: bool,
     /// Each execution reads this file as its standard input, from the start (default:
     /// /dev/null).
     #[arg(long, value_name = "FILE")]
@@ -691,7 +695,8 @@ pub(crate) struct CheckArgs {
     /// Check this run file instead of measuring.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "command", "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
-        "parameter_list", "export_json", "export_markdown", "export_csv", "input", "warmup", "shell",
+        "parameter_list", "export_json", "export_markdown", "export_csv", "input", "check_output",
+        "warmup", "shell",
         "no_shell", "timeout", "min_runs", "min_time", "max_runs", "show_output",
         "instructions", "name", "benches", "keep_background",
     ])]
@@ -707,7 +712,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = [
         "command", "run", "commands", "setup", "prepare", "conclude", "cleanup",
         "parameter_scan", "parameter_list", "export_json", "export_markdown", "export_csv",
-        "input",
+        "input", "check_output",
     ])]
     pub(crate) import: Vec<String>,
     /// How `--import` reads its input.
@@ -752,6 +757,7 @@ pub(crate) struct CheckArgs {
             "environment", "out", "runs", "min_time", "min_runs", "max_runs", "instructions",
             "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
             "parameter_list", "export_json", "export_markdown", "export_csv", "input",
+            "check_output",
         ]
     )]
     #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`

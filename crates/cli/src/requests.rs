@@ -72,6 +72,7 @@ impl MeasureArgs {
         }
         request.no_shell |= self.no_shell;
         request.input.clone_from(&self.input);
+        request.check_output = self.check_output;
         request.commands.clone_from(&self.commands);
         request.names.clone_from(&self.name);
         request.hooks = HookCommands::default();

@@ -483,3 +483,64 @@ fn every_execution_reads_the_input_file_from_its_start() {
     );
     assert!(!sandbox.path().join("out2.txt").exists());
 }
+
+/// `--check-output`: a command that prints something else each time is named, on `run` and in
+/// a check's verdict; one that prints the same is not.
+#[test]
+fn output_that_changes_between_runs_is_a_warning() {
+    let sandbox = Sandbox::new();
+    let counting = "n=$(cat n 2>/dev/null || echo 0); echo $((n + 1)) > n; cat n";
+    let out = sandbox.run(&[
+        "run",
+        "-w",
+        "0",
+        "-r",
+        "5",
+        "--no-record",
+        "--check-output",
+        counting,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("its output differed from the first execution's in 4 of 5 executions"),
+        "{}",
+        stderr(&out)
+    );
+    let same = sandbox.run(&[
+        "run",
+        "-w",
+        "0",
+        "-r",
+        "5",
+        "--no-record",
+        "--check-output",
+        "echo same",
+    ]);
+    assert!(!stderr(&same).contains("differed"), "{}", stderr(&same));
+
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "-w",
+            "0",
+            "-r",
+            "5",
+            "-n",
+            "counter",
+            "--check-output",
+        ];
+        args.extend_from_slice(extra);
+        args.push(counting);
+        sandbox.run(&args)
+    };
+    let first = check(&[]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let second = check(&["--threshold", "1000", "--report", "json=verdict.json"]);
+    assert_eq!(code(&second), 0, "{}{}", stdout(&second), stderr(&second));
+    let verdict = std::fs::read_to_string(sandbox.path().join("verdict.json")).unwrap();
+    assert!(
+        verdict.contains("counter: its output differed"),
+        "{verdict}"
+    );
+}

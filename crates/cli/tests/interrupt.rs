@@ -142,30 +142,36 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn benchkeep_killed_with_sigkill_leaves_no_command_running() {
+    // A duration no other process uses, to find this command and only it.
+    let command = ["sleep", "97.3125"];
+    killed_benchkeep_leaves_nothing_running(&["--", command[0], command[1]], &command);
+}
+
+/// The same for a hook: a cleanup that was running when benchkeep died (a second Ctrl-C exits
+/// at once) ran on, before hooks started through benchkeep-exec too.
+#[test]
+fn benchkeep_killed_with_sigkill_leaves_no_hook_running() {
+    let hook = ["sleep", "96.8125"];
+    killed_benchkeep_leaves_nothing_running(&["--cleanup", "sleep 96.8125", "true"], &hook);
+}
+
+/// Starts `benchkeep run --no-record -r 1 -w 0 ARGS`, waits for a process whose command line is
+/// `running`, kills benchkeep with SIGKILL, and waits for that process to end.
+fn killed_benchkeep_leaves_nothing_running(args: &[&str], running: &[&str]) {
     if !std::path::Path::new("/proc/self/cmdline").exists() {
         return; // no /proc: nothing to look at (not Linux)
     }
     let sandbox = Sandbox::new();
-    // A duration no other process uses, to find this command and only it.
-    let command = ["sleep", "97.3125"];
+    let mut full = vec!["run", "--no-record", "--runs", "1", "--warmup", "0"];
+    full.extend_from_slice(args);
     let mut child = sandbox
-        .command(&[
-            "run",
-            "--no-record",
-            "--runs",
-            "1",
-            "--warmup",
-            "0",
-            "--",
-            command[0],
-            command[1],
-        ])
+        .command(&full)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the command to start", || {
-        !processes_running(&command).is_empty()
+    wait_for("the process to start", || {
+        !processes_running(running).is_empty()
     });
     kill(
         Pid::from_raw(i32::try_from(child.id()).unwrap()),
@@ -174,7 +180,7 @@ fn benchkeep_killed_with_sigkill_leaves_no_command_running() {
     .unwrap();
     let _ = child.wait();
     // Before benchkeep-exec ended with benchkeep, the command ran its whole 97 s.
-    wait_for("the command to end with benchkeep", || {
-        processes_running(&command).is_empty()
+    wait_for("the process to end with benchkeep", || {
+        processes_running(running).is_empty()
     });
 }

@@ -426,8 +426,14 @@ impl Session {
             }
         }
         if measured_here {
-            // Outliers and a cold first run, as hyperfine warns of them.
+            // Outliers and a cold first run, as hyperfine warns of them; output that changed.
             warnings.extend(benchkeep_report::measurements::warnings(&run.benchmarks));
+            warnings.extend(std::mem::take(
+                &mut *self
+                    .measurement_warnings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ));
         }
         let passed = self.gate_passes(&mut comparison, config)?;
         let context = Context {

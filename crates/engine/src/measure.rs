@@ -76,6 +76,7 @@ impl RunDefaults {
             keep_background: false,
             hooks: Hooks::default(),
             input: None,
+            check_output: false,
         })
     }
 }
@@ -111,6 +112,8 @@ pub struct MeasureRequest {
     /// The file each execution of the commands reads as standard input (`/dev/null` by
     /// default), from the start each time.
     pub input: Option<PathBuf>,
+    /// Keep each execution's standard output and warn when it differs from the first's.
+    pub check_output: bool,
     /// Only these configured benchmarks.
     pub benches: Vec<String>,
     /// Measurement settings over each benchmark's and the file's.
@@ -277,6 +280,7 @@ impl Session {
                     .map_err(|e| Error::Invalid(format!("[[bench]] {:?}: {e}", bench.name)))?;
                 options.keep_background = request.keep_background;
                 options.input.clone_from(&input);
+                options.check_output = request.check_output;
                 options.hooks =
                     request
                         .hooks
@@ -366,6 +370,7 @@ impl Session {
         let mut options = request.settings.over(&self.config.run).options(output)?;
         options.keep_background = request.keep_background;
         options.input = self.input_file(request)?;
+        options.check_output = request.check_output;
         Ok(expanded
             .into_iter()
             .map(|benchmark| {
@@ -610,6 +615,20 @@ impl Session {
             .find_map(|m| m.peak_rss_unavailable.as_deref())
         {
             self.notice(&format!("{name}: peak memory not measured: {why}"));
+        }
+        let (differed, ran) = measured
+            .iter()
+            .filter_map(|m| m.output_differed)
+            .fold((0, 0), |(d, n), (more_d, more_n)| (d + more_d, n + more_n));
+        if differed > 0 {
+            let warning = format!(
+                "{name}: its output differed from the first execution's in {differed} of {ran} executions (--check-output): is it measuring one thing each time?"
+            );
+            self.notice(&warning);
+            self.measurement_warnings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(warning);
         }
     }
 

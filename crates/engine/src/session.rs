@@ -87,6 +87,9 @@ pub struct Session {
     /// Shells measured for their start-up ([`crate::shell`]), by program.
     pub(crate) shell_startups:
         std::sync::Mutex<std::collections::BTreeMap<String, crate::shell::ShellStartup>>,
+    /// What measuring found that a verdict's reader must know (`--check-output`), taken by
+    /// the next verdict.
+    pub(crate) measurement_warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -134,6 +137,7 @@ impl Session {
             interrupt: options.interrupt.unwrap_or_default(),
             events,
             shell_startups: std::sync::Mutex::default(),
+            measurement_warnings: std::sync::Mutex::default(),
         })
     }
 

@@ -16,6 +16,7 @@ use crate::exec_helper::{self, Report, Server};
 use crate::leftovers;
 
 mod hooks;
+mod output;
 
 use hooks::Hook;
 pub use hooks::Hooks;
@@ -160,6 +161,9 @@ pub struct MeasureOptions {
     /// The file each execution reads as its standard input, from the start (`/dev/null` when
     /// `None`); hooks read `/dev/null`.
     pub input: Option<PathBuf>,
+    /// Keep each execution's standard output (in a file, instead of `/dev/null`) and count the
+    /// executions whose output differs from the first's ([`Measurement::output_differed`]).
+    pub check_output: bool,
 }
 
 /// One measured execution.
@@ -314,6 +318,9 @@ pub struct Measurement {
     /// the figure is theirs alone; see [`crate::exec_helper`]). [`Measurement::into_benchmark`]
     /// then leaves the metric out rather than report benchkeep's own memory.
     pub peak_rss_unavailable: Option<String>,
+    /// With [`MeasureOptions::check_output`]: how many executions (warm-ups included) wrote
+    /// another standard output than the first, and how many ran.
+    pub output_differed: Option<(u32, u32)>,
 }
 
 impl Measurement {
@@ -415,6 +422,7 @@ fn measure_executions(
         samples,
         background_killed: executor.background_killed,
         peak_rss_unavailable: executor.peak_rss_unavailable(),
+        output_differed: executor.output_differed(),
     })
 }
 
@@ -463,6 +471,7 @@ pub fn measure_paired(
         keep_background: options.keep_background,
         hooks: Hooks::default(),
         input: None,
+        check_output: false,
     };
     let mut base_exec = Executor::new(base, &single, interrupt)?;
     let mut head_exec = Executor::new(head, &single, interrupt)?;
@@ -477,11 +486,13 @@ pub fn measure_paired(
             samples: Vec::with_capacity(capacity),
             background_killed: 0,
             peak_rss_unavailable: base_exec.peak_rss_unavailable(),
+            output_differed: None,
         },
         head: Measurement {
             samples: Vec::with_capacity(capacity),
             background_killed: 0,
             peak_rss_unavailable: head_exec.peak_rss_unavailable(),
+            output_differed: None,
         },
         head_first: Vec::with_capacity(capacity),
     };
@@ -518,6 +529,18 @@ struct Executor<'a> {
     helper: Result<&'static Path, String>,
     /// The helper while it runs (started by the first execution).
     server: Option<Server>,
+    /// A helper per hook, started by its first run: a hook dies with benchkeep, as a command
+    /// does (a second Ctrl-C, which exits at once, left a running cleanup behind).
+    hook_servers: [Option<Server>; 4],
+    /// With `check_output`: where executions write their output, and what it was.
+    output: Option<output::Outputs>,
+}
+
+/// What a helper serves: the measured command, or one of its hooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Command,
+    Hook(Hook),
 }
 
 /// What stopped an execution early, if anything, and its figures or why there are none.
@@ -568,6 +591,11 @@ impl<'a> Executor<'a> {
             background_killed: 0,
             helper,
             server: None,
+            hook_servers: Default::default(),
+            output: output::Outputs::for_options(options).map_err(|source| RunError::Io {
+                command: spec.display(),
+                source,
+            })?,
         })
     }
 
@@ -592,7 +620,7 @@ impl<'a> Executor<'a> {
         let token = leftovers::token();
         let before = leftovers::mark();
         let (fired, figures) = if self.helper.is_ok() {
-            self.execute_through_helper(&token)?
+            self.execute_through_helper(Served::Command, &token)?
         } else {
             self.execute_directly(&token)?
         };
@@ -636,24 +664,46 @@ impl<'a> Executor<'a> {
                 stderr_tail,
             });
         }
-        Ok(sample)
-    }
-
-    /// Asks the helper (started on first use) for one execution and waits for its answer.
-    fn execute_through_helper(&mut self, token: &str) -> Result<Ended, RunError> {
-        if self.server.is_none() {
-            let helper = *self.helper.as_ref().expect("called with a helper");
-            let mut command = self
-                .spec
-                .serving_helper(helper, self.options.input.as_deref());
-            self.set_output(&mut command)?;
-            let server = Server::start(command).map_err(|source| RunError::Spawn {
+        if let Some(output) = &mut self.output {
+            output.compare().map_err(|source| RunError::Io {
                 command: self.spec.display(),
                 source,
             })?;
-            self.server = Some(server);
         }
-        let Some(server) = self.server.as_mut() else {
+        Ok(sample)
+    }
+
+    /// Asks the helper of `what` (started on first use) for one execution and waits for its
+    /// answer.
+    pub(super) fn execute_through_helper(
+        &mut self,
+        what: Served,
+        token: &str,
+    ) -> Result<Ended, RunError> {
+        let (spec, input): (&'a CommandSpec, _) = match what {
+            Served::Command => (self.spec, self.options.input.as_deref()),
+            Served::Hook(hook) => (hook.of(&self.options.hooks).expect("a hook to run"), None),
+        };
+        // Fields, not a method, so that the watchdog stays borrowable beside it.
+        macro_rules! slot {
+            () => {
+                match what {
+                    Served::Command => &mut self.server,
+                    Served::Hook(hook) => &mut self.hook_servers[hook.index()],
+                }
+            };
+        }
+        if slot!().is_none() {
+            let helper = *self.helper.as_ref().expect("called with a helper");
+            let mut command = spec.serving_helper(helper, input);
+            self.set_output(&mut command, what)?;
+            let server = Server::start(command).map_err(|source| RunError::Spawn {
+                command: spec.display(),
+                source,
+            })?;
+            *slot!() = Some(server);
+        }
+        let Some(server) = slot!().as_mut() else {
             unreachable!("started above");
         };
         let start = Instant::now();
@@ -678,7 +728,7 @@ impl<'a> Executor<'a> {
         match answer {
             Ok(Some(line)) if fired.is_none() => {
                 let figures = match Report::parse(&line) {
-                    Some(report) => self.started(report).map(|status| {
+                    Some(report) => started_status(spec, report).map(|status| {
                         let sample = Sample {
                             wall_ns: report.wall_ns,
                             user_ns: report.user_ns,
@@ -696,7 +746,7 @@ impl<'a> Executor<'a> {
             }
             // Killed by the watchdog, or ended by itself: reaped, and started again next time.
             _ => {
-                let server = self.server.take().expect("running");
+                let server = slot!().take().expect("running");
                 let status = server.stop().map_err(|e| self.io_error(e))?;
                 Ok((fired, Ok(Figures::HelperEnded(status))))
             }
@@ -710,7 +760,7 @@ impl<'a> Executor<'a> {
             Some(path) => command.stdin(File::open(path).map_err(|e| self.io_error(e))?),
             None => command.stdin(Stdio::null()),
         };
-        self.set_output(&mut command)?;
+        self.set_output(&mut command, Served::Command)?;
         // Its own process group, so a timeout or Ctrl-C can kill everything it started.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command.env(leftovers::TOKEN_VARIABLE, token);
@@ -750,39 +800,25 @@ impl<'a> Executor<'a> {
     }
 
     /// Standard output and error as the options say.
-    fn set_output(&self, command: &mut Command) -> Result<(), RunError> {
+    /// Standard output and error as the options say: for `served` (hooks never have their
+    /// output checked).
+    fn set_output(&self, command: &mut Command, served: Served) -> Result<(), RunError> {
         match &self.stderr {
             Some(file) => {
                 let clone = file.try_clone().map_err(|e| self.io_error(e))?;
-                command.stdout(Stdio::null()).stderr(Stdio::from(clone));
+                let stdout = match (&self.output, served) {
+                    (Some(output), Served::Command) => {
+                        Stdio::from(output.writer().map_err(|e| self.io_error(e))?)
+                    }
+                    _ => Stdio::null(),
+                };
+                command.stdout(stdout).stderr(Stdio::from(clone));
             }
             None => {
                 command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
             }
         }
         Ok(())
-    }
-
-    /// The command's wait status from the helper's report, or the error that kept it from
-    /// starting.
-    fn started(&self, report: Report) -> Result<ExitStatus, RunError> {
-        use std::os::unix::process::ExitStatusExt;
-        match report.exec_errno {
-            0 => Ok(ExitStatus::from_raw(report.status)),
-            errno => {
-                let source = std::io::Error::from_raw_os_error(errno);
-                Err(if source.kind() == std::io::ErrorKind::NotFound {
-                    RunError::NotFound {
-                        program: self.spec.argv[0].clone(),
-                    }
-                } else {
-                    RunError::Spawn {
-                        command: self.spec.display(),
-                        source,
-                    }
-                })
-            }
-        }
     }
 
     /// Returns the last 2 KiB the command wrote to stderr and empties the file for the next run.
@@ -806,6 +842,28 @@ impl<'a> Executor<'a> {
             Ok(String::from_utf8_lossy(&tail).into_owned())
         })();
         result.map_err(|e| self.io_error(e))
+    }
+}
+
+/// The wait status of `spec`'s execution from the helper's report, or the error that kept it
+/// from starting.
+fn started_status(spec: &CommandSpec, report: Report) -> Result<ExitStatus, RunError> {
+    use std::os::unix::process::ExitStatusExt;
+    match report.exec_errno {
+        0 => Ok(ExitStatus::from_raw(report.status)),
+        errno => {
+            let source = std::io::Error::from_raw_os_error(errno);
+            Err(if source.kind() == std::io::ErrorKind::NotFound {
+                RunError::NotFound {
+                    program: spec.argv[0].clone(),
+                }
+            } else {
+                RunError::Spawn {
+                    command: spec.display(),
+                    source,
+                }
+            })
+        }
     }
 }
 

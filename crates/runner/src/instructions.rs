@@ -53,6 +53,7 @@ pub fn count_instructions(
         keep_background: false,
         hooks: hooks.clone(),
         input: input.map(ToOwned::to_owned),
+        check_output: false,
     };
     let mut samples = Vec::with_capacity(runs as usize);
     for _ in 0..runs {

@@ -4,7 +4,9 @@
 use std::process::Stdio;
 use std::time::Instant;
 
-use super::{CommandSpec, Executor, Fired, RunError, describe_status};
+use super::{
+    CommandSpec, Ended, Executor, Figures, Fired, RunError, Served, describe_status, leftovers,
+};
 
 /// Commands run around a measurement; none is timed.
 ///
@@ -41,6 +43,11 @@ pub(super) enum Hook {
 }
 
 impl Hook {
+    /// Its place among an executor's hook helpers.
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+
     fn name(self) -> &'static str {
         match self {
             Hook::Setup => "setup",
@@ -50,7 +57,7 @@ impl Hook {
         }
     }
 
-    fn of(self, hooks: &Hooks) -> Option<&CommandSpec> {
+    pub(super) fn of(self, hooks: &Hooks) -> Option<&CommandSpec> {
         match self {
             Hook::Setup => hooks.setup.as_ref(),
             Hook::Prepare => hooks.prepare.as_ref(),
@@ -61,9 +68,10 @@ impl Hook {
 }
 
 impl Executor<'_> {
-    /// Runs `hook`, if there is one, to its end: its output goes where the command's goes, it
-    /// leads its own process group, and the timeout and interrupts kill it as they would an
-    /// execution.
+    /// Runs `hook`, if there is one, to its end: through a helper of its own when there is one
+    /// (so that it dies with benchkeep), its output where the command's goes, leading its own
+    /// process group, killed by the timeout and interrupts as an execution would be. What it
+    /// leaves running is its own (a setup may start a server the benchmark uses).
     pub(super) fn hook(&mut self, hook: Hook) -> Result<(), RunError> {
         let Some(spec) = hook.of(&self.options.hooks) else {
             return Ok(());
@@ -71,20 +79,62 @@ impl Executor<'_> {
         if self.interrupt.is_set() {
             return Err(RunError::Interrupted);
         }
+        let (fired, figures) = if self.helper.is_ok() {
+            self.execute_through_helper(Served::Hook(hook), &leftovers::token())?
+        } else {
+            self.spawn_hook(hook, spec)?
+        };
+        let stderr_tail = self.take_stderr_tail()?;
         let failed = |status: String, stderr_tail: String| RunError::Hook {
             hook: hook.name(),
             command: spec.display(),
             status,
             stderr_tail,
         };
+        match fired {
+            Some(Fired::Interrupt) => return Err(RunError::Interrupted),
+            Some(Fired::Timeout) => {
+                return Err(failed(
+                    format!(
+                        "timed out after {:?}, process group killed",
+                        self.options.timeout.unwrap_or_default()
+                    ),
+                    stderr_tail,
+                ));
+            }
+            None => {}
+        }
+        match figures {
+            Ok(Figures::Measured(status, _)) if status.success() => Ok(()),
+            Ok(Figures::Measured(status, _)) => Err(failed(describe_status(status), stderr_tail)),
+            Ok(Figures::HelperEnded(status)) => Err(failed(
+                format!(
+                    "benchkeep-exec, which starts it, ended: {}",
+                    describe_status(status)
+                ),
+                stderr_tail,
+            )),
+            Err(e) => Err(failed(format!("cannot start: {e}"), stderr_tail)),
+        }
+    }
+
+    /// Spawns a hook itself (when there is no helper) and waits for it.
+    fn spawn_hook(&mut self, hook: Hook, spec: &CommandSpec) -> Result<Ended, RunError> {
         let mut command = spec.command();
         command.stdin(Stdio::null());
-        self.set_output(&mut command)?;
+        self.set_output(&mut command, Served::Hook(hook))?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let start = Instant::now();
-        let mut child = command
-            .spawn()
-            .map_err(|e| failed(format!("cannot start: {e}"), String::new()))?;
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(source) => {
+                let error = RunError::Spawn {
+                    command: spec.display(),
+                    source,
+                };
+                return Ok((None, Err(error)));
+            }
+        };
         self.watchdog
             .arm(child.id(), self.options.timeout.map(|t| start + t));
         let status = loop {
@@ -98,19 +148,10 @@ impl Executor<'_> {
             }
         };
         let fired = self.watchdog.disarm();
-        let stderr_tail = self.take_stderr_tail()?;
-        match fired {
-            Some(Fired::Interrupt) => Err(RunError::Interrupted),
-            Some(Fired::Timeout) => Err(failed(
-                format!(
-                    "timed out after {:?}, process group killed",
-                    self.options.timeout.unwrap_or_default()
-                ),
-                stderr_tail,
-            )),
-            None if status.success() => Ok(()),
-            None => Err(failed(describe_status(status), stderr_tail)),
-        }
+        Ok((
+            fired,
+            Ok(Figures::Measured(status, super::Sample::default())),
+        ))
     }
 
     /// One execution between the `prepare` and `conclude` hooks.
@@ -225,7 +266,7 @@ mod tests {
         .unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("the setup command failed (cannot start: No such file"),
+                .starts_with("the setup command failed (cannot start: "),
             "{e}"
         );
         // Cleanup follows a failed setup: it takes down what setup made before failing.
