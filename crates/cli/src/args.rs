@@ -435,6 +435,10 @@ pub(crate) struct MeasureArgs {
         action = clap::ArgAction::Append
     )]
     pub(crate) parameter_list: Vec<String>,
+    /// Keep measuring when a command fails: its times are kept, the `failed_runs` metric counts
+    /// the failures and a warning says so (by default a failure stops with exit 2).
+    #[arg(long, short = 'i')]
+    pub(crate) ignore_failure: bool,
     /// Keep each execution's standard output (in a file, not /dev/null) and warn when it
     /// differs from the first execution's: a benchmark that is not doing one thing each time.
     #[arg(long)]
@@ -696,7 +700,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "command", "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
         "parameter_list", "export_json", "export_markdown", "export_csv", "input", "check_output",
-        "warmup", "shell",
+        "ignore_failure", "warmup", "shell",
         "no_shell", "timeout", "min_runs", "min_time", "max_runs", "show_output",
         "instructions", "name", "benches", "keep_background",
     ])]
@@ -712,7 +716,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"], conflicts_with_all = [
         "command", "run", "commands", "setup", "prepare", "conclude", "cleanup",
         "parameter_scan", "parameter_list", "export_json", "export_markdown", "export_csv",
-        "input", "check_output",
+        "input", "check_output", "ignore_failure",
     ])]
     pub(crate) import: Vec<String>,
     /// How `--import` reads its input.
@@ -757,7 +761,7 @@ pub(crate) struct CheckArgs {
             "environment", "out", "runs", "min_time", "min_runs", "max_runs", "instructions",
             "commands", "setup", "prepare", "conclude", "cleanup", "parameter_scan",
             "parameter_list", "export_json", "export_markdown", "export_csv", "input",
-            "check_output",
+            "check_output", "ignore_failure",
         ]
     )]
     #[allow(clippy::option_option)] // absent, `--pr` (find the merge-base), `--pr REV`

@@ -73,6 +73,7 @@ impl MeasureArgs {
         request.no_shell |= self.no_shell;
         request.input.clone_from(&self.input);
         request.check_output = self.check_output;
+        request.ignore_failure = self.ignore_failure;
         request.commands.clone_from(&self.commands);
         request.names.clone_from(&self.name);
         request.hooks = HookCommands::default();

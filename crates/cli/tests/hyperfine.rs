@@ -544,3 +544,51 @@ fn output_that_changes_between_runs_is_a_warning() {
         "{verdict}"
     );
 }
+
+/// `hyperfine -i`: failing runs are measured on, counted in the `failed_runs` metric, said as a
+/// warning, and exported with their exit codes, which `import --format hyperfine` refuses.
+#[test]
+fn ignore_failure_counts_and_names_the_failures() {
+    let sandbox = Sandbox::new();
+    // Fails on every other execution.
+    let flaky = "n=$(cat n 2>/dev/null || echo 0); echo $((n + 1)) > n; exit $(( (n + 1) % 2 ))";
+    let stopped = sandbox.run(&["run", "-w", "0", "-r", "4", "--no-record", flaky]);
+    assert_eq!(code(&stopped), 2, "{}", stderr(&stopped));
+    std::fs::remove_file(sandbox.path().join("n")).unwrap();
+    let out = sandbox.run(&[
+        "run",
+        "-w",
+        "0",
+        "-r",
+        "4",
+        "--no-record",
+        "-i",
+        "--out",
+        "run.json",
+        "--export-json",
+        "e.json",
+        flaky,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 of 4 measured runs failed (exit 1); their times are included"),
+        "{}",
+        stderr(&out)
+    );
+    let run = run_file(&sandbox, "run.json");
+    let failed = run.benchmarks[0].metric("failed_runs").unwrap();
+    assert_eq!(failed.samples, [2.0]);
+    let export: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sandbox.path().join("e.json")).unwrap()).unwrap();
+    assert_eq!(
+        export["results"][0]["exit_codes"],
+        serde_json::json!([1, 0, 1, 0])
+    );
+    let back = sandbox.run(&["import", "--format", "hyperfine", "e.json", "--no-record"]);
+    assert_eq!(code(&back), 2, "{}", stderr(&back));
+    assert!(
+        stderr(&back).contains("failed in 2 of 4 runs"),
+        "{}",
+        stderr(&back)
+    );
+}

@@ -77,6 +77,7 @@ impl RunDefaults {
             hooks: Hooks::default(),
             input: None,
             check_output: false,
+            ignore_failure: false,
         })
     }
 }
@@ -114,6 +115,9 @@ pub struct MeasureRequest {
     pub input: Option<PathBuf>,
     /// Keep each execution's standard output and warn when it differs from the first's.
     pub check_output: bool,
+    /// Keep measuring past failing executions (hyperfine's `-i`): their times are kept, the
+    /// `failed_runs` metric counts them, and a warning says so.
+    pub ignore_failure: bool,
     /// Only these configured benchmarks.
     pub benches: Vec<String>,
     /// Measurement settings over each benchmark's and the file's.
@@ -281,6 +285,7 @@ impl Session {
                 options.keep_background = request.keep_background;
                 options.input.clone_from(&input);
                 options.check_output = request.check_output;
+                options.ignore_failure = request.ignore_failure;
                 options.hooks =
                     request
                         .hooks
@@ -371,6 +376,7 @@ impl Session {
         options.keep_background = request.keep_background;
         options.input = self.input_file(request)?;
         options.check_output = request.check_output;
+        options.ignore_failure = request.ignore_failure;
         Ok(expanded
             .into_iter()
             .map(|benchmark| {
@@ -518,7 +524,12 @@ impl Session {
         for (export, path) in exports {
             self.not_interrupted()?;
             let path = &self.path(path);
-            std::fs::write(path, export.render(&run.benchmarks))
+            let codes = self
+                .exit_codes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            std::fs::write(path, export.render_with_exit_codes(&run.benchmarks, &codes))
                 .with_context(|| format!("cannot write the export {}", path.display()))?;
             self.detail(&format!("exported the measurement to {}", path.display()));
         }
@@ -615,6 +626,39 @@ impl Session {
             .find_map(|m| m.peak_rss_unavailable.as_deref())
         {
             self.notice(&format!("{name}: peak memory not measured: {why}"));
+        }
+        let codes: Vec<Option<i32>> = measured
+            .iter()
+            .flat_map(|m| m.exit_codes.iter().copied())
+            .collect();
+        let failed: Vec<String> = codes
+            .iter()
+            .filter(|c| **c != Some(0))
+            .map(|c| c.map_or_else(|| "a signal".to_owned(), |c| c.to_string()))
+            .collect();
+        if !failed.is_empty() {
+            let mut shown = failed.clone();
+            shown.sort();
+            shown.dedup();
+            let warning = format!(
+                "{name}: {} of {} measured runs failed (exit {}); their times are included (--ignore-failure)",
+                failed.len(),
+                codes.len(),
+                shown.join(", ")
+            );
+            self.notice(&warning);
+            self.measurement_warnings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(warning);
+        }
+        if measured.iter().any(|m| m.failures_counted) {
+            self.exit_codes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(name.to_owned())
+                .or_default()
+                .extend(codes);
         }
         let (differed, ran) = measured
             .iter()

@@ -90,6 +90,8 @@ pub struct Session {
     /// What measuring found that a verdict's reader must know (`--check-output`), taken by
     /// the next verdict.
     pub(crate) measurement_warnings: std::sync::Mutex<Vec<String>>,
+    /// With `--ignore-failure`: each benchmark's measured exit codes, for the exports.
+    pub(crate) exit_codes: std::sync::Mutex<std::collections::BTreeMap<String, Vec<Option<i32>>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -138,6 +140,7 @@ impl Session {
             events,
             shell_startups: std::sync::Mutex::default(),
             measurement_warnings: std::sync::Mutex::default(),
+            exit_codes: std::sync::Mutex::default(),
         })
     }
 

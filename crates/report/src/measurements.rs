@@ -13,6 +13,7 @@
 //! assert!(Export::Json.render(&both).starts_with("{\n  \"results\": ["));
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use benchkeep_core::bootstrap::{MedianSampler, ratio_of_medians_law};
@@ -261,16 +262,28 @@ impl Export {
     /// benchmarks without a wall time are left out.
     #[must_use]
     pub fn render(self, benchmarks: &[Benchmark]) -> String {
+        self.render_with_exit_codes(benchmarks, &BTreeMap::new())
+    }
+
+    /// [`Export::render`], with each benchmark's exit codes per run where they were kept
+    /// (`--ignore-failure`; `None` for a run killed by a signal): the JSON's `exit_codes`
+    /// (all 0 otherwise, as a measurement stops at a failure).
+    #[must_use]
+    pub fn render_with_exit_codes(
+        self,
+        benchmarks: &[Benchmark],
+        exit_codes: &BTreeMap<String, Vec<Option<i32>>>,
+    ) -> String {
         let rows: Vec<Figures<'_>> = benchmarks.iter().filter_map(figures).collect();
         match self {
-            Export::Json => json(&rows),
+            Export::Json => json(&rows, exit_codes),
             Export::Markdown => markdown(&rows),
             Export::Csv => csv(&rows),
         }
     }
 }
 
-fn json(rows: &[Figures<'_>]) -> String {
+fn json(rows: &[Figures<'_>], exit_codes: &BTreeMap<String, Vec<Option<i32>>>) -> String {
     let results: Vec<serde_json::Value> = rows
         .iter()
         .map(|f| {
@@ -284,8 +297,11 @@ fn json(rows: &[Figures<'_>]) -> String {
                 "min": f.min,
                 "max": f.max,
                 "times": f.times,
-                // benchkeep stops at a failing execution: every measured one exited 0.
-                "exit_codes": vec![0; f.times.len()],
+                // Without --ignore-failure a measurement stops at a failure: every run exited 0.
+                "exit_codes": exit_codes
+                    .get(&f.bench.name)
+                    .filter(|codes| codes.len() == f.times.len())
+                    .map_or_else(|| vec![Some(0); f.times.len()], Clone::clone),
             });
             if let Some(rss) = f
                 .bench

@@ -142,6 +142,9 @@ pub enum OutputMode {
     Inherit,
 }
 
+/// The metric of [`MeasureOptions::ignore_failure`]: how many measured executions failed.
+pub const FAILED_RUNS: &str = "failed_runs";
+
 /// Settings of a measurement.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MeasureOptions {
@@ -164,6 +167,9 @@ pub struct MeasureOptions {
     /// Keep each execution's standard output (in a file, instead of `/dev/null`) and count the
     /// executions whose output differs from the first's ([`Measurement::output_differed`]).
     pub check_output: bool,
+    /// Keep measuring when an execution exits unsuccessfully (hyperfine's `--ignore-failure`):
+    /// its figures are kept and its status is in [`Measurement::exit_codes`].
+    pub ignore_failure: bool,
 }
 
 /// One measured execution.
@@ -321,6 +327,20 @@ pub struct Measurement {
     /// With [`MeasureOptions::check_output`]: how many executions (warm-ups included) wrote
     /// another standard output than the first, and how many ran.
     pub output_differed: Option<(u32, u32)>,
+    /// Whether failures were counted (`ignore_failure`): [`Measurement::into_benchmark`] then
+    /// adds the [`FAILED_RUNS`] metric, 0 included.
+    pub failures_counted: bool,
+    /// Each measured execution's exit code, in order (`None`: killed by a signal). Without
+    /// [`MeasureOptions::ignore_failure`] every one is 0: a failure ends the measurement.
+    pub exit_codes: Vec<Option<i32>>,
+}
+
+impl Measurement {
+    /// How many measured executions failed.
+    #[must_use]
+    pub fn failures(&self) -> usize {
+        self.exit_codes.iter().filter(|c| **c != Some(0)).count()
+    }
 }
 
 impl Measurement {
@@ -350,6 +370,17 @@ impl Measurement {
             metrics.push(metric(metric_names::PEAK_RSS, Unit::bytes(), |s| {
                 s.peak_rss_bytes
             }));
+        }
+        if self.failures_counted {
+            // One figure for the measurement, shown beside the times; too few samples to gate
+            // on, so the failures are also said as a warning.
+            metrics.push(Metric {
+                name: FAILED_RUNS.into(),
+                unit: Unit("runs".into()),
+                direction: Direction::LowerIsBetter,
+                samples: vec![self.failures() as f64],
+                summary: None,
+            });
         }
         Benchmark {
             params: std::collections::BTreeMap::new(),
@@ -393,6 +424,7 @@ fn measure_executions(
         RunCount::Auto { .. } => None,
     };
     let mut samples = Vec::new();
+    let mut exit_codes = Vec::new();
     let mut measured = Duration::ZERO;
     loop {
         let enough = match options.runs {
@@ -412,6 +444,7 @@ fn measure_executions(
         let sample = executor.run_prepared()?;
         measured += Duration::from_nanos(sample.wall_ns);
         samples.push(sample);
+        exit_codes.push(executor.last_exit);
         progress.sample(
             u32::try_from(samples.len()).unwrap_or(u32::MAX),
             planned,
@@ -423,6 +456,8 @@ fn measure_executions(
         background_killed: executor.background_killed,
         peak_rss_unavailable: executor.peak_rss_unavailable(),
         output_differed: executor.output_differed(),
+        failures_counted: options.ignore_failure,
+        exit_codes,
     })
 }
 
@@ -472,6 +507,7 @@ pub fn measure_paired(
         hooks: Hooks::default(),
         input: None,
         check_output: false,
+        ignore_failure: false,
     };
     let mut base_exec = Executor::new(base, &single, interrupt)?;
     let mut head_exec = Executor::new(head, &single, interrupt)?;
@@ -487,12 +523,16 @@ pub fn measure_paired(
             background_killed: 0,
             peak_rss_unavailable: base_exec.peak_rss_unavailable(),
             output_differed: None,
+            failures_counted: false,
+            exit_codes: Vec::new(),
         },
         head: Measurement {
             samples: Vec::with_capacity(capacity),
             background_killed: 0,
             peak_rss_unavailable: head_exec.peak_rss_unavailable(),
             output_differed: None,
+            failures_counted: false,
+            exit_codes: Vec::new(),
         },
         head_first: Vec::with_capacity(capacity),
     };
@@ -534,6 +574,8 @@ struct Executor<'a> {
     hook_servers: [Option<Server>; 4],
     /// With `check_output`: where executions write their output, and what it was.
     output: Option<output::Outputs>,
+    /// The last execution's exit code (`None`: killed by a signal).
+    last_exit: Option<i32>,
 }
 
 /// What a helper serves: the measured command, or one of its hooks.
@@ -596,6 +638,7 @@ impl<'a> Executor<'a> {
                 command: spec.display(),
                 source,
             })?,
+            last_exit: None,
         })
     }
 
@@ -656,7 +699,8 @@ impl<'a> Executor<'a> {
                 });
             }
         };
-        if !status.success() {
+        self.last_exit = status.code();
+        if !status.success() && !self.options.ignore_failure {
             return Err(RunError::Failed {
                 command: self.spec.display(),
                 run: self.executions,

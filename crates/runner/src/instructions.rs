@@ -54,6 +54,7 @@ pub fn count_instructions(
         hooks: hooks.clone(),
         input: input.map(ToOwned::to_owned),
         check_output: false,
+        ignore_failure: false,
     };
     let mut samples = Vec::with_capacity(runs as usize);
     for _ in 0..runs {
