@@ -591,4 +591,42 @@ fn ignore_failure_counts_and_names_the_failures() {
         "{}",
         stderr(&back)
     );
+
+    // In a check, failures the baseline did not have fail the gate, however fast they are.
+    let check = |command: &str| {
+        sandbox.run(&[
+            "check",
+            "-w",
+            "0",
+            "-r",
+            "5",
+            "-i",
+            "-n",
+            "tool",
+            "--threshold",
+            "1000",
+            "--format",
+            "text",
+            command,
+        ])
+    };
+    let first = check("sleep 0.01");
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let failing = check("sleep 0.01; exit 3");
+    assert_eq!(
+        code(&failing),
+        1,
+        "{}{}",
+        stdout(&failing),
+        stderr(&failing)
+    );
+    let report = stdout(&failing);
+    assert!(
+        report.contains("5 of 5 runs failed (100%), the baseline's 0%"),
+        "{report}"
+    );
+    assert!(
+        report.contains("tool: 5 of 5 measured runs failed (exit 3)"),
+        "{report}"
+    );
 }

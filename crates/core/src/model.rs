@@ -20,6 +20,9 @@ pub mod metric_names {
     pub const SYSTEM_TIME: &str = "system_time";
     /// Peak resident set size of the measured process tree, in bytes.
     pub const PEAK_RSS: &str = "peak_rss";
+    /// Measured executions that failed, one count per job (`--ignore-failure`). The gate
+    /// fails when the failure rate is above the baseline's ([`crate::compare::Comparison`]).
+    pub const FAILED_RUNS: &str = "failed_runs";
 }
 
 /// A unique, time-sortable run identifier: `YYYYMMDDTHHMMSSmmmZ-` followed by 12 hex digits.

@@ -143,7 +143,7 @@ pub enum OutputMode {
 }
 
 /// The metric of [`MeasureOptions::ignore_failure`]: how many measured executions failed.
-pub const FAILED_RUNS: &str = "failed_runs";
+pub const FAILED_RUNS: &str = metric_names::FAILED_RUNS;
 
 /// Settings of a measurement.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -820,16 +820,7 @@ impl<'a> Executor<'a> {
         })?;
         self.watchdog
             .arm(child.id(), self.options.timeout.map(|t| start + t));
-        let usage = loop {
-            match child.wait4() {
-                Ok(usage) => break usage,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.watchdog.disarm();
-                    return Err(self.io_error(e));
-                }
-            }
-        };
+        let usage = self.wait_watched(|| child.wait4())?;
         let wall = start.elapsed();
         let fired = self.watchdog.disarm();
         let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
@@ -844,6 +835,20 @@ impl<'a> Executor<'a> {
     }
 
     /// Standard output and error as the options say.
+    /// Waits with `wait`, again when a signal interrupts it; a failure disarms the watchdog.
+    fn wait_watched<T>(&self, mut wait: impl FnMut() -> std::io::Result<T>) -> Result<T, RunError> {
+        loop {
+            match wait() {
+                Ok(done) => return Ok(done),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.watchdog.disarm();
+                    return Err(self.io_error(e));
+                }
+            }
+        }
+    }
+
     /// Standard output and error as the options say: for `served` (hooks never have their
     /// output checked).
     fn set_output(&self, command: &mut Command, served: Served) -> Result<(), RunError> {

@@ -10,6 +10,7 @@
 //! | a gating metric in the baseline but missing from the run | failure, a warning when `allow_missing` |
 //! | a gating metric that could not be estimated (too few samples, zeros, a changed unit) | failure |
 //! | a gating inconclusive metric | failure with `fail_on_inconclusive`, else a warning |
+//! | `failed_runs` (`--ignore-failure`) at a higher rate than the baseline's | failure |
 //! | anything else | none |
 
 use std::fmt;
@@ -17,7 +18,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{CompareConfig, Comparison, MetricComparison, Severity, Verdict};
-use crate::model::Unit;
+use crate::model::{Unit, metric_names};
 
 /// What one entry does to the gate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -302,8 +303,62 @@ impl Comparison {
                 }
             }
         }
+        judge_failure_rates(self);
         for entry in &mut self.entries {
             entry.effect = effect(entry, config);
+        }
+    }
+}
+
+/// Failures counted by `--ignore-failure` ([`metric_names::FAILED_RUNS`], one count per job) are
+/// too few samples for the statistics, so a plain rule judges them: a failure rate above the
+/// baseline's is a critical, gating regression, whatever the times say (a command that now
+/// fails fast would otherwise pass as "improved"). The rate is failures per measured run, the
+/// runs counted from the benchmark's wall time; a baseline without the metric never failed.
+fn judge_failure_rates(comparison: &mut Comparison) {
+    let runs = |comparison: &Comparison, benchmark: &str| {
+        comparison
+            .entries
+            .iter()
+            .find(|e| e.benchmark == benchmark && e.metric == metric_names::WALL_TIME)
+            .map(|e| (e.baseline.map(|s| s.n), e.current.map(|s| s.n)))
+    };
+    for index in 0..comparison.entries.len() {
+        let entry = &comparison.entries[index];
+        if entry.metric != metric_names::FAILED_RUNS {
+            continue;
+        }
+        let Some((Some(base_runs), Some(runs))) = runs(comparison, &entry.benchmark) else {
+            continue; // a new benchmark, or one gone: nothing to hold it to
+        };
+        let Some(current) = entry.current else {
+            continue;
+        };
+        let failed = current.median;
+        // A pooled baseline holds one count per job: its typical count per job's runs.
+        let base_rate = entry
+            .baseline
+            .map_or(0.0, |b| b.median * b.n as f64 / base_runs.max(1) as f64);
+        let rate = failed / runs.max(1) as f64;
+        if rate <= base_rate {
+            continue;
+        }
+        let entry = &mut comparison.entries[index];
+        entry.gating = true;
+        entry.verdict = Verdict::Regressed;
+        entry.severity = Some(Severity::Critical);
+        entry.reason = format!(
+            "{failed:.0} of {runs} runs failed ({:.0}%), the baseline's {:.0}%",
+            rate * 100.0,
+            base_rate * 100.0
+        );
+        let note = format!(
+            "{} (--ignore-failure): a failing run's time says nothing about speed, so more failures fail the gate",
+            entry.reason
+        );
+        // Settled again after more rounds: said once.
+        if !entry.notes.contains(&note) {
+            entry.notes.push(note);
         }
     }
 }
@@ -501,5 +556,64 @@ mod tests {
         ));
         assert!(matches!(Limit::parse("250"), Err(LimitError::NoUnit(_))));
         assert!(matches!(Limit::parse("ms"), Err(LimitError::NoNumber(_))));
+    }
+
+    #[test]
+    fn a_failure_rate_above_the_baseline_s_fails_the_gate_whatever_the_times_say() {
+        use crate::model::{Direction, Metric};
+        let with_failures = |ns: f64, failed: Option<f64>| {
+            let mut bench = runs(&[("flaky", ns)]).remove(0);
+            if let Some(failed) = failed {
+                bench.metrics.push(Metric::new(
+                    metric_names::FAILED_RUNS,
+                    Unit("runs".into()),
+                    Direction::LowerIsBetter,
+                    vec![failed],
+                ));
+            }
+            vec![bench]
+        };
+        let config = CompareConfig::default();
+        let judged = |base: &[Benchmark], head: &[Benchmark]| {
+            let mut c = compare(base, head, &config);
+            c.settle(&config);
+            c
+        };
+        // Failing fast looks 50% faster; 4 of 10 runs failing where none did fails the gate.
+        let c = judged(
+            &with_failures(1e6, Some(0.0)),
+            &with_failures(0.5e6, Some(4.0)),
+        );
+        let failed = c
+            .entries
+            .iter()
+            .find(|e| e.metric == "failed_runs")
+            .unwrap();
+        assert_eq!(failed.verdict, Verdict::Regressed);
+        assert_eq!(failed.effect, GateEffect::Failure);
+        assert!(
+            failed
+                .reason
+                .starts_with("4 of 10 runs failed (40%), the baseline's 0%")
+        );
+        assert!(c.entries.iter().any(MetricComparison::fails_gate));
+        // A baseline measured without --ignore-failure never failed.
+        let c = judged(&with_failures(1e6, None), &with_failures(1e6, Some(1.0)));
+        assert!(c.entries.iter().any(MetricComparison::fails_gate));
+        // As many failures as the baseline (a command that exits 1 by design): no failure.
+        let c = judged(
+            &with_failures(1e6, Some(10.0)),
+            &with_failures(1e6, Some(10.0)),
+        );
+        assert!(
+            !c.entries.iter().any(MetricComparison::fails_gate),
+            "{:?}",
+            c.entries
+        );
+        let c = judged(
+            &with_failures(1e6, Some(3.0)),
+            &with_failures(1e6, Some(0.0)),
+        );
+        assert!(!c.entries.iter().any(MetricComparison::fails_gate));
     }
 }

@@ -137,16 +137,7 @@ impl Executor<'_> {
         };
         self.watchdog
             .arm(child.id(), self.options.timeout.map(|t| start + t));
-        let status = loop {
-            match child.wait() {
-                Ok(status) => break status,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.watchdog.disarm();
-                    return Err(self.io_error(e));
-                }
-            }
-        };
+        let status = self.wait_watched(|| child.wait())?;
         let fired = self.watchdog.disarm();
         Ok((
             fired,
