@@ -349,6 +349,24 @@ fn no_shell_splits_words_and_a_shell_s_start_up_is_recorded() {
         stderr(&out)
     );
     assert!(!sandbox.path().join("measured").exists());
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "same.json",
+        "--export-json",
+        "same.json",
+        "touch measured",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("is given for two outputs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sandbox.path().join("measured").exists());
 
     // A hyperfine habit, `--shell 'cmd'`, is a shell program with spaces: refused, said why.
     let out = sandbox.run(&["run", "-r", "2", "--shell", "sleep 0.01"]);

@@ -482,9 +482,18 @@ impl Session {
         probed: bool,
     ) -> Result<Run, Error> {
         let planned = self.planned_benchmarks(request)?;
-        // An export that cannot be written fails now, not after minutes of measuring.
+        // An export that cannot be written fails now, not after minutes of measuring; two
+        // files of one path would leave only the last written.
+        let mut paths: Vec<PathBuf> = record.out.iter().map(|p| self.path(p)).collect();
         for (_, path) in &request.exports {
             let path = self.path(path);
+            if paths.contains(&path) {
+                bail!(
+                    "{} is given for two outputs (--out, --export-json, --export-markdown, --export-csv): one would overwrite the other",
+                    path.display()
+                );
+            }
+            paths.push(path.clone());
             let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
             if parent.is_some_and(|dir| !dir.is_dir()) {
                 bail!(
