@@ -305,69 +305,6 @@ fn no_shell_splits_words_and_a_shell_s_start_up_is_recorded() {
     assert_eq!(shell.benchmarks[0].command.as_ref().unwrap()[0], "bash");
     let startup: f64 = shell.labels["shell_startup_ns.bash"].parse().unwrap();
     assert!(startup > 0.0, "{startup}");
-    // Names follow the command line: shell commands first, then the command after `--`; an
-    // export that cannot be written fails before anything is measured; `-S none` is -N.
-    let out = sandbox.run(&[
-        "run",
-        "-r",
-        "2",
-        "--no-record",
-        "--out",
-        "mixed.json",
-        "-n",
-        "first",
-        "-n",
-        "second",
-        "-S",
-        "none",
-        "touch shelled",
-        "--",
-        "touch",
-        "direct",
-    ]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let mixed = run_file(&sandbox, "mixed.json");
-    let named: Vec<(&str, &str)> = mixed
-        .benchmarks
-        .iter()
-        .map(|b| (b.name.as_str(), b.command.as_ref().unwrap()[1].as_str()))
-        .collect();
-    assert_eq!(named, [("first", "shelled"), ("second", "direct")]);
-    let out = sandbox.run(&[
-        "run",
-        "-r",
-        "2",
-        "--no-record",
-        "--export-json",
-        "no/such/dir/x.json",
-        "touch measured",
-    ]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("its directory does not exist"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(!sandbox.path().join("measured").exists());
-    let out = sandbox.run(&[
-        "run",
-        "-r",
-        "2",
-        "--no-record",
-        "--out",
-        "same.json",
-        "--export-json",
-        "same.json",
-        "touch measured",
-    ]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("is given for two outputs"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(!sandbox.path().join("measured").exists());
-
     // A hyperfine habit, `--shell 'cmd'`, is a shell program with spaces: refused, said why.
     let out = sandbox.run(&["run", "-r", "2", "--shell", "sleep 0.01"]);
     assert_eq!(code(&out), 2);
@@ -647,4 +584,74 @@ fn ignore_failure_counts_and_names_the_failures() {
         report.contains("tool: 5 of 5 measured runs failed (exit 3)"),
         "{report}"
     );
+}
+
+/// Names follow the command line (shell commands first, then the command after `--`); an
+/// export that cannot be written, or two outputs on one path, fail before anything is
+/// measured; `-S none` is -N.
+#[test]
+fn names_follow_the_command_line_and_outputs_are_checked_before_measuring() {
+    let sandbox = Sandbox::new();
+    // Names follow the command line: shell commands first, then the command after `--`; an
+    // export that cannot be written fails before anything is measured; `-S none` is -N.
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "mixed.json",
+        "-n",
+        "first",
+        "-n",
+        "second",
+        "-S",
+        "none",
+        "touch shelled",
+        "--",
+        "touch",
+        "direct",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mixed = run_file(&sandbox, "mixed.json");
+    let named: Vec<(&str, &str)> = mixed
+        .benchmarks
+        .iter()
+        .map(|b| (b.name.as_str(), b.command.as_ref().unwrap()[1].as_str()))
+        .collect();
+    assert_eq!(named, [("first", "shelled"), ("second", "direct")]);
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--export-json",
+        "no/such/dir/x.json",
+        "touch measured",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("its directory does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sandbox.path().join("measured").exists());
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--no-record",
+        "--out",
+        "same.json",
+        "--export-json",
+        "same.json",
+        "touch measured",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("is given for two outputs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sandbox.path().join("measured").exists());
 }
