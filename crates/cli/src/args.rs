@@ -374,9 +374,10 @@ pub(crate) struct MeasureArgs {
     /// setup, prepare, conclude or cleanup command gets as long.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<f64>,
-    /// The shell that runs the commands and hooks (default `sh`); with a command after `--`,
-    /// also run that through it as one string. The shell's start-up, measured once, is
-    /// subtracted from the times of commands run through it.
+    /// The shell that runs the commands and hooks (default `sh`; hooks run through `sh` with
+    /// `-N` or `-S none`); with a command after `--`, also run that through it as one string.
+    /// The shell's start-up, measured once, is subtracted from the times of commands run
+    /// through it.
     #[arg(
         long,
         short = 'S',
@@ -436,12 +437,14 @@ pub(crate) struct MeasureArgs {
     )]
     pub(crate) parameter_list: Vec<String>,
     /// Keep measuring when a command fails: its times are kept, the `failed_runs` metric counts
-    /// the failures and a warning says so (by default a failure stops with exit 2).
+    /// the failures, a warning says so, and a failure rate above the baseline's fails a check
+    /// (by default a failure stops with exit 2; a timeout still does).
     #[arg(long, short = 'i')]
     pub(crate) ignore_failure: bool,
-    /// Keep each execution's standard output (in a file, not /dev/null) and warn when it
-    /// differs from the first execution's: a benchmark that is not doing one thing each time.
-    #[arg(long)]
+    /// Keep each execution's standard output (in a file, not /dev/null, which the command's time
+    /// includes) and warn when it differs from the first execution's: a benchmark that is not
+    /// doing one thing each time.
+    #[arg(long, conflicts_with = "show_output")]
     pub(crate) check_output: bool,
     /// Each execution reads this file as its standard input, from the start (default:
     /// /dev/null).

@@ -437,6 +437,28 @@ fn every_execution_reads_the_input_file_from_its_start() {
         stderr(&out)
     );
     assert!(!sandbox.path().join("out2.txt").exists());
+    // A FIFO would block the open for ever (no timeout reaches it): refused.
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(sandbox.path().join("fifo"))
+        .status()
+        .unwrap();
+    assert!(fifo.success());
+    let out = sandbox.run(&[
+        "run",
+        "-r",
+        "2",
+        "--timeout",
+        "2",
+        "--input",
+        "fifo",
+        "wc -c",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// `--check-output`: a command that prints something else each time is named, on `run` and in

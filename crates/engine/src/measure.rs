@@ -402,11 +402,19 @@ impl Session {
             return Ok(None);
         };
         let path = self.path(given);
+        // Checked before it is opened: opening a FIFO waits for a writer, forever.
+        match std::fs::metadata(&path) {
+            Err(e) => bail!("--input {}: {e}", given.display()),
+            Ok(meta) if !meta.is_file() => {
+                bail!(
+                    "--input {}: not a regular file (each execution reads it from the start)",
+                    given.display()
+                )
+            }
+            Ok(_) => {}
+        }
         if let Err(e) = std::fs::File::open(&path) {
             bail!("--input {}: {e}", given.display());
-        }
-        if !path.is_file() {
-            bail!("--input {}: not a file", given.display());
         }
         Ok(Some(path))
     }
@@ -516,7 +524,10 @@ impl Session {
         run.probe = probe;
         for (shell, startup) in self.shell_startups() {
             run.labels.insert(
-                format!("shell_startup_ns.{shell}"),
+                format!(
+                    "shell_startup_ns.{}",
+                    shell.split_whitespace().collect::<Vec<_>>().join("_")
+                ),
                 format!("{:.0}", startup.wall),
             );
         }
@@ -636,10 +647,21 @@ impl Session {
         {
             self.notice(&format!("{name}: peak memory not measured: {why}"));
         }
-        let codes: Vec<Option<i32>> = measured
+        let mut codes: Vec<Option<i32>> = measured
             .iter()
             .flat_map(|m| m.exit_codes.iter().copied())
             .collect();
+        if measured.iter().any(|m| m.failures_counted) {
+            // Every measurement of this benchmark in the session (adaptive looks add more):
+            // one warning with the totals, not one per look.
+            let mut known = self
+                .exit_codes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let all = known.entry(name.to_owned()).or_default();
+            all.append(&mut codes);
+            codes.clone_from(all);
+        }
         let failed: Vec<String> = codes
             .iter()
             .filter(|c| **c != Some(0))
@@ -649,25 +671,20 @@ impl Session {
             let mut shown = failed.clone();
             shown.sort();
             shown.dedup();
+            let lead = format!("{name}: ");
             let warning = format!(
-                "{name}: {} of {} measured runs failed (exit {}); their times are included (--ignore-failure)",
+                "{lead}{} of {} measured runs failed (exit {}); their times are included (--ignore-failure)",
                 failed.len(),
                 codes.len(),
                 shown.join(", ")
             );
             self.notice(&warning);
-            self.measurement_warnings
+            let mut warnings = self
+                .measurement_warnings
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(warning);
-        }
-        if measured.iter().any(|m| m.failures_counted) {
-            self.exit_codes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(name.to_owned())
-                .or_default()
-                .extend(codes);
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            warnings.retain(|w| !(w.starts_with(&lead) && w.contains(" measured runs failed ")));
+            warnings.push(warning);
         }
         let (differed, ran) = measured
             .iter()
@@ -867,10 +884,43 @@ pub(crate) fn shell_script(shell: &str, script: &str) -> Vec<String> {
 }
 
 /// Adds the samples of a later measurement of the same benchmark, metric by metric.
+/// `failed_runs` stays one count for the job: the later measurement's failures are added to it
+/// (as separate samples its median hid them: 3 failures in a second look read as 0).
 pub(crate) fn append_samples(into: &mut Benchmark, more: Benchmark) {
     for extra in more.metrics {
         if let Some(metric) = into.metrics.iter_mut().find(|m| m.name == extra.name) {
-            metric.samples.extend(extra.samples);
+            if metric.name == benchkeep_core::model::metric_names::FAILED_RUNS {
+                let total: f64 = metric.samples.iter().chain(&extra.samples).sum();
+                metric.samples = vec![total];
+            } else {
+                metric.samples.extend(extra.samples);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use benchkeep_core::model::{Benchmark, Direction, Metric, Unit, metric_names};
+
+    fn measured(times: Vec<f64>, failed: f64) -> Benchmark {
+        let mut bench = Benchmark::wall_time("b", times);
+        bench.metrics.push(Metric::new(
+            metric_names::FAILED_RUNS,
+            Unit("runs".into()),
+            Direction::LowerIsBetter,
+            vec![failed],
+        ));
+        bench
+    }
+
+    #[test]
+    fn a_later_look_adds_its_samples_and_its_failures_to_the_job_s_count() {
+        let mut first = measured(vec![1.0, 2.0, 3.0], 0.0);
+        super::append_samples(&mut first, measured(vec![4.0, 5.0, 6.0], 3.0));
+        super::append_samples(&mut first, measured(vec![7.0], 0.0));
+        assert_eq!(first.metrics[0].samples.len(), 7);
+        // One count for the job: as [0, 3, 0] its median read 0 failures.
+        assert_eq!(first.metrics[1].samples, [3.0]);
     }
 }

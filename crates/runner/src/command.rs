@@ -405,6 +405,10 @@ pub fn measure(
         .and_then(|()| measure_executions(&mut executor, progress));
     // Cleanup follows a failed measurement too; the measurement's error comes first.
     let cleaned = executor.hook(Hook::Cleanup);
+    if matches!(measured, Err(RunError::Interrupted)) || interrupt.is_set() {
+        // No cleanup ran to take down what the hooks started.
+        executor.kill_hook_leftovers();
+    }
     let measured = measured?;
     cleaned?;
     Ok(measured)
@@ -576,6 +580,8 @@ struct Executor<'a> {
     output: Option<output::Outputs>,
     /// The last execution's exit code (`None`: killed by a signal).
     last_exit: Option<i32>,
+    /// The tokens of the hooks run so far, whose leftovers an interrupt kills.
+    hook_tokens: Vec<String>,
 }
 
 /// What a helper serves: the measured command, or one of its hooks.
@@ -639,6 +645,7 @@ impl<'a> Executor<'a> {
                 source,
             })?,
             last_exit: None,
+            hook_tokens: Vec::new(),
         })
     }
 

@@ -79,11 +79,18 @@ impl Executor<'_> {
         if self.interrupt.is_set() {
             return Err(RunError::Interrupted);
         }
+        // What a hook leaves running is its own (a server a setup starts), until a timeout or
+        // an interrupt ends everything: the token finds it then.
+        let token = leftovers::token();
+        self.hook_tokens.push(token.clone());
         let (fired, figures) = if self.helper.is_ok() {
-            self.execute_through_helper(Served::Hook(hook), &leftovers::token())?
+            self.execute_through_helper(Served::Hook(hook), &token)?
         } else {
-            self.spawn_hook(hook, spec)?
+            self.spawn_hook(hook, spec, &token)?
         };
+        if fired.is_some() {
+            self.kill_hook_leftovers();
+        }
         let stderr_tail = self.take_stderr_tail()?;
         let failed = |status: String, stderr_tail: String| RunError::Hook {
             hook: hook.name(),
@@ -119,9 +126,15 @@ impl Executor<'_> {
     }
 
     /// Spawns a hook itself (when there is no helper) and waits for it.
-    fn spawn_hook(&mut self, hook: Hook, spec: &CommandSpec) -> Result<Ended, RunError> {
+    fn spawn_hook(
+        &mut self,
+        hook: Hook,
+        spec: &CommandSpec,
+        token: &str,
+    ) -> Result<Ended, RunError> {
         let mut command = spec.command();
         command.stdin(Stdio::null());
+        command.env(leftovers::TOKEN_VARIABLE, token);
         self.set_output(&mut command, Served::Hook(hook))?;
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let start = Instant::now();
@@ -143,6 +156,14 @@ impl Executor<'_> {
             fired,
             Ok(Figures::Measured(status, super::Sample::default())),
         ))
+    }
+
+    /// Kills what the hooks run so far left running (on a timeout or an interrupt, when no
+    /// cleanup will take it down).
+    pub(super) fn kill_hook_leftovers(&mut self) {
+        for token in std::mem::take(&mut self.hook_tokens) {
+            self.background_killed += leftovers::kill(&token, None);
+        }
     }
 
     /// One execution between the `prepare` and `conclude` hooks.
@@ -268,5 +289,68 @@ mod tests {
         let e = measure(&spec, &options, &Interrupt::new(), &mut NoProgress).unwrap_err();
         assert!(matches!(e, RunError::Hook { hook: "setup", .. }), "{e}");
         assert_eq!(std::fs::read_to_string(&log).unwrap(), "k");
+    }
+
+    /// Processes whose command line is `argv`, zombies aside.
+    fn running(argv: &[&str]) -> usize {
+        let wanted: Vec<u8> = argv
+            .iter()
+            .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+            .collect();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let path = e.path();
+                let alive = std::fs::read_to_string(path.join("stat")).is_ok_and(|s| {
+                    !s.rsplit(')')
+                        .next()
+                        .is_some_and(|s| s.trim_start().starts_with('Z'))
+                });
+                alive && std::fs::read(path.join("cmdline")).is_ok_and(|c| c == wanted)
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_hook_that_times_out_takes_what_it_started_with_it() {
+        if !std::path::Path::new("/proc/self/cmdline").exists() {
+            return; // no /proc (not Linux)
+        }
+        let options = MeasureOptions {
+            runs: RunCount::Fixed(1),
+            timeout: Some(std::time::Duration::from_millis(300)),
+            hooks: Hooks {
+                setup: Some(CommandSpec::new([
+                    "sh",
+                    "-c",
+                    "setsid sleep 57.25 & sleep 5",
+                ])),
+                ..Hooks::default()
+            },
+            ..MeasureOptions::default()
+        };
+        let e = measure(
+            &CommandSpec::new(["true"]),
+            &options,
+            &Interrupt::new(),
+            &mut NoProgress,
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the setup command failed (timed out"),
+            "{e}"
+        );
+        // Killed as the measurement ended: a daemon escaped the hook's process group.
+        for _ in 0..50 {
+            if running(&["sleep", "57.25"]) == 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the setup's daemon outlived its timeout");
     }
 }
