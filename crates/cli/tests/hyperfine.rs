@@ -355,12 +355,12 @@ fn subcommand_manual_pages_and_the_format_list() {
     );
 }
 
-/// hyperfine's warnings reach every report of a check: a first run 30 times slower than the
+/// hyperfine's warnings reach every report of a check: a first run 80 times slower than the
 /// rest (made so, not left to the machine) is named in the Markdown and JSON verdicts.
 #[test]
 fn a_cold_first_run_is_a_warning_in_the_verdict() {
     let sandbox = Sandbox::new();
-    let cold = "if [ -e warm ]; then sleep 0.01; else touch warm; sleep 0.3; fi";
+    let cold = "if [ -e warm ]; then sleep 0.01; else touch warm; sleep 0.8; fi";
     let first = sandbox.run(&[
         "check",
         "-w",
