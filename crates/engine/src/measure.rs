@@ -599,11 +599,20 @@ impl Session {
             let startup = self.shell_startup(shell, &planned.spec)?;
             startup.subtract_from(&mut bench);
             if let Some(left) = crate::shell::too_short(&bench) {
-                self.notice(&format!(
-                    "{name}: {:.3} ms once the {shell} start-up ({:.3} ms) is subtracted: too short to time reliably through a shell; --no-shell (-N) runs it without one",
+                let lead = format!("{name}: ");
+                let warning = format!(
+                    "{lead}{:.3} ms once the {shell} start-up ({:.3} ms) is subtracted: too short to time reliably through a shell; --no-shell (-N) runs it without one",
                     left / 1e6,
                     startup.wall / 1e6
-                ));
+                );
+                self.notice(&warning);
+                // A verdict's reader needs it too; once, however many looks measured.
+                let mut warnings = self
+                    .measurement_warnings
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                warnings.retain(|w| !(w.starts_with(&lead) && w.contains(" start-up (")));
+                warnings.push(warning);
             }
         }
         if planned.instructions {
