@@ -138,7 +138,11 @@ pub async fn promote(store: &dyn Store, run: &Run, keep: usize) -> Result<Promot
 const PROMOTE_ATTEMPTS: usize = 30;
 
 /// How long a promotion waits for a missing source run to be restored before leaving it out.
-const MISSING_SOURCE_WAIT: Duration = Duration::from_secs(20);
+/// A racing `prune` restores it after its batch's deletion, a listing of the baselines and a
+/// write: on a git store with eight jobs pushing at a load average near 10 (the test suite under
+/// load), that took more than 20 s once, and a source was dropped from the baseline for good.
+/// A source really deleted (by hand, by a lifecycle rule) costs one promotion this wait, once.
+const MISSING_SOURCE_WAIT: Duration = Duration::from_secs(60);
 
 /// Jittered backoff, so racing jobs do not collide again in lockstep.
 async fn backoff(attempt: usize) {
