@@ -379,7 +379,11 @@ impl Session {
     ) -> Result<Vec<PlannedPair>, Error> {
         let repo_root = self.repo_root.as_deref();
         if !request.command.is_empty() {
-            let words = command_words(&request.command, request.shell, &request.benches)?;
+            let words = command_words(
+                &request.command,
+                request.shell.then_some("sh"),
+                &request.benches,
+            )?;
             let with_cwd = |dir: PathBuf| {
                 let mut spec = CommandSpec::new(words.clone());
                 spec.cwd = Some(dir);

@@ -344,19 +344,10 @@ impl Session {
             });
         }
         if !request.command.is_empty() {
-            if !request.benches.is_empty() {
-                bail!(
-                    "--bench selects configured benchmarks; it cannot be combined with a command after --"
-                );
-            }
-            let words = if request.shell {
-                shell_script(shell, &request.command.join(" "))
-            } else {
-                request.command.clone()
-            };
+            let through = request.shell.then_some(shell);
             templates.push(Template {
                 name: None,
-                words,
+                words: command_words(&request.command, through, &request.benches)?,
                 shown: request.command.join(" "),
                 shell: request.shell.then(|| shell.to_owned()),
             });
@@ -541,14 +532,14 @@ impl Session {
         run: &Run,
         exports: &[(Export, PathBuf)],
     ) -> Result<(), Error> {
+        let codes = self
+            .exit_codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         for (export, path) in exports {
             self.not_interrupted()?;
             let path = &self.path(path);
-            let codes = self
-                .exit_codes
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
             std::fs::write(path, export.render_with_exit_codes(&run.benchmarks, &codes))
                 .with_context(|| format!("cannot write the export {}", path.display()))?;
             self.detail(&format!("exported the measurement to {}", path.display()));
@@ -599,20 +590,15 @@ impl Session {
             let startup = self.shell_startup(shell, &planned.spec)?;
             startup.subtract_from(&mut bench);
             if let Some(left) = crate::shell::too_short(&bench) {
-                let lead = format!("{name}: ");
-                let warning = format!(
-                    "{lead}{:.3} ms once the {shell} start-up ({:.3} ms) is subtracted: too short to time reliably through a shell; --no-shell (-N) runs it without one",
-                    left / 1e6,
-                    startup.wall / 1e6
+                self.measurement_warning(
+                    name,
+                    " start-up (",
+                    format!(
+                        "{name}: {:.3} ms once the {shell} start-up ({:.3} ms) is subtracted: too short to time reliably through a shell; --no-shell (-N) runs it without one",
+                        left / 1e6,
+                        startup.wall / 1e6
+                    ),
                 );
-                self.notice(&warning);
-                // A verdict's reader needs it too; once, however many looks measured.
-                let mut warnings = self
-                    .measurement_warnings
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                warnings.retain(|w| !(w.starts_with(&lead) && w.contains(" start-up (")));
-                warnings.push(warning);
             }
         }
         if planned.instructions {
@@ -680,20 +666,16 @@ impl Session {
             let mut shown = failed.clone();
             shown.sort();
             shown.dedup();
-            let lead = format!("{name}: ");
-            let warning = format!(
-                "{lead}{} of {} measured runs failed (exit {}); their times are included (--ignore-failure)",
-                failed.len(),
-                codes.len(),
-                shown.join(", ")
+            self.measurement_warning(
+                name,
+                " measured runs failed ",
+                format!(
+                    "{name}: {} of {} measured runs failed (exit {}); their times are included (--ignore-failure)",
+                    failed.len(),
+                    codes.len(),
+                    shown.join(", ")
+                ),
             );
-            self.notice(&warning);
-            let mut warnings = self
-                .measurement_warnings
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            warnings.retain(|w| !(w.starts_with(&lead) && w.contains(" measured runs failed ")));
-            warnings.push(warning);
         }
         let (differed, ran) = measured
             .iter()
@@ -709,6 +691,20 @@ impl Session {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(warning);
         }
+    }
+
+    /// Says `warning` about benchmark `name` now, and keeps it for the next verdict in place of
+    /// an earlier one about `name` that contains `kind` (adaptive looks measure a benchmark
+    /// again: its warning is said once, with the totals).
+    fn measurement_warning(&self, name: &str, kind: &str, warning: String) {
+        self.notice(&warning);
+        let lead = format!("{name}: ");
+        let mut warnings = self
+            .measurement_warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        warnings.retain(|w| !(w.starts_with(&lead) && w.contains(kind)));
+        warnings.push(warning);
     }
 
     /// The run file at `path` (relative to the session's directory), named as given in errors.
@@ -864,11 +860,12 @@ pub(crate) fn seconds(value: f64, what: &str) -> Result<Duration, Error> {
         })
 }
 
-/// The argument vector of a command given after `--`: as given, or with `--shell` one string
-/// for `sh -c`. `--bench` selects configured benchmarks, so it cannot come with a command.
+/// The argument vector of a command given after `--`: as given, or with a `shell` one script
+/// for it (`SHELL -c '...'`). `--bench` selects configured benchmarks, so it cannot come with a
+/// command.
 pub(crate) fn command_words(
     command: &[String],
-    shell: bool,
+    shell: Option<&str>,
     benches: &[String],
 ) -> Result<Vec<String>, Error> {
     if !benches.is_empty() {
@@ -876,10 +873,9 @@ pub(crate) fn command_words(
             "--bench selects configured benchmarks; it cannot be combined with a command after --"
         );
     }
-    Ok(if shell {
-        vec!["sh".to_owned(), "-c".to_owned(), command.join(" ")]
-    } else {
-        command.to_vec()
+    Ok(match shell {
+        Some(shell) => shell_script(shell, &command.join(" ")),
+        None => command.to_vec(),
     })
 }
 
