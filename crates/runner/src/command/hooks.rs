@@ -80,9 +80,8 @@ impl Executor<'_> {
             return Err(RunError::Interrupted);
         }
         // What a hook leaves running is its own (a server a setup starts), until a timeout or
-        // an interrupt ends everything: the token finds it then.
-        let token = leftovers::token();
-        self.hook_tokens.push(token.clone());
+        // an interrupt ends everything: the hooks' one token finds it then.
+        let token = self.hook_token.clone();
         let (fired, figures) = if self.helper.is_ok() {
             self.execute_through_helper(Served::Hook(hook), &token)?
         } else {
@@ -159,11 +158,9 @@ impl Executor<'_> {
     }
 
     /// Kills what the hooks run so far left running (on a timeout or an interrupt, when no
-    /// cleanup will take it down).
+    /// cleanup will take it down): one scan for every hook, as they share a token.
     pub(super) fn kill_hook_leftovers(&mut self) {
-        for token in std::mem::take(&mut self.hook_tokens) {
-            self.background_killed += leftovers::kill(&token, None);
-        }
+        self.background_killed += leftovers::kill(&self.hook_token, None);
     }
 
     /// One execution between the `prepare` and `conclude` hooks.
