@@ -158,9 +158,14 @@ impl Executor<'_> {
     }
 
     /// Kills what the hooks run so far left running (on a timeout or an interrupt, when no
-    /// cleanup will take it down): one scan for every hook, as they share a token.
+    /// cleanup will take it down): one scan for every hook, as they share a token. A hook just
+    /// killed may still be exiting, its daemon not yet handed to this process: the scan is
+    /// repeated for a moment (a single scan missed a `setsid` daemon on a busy CI machine).
     pub(super) fn kill_hook_leftovers(&mut self) {
-        self.background_killed += leftovers::kill(&self.hook_token, None);
+        for _ in 0..10 {
+            self.background_killed += leftovers::kill(&self.hook_token, None);
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
     }
 
     /// One execution between the `prepare` and `conclude` hooks.
