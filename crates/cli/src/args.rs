@@ -275,19 +275,27 @@ pub(crate) enum CiSystem {
 /// Arguments of `init`.
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
-    /// Where baselines will be kept: `fs` (default), `git` or `s3`.
-    #[arg(long, value_name = "fs|git|s3", default_value = "fs")]
-    pub(crate) store: String,
+    /// Where runs and baselines will be kept: `fs`, `git`, `s3` or a store URL (`file://PATH`,
+    /// `git:BRANCH`, `s3://BUCKET/PREFIX`). Default: the existing benchkeep.toml's store, else
+    /// fs; another store than the existing one is refused.
+    #[arg(long, value_name = "fs|git|s3|URL")]
+    pub(crate) store: Option<String>,
     /// Also write a CI job for this system.
     #[arg(long, value_enum)]
     pub(crate) ci: Option<CiSystem>,
-    /// The branch whose passing checks update the baseline (default: main).
-    #[arg(long, value_name = "BRANCH", default_value = "main")]
-    pub(crate) main_branch: String,
+    /// The branch whose passing checks update the baseline (default: the existing
+    /// benchkeep.toml's `promote_on`, else main).
+    #[arg(long, value_name = "BRANCH")]
+    pub(crate) main_branch: Option<String>,
     /// The benchmark command the generated configuration runs (default: a placeholder).
     #[arg(long, value_name = "COMMAND")]
     pub(crate) bench: Option<String>,
-    /// Overwrite files that exist.
+    /// How to build the project before measuring: `[ab] build` (check --pr runs it in both
+    /// trees) and the CI job's build step.
+    #[arg(long, value_name = "COMMAND")]
+    pub(crate) build: Option<String>,
+    /// Overwrite files that exist; an existing benchkeep.toml keeps its store. With --ci, an
+    /// existing benchkeep.toml is kept as it is and the job is written for it.
     #[arg(long)]
     pub(crate) force: bool,
     /// Write into this directory (default: the current one).
@@ -1112,7 +1120,7 @@ mod tests {
             assert!(parsed.is_ok(), "{what}: {line}: {}", parsed.unwrap_err());
         };
         for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
-            let github = benchkeep_engine::init::github_workflow(store, "trunk");
+            let github = benchkeep_engine::init::github_workflow(store, "trunk", Some("make"));
             let start = github.find("benchkeep check").unwrap();
             let end = ["\n        env:", "\n      - name"]
                 .iter()
@@ -1129,6 +1137,18 @@ mod tests {
                     &block.replace(choice, mode),
                 );
             }
+            // The trend job's one-line commands.
+            let one_liners: Vec<&str> = github
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("run: benchkeep "))
+                .collect();
+            assert_eq!(one_liners.len(), 2, "{github}");
+            for line in one_liners {
+                accepts(
+                    &format!("{store:?} github trend"),
+                    &format!("benchkeep {line}"),
+                );
+            }
             assert!(github.contains("branches: [trunk]"));
             assert!(github.contains("path: target/benchkeep-base"));
             assert_eq!(store == StoreKind::Git, github.contains("contents: write"));
@@ -1138,7 +1158,7 @@ mod tests {
                 github.contains("AWS_SECRET_ACCESS_KEY")
             );
 
-            let gitlab = benchkeep_engine::init::gitlab_job(store, "trunk");
+            let gitlab = benchkeep_engine::init::gitlab_job(store, "trunk", Some("make"));
             assert!(
                 gitlab.contains(
                     "MODE=$([ -n \"$CI_MERGE_REQUEST_IID\" ] && echo --pr || echo --promote-on trunk)"
@@ -1155,6 +1175,17 @@ mod tests {
                     &format!("{store:?} gitlab {event}"),
                     &line.replace("$MODE", mode),
                 );
+            }
+            for line in gitlab
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("- benchkeep "))
+            {
+                if !line.starts_with("check") {
+                    accepts(
+                        &format!("{store:?} gitlab trend"),
+                        &format!("benchkeep {line}"),
+                    );
+                }
             }
             assert!(gitlab.contains("junit: benchkeep.xml"));
             assert!(gitlab.contains("paths: [target/benchkeep-base/]"));

@@ -293,6 +293,7 @@ impl InitArgs {
         });
         request.main_branch.clone_from(&self.main_branch);
         request.bench.clone_from(&self.bench);
+        request.build.clone_from(&self.build);
         request.force = self.force;
         request.dir.clone_from(&self.dir);
         request

@@ -324,6 +324,7 @@ fn the_site_works_in_a_real_browser_from_file_urls() {
 }
 
 #[test]
+#[cfg(feature = "git")]
 fn a_git_store_renders_too() {
     let sandbox = Sandbox::new();
     git(sandbox.path(), &["init", "-q", "-b", "main"]);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ConfigError;
 
@@ -18,7 +18,7 @@ macro_rules! invalid {
 pub const CONFIG_FILE: &str = "benchkeep.toml";
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Store URL; relative `file://` paths are relative to the configuration file.
@@ -54,7 +54,7 @@ pub struct Config {
 }
 
 /// `[run]`: measurement defaults.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RunDefaults {
     /// Exactly this many runs.
@@ -72,7 +72,7 @@ pub struct RunDefaults {
 }
 
 /// `[compare]`: comparison settings.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct CompareSection {
     /// Smallest change that counts, in percent.
@@ -124,7 +124,7 @@ pub struct CompareSection {
 }
 
 /// `[load]`: defaults of `benchkeep load`.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
     /// Concurrency levels.
@@ -140,7 +140,7 @@ pub struct LoadSection {
 }
 
 /// `[ab]`: paired mode.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AbSection {
     /// Rounds (each runs base and head once, in random order).
@@ -159,7 +159,7 @@ pub struct AbSection {
 }
 
 /// `[pr]`: the cached base worktrees of `check --pr`.
-#[derive(Debug, Default, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct PrSection {
     /// Where base worktrees are kept, one per base commit, relative to the configuration file
@@ -170,7 +170,7 @@ pub struct PrSection {
 }
 
 /// Which way a metric is better, as written in the file.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum DirectionSetting {
     /// Smaller values are better (times, memory).
@@ -180,7 +180,7 @@ pub enum DirectionSetting {
 }
 
 /// One `[[policy]]`: comparison settings for the benchmarks whose names match.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// An exact benchmark name, or a glob (`*`, `?`, `[abc]`, `{a,b}`).
@@ -206,7 +206,7 @@ pub struct PolicyConfig {
 }
 
 /// `gate = "primary" | "all" | ["metric", ...]`.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(untagged)]
 pub enum GateSetting {
     /// `"primary"` or `"all"`.
@@ -216,7 +216,7 @@ pub enum GateSetting {
 }
 
 /// `[compare.severity]`, in percent.
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy)]
 #[serde(deny_unknown_fields)]
 pub struct SeveritySection {
     /// Regressions at least this large (percent) are moderate.
@@ -226,7 +226,7 @@ pub struct SeveritySection {
 }
 
 /// A command given as one shell string or as an argument list.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(untagged)]
 pub enum CommandLine {
     /// Run through `sh -c`.
@@ -243,6 +243,19 @@ impl CommandLine {
         }
     }
 
+    /// The command as one shell line: a shell string as written, an argument list quoted word
+    /// by word (for a CI step that runs it).
+    #[must_use]
+    pub fn shell_line(&self) -> String {
+        match self {
+            CommandLine::Shell(line) => line.clone(),
+            CommandLine::Argv(words) => shlex::try_join(words.iter().map(String::as_str))
+                // Only a NUL byte makes joining fail; TOML strings cannot hold one unescaped,
+                // and a word with one could not run either.
+                .unwrap_or_else(|_| words.join(" ")),
+        }
+    }
+
     /// The argument vector: a shell string runs through `sh -c`.
     #[must_use]
     pub fn argv(&self) -> Vec<String> {
@@ -254,7 +267,7 @@ impl CommandLine {
 }
 
 /// One `[[bench]]`.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct BenchConfig {
     /// The benchmark's name.
@@ -440,7 +453,7 @@ impl Config {
 
 /// When the machine differs from the baseline's (CPU model, core count, OS, architecture,
 /// toolchain).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnvironmentPolicy {
     /// Compare, and say in the report which fields differ.
@@ -453,7 +466,7 @@ pub enum EnvironmentPolicy {
 }
 
 /// What `check` does with the machine-speed probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpeedProbePolicy {
     /// Widen history intervals by how far the machine lies beyond the speeds the baseline's
@@ -466,6 +479,8 @@ pub enum SpeedProbePolicy {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -549,5 +564,138 @@ mod tests {
         assert!(Config::parse(both).is_err());
         assert!(Config::parse("[compare]\ngate = \"some\"").is_err());
         assert!(Config::parse("[pr]\nkeep = 0").is_err());
+    }
+
+    /// A key the types still have that the reference leaves out: `compare.confidence` was
+    /// removed, and is kept only so that setting it is an error saying what replaced it.
+    const NOT_DOCUMENTED: &[&str] = &["compare.confidence"];
+    /// Tables whose keys are the user's (environment variable names), not settings.
+    const FREE_FORM: &[&str] = &["bench.env"];
+    /// Nested tables of one type documented once: a `[[policy]]`'s `severity` is a
+    /// `[compare.severity]`.
+    const DOCUMENTED_AS: &[(&str, &str)] = &[("policy.severity", "compare.severity")];
+
+    /// The dotted key paths in `value`; the entries of an array of tables are merged (a key
+    /// set in any entry counts), an empty one is its own path so that it is not overlooked.
+    fn key_paths(value: &serde_json::Value, path: &str, out: &mut BTreeSet<String>) {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::Object(table) if !FREE_FORM.contains(&path) => {
+                for (key, value) in table {
+                    key_paths(value, &join(key), out);
+                }
+            }
+            serde_json::Value::Array(entries)
+                if entries.first().is_some_and(serde_json::Value::is_object) =>
+            {
+                for entry in entries {
+                    key_paths(entry, path, out);
+                }
+            }
+            _ => {
+                out.insert(path.to_owned());
+            }
+        }
+    }
+
+    /// The keys of docs/config.md's tables (`` | `name` | ``), by the table whose section they
+    /// are in: the one a heading names in backquotes (`` `[compare]` ``, `` `[[bench]]` ``),
+    /// or "" under the top-level keys' heading.
+    fn documented_keys(doc: &str) -> BTreeMap<String, BTreeSet<String>> {
+        let mut keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut table: Option<String> = None;
+        for line in doc.lines() {
+            if line.starts_with('#') {
+                table = line
+                    .split('`')
+                    .skip(1)
+                    .step_by(2)
+                    .find(|span| span.starts_with('['))
+                    .map(|span| span.trim_matches(['[', ']']).to_owned())
+                    .or_else(|| line.to_lowercase().contains("top-level").then(String::new));
+            } else if let (Some(table), Some(row)) = (&table, line.strip_prefix("| `"))
+                && let Some((key, _)) = row.split_once("` |")
+            {
+                keys.entry(table.clone())
+                    .or_default()
+                    .insert(key.to_owned());
+            }
+        }
+        keys
+    }
+
+    /// docs/config.md cannot drift from the types: its complete example (the last TOML code
+    /// block) parses, sets every key of every table, and each key it sets has a row in its
+    /// table's section, each row naming a key the example sets.
+    #[test]
+    fn docs_config_md_documents_every_key() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md");
+        let doc = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let start = doc
+            .rfind("```toml\n")
+            .expect("docs/config.md has no ```toml block")
+            + 8;
+        let example = &doc[start..start + doc[start..].find("```").expect("unclosed ```toml")];
+
+        // Every key it writes exists (unknown keys are errors), and the values are valid.
+        let config = Config::parse(example)
+            .unwrap_or_else(|e| panic!("the docs/config.md example does not parse: {e}"));
+
+        // Every field of every type is written: the serialized settings list them all, set or
+        // not (an unset `Option` is null, an unset default its default).
+        let mut fields = BTreeSet::new();
+        key_paths(&serde_json::to_value(&config).unwrap(), "", &mut fields);
+        let raw: toml::Table = toml::from_str(example).unwrap();
+        let mut written = BTreeSet::new();
+        key_paths(&serde_json::to_value(&raw).unwrap(), "", &mut written);
+        let unset: Vec<String> = fields
+            .iter()
+            .filter(|path| !NOT_DOCUMENTED.contains(&path.as_str()) && !written.contains(*path))
+            .map(|path| format!("{path} is not in the docs/config.md example"))
+            .collect();
+        assert!(unset.is_empty(), "{}", unset.join("\n"));
+
+        // Every key written has a row in its table's section ...
+        let documented = documented_keys(&doc);
+        let mut problems = Vec::new();
+        for path in &written {
+            let (table, key) = path.rsplit_once('.').unwrap_or(("", path));
+            let table = DOCUMENTED_AS
+                .iter()
+                .find(|(alias, _)| *alias == table)
+                .map_or(table, |(_, documented)| documented);
+            if !documented.get(table).is_some_and(|keys| keys.contains(key)) {
+                problems.push(format!(
+                    "{path}: no | `{key}` | row in the section of [{table}] in docs/config.md"
+                ));
+            }
+        }
+        // ... and every row names a key the example writes (no stale or misspelled row); a
+        // row may name a table (a policy's `severity`), which is a prefix of its keys' paths.
+        let prefixes: BTreeSet<&str> = written
+            .iter()
+            .flat_map(|path| path.match_indices('.').map(|(dot, _)| &path[..dot]))
+            .collect();
+        for (table, keys) in &documented {
+            for key in keys {
+                let path = if table.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{table}.{key}")
+                };
+                if !written.contains(&path) && !prefixes.contains(path.as_str()) {
+                    problems.push(format!(
+                        "docs/config.md documents {path}, which its example does not set"
+                    ));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

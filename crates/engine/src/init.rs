@@ -1,10 +1,19 @@
 //! `benchkeep init`: a commented `benchkeep.toml` and, on request, a CI job for the chosen
-//! store. Existing files are never overwritten without `--force`.
+//! store.
+//!
+//! An existing configuration is the user's: `init --ci` writes a job for it without touching it,
+//! and `init --force` rewrites it only with the store it already names, so runs and baselines
+//! are never left behind in a store nothing reads any more.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::config::{CONFIG_FILE, CommandLine};
 use crate::{Context as _, Error, bail};
+
+mod workflows;
+
+pub use workflows::{ACTION, ACTION_REF, github_workflow, gitlab_job};
 
 /// CI systems `init` writes a job for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,41 +26,33 @@ pub enum CiSystem {
 }
 
 /// `benchkeep init`: what to write where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct InitRequest {
-    /// `fs`, `git` or `s3`.
-    pub store: String,
+    /// `fs`, `git`, `s3`, or a store URL (`file://PATH`, `git:BRANCH`, `s3://BUCKET/PREFIX`);
+    /// `None`: the existing configuration's store, else `fs`.
+    pub store: Option<String>,
     /// Also a CI job.
     pub ci: Option<CiSystem>,
-    /// The branch whose runs become the baseline.
-    pub main_branch: String,
+    /// The branch whose runs become the baseline; `None`: the existing configuration's
+    /// `promote_on`, else `main`.
+    pub main_branch: Option<String>,
     /// The `[[bench]]` command.
     pub bench: Option<String>,
-    /// Overwrite existing files.
+    /// How to build the project before measuring (`[ab] build`, and the CI job's build step).
+    pub build: Option<String>,
+    /// Overwrite existing files (an existing configuration keeps its store).
     pub force: bool,
     /// Where (the working directory by default).
     pub dir: Option<PathBuf>,
 }
 
 impl InitRequest {
-    /// The defaults of `benchkeep init`: the fs store, no CI job, `main`.
+    /// The defaults of `benchkeep init`: the existing configuration's store or fs, no CI job,
+    /// `main`.
     #[must_use]
     pub fn new() -> Self {
-        InitRequest {
-            store: "fs".into(),
-            ci: None,
-            main_branch: "main".into(),
-            bench: None,
-            force: false,
-            dir: None,
-        }
-    }
-}
-
-impl Default for InitRequest {
-    fn default() -> Self {
-        InitRequest::new()
+        InitRequest::default()
     }
 }
 
@@ -78,46 +79,231 @@ impl StoreKind {
             "fs" | "file" => Ok(StoreKind::Fs),
             "git" => Ok(StoreKind::Git),
             "s3" => Ok(StoreKind::S3),
-            other => bail!("--store {other:?}: expected fs, git or s3"),
+            other => bail!(
+                "--store {other:?}: expected fs, git, s3 or a store URL (file://PATH, git:BRANCH, s3://BUCKET/PREFIX)"
+            ),
         }
     }
 
-    fn url(self) -> &'static str {
+    /// The kind of store a URL names (`file://`, `git:`, `s3://`), as `stores::open` reads it.
+    #[must_use]
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("file://") {
+            Some(StoreKind::Fs)
+        } else if url.starts_with("git:") {
+            Some(StoreKind::Git)
+        } else if url.starts_with("s3://") {
+            Some(StoreKind::S3)
+        } else {
+            None
+        }
+    }
+
+    fn default_url(self) -> Option<&'static str> {
         match self {
-            StoreKind::Fs => "file://.benchkeep",
-            StoreKind::Git => "git:benchkeep-data",
-            StoreKind::S3 => "s3://CHANGE-ME-bucket/benchkeep",
+            // The default directory is created on first use; an explicit file:// URL must
+            // exist, and a fresh clone (or a CI cache miss) has no `.benchkeep/` yet.
+            StoreKind::Fs => None,
+            StoreKind::Git => Some("git:benchkeep-data"),
+            StoreKind::S3 => Some("s3://CHANGE-ME-bucket/benchkeep"),
         }
     }
 }
 
+/// A store as `init` writes it: its kind and the URL of the `store` key (`None`: the default
+/// `.benchkeep/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StoreChoice {
+    kind: StoreKind,
+    url: Option<String>,
+}
+
+impl StoreChoice {
+    fn parse(text: &str) -> Result<Self, Error> {
+        if let Some(kind) = StoreKind::of_url(text) {
+            return Ok(StoreChoice {
+                kind,
+                url: Some(text.to_owned()),
+            });
+        }
+        let kind = StoreKind::parse(text)?;
+        Ok(StoreChoice {
+            kind,
+            url: kind.default_url().map(str::to_owned),
+        })
+    }
+
+    /// The store a configuration names (none: the default `.benchkeep/`).
+    fn of_config(url: Option<&str>, path: &Path) -> Result<Self, Error> {
+        let Some(url) = url else {
+            return Ok(StoreChoice {
+                kind: StoreKind::Fs,
+                url: None,
+            });
+        };
+        let Some(kind) = StoreKind::of_url(url) else {
+            bail!(
+                "{}: store {url:?} is not a store URL (file://PATH, git:BRANCH, s3://BUCKET/PREFIX)",
+                path.display()
+            );
+        };
+        Ok(StoreChoice {
+            kind,
+            url: Some(url.to_owned()),
+        })
+    }
+
+    /// Whether `requested` (from `--store`) asks for this store: a bare kind matches any URL of
+    /// that kind.
+    fn is_asked_by(&self, requested: &str) -> bool {
+        match StoreKind::of_url(requested) {
+            Some(_) => self.url.as_deref() == Some(requested),
+            None => StoreKind::parse(requested).is_ok_and(|kind| kind == self.kind),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| ".benchkeep/ (the default)".to_owned())
+    }
+}
+
+/// What `init` learnt from a `benchkeep.toml` that is already there.
+struct Existing {
+    store: StoreChoice,
+    main_branch: Option<String>,
+    build: Option<String>,
+}
+
+/// Reads the configuration `init` found. Only its `store`, `promote_on` and `[ab] build` matter
+/// here, and they are read from the TOML table so that a file with a key this version refuses
+/// still keeps its store.
+fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", path.display()));
+        }
+    };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::Invalid(format!(
+            "{} is not valid TOML ({}); nothing was written",
+            path.display(),
+            e.message()
+        ))
+    })?;
+    let text_at = |section: Option<&str>, key: &str| {
+        let table = match section {
+            Some(name) => table.get(name)?.as_table()?,
+            None => &table,
+        };
+        table.get(key)
+    };
+    let store = StoreChoice::of_config(text_at(None, "store").and_then(|v| v.as_str()), path)?;
+    let main_branch = text_at(Some("compare"), "promote_on")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let build = match text_at(Some("ab"), "build") {
+        None => None,
+        Some(value) => {
+            let line: CommandLine = value.clone().try_into().map_err(|_| {
+                Error::Invalid(format!(
+                    "{}: [ab] build must be a string or a list of strings",
+                    path.display()
+                ))
+            })?;
+            Some(line.shell_line())
+        }
+    };
+    Ok(Some(Existing {
+        store,
+        main_branch,
+        build,
+    }))
+}
+
 /// `benchkeep init`: a commented `benchkeep.toml` for the chosen store and, on request, a CI
-/// job. Existing files are never overwritten without `force`. Returns what was written and the
-/// next steps, for people.
+/// job. Returns what was written and the next steps, for people.
+///
+/// - With `ci` and an existing `benchkeep.toml`, the configuration is kept as it is and the job
+///   is written for its store, main branch and build command.
+/// - Without `ci`, an existing configuration is rewritten only with `force`, and keeps its
+///   store: a `--store` naming another is refused, since the runs and baselines already
+///   recorded would be left behind.
+/// - Existing CI files are overwritten only with `force`.
 ///
 /// # Errors
 ///
-/// An unknown store, an invalid branch name, an existing file without `force`, a file that
-/// cannot be written.
+/// An unknown store, an invalid branch name, an existing file without `force`, a store change,
+/// a file that cannot be written.
 pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
-    let store = StoreKind::parse(&args.store)?;
     let dir = args.dir.clone().unwrap_or_else(|| cwd.to_owned());
-    let main = args.main_branch.as_str();
+    let config_path = dir.join(CONFIG_FILE);
+    let existing = read_existing(&config_path)?;
+    let store = match (&existing, args.store.as_deref()) {
+        (Some(existing), Some(requested)) if !existing.store.is_asked_by(requested) => bail!(
+            "{} keeps its runs and baselines in {}; --store {requested} would leave them behind: \
+             change `store` in it by hand (docs/config.md), or leave --store out",
+            config_path.display(),
+            existing.store.describe()
+        ),
+        (Some(existing), _) => existing.store.clone(),
+        (None, Some(requested)) => StoreChoice::parse(requested)?,
+        (None, None) => StoreChoice::parse("fs")?,
+    };
+    let main = args
+        .main_branch
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|e| e.main_branch.clone()))
+        .unwrap_or_else(|| "main".to_owned());
     if main.is_empty() || main.starts_with('-') || main.contains(char::is_whitespace) {
         bail!("--main-branch {main:?} is not a branch name");
     }
-    let mut files: Vec<(PathBuf, String)> = vec![(
-        dir.join(crate::config::CONFIG_FILE),
-        config_text(store, main, args.bench.as_deref()),
-    )];
+    let build = args
+        .build
+        .clone()
+        .or_else(|| existing.as_ref().and_then(|e| e.build.clone()));
+
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let keep_config = existing.is_some() && args.ci.is_some();
+    if keep_config {
+        // The job is written for the configuration; what would have gone into it is refused
+        // rather than dropped.
+        for (flag, given) in [
+            ("--bench", args.bench.is_some()),
+            ("--build", args.build.is_some()),
+        ] {
+            if given {
+                bail!(
+                    "{} exists and `init --ci` keeps it as it is, so {flag} would be ignored: \
+                     edit the file, or run `init --force` without --ci to rewrite it",
+                    config_path.display()
+                );
+            }
+        }
+    } else {
+        if existing.is_some() && !args.force {
+            bail!(
+                "{} exists; nothing was written (--ci github|gitlab adds a CI job for it, \
+                 --force rewrites it with the same store)",
+                config_path.display()
+            );
+        }
+        files.push((
+            config_path.clone(),
+            config_text(&store, &main, args.bench.as_deref(), build.as_deref()),
+        ));
+    }
     match args.ci {
         Some(CiSystem::Github) => files.push((
             dir.join(".github/workflows/benchkeep.yml"),
-            github_workflow(store, main),
+            github_workflow(store.kind, &main, build.as_deref()),
         )),
         Some(CiSystem::Gitlab) => files.push((
             dir.join(".gitlab/benchkeep.gitlab-ci.yml"),
-            gitlab_job(store, main),
+            gitlab_job(store.kind, &main, build.as_deref()),
         )),
         None => {}
     }
@@ -130,6 +316,14 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
         );
     }
     let mut report = String::new();
+    if keep_config {
+        let _ = writeln!(
+            report,
+            "kept {} (store {}, main branch {main})",
+            config_path.display(),
+            store.describe()
+        );
+    }
     for (path, text) in &files {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -138,12 +332,17 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let _ = writeln!(report, "wrote {}", path.display());
     }
-    report.push_str(&next_steps(store, args.ci));
+    report.push_str(&next_steps(&store, args.ci, keep_config));
     Ok(report)
 }
 
-fn config_text(store: StoreKind, main: &str, bench: Option<&str>) -> String {
-    let store_comment = match store {
+fn config_text(
+    store: &StoreChoice,
+    main: &str,
+    bench: Option<&str>,
+    build: Option<&str>,
+) -> String {
+    let store_comment = match store.kind {
         StoreKind::Fs => {
             "# Runs and baselines in a directory of this repository (commit it, or cache it in CI)."
         }
@@ -154,13 +353,21 @@ fn config_text(store: StoreKind, main: &str, bench: Option<&str>) -> String {
             "# Runs and baselines in S3-compatible object storage shared by every runner\n# (docs/stores/s3.md). Credentials come from the usual AWS_* variables."
         }
     };
+    let store_line = match &store.url {
+        Some(url) => format!("store = {}", toml_string(url)),
+        None => "# store: none set, so runs go to .benchkeep/ at the repository root (created on\n# first use); \"git:benchkeep-data\" keeps them on a branch, \"s3://BUCKET/PREFIX\" in S3".to_owned(),
+    };
     let command = bench.map_or_else(
         || "\"./target/release/my-program --input data/sample\"  # CHANGE ME".to_owned(),
-        |c| format!("{c:?}"),
+        toml_string,
+    );
+    let build_line = build.map_or_else(
+        || "# build = \"cargo build --release\"  # how to build the project: check --pr runs it in the base's\n#                                   # worktree and here; the CI job runs it before measuring".to_owned(),
+        |build| format!("build = {}  # check --pr runs it in the base's worktree and here; CI before measuring", toml_string(build)),
     );
     format!(
-        r#"# benchkeep configuration (README.md, "Configuration"). Every key is optional; unknown keys are errors,
-# so a typo cannot silently change a gate.
+        r#"# benchkeep configuration (docs/config.md has every key). Every key is optional; unknown keys
+# are errors, so a typo cannot silently change a gate.
 
 {store_comment}
 {store_line}
@@ -178,9 +385,13 @@ threshold = 5               # smallest change that counts, in percent
 # allow_missing = false     # a benchmark missing from a run fails the gate
 # max_age_days = 30         # warn when the baseline is older (0: never)
 # gate = "primary"          # or "all", or ["wall_time", "peak_rss"]
-promote_on = "{main}"        # a passing check on {main} adds its run to {main}'s baseline
+promote_on = {main_value}        # a passing check on {main} adds its run to {main}'s baseline
 # promote_keep = 10         # runs a promoted baseline keeps
 # environment = "warn"      # machine differs from the baseline's: "warn", "refuse" or "ignore"
+
+[ab]
+# Pull requests (`check --pr`) measure their base and head in paired rounds.
+{build_line}
 
 [[bench]]
 name = "example"
@@ -192,188 +403,44 @@ command = {command}
 # threshold = 15
 # max = "250ms"             # an absolute limit, whatever the baseline ("512MiB", min = "1000/s")
 "#,
-        store_line = match store {
-            // The default directory is created on first use; an explicit file:// URL must
-            // exist, and a fresh clone (or a CI cache miss) has no `.benchkeep/` yet.
-            StoreKind::Fs => "# store: none set, so runs go to .benchkeep/ at the repository root (created on\n# first use); \"git:benchkeep-data\" keeps them on a branch, \"s3://BUCKET/PREFIX\" in S3".to_owned(),
-            _ => format!("store = \"{}\"", store.url()),
-        }
+        main_value = toml_string(main),
     )
 }
 
-/// The `check` argument of a job on the main branch: gate against its stored baseline and add
-/// passing runs to it. Pull requests run `check --pr` instead (paired against their base in the
-/// job itself), which needs no store.
-fn main_arguments(main: &str) -> String {
-    format!("--promote-on {main}")
+/// A TOML basic string: Rust's `{:?}` escapes are not all TOML's (`\u{7f}`), so this writes
+/// the value through the TOML serializer.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }
 
-/// The GitHub Actions workflow `init --ci github` writes.
-#[must_use]
-pub fn github_workflow(store: StoreKind, main: &str) -> String {
-    let permissions = match store {
-        StoreKind::Git => "  contents: write        # the git store pushes to its data branch\n",
-        StoreKind::Fs | StoreKind::S3 => "  contents: read\n",
-    };
-    let cache = match store {
-        StoreKind::Fs => {
-            r"      # The fs store lives in .benchkeep/: carry main's runs and baseline between runs in
-      # the Actions cache (pull requests do not use the store).
-      - uses: actions/cache@v4
-        if: github.event_name != 'pull_request'
-        with:
-          path: .benchkeep
-          key: benchkeep-${{ runner.os }}-${{ github.run_id }}
-          restore-keys: benchkeep-${{ runner.os }}-
-"
-        }
-        StoreKind::Git | StoreKind::S3 => "",
-    };
-    let env = match store {
-        StoreKind::S3 => {
-            r"        env:
-          AWS_ACCESS_KEY_ID: ${{ secrets.BENCHKEEP_AWS_ACCESS_KEY_ID }}
-          AWS_SECRET_ACCESS_KEY: ${{ secrets.BENCHKEEP_AWS_SECRET_ACCESS_KEY }}
-          AWS_REGION: us-east-1
-"
-        }
-        StoreKind::Fs | StoreKind::Git => "",
-    };
-    let on_main = main_arguments(main);
-    format!(
-        r#"# benchkeep: gate pull requests on performance; keep {main}'s baseline up to date.
-# Written by `benchkeep init --ci github`; see docs/ci.md.
-name: benchmarks
-
-on:
-  push:
-    branches: [{main}]
-  pull_request:
-
-permissions:
-{permissions}  pull-requests: write    # the sticky pull-request comment
-  issues: write           # an issue for a serious regression on {main}
-
-concurrency:
-  group: benchkeep-${{{{ github.ref }}}}
-  cancel-in-progress: true
-
-jobs:
-  bench:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-        with:
-          fetch-depth: 0          # check --pr needs the history to find the merge-base
-{cache}      # check --pr builds the pull request's base in target/benchkeep-base/: keep it
-      # between jobs, so that building the base is incremental.
-      - uses: actions/cache@v4
-        if: github.event_name == 'pull_request'
-        with:
-          path: target/benchkeep-base
-          key: benchkeep-base-${{{{ runner.os }}}}-${{{{ github.event.pull_request.base.sha }}}}
-          restore-keys: benchkeep-base-${{{{ runner.os }}}}-
-      # Installs benchkeep from its repository (the action at its root), cached.
-      - uses: benchkeep/benchkeep@main
-        with:
-          install-only: "true"
-      # Pull requests: the merge-base and the pull request, measured in paired rounds in this
-      # job; nothing is stored. {main}: compared with {main}'s stored baseline, which a passing
-      # run joins (the history `trend` and `report` read).
-      - name: Benchmark and gate
-        id: bench
-        run: >
-          benchkeep check
-          ${{{{ github.event_name == 'pull_request' && '--pr' || '{on_main}' }}}}
-          --format github
-          --report markdown=benchkeep.md
-          --report junit=benchkeep.xml
-          --report alert=benchkeep-alert.md
-{env}      - name: Update the pull-request comment
-        if: always() && github.event_name == 'pull_request' && steps.bench.outputs.verdict != ''
-        env:
-          GH_TOKEN: ${{{{ github.token }}}}
-          PR: ${{{{ github.event.pull_request.number }}}}
-        run: |
-          marker=$(head -n1 benchkeep.md)
-          id=$(gh api "repos/$GITHUB_REPOSITORY/issues/$PR/comments" --paginate \
-                 --jq ".[] | select(.body | startswith(\"$marker\")) | .id" | head -n1)
-          if [ -n "$id" ]; then
-            gh api -X PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -F body=@benchkeep.md
-          else
-            gh pr comment "$PR" --body-file benchkeep.md
-          fi
-      - name: Open an issue for a moderate or critical regression on {main}
-        if: always() && github.ref == 'refs/heads/{main}' && steps.bench.outputs.alert == 'true'
-        env:
-          GH_TOKEN: ${{{{ github.token }}}}
-        run: gh issue create --title "$(head -n1 benchkeep-alert.md)" --body "$(tail -n +3 benchkeep-alert.md)"
-"#
-    )
-}
-
-/// The GitLab CI job `init --ci gitlab` writes.
-#[must_use]
-pub fn gitlab_job(store: StoreKind, main: &str) -> String {
-    let store_cache = match store {
-        StoreKind::Fs => {
-            "    # The fs store lives in .benchkeep/: carry main's runs and baseline too.\n    - key: benchkeep\n      paths: [.benchkeep/]\n"
-        }
-        StoreKind::Git | StoreKind::S3 => "",
-    };
-    let push = match store {
-        StoreKind::Git => {
-            "    # The git store pushes its data branch: give the job a token that may push\n    # (a project access token with write_repository, as BENCHKEEP_PUSH_TOKEN).\n    - git remote set-url origin \"https://oauth2:${BENCHKEEP_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git\"\n"
-        }
-        StoreKind::Fs | StoreKind::S3 => "",
-    };
-    let on_main = main_arguments(main);
-    format!(
-        r#"# benchkeep: gate merge requests on performance; keep {main}'s baseline up to date.
-# Written by `benchkeep init --ci gitlab`. Add to .gitlab-ci.yml:
-#   include: .gitlab/benchkeep.gitlab-ci.yml
-# See docs/ci.md.
-benchkeep:
-  image: rust:latest
-  stage: test
-  variables:
-    GIT_DEPTH: "0"              # check --pr needs the history to find the merge-base
-  rules:
-    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
-    - if: $CI_COMMIT_BRANCH == "{main}"
-  cache:
-    # check --pr builds the merge request's base in target/benchkeep-base/: keep it between
-    # pipelines, so that building the base is incremental.
-    - key: benchkeep-base
-      paths: [target/benchkeep-base/]
-{store_cache}  script:
-    - cargo install --locked --git "${{BENCHKEEP_REPO:-https://github.com/benchkeep/benchkeep}}" benchkeep
-{push}    # Merge requests: the merge-base and the merge request, measured in paired rounds in this
-    # job; nothing is stored. {main}: compared with {main}'s stored baseline, which a passing run
-    # joins (the history `trend` and `report` read).
-    - MODE=$([ -n "$CI_MERGE_REQUEST_IID" ] && echo --pr || echo {on_main})
-    - benchkeep check $MODE --report junit=benchkeep.xml --report markdown=benchkeep.md --report alert=benchkeep-alert.md
-  artifacts:
-    when: always
-    paths: [benchkeep.md, benchkeep-alert.md]
-    reports:
-      junit: benchkeep.xml
-"#
-    )
-}
-
-fn next_steps(store: StoreKind, ci: Option<CiSystem>) -> String {
-    let mut text = String::from(
-        "next: edit the [[bench]] command in benchkeep.toml, then run `benchkeep check`\n\
-next: on the main branch, `benchkeep check --promote` makes the local baseline (in CI, pushes to main make it)\n",
+fn next_steps(store: &StoreChoice, ci: Option<CiSystem>, kept_config: bool) -> String {
+    let mut text = String::new();
+    if !kept_config {
+        text.push_str(
+            "next: edit the [[bench]] command in benchkeep.toml, then run `benchkeep check`\n",
+        );
+    }
+    text.push_str(
+        "next: on the main branch, `benchkeep check --promote` makes the local baseline (in CI, pushes to main make it)\n",
     );
-    if store == StoreKind::S3 {
+    if store.kind == StoreKind::S3
+        && store
+            .url
+            .as_deref()
+            .is_none_or(|url| url.contains("CHANGE-ME"))
+    {
         text.push_str(
             "next: set the bucket in `store` and the AWS_* credentials (docs/stores/s3.md)\n",
         );
     }
-    if ci == Some(CiSystem::Gitlab) {
-        text.push_str("next: add `include: .gitlab/benchkeep.gitlab-ci.yml` to .gitlab-ci.yml\n");
+    match ci {
+        Some(CiSystem::Gitlab) => text.push_str(
+            "next: add `include: .gitlab/benchkeep.gitlab-ci.yml` to .gitlab-ci.yml, and a pipeline schedule for the weekly trend\n",
+        ),
+        Some(CiSystem::Github) if store.kind == StoreKind::S3 => text.push_str(
+            "next: add the repository secrets BENCHKEEP_AWS_ACCESS_KEY_ID and BENCHKEEP_AWS_SECRET_ACCESS_KEY\n",
+        ),
+        _ => {}
     }
     text
 }
@@ -381,19 +448,33 @@ next: on the main branch, `benchkeep check --promote` makes the local baseline (
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    fn choice(text: &str) -> StoreChoice {
+        StoreChoice::parse(text).unwrap()
+    }
 
     #[test]
     fn every_generated_configuration_is_valid() {
-        for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
+        for store in [
+            "fs",
+            "git",
+            "s3",
+            "s3://team-bench/ci?region=eu-west-1",
+            "git:perf-data",
+        ] {
             for bench in [None, Some("cargo bench --bench \"x\"")] {
-                let text = config_text(store, "main", bench);
-                let config = crate::config::Config::parse(&text)
-                    .unwrap_or_else(|e| panic!("{store:?}: {e:#}\n{text}"));
-                // The fs store is the default, created on first use: no URL to exist first.
-                let url = (store != StoreKind::Fs).then(|| store.url());
-                assert_eq!(config.store.as_deref(), url);
-                assert_eq!(config.compare.promote_on.as_deref(), Some("main"));
-                assert_eq!(config.bench.len(), 1);
+                for build in [None, Some("cargo build --release")] {
+                    let store = choice(store);
+                    let text = config_text(&store, "main", bench, build);
+                    let config =
+                        Config::parse(&text).unwrap_or_else(|e| panic!("{store:?}: {e:#}\n{text}"));
+                    // The fs store is the default, created on first use: no URL to exist first.
+                    assert_eq!(config.store, store.url);
+                    assert_eq!(config.compare.promote_on.as_deref(), Some("main"));
+                    assert_eq!(config.bench.len(), 1);
+                    assert_eq!(config.ab.build.map(|b| b.shell_line()).as_deref(), build);
+                }
             }
         }
     }
@@ -406,58 +487,219 @@ mod tests {
                 .unwrap();
         for store in [StoreKind::Fs, StoreKind::Git, StoreKind::S3] {
             for (ci, text) in [
-                ("github", github_workflow(store, "main")),
-                ("gitlab", gitlab_job(store, "main")),
+                (
+                    "github",
+                    github_workflow(store, "main", Some("cargo build --release")),
+                ),
+                (
+                    "gitlab",
+                    gitlab_job(store, "main", Some("cargo build --release")),
+                ),
             ] {
                 assert!(
                     guide.contains(&format!("```yaml\n{text}```")),
-                    "docs/ci.md lacks the {ci} job for {store:?}: regenerate it with `benchkeep init --ci {ci}`"
+                    "docs/ci.md lacks the {ci} job for {store:?}: regenerate it with \
+                     `benchkeep init --ci {ci} --build 'cargo build --release'`"
                 );
             }
         }
+    }
+
+    fn request(dir: &Path) -> InitRequest {
+        InitRequest {
+            dir: Some(dir.to_owned()),
+            ..InitRequest::new()
+        }
+    }
+
+    fn read(path: PathBuf) -> String {
+        std::fs::read_to_string(path).unwrap()
     }
 
     #[test]
     fn init_writes_files_and_never_overwrites_without_force() {
         let dir = tempfile::tempdir().unwrap();
         let args = |force| InitRequest {
-            store: "git".into(),
+            store: Some("git".into()),
             ci: Some(CiSystem::Github),
-            main_branch: "main".into(),
             bench: Some("make bench".into()),
             force,
-            dir: Some(dir.path().to_owned()),
+            ..request(dir.path())
         };
         init(&args(false), dir.path()).unwrap();
-        let config = std::fs::read_to_string(dir.path().join("benchkeep.toml")).unwrap();
+        let config = read(dir.path().join("benchkeep.toml"));
         assert!(config.contains("store = \"git:benchkeep-data\""));
         assert!(config.contains("command = \"make bench\""));
         assert!(dir.path().join(".github/workflows/benchkeep.yml").is_file());
-        std::fs::write(dir.path().join("benchkeep.toml"), "# mine\n").unwrap();
-        let error = init(&args(false), dir.path()).unwrap_err().to_string();
+        // A second `init` writes nothing: not the configuration, not the job.
+        let error = init(
+            &InitRequest {
+                ci: None,
+                bench: None,
+                ..args(false)
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             error.contains("benchkeep.toml exists; nothing was written"),
             "{error}"
         );
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("benchkeep.toml")).unwrap(),
-            "# mine\n"
-        );
-        init(&args(true), dir.path()).unwrap();
+        let error = init(
+            &InitRequest {
+                bench: None,
+                ..args(false)
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            std::fs::read_to_string(dir.path().join("benchkeep.toml"))
-                .unwrap()
-                .contains("[compare]")
+            error.contains("benchkeep.yml exists; nothing was written"),
+            "{error}"
         );
         let bad = InitRequest {
-            store: "ftp".into(),
+            store: Some("ftp".into()),
+            dir: Some(dir.path().join("elsewhere")),
             ..args(true)
         };
+        let error = init(&bad, dir.path()).unwrap_err().to_string();
         assert!(
-            init(&bad, dir.path())
-                .unwrap_err()
-                .to_string()
-                .contains("expected fs, git or s3")
+            error.contains("expected fs, git, s3 or a store URL"),
+            "{error}"
         );
+    }
+
+    /// `init --ci` next to an existing configuration writes the job for it and leaves it as
+    /// it is; `--force` never switches its store (the bug: `init --ci gitlab --force` rewrote
+    /// an edited git-store configuration as an fs one).
+    #[test]
+    fn an_existing_configuration_is_kept_and_its_store_never_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = "store = \"git:perf\"\n[compare]\npromote_on = \"trunk\"\n[ab]\nbuild = [\"make\", \"all files\"]\n[[bench]]\nname = \"edited\"\ncommand = \"./bench --edited\"\n";
+        std::fs::write(dir.path().join("benchkeep.toml"), mine).unwrap();
+        for ci in [CiSystem::Gitlab, CiSystem::Github] {
+            for force in [false, true] {
+                let report = init(
+                    &InitRequest {
+                        ci: Some(ci),
+                        force,
+                        ..request(dir.path())
+                    },
+                    dir.path(),
+                )
+                .unwrap();
+                assert!(report.contains("kept"), "{report}");
+                assert_eq!(read(dir.path().join("benchkeep.toml")), mine);
+            }
+        }
+        let gitlab = read(dir.path().join(".gitlab/benchkeep.gitlab-ci.yml"));
+        assert!(gitlab.contains("--promote-on trunk"), "{gitlab}");
+        assert!(
+            gitlab.contains("BENCHKEEP_PUSH_TOKEN"),
+            "the git store's push:\n{gitlab}"
+        );
+        assert!(
+            gitlab.contains("        make 'all files'\n"),
+            "the build step:\n{gitlab}"
+        );
+        let github = read(dir.path().join(".github/workflows/benchkeep.yml"));
+        assert!(github.contains("contents: write"), "{github}");
+        assert!(github.contains("refs/heads/trunk"), "{github}");
+
+        // Another store is refused, with or without --force, and nothing is written.
+        for (store, force) in [("fs", true), ("s3", false), ("git:other", true)] {
+            let error = init(
+                &InitRequest {
+                    store: Some(store.into()),
+                    force,
+                    ..request(dir.path())
+                },
+                dir.path(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                error.contains("keeps its runs and baselines in git:perf")
+                    && error.contains("would leave them behind"),
+                "{error}"
+            );
+            assert_eq!(read(dir.path().join("benchkeep.toml")), mine);
+        }
+        // --bench with --ci would be dropped: refused.
+        let error = init(
+            &InitRequest {
+                ci: Some(CiSystem::Github),
+                bench: Some("x".into()),
+                force: true,
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--bench would be ignored"), "{error}");
+
+        // --force without --ci rewrites it with the same store, main branch and build.
+        init(
+            &InitRequest {
+                store: Some("git".into()),
+                force: true,
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let config = Config::parse(&read(dir.path().join("benchkeep.toml"))).unwrap();
+        assert_eq!(config.store.as_deref(), Some("git:perf"));
+        assert_eq!(config.compare.promote_on.as_deref(), Some("trunk"));
+        assert_eq!(
+            config.ab.build.map(|b| b.shell_line()).as_deref(),
+            Some("make 'all files'")
+        );
+    }
+
+    #[test]
+    fn a_store_url_is_written_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "s3://team-bench/ci?endpoint=http://127.0.0.1:9000&allow_http=true";
+        let report = init(
+            &InitRequest {
+                store: Some(url.into()),
+                ci: Some(CiSystem::Github),
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap();
+        assert!(!report.contains("set the bucket"), "{report}");
+        let config = Config::parse(&read(dir.path().join("benchkeep.toml"))).unwrap();
+        assert_eq!(config.store.as_deref(), Some(url));
+        assert!(
+            read(dir.path().join(".github/workflows/benchkeep.yml")).contains("AWS_ACCESS_KEY_ID")
+        );
+    }
+
+    #[test]
+    fn an_unreadable_configuration_is_named_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("benchkeep.toml"), "store = [").unwrap();
+        let error = init(
+            &InitRequest {
+                ci: Some(CiSystem::Github),
+                force: true,
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("benchkeep.toml is not valid TOML"),
+            "{error}"
+        );
+        assert_eq!(read(dir.path().join("benchkeep.toml")), "store = [");
+        assert!(!dir.path().join(".github").exists());
     }
 }

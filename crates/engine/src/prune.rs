@@ -63,7 +63,10 @@ impl Session {
         }
         if request.squash_history {
             // Refuse before deleting anything, not after.
+            #[cfg(feature = "git")]
             self.git_options()?;
+            #[cfg(not(feature = "git"))]
+            return Err(crate::stores::not_built_in("git", ()));
         }
         let store = self.store()?;
         let key = request
@@ -124,6 +127,7 @@ impl Session {
                 self.block_on(promote::restore_promoted(store.as_ref(), &runs, batch))?;
         }
         report.deleted = deleted.saturating_sub(report.restored);
+        #[cfg(feature = "git")]
         if request.squash_history {
             let store = benchkeep_store_git::GitStore::open(self.git_options()?)
                 .context("cannot open the git store")?;

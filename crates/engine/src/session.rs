@@ -297,6 +297,7 @@ impl Session {
     }
 
     /// The git store's options, for operations only a git store has.
+    #[cfg(feature = "git")]
     pub(crate) fn git_options(&self) -> Result<benchkeep_store_git::GitOptions, Error> {
         let url = self
             .store_url

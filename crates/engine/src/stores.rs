@@ -68,15 +68,30 @@ pub fn open(
             UrlOrigin::CommandLine => cwd,
             UrlOrigin::ConfigFile(dir) => dir,
         };
+        #[cfg(feature = "git")]
         return benchkeep_store_git::open(spec, base).map_err(opened);
+        #[cfg(not(feature = "git"))]
+        return Err(not_built_in("git", (spec, base)));
     }
     if let Some(spec) = url.strip_prefix("s3://") {
+        #[cfg(feature = "s3")]
         return benchkeep_store_s3::open(spec).map_err(opened);
+        #[cfg(not(feature = "s3"))]
+        return Err(not_built_in("s3", spec));
     }
     Err(Error::Invalid(format!(
         "unsupported store URL {:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX",
         benchkeep_core::store::redact_userinfo(url)
     )))
+}
+
+/// A store this build of benchkeep does not have (built with `--no-default-features`).
+#[cfg(not(all(feature = "git", feature = "s3")))]
+pub(crate) fn not_built_in(store: &str, _unused: impl Sized) -> Error {
+    Error::Invalid(format!(
+        "this benchkeep was built without the {store} store (cargo feature `{store}`, on by \
+         default): install a build with it, e.g. `cargo install benchkeep`"
+    ))
 }
 
 #[cfg(test)]
@@ -92,10 +107,18 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert!(err("git:").contains("git repository"), "{}", err("git:"));
-        assert!(err("git:bad..name").contains("not a valid branch name"));
-        assert!(err("s3://").contains("names no bucket"), "{}", err("s3://"));
-        assert!(err("s3://b/p?endpoint=http://127.0.0.1:1").contains("allow_http=true"));
+        if cfg!(feature = "git") {
+            assert!(err("git:").contains("git repository"), "{}", err("git:"));
+            assert!(err("git:bad..name").contains("not a valid branch name"));
+        } else {
+            assert!(err("git:x").contains("built without the git store"));
+        }
+        if cfg!(feature = "s3") {
+            assert!(err("s3://").contains("names no bucket"), "{}", err("s3://"));
+            assert!(err("s3://b/p?endpoint=http://127.0.0.1:1").contains("allow_http=true"));
+        } else {
+            assert!(err("s3://b/p").contains("built without the s3 store"));
+        }
         assert!(err("ftp://x").contains("unsupported store URL"));
         assert!(err("file://missing").contains("does not exist"));
         assert!(err("file://").contains("names no directory"));
