@@ -43,6 +43,10 @@ trap 'kill "$s3_server" 2>/dev/null; rm -f "$log"' EXIT
 # exits non-zero when any failed).
 cargo test --workspace --all-features --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The binary without its optional stores (`--no-default-features`: no libgit2, no AWS stack)
+# builds, and its tests and the engine's pass.
+cargo test -p benchkeep -p benchkeep-engine --no-default-features --locked --no-fail-fast "$@" 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
 awk '/^test result:/ {
        for (i = 2; i <= NF; i++) {
          if ($i == "passed;") passed += $(i - 1)

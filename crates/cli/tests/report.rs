@@ -11,7 +11,7 @@ use benchkeep_core::baseline::Baseline;
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Benchmark, Direction, Fingerprint, GitInfo, Metric, Run, RunId, Unit};
 use benchkeep_core::store::{PutMode, Store};
-use common::{Sandbox, code, git, stderr, stdout};
+use common::{Sandbox, code, stderr, stdout};
 use jiff::Timestamp;
 
 const HOSTILE: &str = "<script>alert(1)</script>";
@@ -327,7 +327,7 @@ fn the_site_works_in_a_real_browser_from_file_urls() {
 #[cfg(feature = "git")]
 fn a_git_store_renders_too() {
     let sandbox = Sandbox::new();
-    git(sandbox.path(), &["init", "-q", "-b", "main"]);
+    common::git(sandbox.path(), &["init", "-q", "-b", "main"]);
     for center in [1000.0, 1010.0, 990.0] {
         let file = sandbox.path().join("r.json");
         let samples: Vec<String> = (0..10)
