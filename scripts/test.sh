@@ -47,6 +47,11 @@ status=${PIPESTATUS[0]}
 # builds, and its tests and the engine's pass.
 cargo test -p benchkeep -p benchkeep-engine --no-default-features --locked --no-fail-fast "$@" 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+# Every published crate packages (metadata, path dependencies with versions, the files a build
+# needs, such as the runner's C helper); --no-verify: building each package again would repeat
+# the whole build for what the tests above already compiled.
+cargo package --workspace --exclude benchkeep-tests --locked --no-verify --allow-dirty --quiet 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" = 0 ] || { echo "error: cargo package failed for a published crate" >&2; status=1; }
 awk '/^test result:/ {
        for (i = 2; i <= NF; i++) {
          if ($i == "passed;") passed += $(i - 1)
