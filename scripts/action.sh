@@ -40,6 +40,11 @@ fingerprint() {
   echo "key=benchkeep-$(version)-$sum" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"
 }
 
+# sha256sum, or shasum on macOS runners, which do not always have coreutils.
+checksum() {
+  if command -v sha256sum > /dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi
+}
+
 # The Rust target triple of the release binary for this runner, or nothing when there is none.
 target() {
   local arch os
@@ -68,47 +73,54 @@ install() {
   if [ -n "$triple" ] && [ "$ref" = "v$version" ]; then
     url="${BENCHKEEP_RELEASES:-https://github.com/${BENCHKEEP_ACTION_REPO:?BENCHKEEP_ACTION_REPO is not set}/releases/download}/$ref/benchkeep-$triple.tar.gz"
     scratch=$(mktemp -d)
-    if curl -fsSL --retry 3 "$url" -o "$scratch/benchkeep.tar.gz" 2>"$scratch/curl.log" &&
-      tar -xzf "$scratch/benchkeep.tar.gz" -C "$scratch" benchkeep &&
+    # The release's .sha256 (release.yml writes it beside each archive) must match: a
+    # truncated or replaced download builds from source instead.
+    if curl -fsSL --retry 3 "$url" -o "$scratch/benchkeep-$triple.tar.gz" 2>"$scratch/curl.log" &&
+      curl -fsSL --retry 3 "$url.sha256" -o "$scratch/sum" 2>>"$scratch/curl.log" &&
+      (cd "$scratch" && checksum -c sum >> curl.log 2>&1) &&
+      tar -xzf "$scratch/benchkeep-$triple.tar.gz" -C "$scratch" benchkeep &&
       "$scratch/benchkeep" --version | grep -qx "benchkeep $version"; then
       mv "$scratch/benchkeep" "$home/bin/benchkeep"
       rm -rf "$scratch"
       echo "benchkeep: installed the $ref release binary for $triple"
       return 0
     fi
-    echo "::notice title=benchkeep::no usable release binary at $url ($(head -c 200 "$scratch/curl.log")); building from source"
+    echo "::notice title=benchkeep::no usable release binary at $url ($(tr '\n' ' ' < "$scratch/curl.log" | head -c 300)); building from source"
     rm -rf "$scratch"
   fi
   cargo install --locked --root "$home" --path "$action_path/crates/cli"
 }
 
-# benchkeep check with the `args` input, split into words as a shell would (quotes and
-# backslashes) but never evaluated: no expansion, no command substitution. The github format is
-# added unless the arguments choose one, before a `--` (after it, words are the command's).
+# benchkeep check with the `args` input, split into words as a POSIX shell would (quotes,
+# backslashes, "" an empty word) but never evaluated: no expansion, no command substitution.
+# benchkeep splits them itself (`split-words`, the shlex rules): xargs, used before, differs from
+# a shell on escapes inside quotes and drops empty words. The github format is added unless the
+# arguments choose one, before a `--` (after it, words are the command's).
 check() {
   local -a args=() own=()
-  local word has_format=false
-  if [ -n "${BENCHKEEP_ARGS:-}" ]; then
-    # xargs applies the shell's quoting rules and prints each word NUL-terminated; it refuses
-    # an unbalanced quote, which then fails the step with its message.
-    mapfile -d '' args < <(printf '%s' "$BENCHKEEP_ARGS" | xargs -r printf '%s\0')
-    # mapfile cannot see whether the splitting failed: split again to get its exit status.
-    printf '%s' "$BENCHKEEP_ARGS" | xargs -r printf '%s\0' > /dev/null
+  local word words has_format=false pr_or_no_record=false
+  words=$(mktemp)
+  if ! printf '%s' "${BENCHKEEP_ARGS:-}" | benchkeep split-words > "$words"; then
+    rm -f "$words"
+    echo "::error title=benchkeep::the action's args cannot be split into words (see the error above)"
+    exit 2
   fi
+  mapfile -d '' args < "$words"
+  rm -f "$words"
   for word in "${args[@]}"; do
     [ "$word" = "--" ] && break
-    case "$word" in --format | --format=*) has_format=true ;; esac
+    case "$word" in
+      --format | --format=*) has_format=true ;;
+      --pr | --pr=* | --no-record) pr_or_no_record=true ;;
+    esac
   done
   $has_format || own+=(--format github)
   # A fork's pull request runs with a read-only token: a store that pushes (git) or writes (s3)
   # would fail the job after the gate passed. Its check measures and reports; nothing is
   # recorded (check --pr records nothing anyway).
   if [ "${GITHUB_EVENT_NAME:-}" = pull_request ] && [ -n "${BENCHKEEP_HEAD_REPO:-}" ] &&
-    [ "$BENCHKEEP_HEAD_REPO" != "${GITHUB_REPOSITORY:-}" ]; then
-    case " ${args[*]} " in
-      *" --pr "* | *" --pr="* | *" --no-record "*) ;;
-      *) own+=(--no-record) ;;
-    esac
+    [ "$BENCHKEEP_HEAD_REPO" != "${GITHUB_REPOSITORY:-}" ] && ! $pr_or_no_record; then
+    own+=(--no-record)
   fi
   # The action's own flags go first: after the user's `--` they would be the command's words.
   exec benchkeep check "${own[@]}" "${args[@]}"

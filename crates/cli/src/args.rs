@@ -111,6 +111,11 @@ pub(crate) enum Commands {
     /// List the formats `import` and `check --import` read, with one example each.
     #[command(after_help = examples::FORMATS, long_about = formats_help())]
     Formats,
+    /// Split standard input into words as a POSIX shell would (quotes, backslashes) without
+    /// evaluating anything, and print each word followed by a NUL byte. For scripts that take
+    /// a command line as one string: the GitHub Action's `args` (scripts/action.sh).
+    #[command(hide = true)]
+    SplitWords,
     /// Load a command from concurrent workers at several concurrency levels: throughput,
     /// latency percentiles, errors, scaling; or, with --leak-check, memory growth of a
     /// long-lived worker (exit 1 when it grows).

@@ -30,6 +30,27 @@ pub(crate) fn dispatch(cli: &Cli, interrupt: Interrupt) -> Outcome {
             return emit(&crate::args::formats_help())
                 .map_or_else(Outcome::Failed, |()| Outcome::Passed);
         }
+        Commands::SplitWords => {
+            return adoption::split_words().unwrap_or_else(Outcome::Failed);
+        }
+        // Before a session: a session loads the configuration, which `init` may be here to
+        // write (or `init --force` to rewrite when it no longer parses).
+        Commands::Init(args) => {
+            let mut request = args.request();
+            request.config.clone_from(&cli.config);
+            let written = std::env::current_dir()
+                .map_err(|e| anyhow!(e).context("cannot read the working directory"))
+                .and_then(|cwd| {
+                    benchkeep_engine::init::init(&request, &cwd).map_err(anyhow::Error::from)
+                });
+            return match written {
+                Ok(report) => emit(&report).map_or_else(Outcome::Failed, |()| Outcome::Passed),
+                Err(e) => match e.downcast::<benchkeep_engine::Error>() {
+                    Ok(e) => failed(e),
+                    Err(e) => Outcome::Failed(e),
+                },
+            };
+        }
         _ => {}
     }
     let mut options = SessionOptions::default();
@@ -155,13 +176,6 @@ impl App {
                 emit(&report::run_summary(&run.benchmarks))?;
                 Ok(Outcome::Passed)
             }
-            Commands::Init(args) => {
-                emit(&benchkeep_engine::init::init(
-                    &args.request(),
-                    session.cwd(),
-                )?)?;
-                Ok(Outcome::Passed)
-            }
             Commands::Load(args) => {
                 let loaded = session.load(
                     &args.request(),
@@ -176,7 +190,11 @@ impl App {
                 })
             }
             Commands::Report(args) => dashboard::report(session, args),
-            Commands::Completions(_) | Commands::Man(_) | Commands::Formats => {
+            Commands::Completions(_)
+            | Commands::Man(_)
+            | Commands::Formats
+            | Commands::SplitWords
+            | Commands::Init(_) => {
                 unreachable!("dispatched before a session is opened")
             }
         }

@@ -80,15 +80,24 @@ fn publish_release(dir: &Path, triple: &str) -> PathBuf {
     let staging = dir.join("staging");
     std::fs::create_dir_all(&staging).unwrap();
     std::fs::copy(BIN, staging.join("benchkeep")).unwrap();
+    let archive = format!("benchkeep-{triple}.tar.gz");
     let status = Command::new("tar")
         .arg("-czf")
-        .arg(tag.join(format!("benchkeep-{triple}.tar.gz")))
+        .arg(tag.join(&archive))
         .arg("-C")
         .arg(&staging)
         .arg("benchkeep")
         .status()
         .unwrap();
     assert!(status.success());
+    // As release.yml writes it: `shasum -a 256 ARCHIVE > ARCHIVE.sha256`.
+    let sum = Command::new("sha256sum")
+        .arg(&archive)
+        .current_dir(&tag)
+        .output()
+        .unwrap();
+    assert!(sum.status.success());
+    std::fs::write(tag.join(format!("{archive}.sha256")), &sum.stdout).unwrap();
     releases
 }
 
@@ -146,14 +155,33 @@ fn other_pins_and_missing_releases_build_from_the_action_s_sources() {
     let releases = publish_release(dir.path(), "x86_64-unknown-linux-gnu");
     let url = format!("file://{}", releases.display());
     let release_pin = format!("v{VERSION}");
-    for (reference, arch, notice) in [
-        ("main", "X64", false),
-        ("0123456789abcdef0123456789abcdef01234567", "X64", false),
-        (release_pin.as_str(), "ARM64", true),
+    // A second release directory whose archive does not match its checksum (a truncated or
+    // replaced download).
+    let tampered_dir = dir.path().join("tampered");
+    let tampered = publish_release(&tampered_dir, "x86_64-unknown-linux-gnu");
+    let archive = tampered.join(format!(
+        "v{VERSION}/benchkeep-x86_64-unknown-linux-gnu.tar.gz"
+    ));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&archive, bytes).unwrap();
+    let tampered_url = format!("file://{}", tampered.display());
+    for (reference, arch, notice, url) in [
+        ("main", "X64", false, &url),
+        (
+            "0123456789abcdef0123456789abcdef01234567",
+            "X64",
+            false,
+            &url,
+        ),
+        (release_pin.as_str(), "ARM64", true, &url),
+        (release_pin.as_str(), "X64", true, &tampered_url),
     ] {
         let fake = fake_cargo(dir.path());
-        let home = dir.path().join(format!("home-{arch}-{}", &reference[..4]));
-        let mut env = install_env(home.to_str().unwrap(), reference, &url);
+        let home = dir
+            .path()
+            .join(format!("home-{arch}-{}-{}", &reference[..4], url.len()));
+        let mut env = install_env(home.to_str().unwrap(), reference, url);
         env.retain(|(name, _)| *name != "RUNNER_ARCH");
         env.push(("RUNNER_ARCH", arch));
         let out = step("install", dir.path(), &env, &path_with(&fake));
@@ -310,10 +338,47 @@ fn args_are_split_like_a_shell_never_evaluated_and_the_action_s_flags_go_before_
     serde_json::from_str::<serde_json::Value>(&stdout(&out)).expect("the json format's document");
     assert!(!output.exists(), "the github format ran too");
 
-    // An unbalanced quote fails the step, naming the problem, before benchkeep runs.
+    // Escapes inside double quotes and empty words are a shell's (xargs, used before, kept
+    // the backslashes and dropped the empty word).
+    let out = step(
+        "check",
+        &work,
+        &env(
+            r#"--runs 3 --no-record --out run.json --label "quote=c\"d" --label "slash=a\\b" --label "" -- true"#,
+        ),
+        &path_with(&bin),
+    );
+    // The empty label reached benchkeep as a word of its own, which refuses it.
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--label \"\" is not KEY=VALUE"),
+        "{}",
+        stderr(&out)
+    );
+    let out = step(
+        "check",
+        &work,
+        &env(
+            r#"--runs 3 --no-record --out run.json --label "quote=c\"d" --label "slash=a\\b" -- true"#,
+        ),
+        &path_with(&bin),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["labels"]["quote"], "c\"d", "{run}");
+    assert_eq!(run["labels"]["slash"], "a\\b", "{run}");
+
+    // An unbalanced quote fails the step with exit 2 (an error, not a regression), naming the
+    // problem, before benchkeep check runs.
     let out = step("check", &work, &env(r#"--label "x=y"#), &path_with(&bin));
-    assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("quote"), "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("quote is not closed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("::error"), "{}", stdout(&out));
 }
 
 /// A repository whose benchkeep.toml keeps runs on a git branch pushed to `origin`, a bare

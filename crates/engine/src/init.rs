@@ -45,6 +45,9 @@ pub struct InitRequest {
     pub force: bool,
     /// Where (the working directory by default).
     pub dir: Option<PathBuf>,
+    /// The configuration file (`--config`), relative to `dir` or the working directory: the
+    /// one to keep (with `ci`) or to write. Default: the one `check` would read.
+    pub config: Option<PathBuf>,
 }
 
 impl InitRequest {
@@ -133,6 +136,26 @@ impl StoreChoice {
         })
     }
 
+    /// The store to write for: the existing configuration's (a `requested` other one is
+    /// refused, since what it holds would be left behind), else `requested`, else fs.
+    fn chosen(
+        existing: Option<&StoreChoice>,
+        requested: Option<&str>,
+        config_path: &Path,
+    ) -> Result<Self, Error> {
+        match (existing, requested) {
+            (Some(existing), Some(requested)) if !existing.is_asked_by(requested) => bail!(
+                "{} keeps its runs and baselines in {}; --store {requested} would leave them \
+                 behind: change `store` in it by hand (docs/config.md), or leave --store out",
+                config_path.display(),
+                existing.describe()
+            ),
+            (Some(existing), _) => Ok(existing.clone()),
+            (None, Some(requested)) => StoreChoice::parse(requested),
+            (None, None) => StoreChoice::parse("fs"),
+        }
+    }
+
     /// The store a configuration names (none: the default `.benchkeep/`).
     fn of_config(url: Option<&str>, path: &Path) -> Result<Self, Error> {
         let Some(url) = url else {
@@ -160,6 +183,36 @@ impl StoreChoice {
             Some(_) => self.url.as_deref() == Some(requested),
             None => StoreKind::parse(requested).is_ok_and(|kind| kind == self.kind),
         }
+    }
+
+    /// The fs store's directory relative to the repository root (`.benchkeep` by default,
+    /// a `file://` path relative to the configuration file), for the CI jobs that cache it.
+    fn dir_for_ci(&self, config: &Path, ci_root: &Path) -> Option<String> {
+        if self.kind != StoreKind::Fs {
+            return None;
+        }
+        let Some(path) = self.url.as_deref().and_then(|u| u.strip_prefix("file://")) else {
+            return Some(".benchkeep".to_owned());
+        };
+        let config_dir = config.parent().unwrap_or(Path::new("."));
+        let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+        let dir = absolute(config_dir).join(path);
+        // Normalised by hand: the directory may not exist yet (CI creates it).
+        let mut parts: Vec<std::path::Component<'_>> = Vec::new();
+        for part in dir.components() {
+            match part {
+                std::path::Component::ParentDir => {
+                    parts.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => parts.push(other),
+            }
+        }
+        let dir: PathBuf = parts.iter().collect();
+        Some(dir.strip_prefix(absolute(ci_root)).map_or_else(
+            |_| dir.to_string_lossy().into_owned(),
+            |p| p.to_string_lossy().into_owned(),
+        ))
     }
 
     fn describe(&self) -> String {
@@ -224,42 +277,180 @@ fn read_existing(path: &Path) -> Result<Option<Existing>, Error> {
     }))
 }
 
+/// Where `init` reads and writes: the configuration file, and the directory the CI files go
+/// under (the repository root, where GitHub and GitLab look for them).
+#[derive(Debug)]
+struct Places {
+    config: PathBuf,
+    ci_root: PathBuf,
+    /// The configuration's path relative to `ci_root`, when a CI job at the root would not find
+    /// it by itself (anything but `ROOT/benchkeep.toml`): the jobs set `BENCHKEEP_CONFIG`.
+    config_for_ci: Option<String>,
+}
+
+/// The configuration `check` would read (`--config`, else `benchkeep.toml` in `cwd`, else at the
+/// repository root), or where a new one goes (`cwd`); the CI files go to the repository root
+/// (or `--dir`, or `cwd` outside a repository).
+fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
+    let toplevel = |dir: &Path| benchkeep_runner::environment::git_toplevel(dir);
+    let (config, ci_root) = if let Some(dir) = &args.dir {
+        let config = args
+            .config
+            .as_ref()
+            .map_or_else(|| dir.join(CONFIG_FILE), |c| dir.join(c));
+        (config, toplevel(dir).unwrap_or_else(|| dir.clone()))
+    } else {
+        let root = toplevel(cwd);
+        let config = if let Some(config) = &args.config {
+            cwd.join(config)
+        } else {
+            let here = cwd.join(CONFIG_FILE);
+            match root.as_ref().map(|r| r.join(CONFIG_FILE)) {
+                Some(at_root) if !here.exists() && at_root.exists() => at_root,
+                _ => here,
+            }
+        };
+        (config, root.unwrap_or_else(|| cwd.to_owned()))
+    };
+    let config_dir = config.parent().unwrap_or(Path::new("."));
+    let absolute = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let relative = absolute(config_dir)
+        .strip_prefix(absolute(&ci_root))
+        .map(|dir| dir.join(config.file_name().unwrap_or_default()));
+    let config_for_ci = match relative {
+        Ok(path) if path == Path::new(CONFIG_FILE) => None,
+        Ok(path) => Some(path.to_string_lossy().into_owned()),
+        Err(_) => bail!(
+            "{} is outside the repository at {}, so a CI job there cannot read it: keep the \
+             configuration inside the repository",
+            config.display(),
+            ci_root.display()
+        ),
+    };
+    Ok(Places {
+        config,
+        ci_root,
+        config_for_ci,
+    })
+}
+
+/// A branch name that is safe to write into YAML, GitHub expressions and shell lines as it is:
+/// git's rules, and no quote, `$`, space or other character those would interpret.
+fn check_branch_name(name: &str, source: &str) -> Result<(), Error> {
+    let safe = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+        && !name.starts_with(['-', '/', '.'])
+        && !name.ends_with(['/', '.'])
+        && !Path::new(name)
+            .extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case("lock"))
+        && !name.contains("..")
+        && !name.contains("//");
+    if safe {
+        Ok(())
+    } else {
+        bail!(
+            "{source} {name:?} is not a branch name init can write into a CI job (letters, \
+             digits, `.`, `_`, `-` and `/`)"
+        )
+    }
+}
+
+/// The repository's main branch when nothing names it: origin's default branch, else the
+/// current branch if it has a usual main-branch name, else `main`. Returns the name and where
+/// it came from, for the report.
+fn detect_main_branch(repo: &Path) -> (String, &'static str) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .filter(|name| !name.is_empty())
+    };
+    if let Some(name) = git(&["symbolic-ref", "--short", "refs/remotes/origin/HEAD"])
+        .and_then(|full| full.strip_prefix("origin/").map(str::to_owned))
+    {
+        return (name, "origin's default branch");
+    }
+    if let Some(name) = git(&["symbolic-ref", "--short", "HEAD"])
+        .filter(|name| ["main", "master", "trunk", "develop"].contains(&name.as_str()))
+    {
+        return (name, "the current branch");
+    }
+    ("main".to_owned(), "assumed; --main-branch names another")
+}
+
+/// The main branch and where it came from: `--main-branch`, else the configuration's
+/// `promote_on`, else the repository's. A `--main-branch` that disagrees with a configuration
+/// `init` keeps is refused.
+fn main_branch(
+    given: Option<&str>,
+    in_file: Option<&str>,
+    keep_config: bool,
+    config_path: &Path,
+    repo: &Path,
+) -> Result<(String, &'static str), Error> {
+    match (given, in_file) {
+        (Some(given), Some(file)) if keep_config && given != file => bail!(
+            "{} promotes on {file:?}, and `init --ci` keeps it as it is, so --main-branch \
+             {given:?} would disagree with it: change `promote_on` in it, or leave \
+             --main-branch out",
+            config_path.display()
+        ),
+        (Some(given), _) => Ok((given.to_owned(), "--main-branch")),
+        (None, Some(file)) => Ok((file.to_owned(), "promote_on")),
+        (None, None) => Ok(detect_main_branch(repo)),
+    }
+}
+
 /// `benchkeep init`: a commented `benchkeep.toml` for the chosen store and, on request, a CI
 /// job. Returns what was written and the next steps, for people.
 ///
-/// - With `ci` and an existing `benchkeep.toml`, the configuration is kept as it is and the job
-///   is written for its store, main branch and build command.
-/// - Without `ci`, an existing configuration is rewritten only with `force`, and keeps its
-///   store: a `--store` naming another is refused, since the runs and baselines already
-///   recorded would be left behind.
-/// - Existing CI files are overwritten only with `force`.
+/// - The configuration is the one `check` would read (`config`, else `benchkeep.toml` in the
+///   working directory, else at the repository root); a new one goes to the working directory.
+///   CI files go to the repository root, and a job whose configuration is elsewhere sets
+///   `BENCHKEEP_CONFIG`.
+/// - With `ci` and an existing configuration, the configuration is kept as it is and the job is
+///   written for its store, main branch and build command.
+/// - Without `ci`, an existing configuration is rewritten only with `force`, keeps its store
+///   (a `--store` naming another is refused, since the runs and baselines already recorded
+///   would be left behind), and is copied to `benchkeep.toml.bak` first.
+/// - Existing CI files are overwritten only with `force`. Nothing is written when anything is
+///   refused.
 ///
 /// # Errors
 ///
 /// An unknown store, an invalid branch name, an existing file without `force`, a store change,
 /// a file that cannot be written.
 pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
-    let dir = args.dir.clone().unwrap_or_else(|| cwd.to_owned());
-    let config_path = dir.join(CONFIG_FILE);
-    let existing = read_existing(&config_path)?;
-    let store = match (&existing, args.store.as_deref()) {
-        (Some(existing), Some(requested)) if !existing.store.is_asked_by(requested) => bail!(
-            "{} keeps its runs and baselines in {}; --store {requested} would leave them behind: \
-             change `store` in it by hand (docs/config.md), or leave --store out",
-            config_path.display(),
-            existing.store.describe()
-        ),
-        (Some(existing), _) => existing.store.clone(),
-        (None, Some(requested)) => StoreChoice::parse(requested)?,
-        (None, None) => StoreChoice::parse("fs")?,
-    };
-    let main = args
-        .main_branch
-        .clone()
-        .or_else(|| existing.as_ref().and_then(|e| e.main_branch.clone()))
-        .unwrap_or_else(|| "main".to_owned());
-    if main.is_empty() || main.starts_with('-') || main.contains(char::is_whitespace) {
-        bail!("--main-branch {main:?} is not a branch name");
+    let places = places(args, cwd)?;
+    let config_path = &places.config;
+    let existing = read_existing(config_path)?;
+    let store = StoreChoice::chosen(
+        existing.as_ref().map(|e| &e.store),
+        args.store.as_deref(),
+        config_path,
+    )?;
+    let existing_main = existing.as_ref().and_then(|e| e.main_branch.clone());
+    let keep_config = existing.is_some() && args.ci.is_some();
+    let (main, main_source) = main_branch(
+        args.main_branch.as_deref(),
+        existing_main.as_deref(),
+        keep_config,
+        config_path,
+        &places.ci_root,
+    )?;
+    check_branch_name(&main, main_source)?;
+    for (flag, value) in [("--bench", &args.bench), ("--build", &args.build)] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            bail!("{flag} is empty: give the command, or leave {flag} out");
+        }
     }
     let build = args
         .build
@@ -267,7 +458,6 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
         .or_else(|| existing.as_ref().and_then(|e| e.build.clone()));
 
     let mut files: Vec<(PathBuf, String)> = Vec::new();
-    let keep_config = existing.is_some() && args.ci.is_some();
     if keep_config {
         // The job is written for the configuration; what would have gone into it is refused
         // rather than dropped.
@@ -291,19 +481,28 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
                 config_path.display()
             );
         }
-        files.push((
-            config_path.clone(),
-            config_text(&store, &main, args.bench.as_deref(), build.as_deref()),
-        ));
+        let text = config_text(&store, &main, args.bench.as_deref(), build.as_deref());
+        // What init writes, benchkeep must read: a value the file refuses is refused here.
+        crate::config::Config::parse(&text).map_err(|e| {
+            Error::Invalid(format!("init would write an invalid {CONFIG_FILE}: {e}"))
+        })?;
+        files.push((config_path.clone(), text));
     }
+    let job = workflows::Job {
+        store: store.kind,
+        main: &main,
+        build: build.as_deref(),
+        config: places.config_for_ci.as_deref(),
+        store_dir: store.dir_for_ci(config_path, &places.ci_root),
+    };
     match args.ci {
         Some(CiSystem::Github) => files.push((
-            dir.join(".github/workflows/benchkeep.yml"),
-            github_workflow(store.kind, &main, build.as_deref()),
+            places.ci_root.join(".github/workflows/benchkeep.yml"),
+            workflows::github(&job),
         )),
         Some(CiSystem::Gitlab) => files.push((
-            dir.join(".gitlab/benchkeep.gitlab-ci.yml"),
-            gitlab_job(store.kind, &main, build.as_deref()),
+            places.ci_root.join(".gitlab/benchkeep.gitlab-ci.yml"),
+            workflows::gitlab(&job),
         )),
         None => {}
     }
@@ -315,6 +514,7 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
             existing.display()
         );
     }
+    let rewrites_config = existing.is_some() && !keep_config;
     let mut report = String::new();
     if keep_config {
         let _ = writeln!(
@@ -323,17 +523,63 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
             config_path.display(),
             store.describe()
         );
+    } else if existing.is_none() && args.main_branch.is_none() {
+        let _ = writeln!(report, "main branch: {main} ({main_source})");
     }
-    for (path, text) in &files {
+    write_files(
+        &files,
+        rewrites_config.then_some(config_path.as_path()),
+        &mut report,
+    )?;
+    report.push_str(&next_steps(&store, args.ci, keep_config));
+    Ok(report)
+}
+
+/// Writes `files`, after copying `rewritten` (the configuration being replaced) to
+/// `benchkeep.toml.bak`; says what it did in `report`. Every check that can fail on what is
+/// there comes before the first write.
+fn write_files(
+    files: &[(PathBuf, String)],
+    rewritten: Option<&Path>,
+    report: &mut String,
+) -> Result<(), Error> {
+    let backup = rewritten.map(|config| config.with_extension("toml.bak"));
+    if let Some(backup) = backup.as_ref().filter(|backup| backup.exists()) {
+        bail!(
+            "{} exists, and init keeps one copy of the configuration it rewrites: move it \
+             away first; nothing was written",
+            backup.display()
+        );
+    }
+    // Every directory first, so that a file in the way fails before anything is written.
+    for (path, _) in files {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create {}; nothing was written", parent.display())
+            })?;
         }
+    }
+    if let (Some(config_path), Some(backup)) = (rewritten, &backup) {
+        std::fs::copy(config_path, backup).with_context(|| {
+            format!(
+                "cannot copy {} to {}",
+                config_path.display(),
+                backup.display()
+            )
+        })?;
+        let _ = writeln!(
+            report,
+            "rewrote {} with its store, promote_on and [ab] build; everything else of it \
+             ([[bench]], [[policy]], thresholds) is in {}",
+            config_path.display(),
+            backup.display()
+        );
+    }
+    for (path, text) in files {
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let _ = writeln!(report, "wrote {}", path.display());
     }
-    report.push_str(&next_steps(&store, args.ci, keep_config));
-    Ok(report)
+    Ok(())
 }
 
 fn config_text(
@@ -701,5 +947,211 @@ mod tests {
         );
         assert_eq!(read(dir.path().join("benchkeep.toml")), "store = [");
         assert!(!dir.path().join(".github").exists());
+    }
+
+    /// A git repository on `branch` with one commit, git's configuration isolated.
+    fn repository(branch: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for args in [
+            vec!["init", "-q", "-b", branch],
+            vec![
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "start",
+            ],
+        ] {
+            let status = std::process::Command::new("git")
+                .args(&args)
+                .current_dir(dir.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        }
+        dir
+    }
+
+    /// In a subdirectory, `init --ci` finds the configuration `check` would read (the root's)
+    /// and writes the job at the repository root, where CI looks; a configuration of its own
+    /// in a subdirectory gets a job that points at it.
+    #[test]
+    fn ci_files_go_to_the_repository_root_and_find_the_configuration() {
+        let repo = repository("main");
+        let root = repo.path();
+        let service = root.join("svc");
+        std::fs::create_dir(&service).unwrap();
+        let mine = "store = \"git:perf\"\n[[bench]]\nname = \"root\"\ncommand = \"true\"\n";
+        std::fs::write(root.join("benchkeep.toml"), mine).unwrap();
+        let report = init(
+            &InitRequest {
+                ci: Some(CiSystem::Github),
+                ..InitRequest::new()
+            },
+            &service,
+        )
+        .unwrap();
+        assert!(report.contains("kept"), "{report}");
+        assert_eq!(read(root.join("benchkeep.toml")), mine);
+        assert!(!service.join("benchkeep.toml").exists());
+        let workflow = read(root.join(".github/workflows/benchkeep.yml"));
+        assert!(
+            workflow.contains("contents: write"),
+            "the git store's job:\n{workflow}"
+        );
+        assert!(!workflow.contains("BENCHKEEP_CONFIG"), "{workflow}");
+        assert!(!service.join(".github").exists());
+
+        // --config names another file: the job is written for it, and points at it.
+        std::fs::write(service.join("perf.toml"), "store = \"file://../runs\"\n").unwrap();
+        init(
+            &InitRequest {
+                ci: Some(CiSystem::Gitlab),
+                config: Some("perf.toml".into()),
+                ..InitRequest::new()
+            },
+            &service,
+        )
+        .unwrap();
+        let job = read(root.join(".gitlab/benchkeep.gitlab-ci.yml"));
+        assert!(
+            job.contains("    BENCHKEEP_CONFIG: svc/perf.toml\n"),
+            "{job}"
+        );
+        // The file:// store is relative to the configuration: runs/ at the root, created
+        // before the check (a cache miss leaves none), and cached.
+        assert!(job.contains("paths: [runs/]"), "{job}");
+        assert!(job.contains("    - mkdir -p runs "), "{job}");
+    }
+
+    #[test]
+    fn a_file_store_is_cached_where_it_is_and_created_in_ci() {
+        let dir = tempfile::tempdir().unwrap();
+        init(
+            &InitRequest {
+                store: Some("file://bench-store".into()),
+                ci: Some(CiSystem::Github),
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let workflow = read(dir.path().join(".github/workflows/benchkeep.yml"));
+        assert_eq!(
+            workflow.matches("path: bench-store\n").count(),
+            2,
+            "{workflow}"
+        );
+        assert!(!workflow.contains("path: .benchkeep"), "{workflow}");
+        assert_eq!(
+            workflow
+                .matches("      - run: mkdir -p bench-store")
+                .count(),
+            2,
+            "{workflow}"
+        );
+    }
+
+    #[test]
+    fn the_main_branch_is_the_repository_s_own() {
+        let repo = repository("master");
+        let report = init(
+            &InitRequest {
+                ci: Some(CiSystem::Github),
+                ..InitRequest::new()
+            },
+            repo.path(),
+        )
+        .unwrap();
+        assert!(
+            report.contains("main branch: master (the current branch)"),
+            "{report}"
+        );
+        let config = Config::parse(&read(repo.path().join("benchkeep.toml"))).unwrap();
+        assert_eq!(config.compare.promote_on.as_deref(), Some("master"));
+        let workflow = read(repo.path().join(".github/workflows/benchkeep.yml"));
+        assert!(workflow.contains("branches: [master]"), "{workflow}");
+
+        // With the configuration kept, a --main-branch that disagrees with it is refused.
+        let error = init(
+            &InitRequest {
+                ci: Some(CiSystem::Gitlab),
+                main_branch: Some("trunk".into()),
+                ..InitRequest::new()
+            },
+            repo.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("promotes on \"master\""), "{error}");
+    }
+
+    #[test]
+    fn unsafe_or_empty_values_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        for (request, needle) in [
+            (
+                InitRequest {
+                    main_branch: Some("it's".into()),
+                    ..request(dir.path())
+                },
+                "not a branch name init can write",
+            ),
+            (
+                InitRequest {
+                    main_branch: Some("a..b".into()),
+                    ..request(dir.path())
+                },
+                "not a branch name",
+            ),
+            (
+                InitRequest {
+                    build: Some(" ".into()),
+                    ..request(dir.path())
+                },
+                "--build is empty",
+            ),
+        ] {
+            let error = init(&request, dir.path()).unwrap_err().to_string();
+            assert!(error.contains(needle), "{error}");
+        }
+        // A file where a directory must go fails before anything is written.
+        std::fs::write(dir.path().join(".github"), "").unwrap();
+        let error = init(
+            &InitRequest {
+                ci: Some(CiSystem::Github),
+                ..request(dir.path())
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("nothing was written"), "{error}");
+        assert!(!dir.path().join("benchkeep.toml").exists());
+    }
+
+    #[test]
+    fn force_keeps_a_copy_of_the_configuration_it_rewrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = "[compare]\nthreshold = 3\n[[bench]]\nname = \"mine\"\ncommand = \"./bench\"\n";
+        std::fs::write(dir.path().join("benchkeep.toml"), mine).unwrap();
+        let force = InitRequest {
+            force: true,
+            ..request(dir.path())
+        };
+        let report = init(&force, dir.path()).unwrap();
+        assert!(report.contains("benchkeep.toml.bak"), "{report}");
+        assert_eq!(read(dir.path().join("benchkeep.toml.bak")), mine);
+        // A second rewrite would lose the first copy: refused.
+        std::fs::write(dir.path().join("benchkeep.toml"), mine).unwrap();
+        let error = init(&force, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("benchkeep.toml.bak exists"), "{error}");
+        assert_eq!(read(dir.path().join("benchkeep.toml")), mine);
     }
 }

@@ -15,6 +15,27 @@ pub(super) fn completions(args: &CompletionsArgs) -> Result<Outcome> {
     Ok(Outcome::Passed)
 }
 
+/// `benchkeep split-words`: standard input split as a POSIX shell splits a command line
+/// (`shlex`: single and double quotes, backslash escapes, `""` an empty word), nothing
+/// expanded or run; each word printed with a NUL after it, which no word can contain.
+pub(super) fn split_words() -> Result<Outcome> {
+    let mut line = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut line)
+        .context("cannot read the words from standard input (UTF-8 text)")?;
+    let Some(words) = shlex::split(&line) else {
+        bail!(
+            "cannot split {line:?} into words: a quote is not closed, or it ends with a backslash"
+        );
+    };
+    let mut out = String::new();
+    for word in &words {
+        out.push_str(word);
+        out.push('\0');
+    }
+    emit(&out)?;
+    Ok(Outcome::Passed)
+}
+
 pub(super) fn man(subcommand: Option<&str>) -> Result<Outcome> {
     let mut page = Vec::new();
     let mut command = Cli::command();

@@ -24,6 +24,19 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
+/// A YAML scalar for a path: plain when it is plain, else double-quoted (JSON's escapes are
+/// YAML's).
+fn yaml_string(text: &str) -> String {
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    {
+        text.to_owned()
+    } else {
+        format!("{text:?}")
+    }
+}
+
 /// The `check` arguments of a job on the main branch: gate against its stored baseline and add
 /// passing runs to it. Pull requests run `check --pr` instead (paired against their base in the
 /// job itself), which needs no store.
@@ -56,11 +69,12 @@ permissions:
   issues: write           # an issue for a serious regression on %MAIN%
 
 concurrency:
-  group: benchkeep-${{ github.workflow }}-${{ github.ref }}
-  # A new push makes a pull request's running check moot; a run on %MAIN% is never cancelled,
-  # because each passing one joins the baseline.
-  cancel-in-progress: ${{ github.ref != 'refs/heads/%MAIN%' }}
-
+  # A new push makes a pull request's running check moot, so it cancels it. Every run on %MAIN%
+  # has a group of its own, because each passing one joins the baseline: one group would still
+  # replace a pending run by a newer one, and that commit would never be measured.
+  group: benchkeep-${{ github.workflow }}-${{ github.ref == 'refs/heads/%MAIN%' && github.run_id || github.ref }}
+  cancel-in-progress: true
+%CONFIG_ENV%
 jobs:
   check:
     if: github.event_name != 'schedule'
@@ -153,31 +167,86 @@ jobs:
           if-no-files-found: ignore
 "#;
 
-/// The GitHub Actions workflow `init --ci github` writes: `build` (the configuration's
-/// `[ab] build`) becomes the step that builds the project before a check on the main branch.
+/// What a CI job is written for.
+#[derive(Debug, Clone)]
+pub(super) struct Job<'a> {
+    pub(super) store: StoreKind,
+    /// The branch whose passing checks join the baseline.
+    pub(super) main: &'a str,
+    /// `[ab] build`: the build step before a check on the main branch.
+    pub(super) build: Option<&'a str>,
+    /// `BENCHKEEP_CONFIG` for the jobs, when the configuration is not `benchkeep.toml` at the
+    /// repository root.
+    pub(super) config: Option<&'a str>,
+    /// The fs store's directory, relative to the repository root (`.benchkeep` by default).
+    pub(super) store_dir: Option<String>,
+}
+
+impl<'a> Job<'a> {
+    fn simple(store: StoreKind, main: &'a str, build: Option<&'a str>) -> Self {
+        Job {
+            store,
+            main,
+            build,
+            config: None,
+            store_dir: (store == StoreKind::Fs).then(|| ".benchkeep".to_owned()),
+        }
+    }
+
+    /// An explicit `file://` directory must exist before a check (a cache miss leaves none);
+    /// the default one is created on first use.
+    fn mkdir(&self, indent: usize, prefix: &str) -> String {
+        match self.store_dir.as_deref() {
+            Some(dir) if dir != ".benchkeep" => format!(
+                "{:indent$}{prefix}mkdir -p {}   # the store named by file:// must exist\n",
+                "",
+                shlex::try_quote(dir).map_or_else(|_| dir.to_owned(), std::borrow::Cow::into_owned)
+            ),
+            _ => String::new(),
+        }
+    }
+}
+
+/// The GitHub Actions workflow `init --ci github` writes for a configuration at the repository
+/// root: `build` (the configuration's `[ab] build`) becomes the step that builds the project
+/// before a check on the main branch.
 #[must_use]
 pub fn github_workflow(store: StoreKind, main: &str, build: Option<&str>) -> String {
+    github(&Job::simple(store, main, build))
+}
+
+/// The GitLab CI jobs `init --ci gitlab` writes for a configuration at the repository root:
+/// `build` (the configuration's `[ab] build`) runs before a check on the main branch.
+#[must_use]
+pub fn gitlab_job(store: StoreKind, main: &str, build: Option<&str>) -> String {
+    gitlab(&Job::simple(store, main, build))
+}
+
+pub(super) fn github(job: &Job<'_>) -> String {
+    let (store, main, build) = (job.store, job.main, job.build);
     let permissions = match store {
         StoreKind::Git => "  contents: write         # the git store pushes to its data branch\n",
         StoreKind::Fs | StoreKind::S3 => "  contents: read\n",
     };
     let (cache, restore) = match store {
         StoreKind::Fs => (
-            r"      # The fs store lives in .benchkeep/: carry the runs and baseline of the main branch
-      # between jobs in the Actions cache (pull requests do not use the store).
+            r"      # The fs store lives in %STORE_DIR%/: carry the runs and baseline of the main branch
+      # between jobs in the Actions cache (pull requests do not use the store). The cache
+      # drops entries unused for 7 days: a main branch quiet for longer starts a new baseline
+      # (a warning says so); the git or s3 store keeps history for good.
       - uses: actions/cache@v4
         if: github.event_name != 'pull_request'
         with:
-          path: .benchkeep
+          path: %STORE_DIR%
           key: benchkeep-${{ runner.os }}-${{ github.run_id }}
           restore-keys: benchkeep-${{ runner.os }}-
-",
+%MKDIR%",
             r"      - uses: actions/cache/restore@v4
         with:
-          path: .benchkeep
+          path: %STORE_DIR%
           key: benchkeep-${{ runner.os }}-${{ github.run_id }}
           restore-keys: benchkeep-${{ runner.os }}-
-",
+%MKDIR%",
         ),
         StoreKind::Git | StoreKind::S3 => ("", ""),
     };
@@ -206,12 +275,30 @@ pub fn github_workflow(store: StoreKind, main: &str, build: Option<&str>) -> Str
                  # --force` again) if the benchmarks need the project built first.\n"
             .to_owned(),
     };
+    let config_env = job.config.map_or_else(String::new, |config| {
+        format!(
+            "\nenv:\n  # The configuration is not benchkeep.toml at the repository root.\n  BENCHKEEP_CONFIG: {}\n",
+            yaml_string(config)
+        )
+    });
+    let mkdir = if job.mkdir(0, "").is_empty() {
+        String::new()
+    } else {
+        format!("      - run: {}", job.mkdir(0, "").trim_start())
+    };
     fill(
         GITHUB,
         &[
+            ("CONFIG_ENV", &config_env),
             ("PERMISSIONS", permissions),
             ("CACHE", cache),
             ("RESTORE", restore),
+            // After CACHE and RESTORE, which hold them.
+            ("MKDIR", &mkdir),
+            (
+                "STORE_DIR",
+                job.store_dir.as_deref().unwrap_or(".benchkeep"),
+            ),
             ("ENV", env),
             ("ON_MAIN", &main_arguments(main)),
             ("ACTION_REF", ACTION_REF),
@@ -230,7 +317,7 @@ const GITLAB: &str = r#"# benchkeep: gate merge requests on performance; keep %M
 
 # Installs benchkeep: the release binary for this machine, or a build from source.
 .benchkeep-install:
-  before_script:
+%VARIABLES%  before_script:
     - |
       url="https://github.com/%ACTION%/releases/download/%ACTION_REF%/benchkeep-$(uname -m)-unknown-linux-gnu.tar.gz"
       if ! { curl -fsSL "$url" | tar -xz -C /usr/local/bin benchkeep; }; then
@@ -245,15 +332,18 @@ benchkeep:
     GIT_DEPTH: "0"              # check --pr needs the history to find the merge-base
   rules:
     - if: $CI_PIPELINE_SOURCE == "merge_request_event"
-      interruptible: true       # a new push makes a merge request's running check moot
+      interruptible: true       # a new push makes a merge request's check moot (GitLab 16.10+)
     - if: $CI_COMMIT_BRANCH == "%MAIN%" && $CI_PIPELINE_SOURCE != "schedule"
+  # One check per branch at a time: on %MAIN%, each promotion (and the fs store's cache) sees
+  # the one before it.
+  resource_group: benchkeep-$CI_COMMIT_REF_SLUG
   cache:
     # check --pr builds the merge request's base in target/benchkeep-base/: keep it between
     # pipelines, so that building the base is incremental.
     - key: benchkeep-base
       paths: [target/benchkeep-base/]
 %STORE_CACHE%  script:
-%PUSH%%BUILD%    # Merge requests: the merge-base and the merge request, measured in paired rounds in this
+%PUSH%%MKDIR%%BUILD%    # Merge requests: the merge-base and the merge request, measured in paired rounds in this
     # job; nothing is recorded. %MAIN%: compared with %MAIN%'s stored baseline, which a passing run
     # joins (the history `trend` reads).
     - MODE=$([ -n "$CI_MERGE_REQUEST_IID" ] && echo --pr || echo %ON_MAIN%)
@@ -281,17 +371,24 @@ benchkeep-trend:
     paths: [benchkeep-site/]
 "#;
 
-/// The GitLab CI jobs `init --ci gitlab` writes: `build` (the configuration's `[ab] build`)
-/// runs before a check on the main branch.
-#[must_use]
-pub fn gitlab_job(store: StoreKind, main: &str, build: Option<&str>) -> String {
+pub(super) fn gitlab(job: &Job<'_>) -> String {
+    let (store, main, build) = (job.store, job.main, job.build);
+    let dir = job.store_dir.as_deref().unwrap_or(".benchkeep");
     let (store_cache, trend_cache) = match store {
         StoreKind::Fs => (
-            "    # The fs store lives in .benchkeep/: carry the main branch's runs and baseline too.\n    - key: benchkeep\n      paths: [.benchkeep/]\n",
-            "  cache:\n    - key: benchkeep\n      paths: [.benchkeep/]\n      policy: pull\n",
+            format!(
+                "    # The fs store lives in {dir}/: carry the main branch's runs and baseline too.\n    - key: benchkeep\n      paths: [{dir}/]\n"
+            ),
+            format!("  cache:\n    - key: benchkeep\n      paths: [{dir}/]\n      policy: pull\n"),
         ),
-        StoreKind::Git | StoreKind::S3 => ("", ""),
+        StoreKind::Git | StoreKind::S3 => (String::new(), String::new()),
     };
+    let variables = job.config.map_or_else(String::new, |config| {
+        format!(
+            "  variables:\n    # The configuration is not benchkeep.toml at the repository root.\n    BENCHKEEP_CONFIG: {}\n",
+            yaml_string(config)
+        )
+    });
     let push = match store {
         StoreKind::Git => {
             "    # The git store pushes its data branch: give the job a token that may push\n    # (a project access token with write_repository, as BENCHKEEP_PUSH_TOKEN).\n    - git remote set-url origin \"https://oauth2:${BENCHKEEP_PUSH_TOKEN}@${CI_SERVER_HOST}/${CI_PROJECT_PATH}.git\"\n"
@@ -313,8 +410,10 @@ pub fn gitlab_job(store: StoreKind, main: &str, build: Option<&str>) -> String {
     fill(
         GITLAB,
         &[
-            ("STORE_CACHE", store_cache),
-            ("TREND_CACHE", trend_cache),
+            ("VARIABLES", &variables),
+            ("MKDIR", &job.mkdir(4, "- ")),
+            ("STORE_CACHE", &store_cache),
+            ("TREND_CACHE", &trend_cache),
             ("PUSH", push),
             ("ON_MAIN", &main_arguments(main)),
             ("ACTION_REF", ACTION_REF),
