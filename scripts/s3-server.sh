@@ -1,6 +1,9 @@
 # Sourced by test.sh and bench-s3.sh: installs moto (a real S3-compatible server, from PyPI) into
 # target/s3-venv, starts it on a free loopback port with a `benchkeep-test` bucket, stops it when
 # the sourcing script exits, and exports what the tests and benches read.
+# Also s3rver (npm, into target/s3rver): a widely used S3 server for tests that ignores
+# If-None-Match and If-Match and lists no common prefixes two levels up, which the store's probe
+# must refuse (docs/stores/s3.md). Its endpoint is BENCHKEEP_S3RVER_ENDPOINT.
 venv=target/s3-venv
 if [ ! -x "$venv/bin/moto_server" ]; then
   echo "installing the local S3 test server (moto) into $venv" >&2
@@ -11,7 +14,8 @@ fi
 s3_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > target/s3-server.log 2>&1 &
 s3_server=$!
-trap 'kill "$s3_server" 2>/dev/null' EXIT
+s3rver_server=""
+trap 'kill "$s3_server" $s3rver_server 2>/dev/null' EXIT
 for _ in $(seq 1 100); do
   "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3_port/')" 2>/dev/null && break
   sleep 0.1
@@ -24,3 +28,24 @@ PY
 export BENCHKEEP_S3_TEST_ENDPOINT="http://127.0.0.1:$s3_port" BENCHKEEP_S3_TEST_BUCKET=benchkeep-test \
   BENCHKEEP_REQUIRE_S3=1 AWS_ACCESS_KEY_ID=benchkeep-test AWS_SECRET_ACCESS_KEY=benchkeep-test-secret \
   AWS_REGION=us-east-1
+
+s3rver_dir=target/s3rver
+if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
+  echo "installing s3rver 3.7.1 (npm) into $s3rver_dir, an S3 server the store must refuse" >&2
+  mkdir -p "$s3rver_dir"
+  npm install --silent --no-audit --no-fund --prefix "$s3rver_dir" s3rver@3.7.1 >/dev/null \
+    || { echo "error: cannot install s3rver from npm (needed for the S3 probe tests)" >&2; exit 2; }
+fi
+s3rver_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+rm -rf "$s3rver_dir/data" && mkdir -p "$s3rver_dir/data"
+# Its credentials are its own (S3RVER / S3RVER), which its tests pass.
+node "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" -d "$s3rver_dir/data" -a 127.0.0.1 -p "$s3rver_port" -s \
+  --configure-bucket benchkeep-test > target/s3rver.log 2>&1 &
+s3rver_server=$!
+for _ in $(seq 1 100); do
+  "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test')" 2>/dev/null && break
+  sleep 0.1
+done
+"$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test', timeout=10)" \
+  || { echo "error: s3rver did not start (see target/s3rver.log)" >&2; exit 2; }
+export BENCHKEEP_S3RVER_ENDPOINT="http://127.0.0.1:$s3rver_port"

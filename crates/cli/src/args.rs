@@ -77,6 +77,9 @@ pub(crate) enum Commands {
     /// Manage baselines.
     #[command(subcommand, after_help = examples::BASELINE)]
     Baseline(BaselineCommand),
+    /// The store itself: what its backend guarantees.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Compare two runs (files or run ids); exit 1 on a regression.
     #[command(after_help = examples::COMPARE)]
     Compare(CompareArgs),
@@ -910,6 +913,16 @@ pub(crate) struct TrendArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: TrendFormat,
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Try, now, what the store's correctness rests on: for S3, that a create-only put of an
+    /// existing key and a put with a stale `ETag` are refused and that a written object is listed
+    /// and read back at once (a passing probe is remembered for a day; this probes again).
+    /// Exit 0 when everything holds, 2 naming what does not.
+    Check,
 }
 
 /// `baseline` subcommands.

@@ -1,6 +1,7 @@
 //! The subcommands: each turns its arguments into the engine's request, runs it, and prints
 //! what came back. Everything else happens in `benchkeep-engine`.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -12,7 +13,9 @@ use benchkeep_report::{self as report, RenderOptions, VerdictDocument};
 use benchkeep_runner::command::{Interrupt, Progress, RunCount, Sample};
 
 use crate::Outcome;
-use crate::args::{BaselineCommand, Cli, ColorChoice, Commands, CompareOptions, Format};
+use crate::args::{
+    BaselineCommand, Cli, ColorChoice, Commands, CompareOptions, Format, StoreCommand,
+};
 
 mod adoption;
 mod dashboard;
@@ -139,6 +142,7 @@ impl App {
             }
             Commands::Ab(args) => self.publish(&session.ab(&args.request())?, &args.compare),
             Commands::Baseline(command) => self.baseline(command),
+            Commands::Store(StoreCommand::Check) => store_check(session),
             Commands::Prune(args) => {
                 let pruned = session.prune(&args.request())?;
                 emit(&prune_text(&pruned, args.dry_run))?;
@@ -405,6 +409,33 @@ fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)
+}
+
+/// `benchkeep store check`: every guarantee the store relies on, tried now; exit 2 naming
+/// those that do not hold.
+fn store_check(session: &Session) -> Result<Outcome> {
+    let (location, found) = session.check_store()?;
+    let mut text = format!("{location}\n");
+    for guarantee in &found {
+        let mark = if guarantee.held { "holds " } else { "BROKEN" };
+        let _ = writeln!(text, "  {mark}  {}: {}", guarantee.name, guarantee.detail);
+    }
+    emit(&text)?;
+    let broken: Vec<&str> = found
+        .iter()
+        .filter(|g| !g.held)
+        .map(|g| g.name.as_str())
+        .collect();
+    if broken.is_empty() {
+        return Ok(Outcome::Passed);
+    }
+    Err(benchkeep_engine::Error::Invalid(format!(
+        "{location} does not keep what benchkeep relies on ({}): runs and promotions could be \
+         lost, so benchkeep will not write there; use a server with conditional writes, or the \
+         git store (docs/stores/s3.md)",
+        broken.join(", ")
+    ))
+    .into())
 }
 
 /// Writes to stdout; a closed pipe (`benchkeep ... | head`) is not an error.

@@ -30,8 +30,10 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
         "out.json",
         "--export-csv",
         "out.csv",
-        "sleep 0.001",
-        "sleep 0.001 && true",
+        // 20 ms, not 1: the shell's start-up is subtracted, and on a busy machine its
+        // estimate varies by more than a millisecond (`sleep 0.001` once measured 0).
+        "sleep 0.02",
+        "sleep 0.02 && true",
     ]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
@@ -41,10 +43,10 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
     );
     let run = run_file(&sandbox, "run.json");
     let names: Vec<&str> = run.benchmarks.iter().map(|b| b.name.as_str()).collect();
-    assert_eq!(names, ["sleep 0.001", "sleep 0.001 && true"]);
+    assert_eq!(names, ["sleep 0.02", "sleep 0.02 && true"]);
     assert_eq!(
         run.benchmarks[1].command.as_deref(),
-        Some(&["sh".to_owned(), "-c".into(), "sleep 0.001 && true".into()][..])
+        Some(&["sh".to_owned(), "-c".into(), "sleep 0.02 && true".into()][..])
     );
     assert!(
         run.benchmarks
@@ -63,18 +65,18 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
     );
     assert_eq!(lines.len(), 4, "{markdown}");
     assert!(
-        lines[3].starts_with("| sleep 0.001 &amp;&amp; true | "),
+        lines[3].starts_with("| sleep 0.02 &amp;&amp; true | "),
         "{markdown}"
     );
     let csv = std::fs::read_to_string(sandbox.path().join("out.csv")).unwrap();
-    assert!(csv.starts_with("command,mean,stddev,median,user,system,min,max\nsleep 0.001,"));
+    assert!(csv.starts_with("command,mean,stddev,median,user,system,min,max\nsleep 0.02,"));
     assert_eq!(csv.lines().count(), 3);
 
     // The JSON is hyperfine's: benchkeep's own importer reads it back as the same benchmarks.
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sandbox.path().join("out.json")).unwrap()).unwrap();
     let first = &json["results"][0];
-    assert_eq!(first["command"], "sleep 0.001");
+    assert_eq!(first["command"], "sleep 0.02");
     assert_eq!(first["times"].as_array().unwrap().len(), 5);
     assert_eq!(first["exit_codes"], serde_json::json!([0, 0, 0, 0, 0]));
     let seconds = run.benchmarks[0].metrics[0].samples[0] / 1e9;
@@ -91,7 +93,7 @@ fn several_shell_commands_are_benchmarks_compared_with_the_fastest_and_exported(
     assert_eq!(code(&back), 0, "{}", stderr(&back));
     let back = run_file(&sandbox, "back.json");
     assert_eq!(back.benchmarks.len(), 2);
-    assert_eq!(back.benchmarks[1].name, "sleep 0.001 && true");
+    assert_eq!(back.benchmarks[1].name, "sleep 0.02 && true");
     // Through seconds and back, equal to the last bits a decimal export keeps.
     let (back, measured) = (
         &back.benchmarks[0].metrics[0].samples,

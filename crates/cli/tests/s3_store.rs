@@ -334,3 +334,108 @@ fn an_endpoint_password_is_never_printed() {
         );
     }
 }
+
+/// s3rver's endpoint (scripts/s3-server.sh starts it beside moto), or `None` (skip) when it is
+/// not running and not required.
+fn s3rver_endpoint() -> Option<String> {
+    if let Ok(endpoint) = std::env::var("BENCHKEEP_S3RVER_ENDPOINT") {
+        return Some(endpoint);
+    }
+    assert!(
+        std::env::var("BENCHKEEP_REQUIRE_S3").as_deref() != Ok("1"),
+        "BENCHKEEP_REQUIRE_S3=1 but BENCHKEEP_S3RVER_ENDPOINT is not set"
+    );
+    eprintln!("skipped: no s3rver (run through scripts/test.sh)");
+    None
+}
+
+/// moto keeps every promise the store relies on; `store check` tries each and says so, and the
+/// passing probe lets the next process write without probing again.
+#[test]
+fn the_probe_passes_on_moto() {
+    let Some(endpoint) = endpoint() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("probe"));
+    let out = run(dir.path(), &["--store", &url, "store", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for guarantee in [
+        "conditional create",
+        "conditional update",
+        "read after write",
+        "listing",
+        "delimiter listing",
+    ] {
+        assert!(
+            text(&out).contains(&format!("holds   {guarantee}: ")),
+            "{guarantee}: {}",
+            text(&out)
+        );
+    }
+    assert!(!text(&out).contains("BROKEN"), "{}", text(&out));
+}
+
+/// s3rver ignores If-None-Match and If-Match (a second create-only put and a stale conditional
+/// put both succeed) and lists no prefixes two levels up: eight promoting checks there kept one
+/// run of nine, and promotions said the others' runs were gone. Before its first write the
+/// store probes the server and refuses it, exit 2, writing nothing.
+#[test]
+fn a_server_without_conditional_writes_is_refused_before_anything_is_written() {
+    let Some(endpoint) = s3rver_endpoint() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("refused"));
+    // s3rver's own credentials (it knows no others).
+    let run = |dir: &Path, args: &[&str]| {
+        benchkeep(dir, args)
+            .env("AWS_ACCESS_KEY_ID", "S3RVER")
+            .env("AWS_SECRET_ACCESS_KEY", "S3RVER")
+            .output()
+            .unwrap()
+    };
+    let out = run(dir.path(), &["--store", &url, "store", "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    for broken in [
+        "BROKEN  conditional create: the server ignores If-None-Match: *",
+        "BROKEN  conditional update: the server ignores If-Match",
+        "BROKEN  delimiter listing",
+    ] {
+        assert!(text(&out).contains(broken), "{broken}: {}", text(&out));
+    }
+    assert!(
+        text(&out).contains("benchkeep will not write there"),
+        "{}",
+        text(&out)
+    );
+
+    let run_file = dir.path().join("run.json");
+    std::fs::write(
+        &run_file,
+        benchkeep_core::store::encode_run(&common::main_run(1, &[("nap", 2.0e7)])),
+    )
+    .unwrap();
+    let check = run(
+        dir.path(),
+        &[
+            "--store",
+            &url,
+            "check",
+            "--run",
+            run_file.to_str().unwrap(),
+            "--promote",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    let said = text(&check);
+    assert!(
+        said.contains("the server ignores If-None-Match") && said.contains("Nothing was written"),
+        "{said}"
+    );
+    assert_eq!(
+        said.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one error line: {said}"
+    );
+    let list = run(dir.path(), &["--store", &url, "baseline", "list"]);
+    assert!(!text(&list).contains("main@test"), "{}", text(&list));
+}

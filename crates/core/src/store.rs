@@ -205,6 +205,31 @@ impl RunScan {
     }
 }
 
+/// One promise a store's correctness rests on (create-only writes, conditional updates,
+/// listings that show what was written), and whether the backend kept it when tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Guarantee {
+    /// What is promised, in a few words: `conditional create`, `delimiter listing`.
+    pub name: String,
+    /// Whether the backend kept it.
+    pub held: bool,
+    /// What the backend did, for people.
+    pub detail: String,
+}
+
+impl Guarantee {
+    /// A guarantee and what was found.
+    #[must_use]
+    pub fn new(name: &str, held: bool, detail: &str) -> Self {
+        Guarantee {
+            name: name.to_owned(),
+            held,
+            detail: detail.to_owned(),
+        }
+    }
+}
+
 /// Where results and baselines are kept.
 ///
 /// Every implementation passes the conformance suite (feature `conformance`).
@@ -256,6 +281,18 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Every baseline in the store, ordered by key.
     async fn list_baselines(&self) -> Result<Vec<Versioned<Baseline>>, StoreError>;
+
+    /// Tries the promises this store's correctness rests on against its backend, now, and says
+    /// what held (`benchkeep store check`). A store that keeps them by construction (a local
+    /// directory with atomic renames and links, a git branch updated by compare-and-swap) has
+    /// nothing to try and returns what it relies on, all held; the default says so.
+    async fn check_guarantees(&self) -> Result<Vec<Guarantee>, StoreError> {
+        Ok(vec![Guarantee::new(
+            "by construction",
+            true,
+            "this store's writes are atomic and conditional by design; nothing to probe",
+        )])
+    }
 }
 
 /// Reads the baseline of `key` (if any), lets `change` produce the new one, and writes it with a

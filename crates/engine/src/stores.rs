@@ -85,6 +85,23 @@ pub fn open(
     )))
 }
 
+impl crate::Session {
+    /// `benchkeep store check`: tries, now, the promises the store's correctness rests on
+    /// (for S3, conditional writes and listings; a passing probe is recorded for a day) and
+    /// says what held.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be opened or reached.
+    pub fn check_store(&self) -> Result<(String, Vec<benchkeep_core::store::Guarantee>), Error> {
+        let store = self.store()?;
+        let found = self
+            .block_on(store.check_guarantees())
+            .map_err(|e| Error::store("cannot check the store", e))?;
+        Ok((store.location(), found))
+    }
+}
+
 /// A store this build of benchkeep does not have (built with `--no-default-features`).
 #[cfg(not(all(feature = "git", feature = "s3")))]
 pub(crate) fn not_built_in(store: &str, _unused: impl Sized) -> Error {

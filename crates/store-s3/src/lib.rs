@@ -30,8 +30,11 @@
 //! ```
 #![deny(missing_docs)]
 
+mod probe;
+
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,7 +42,8 @@ use benchkeep_core::baseline::Baseline;
 use benchkeep_core::key::BaselineKey;
 use benchkeep_core::model::{Run, RunId};
 use benchkeep_core::store::{
-    self as core_store, PutMode, RunQuery, RunScan, Store, StoreError, Version, Versioned,
+    self as core_store, Guarantee, PutMode, RunQuery, RunScan, Store, StoreError, Version,
+    Versioned,
 };
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
@@ -223,6 +227,9 @@ pub struct S3Store {
     store: Arc<dyn ObjectStore>,
     root: Path,
     description: String,
+    /// Whether this process has seen the server's guarantees hold (module `probe`): set by the
+    /// first write, which probes the server unless a recent passing probe is recorded.
+    probed: Arc<AtomicBool>,
 }
 
 /// Only where the store is: never the client, which holds credentials.
@@ -314,6 +321,7 @@ impl S3Store {
                 .filter(|p| !p.is_empty())
                 .collect::<Path>(),
             description: description.to_owned(),
+            probed: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -592,6 +600,7 @@ impl Store for S3Store {
 
     async fn append_run(&self, run: &Run) -> Result<(), StoreError> {
         run.key.validate().map_err(|e| invalid(e.to_string()))?;
+        self.ensure_guarantees().await?;
         let object = self.run_object(&run.key, &run.id);
         let options = PutOptions {
             mode: object_store::PutMode::Create,
@@ -636,6 +645,7 @@ impl Store for S3Store {
     }
 
     async fn delete_run(&self, id: &RunId) -> Result<(), StoreError> {
+        self.ensure_guarantees().await?;
         let object = self
             .find_run(id)
             .await?
@@ -680,6 +690,7 @@ impl Store for S3Store {
     ) -> Result<Version, StoreError> {
         let key = &baseline.key;
         key.validate().map_err(|e| invalid(e.to_string()))?;
+        self.ensure_guarantees().await?;
         let object = self.baseline_object(key);
         let what = format!("baseline {key}");
         let put_mode = match &mode {
@@ -724,6 +735,7 @@ impl Store for S3Store {
 
     async fn delete_baseline(&self, key: &BaselineKey) -> Result<(), StoreError> {
         key.validate().map_err(|e| invalid(e.to_string()))?;
+        self.ensure_guarantees().await?;
         let object = self.baseline_object(key);
         // S3 deletes are idempotent; look first so a missing baseline is reported as such.
         self.store.head(&object).await.map_err(|e| match e {
@@ -736,6 +748,10 @@ impl Store for S3Store {
             .delete(&object)
             .await
             .map_err(|e| self.error(&format!("delete baseline {key}"), e))
+    }
+
+    async fn check_guarantees(&self) -> Result<Vec<Guarantee>, StoreError> {
+        self.probe_and_record().await
     }
 
     async fn list_baselines(&self) -> Result<Vec<Versioned<Baseline>>, StoreError> {
