@@ -270,19 +270,7 @@ fn installed(dir: &Path) -> PathBuf {
 
 /// A custom-format result: 30 samples around `center` ns for benchmark `parse`.
 fn result_file(dir: &Path, file: &str, center: f64) -> String {
-    let samples: Vec<String> = (0..30)
-        .map(|i| format!("{}", center * (1.0 + f64::from(i % 7) * 0.002)))
-        .collect();
-    let path = dir.join(file);
-    std::fs::write(
-        &path,
-        format!(
-            r#"{{"benchmarks": [{{"name": "parse", "unit": "ns", "samples": [{}]}}]}}"#,
-            samples.join(",")
-        ),
-    )
-    .unwrap();
-    path.display().to_string()
+    common::custom_result(dir, file, &[("parse", center)])
 }
 
 #[test]

@@ -14,27 +14,9 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../import/tests/fixtures/import")
 }
 
-/// A custom-format result file with `samples` for benchmark `name`.
+/// A custom-format result file in the sandbox (`common::custom_result`).
 fn custom(sandbox: &Sandbox, file: &str, benches: &[(&str, f64)]) -> String {
-    let entries: Vec<String> = benches
-        .iter()
-        .map(|(name, center)| {
-            let samples: Vec<String> = (0..30)
-                .map(|i| format!("{}", center * (1.0 + f64::from(i % 7) * 0.002)))
-                .collect();
-            format!(
-                r#"{{"name": "{name}", "unit": "ns", "samples": [{}]}}"#,
-                samples.join(",")
-            )
-        })
-        .collect();
-    let path = sandbox.path().join(file);
-    std::fs::write(
-        &path,
-        format!(r#"{{"benchmarks": [{}]}}"#, entries.join(",")),
-    )
-    .unwrap();
-    path.display().to_string()
+    common::custom_result(sandbox.path(), file, benches)
 }
 
 fn json(text: &str) -> serde_json::Value {

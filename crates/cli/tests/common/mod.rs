@@ -365,3 +365,27 @@ pub(crate) fn bootstrap_race(
     }
     (passed, baseline_sources(&dirs[0], store, command).len())
 }
+
+/// A custom-format result file `file` in `dir` with 30 samples near each `(name, center)`
+/// (within 1.2%, in a fixed order); returns its path.
+pub(crate) fn custom_result(dir: &Path, file: &str, benches: &[(&str, f64)]) -> String {
+    let entries: Vec<String> = benches
+        .iter()
+        .map(|(name, center)| {
+            let samples: Vec<String> = (0..30)
+                .map(|i| format!("{}", center * (1.0 + f64::from(i % 7) * 0.002)))
+                .collect();
+            format!(
+                r#"{{"name": "{name}", "unit": "ns", "samples": [{}]}}"#,
+                samples.join(",")
+            )
+        })
+        .collect();
+    let path = dir.join(file);
+    std::fs::write(
+        &path,
+        format!(r#"{{"benchmarks": [{}]}}"#, entries.join(",")),
+    )
+    .unwrap();
+    path.display().to_string()
+}
