@@ -9,16 +9,23 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_benchkeep");
 const SECRET: &str = "benchkeep-test-secret";
 
-fn endpoint() -> Option<String> {
-    if let Ok(endpoint) = std::env::var("BENCHKEEP_S3_TEST_ENDPOINT") {
+/// The endpoint in `variable` (scripts/s3-server.sh exports it), or `None` (skip) when the
+/// server is not running; with `BENCHKEEP_REQUIRE_S3=1` a missing server fails the test.
+fn server_endpoint(variable: &str, server: &str) -> Option<String> {
+    if let Ok(endpoint) = std::env::var(variable) {
         return Some(endpoint);
     }
     assert!(
         std::env::var("BENCHKEEP_REQUIRE_S3").as_deref() != Ok("1"),
-        "BENCHKEEP_REQUIRE_S3=1 but BENCHKEEP_S3_TEST_ENDPOINT is not set"
+        "BENCHKEEP_REQUIRE_S3=1 but {variable} is not set"
     );
-    eprintln!("skipped: no S3 test server (run through scripts/test.sh)");
+    eprintln!("skipped: no {server} (run through scripts/test.sh)");
     None
+}
+
+/// moto's endpoint.
+fn endpoint() -> Option<String> {
+    server_endpoint("BENCHKEEP_S3_TEST_ENDPOINT", "S3 test server")
 }
 
 fn store_url(endpoint: &str, bucket: &str, prefix: &str) -> String {
@@ -338,15 +345,7 @@ fn an_endpoint_password_is_never_printed() {
 /// s3rver's endpoint (scripts/s3-server.sh starts it beside moto), or `None` (skip) when it is
 /// not running and not required.
 fn s3rver_endpoint() -> Option<String> {
-    if let Ok(endpoint) = std::env::var("BENCHKEEP_S3RVER_ENDPOINT") {
-        return Some(endpoint);
-    }
-    assert!(
-        std::env::var("BENCHKEEP_REQUIRE_S3").as_deref() != Ok("1"),
-        "BENCHKEEP_REQUIRE_S3=1 but BENCHKEEP_S3RVER_ENDPOINT is not set"
-    );
-    eprintln!("skipped: no s3rver (run through scripts/test.sh)");
-    None
+    server_endpoint("BENCHKEEP_S3RVER_ENDPOINT", "s3rver")
 }
 
 /// moto keeps every promise the store relies on; `store check` tries each and says so, and the
