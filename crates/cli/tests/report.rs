@@ -157,6 +157,39 @@ fn broken_items_are_named_on_the_page_and_in_stderr_and_exit_4() {
     assert!(stdout(&out).contains("2 item(s) skipped"));
 }
 
+/// A baseline's source runs that the listing does not show are not taken for deleted: on a
+/// server whose listing misses runs, a report of "fewer runs", exit 0, hid it. Each baseline
+/// with sources missing from the listing is named, and report exits 4.
+#[test]
+fn baseline_sources_missing_from_the_listing_are_named_and_exit_4() {
+    let sandbox = Sandbox::new();
+    let keys = populate(&sandbox, 12);
+    let dir = sandbox.store().join("runs").join(keys[1].storage_name());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // The oldest runs are the baseline's sources (populate: the first 10).
+    std::fs::remove_file(&files[0]).unwrap();
+    std::fs::remove_file(&files[1]).unwrap();
+    let first_missing = files[0].file_stem().unwrap().to_str().unwrap().to_owned();
+    let out = sandbox.run(&["report", "--out", "site"]);
+    assert_eq!(code(&out), 4, "{}{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "skipped: baseline of {}: 2 of its 10 source run(s) are not in the store's listing of runs ({first_missing}, ...)",
+            keys[1]
+        )),
+        "{err}"
+    );
+    assert_eq!(err.matches("skipped:").count(), 1, "{err}");
+    // With --since after the sources, they are not expected in the listing.
+    let out = sandbox.run(&["report", "--out", "site", "--since", "2030-01-01"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
 #[test]
 fn names_with_markup_are_escaped_everywhere() {
     let sandbox = Sandbox::new();

@@ -186,22 +186,38 @@ pub struct RunScan {
     pub runs: Vec<Run>,
     /// One error per run that could not be read, each naming the run.
     pub unreadable: Vec<StoreError>,
+    /// The ids of the runs in `unreadable`, where the store knows them: listed, but not read.
+    pub unreadable_ids: Vec<RunId>,
 }
 
 impl RunScan {
-    /// Adds the outcome of reading one run: a run, or (when `lenient` and the run itself is
+    /// Adds the outcome of reading run `id`: a run, or (when `lenient` and the run itself is
     /// unreadable) an entry in `unreadable`; any other error is returned.
-    pub fn add(&mut self, read: Result<Run, StoreError>, lenient: bool) -> Result<(), StoreError> {
+    pub fn add(
+        &mut self,
+        id: &RunId,
+        read: Result<Run, StoreError>,
+        lenient: bool,
+    ) -> Result<(), StoreError> {
         match read {
             Ok(run) => self.runs.push(run),
             Err(
                 e @ (StoreError::Corrupt { .. }
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::SchemaTooOld { .. }),
-            ) if lenient => self.unreadable.push(e),
+            ) if lenient => {
+                self.unreadable.push(e);
+                self.unreadable_ids.push(id.clone());
+            }
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// Whether run `id` was listed: read, or named as unreadable.
+    #[must_use]
+    pub fn listed(&self, id: &RunId) -> bool {
+        self.runs.iter().any(|run| &run.id == id) || self.unreadable_ids.contains(id)
     }
 }
 
@@ -257,7 +273,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn scan_runs(&self, query: &RunQuery) -> Result<RunScan, StoreError> {
         Ok(RunScan {
             runs: self.list_runs(query).await?,
-            unreadable: Vec::new(),
+            ..RunScan::default()
         })
     }
 

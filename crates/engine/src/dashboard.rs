@@ -45,13 +45,13 @@ impl Session {
         if max_runs == 0 {
             bail!("--max-runs must be at least 1");
         }
-        self.collect_site(key, since, max_runs, started)
+        self.collect_site(key.as_ref(), since, max_runs, started)
     }
 
     /// Reads the store and analyses every key: the data of the site.
     fn collect_site(
         &self,
-        key: Option<BaselineKey>,
+        key: Option<&BaselineKey>,
         since: Option<Timestamp>,
         max_runs: usize,
         started: Instant,
@@ -59,7 +59,7 @@ impl Session {
         let store = self.store()?;
         let scan = self
             .block_on(store.scan_runs(&RunQuery {
-                key,
+                key: key.cloned(),
                 since,
                 ..RunQuery::default()
             }))
@@ -70,6 +70,7 @@ impl Session {
             started.elapsed().as_secs_f64()
         ));
         let mut skipped: Vec<String> = scan.unreadable.iter().map(ToString::to_string).collect();
+        skipped.extend(self.sources_not_listed(store.as_ref(), key, since, &scan));
         // Newest first from the store; each key keeps its newest `max_runs`, charted oldest first.
         let mut by_key: BTreeMap<BaselineKey, Vec<Run>> = BTreeMap::new();
         for run in scan.runs {
@@ -119,6 +120,53 @@ impl Session {
             keys,
             skipped,
         })
+    }
+}
+
+impl Session {
+    /// The baselines' source runs that the listing of runs did not show: a listing that misses
+    /// runs (an S3-compatible server that lists no prefixes), or runs removed outside
+    /// benchkeep. "Cannot list" is never taken for "deleted": each becomes a skipped item, so
+    /// `report` exits 4 naming them instead of drawing a store with fewer runs.
+    fn sources_not_listed(
+        &self,
+        store: &dyn benchkeep_core::store::Store,
+        key: Option<&BaselineKey>,
+        since: Option<Timestamp>,
+        scan: &benchkeep_core::store::RunScan,
+    ) -> Vec<String> {
+        let baselines = match key {
+            // An unreadable baseline is named where the key's view reads it.
+            Some(key) => self
+                .block_on(store.get_baseline(key))
+                .map_or_else(|_| Vec::new(), |found| vec![found.value]),
+            None => match self.block_on(store.list_baselines()) {
+                Ok(found) => found.into_iter().map(|v| v.value).collect(),
+                Err(e) => return vec![format!("cannot list the baselines: {e}")],
+            },
+        };
+        let mut skipped = Vec::new();
+        for baseline in baselines {
+            let missing: Vec<String> = baseline
+                .sources
+                .iter()
+                .filter(|source| since.is_none_or(|since| source.run.timestamp() >= since))
+                .filter(|source| !scan.listed(&source.run))
+                .map(|source| source.run.to_string())
+                .collect();
+            if let Some(first) = missing.first() {
+                skipped.push(format!(
+                    "baseline of {}: {} of its {} source run(s) are not in the store's listing \
+                     of runs ({first}{}): the listing misses runs, or they were removed outside \
+                     benchkeep",
+                    baseline.key,
+                    missing.len(),
+                    baseline.sources.len(),
+                    if missing.len() > 1 { ", ..." } else { "" }
+                ));
+            }
+        }
+        skipped
     }
 }
 

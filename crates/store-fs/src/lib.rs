@@ -386,7 +386,7 @@ impl Inner {
         }
         let mut scan = RunScan::default();
         for (id, path) in &found {
-            scan.add(self.read_run(path, id), lenient)?;
+            scan.add(id, self.read_run(path, id), lenient)?;
         }
         Ok(scan)
     }

@@ -1019,7 +1019,7 @@ impl Inner {
                     what: format!("run {id}"),
                 })
             });
-            scan.add(read, lenient)?;
+            scan.add(id, read, lenient)?;
         }
         Ok(scan)
     }

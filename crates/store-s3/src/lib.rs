@@ -584,8 +584,9 @@ impl S3Store {
             let reads = chunk
                 .iter()
                 .map(|(id, object)| self.decode_run_at(object, id));
-            for read in futures::future::join_all(reads).await {
-                scan.add(read, lenient)?;
+            let read = futures::future::join_all(reads).await;
+            for ((id, _), read) in chunk.iter().zip(read) {
+                scan.add(id, read, lenient)?;
             }
         }
         Ok(scan)
