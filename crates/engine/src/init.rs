@@ -679,6 +679,16 @@ fn next_steps(store: &StoreChoice, ci: Option<CiSystem>, kept_config: bool) -> S
             "next: set the bucket in `store` and the AWS_* credentials (docs/stores/s3.md)\n",
         );
     }
+    if ci.is_some()
+        && store.kind == StoreKind::Git
+        && store.url.as_deref().is_some_and(|url| url.contains("remote=none"))
+    {
+        text.push_str(
+            "warning: the store's remote=none keeps runs in the CI job's own clone, which is \
+             thrown away: baselines will not persist between jobs (drop remote=none to push \
+             them to origin)\n",
+        );
+    }
     match ci {
         Some(CiSystem::Gitlab) => text.push_str(
             "next: add `include: .gitlab/benchkeep.gitlab-ci.yml` to .gitlab-ci.yml, and a pipeline schedule for the weekly trend\n",

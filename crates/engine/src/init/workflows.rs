@@ -315,12 +315,15 @@ const GITLAB: &str = r#"# benchkeep: gate merge requests on performance; keep %M
 #   include: .gitlab/benchkeep.gitlab-ci.yml
 # and a pipeline schedule (Build > Pipeline schedules) for the trend. See docs/ci.md.
 
-# Installs benchkeep: the release binary for this machine, or a build from source.
+# Installs benchkeep: the release binary for this machine when its published checksum matches,
+# or a build from source.
 .benchkeep-install:
 %VARIABLES%  before_script:
     - |
-      url="https://github.com/%ACTION%/releases/download/%ACTION_REF%/benchkeep-$(uname -m)-unknown-linux-gnu.tar.gz"
-      if ! { curl -fsSL "$url" | tar -xz -C /usr/local/bin benchkeep; }; then
+      asset="benchkeep-$(uname -m)-unknown-linux-gnu.tar.gz"
+      url="https://github.com/%ACTION%/releases/download/%ACTION_REF%/$asset"
+      if ! (cd "$(mktemp -d)" && curl -fsSLO "$url" && curl -fsSLO "$url.sha256" \
+            && sha256sum -c "$asset.sha256" && tar -xzf "$asset" -C /usr/local/bin benchkeep); then
         cargo install --locked --git "https://github.com/%ACTION%" --tag %ACTION_REF% benchkeep
       fi
 
