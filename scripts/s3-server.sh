@@ -1,9 +1,14 @@
 # Sourced by test.sh and bench-s3.sh: installs moto (a real S3-compatible server, from PyPI) into
 # target/s3-venv, starts it on a free loopback port with a `benchkeep-test` bucket, stops it when
 # the sourcing script exits, and exports what the tests and benches read.
-# Also s3rver (npm, into target/s3rver): a widely used S3 server for tests that ignores
-# If-None-Match and If-Match and lists no common prefixes two levels up, which the store's probe
-# must refuse (docs/stores/s3.md). Its endpoint is BENCHKEEP_S3RVER_ENDPOINT.
+# Also two servers the store's probe must refuse (docs/stores/s3.md):
+# - s3rver (npm, into target/s3rver), a widely used S3 server for tests, which ignores
+#   If-None-Match and If-Match and lists no common prefixes two levels up;
+#   BENCHKEEP_S3RVER_ENDPOINT;
+# - Garage (crates.io), a production self-hosted S3 store, run as a single node, which ignores
+#   both conditions on PUT. `cargo install` compiles it for minutes (8.5 min on 2 cores), so it
+#   is built once into $BENCHKEEP_TOOLS_CACHE (default ~/.cache/benchkeep-tools), outside the
+#   checkout, and reused; BENCHKEEP_GARAGE_ENDPOINT, _KEY_ID and _SECRET.
 venv=target/s3-venv
 if [ ! -x "$venv/bin/moto_server" ]; then
   echo "installing the local S3 test server (moto) into $venv" >&2
@@ -15,7 +20,8 @@ s3_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("12
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > target/s3-server.log 2>&1 &
 s3_server=$!
 s3rver_server=""
-trap 'kill "$s3_server" $s3rver_server 2>/dev/null' EXIT
+garage_server=""
+trap 'kill "$s3_server" $s3rver_server $garage_server 2>/dev/null' EXIT
 for _ in $(seq 1 100); do
   "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3_port/')" 2>/dev/null && break
   sleep 0.1
@@ -49,3 +55,44 @@ done
 "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test', timeout=10)" \
   || { echo "error: s3rver did not start (see target/s3rver.log)" >&2; exit 2; }
 export BENCHKEEP_S3RVER_ENDPOINT="http://127.0.0.1:$s3rver_port"
+
+garage_version=2.5.0
+garage_root=${BENCHKEEP_TOOLS_CACHE:-$HOME/.cache/benchkeep-tools}/garage-$garage_version
+if [ ! -x "$garage_root/bin/garage" ]; then
+  echo "building Garage $garage_version (crates.io) into $garage_root, once: a few minutes" >&2
+  cargo install --quiet --locked "garage@$garage_version" --root "$garage_root" \
+    || { echo "error: cannot build Garage $garage_version with cargo install (needed for the S3 probe tests)" >&2; exit 2; }
+fi
+garage_dir=target/garage
+rm -rf "$garage_dir" && mkdir -p "$garage_dir"
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+garage_port=$(free_port)
+garage_rpc_port=$(free_port)
+cat > "$garage_dir/garage.toml" <<TOML
+metadata_dir = "$PWD/$garage_dir/meta"
+data_dir = "$PWD/$garage_dir/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$garage_rpc_port"
+rpc_public_addr = "127.0.0.1:$garage_rpc_port"
+rpc_secret = "$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(32))')"
+
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$garage_port"
+TOML
+BENCHKEEP_GARAGE_KEY_ID=GK$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(12))')
+BENCHKEEP_GARAGE_SECRET=$("$venv/bin/python" -c 'import secrets; print(secrets.token_hex(32))')
+GARAGE_DEFAULT_ACCESS_KEY=$BENCHKEEP_GARAGE_KEY_ID GARAGE_DEFAULT_SECRET_KEY=$BENCHKEEP_GARAGE_SECRET \
+  GARAGE_DEFAULT_BUCKET=benchkeep-test \
+  "$garage_root/bin/garage" -c "$garage_dir/garage.toml" server --single-node --default-bucket \
+  > target/garage.log 2>&1 &
+garage_server=$!
+# Up when its S3 port answers (with an error for an unsigned request: that is an answer).
+for _ in $(seq 1 100); do
+  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=1)" 2>/dev/null && break
+  sleep 0.1
+done
+"$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=5)" \
+  || { echo "error: Garage did not start (see target/garage.log)" >&2; exit 2; }
+export BENCHKEEP_GARAGE_ENDPOINT="http://127.0.0.1:$garage_port" BENCHKEEP_GARAGE_KEY_ID BENCHKEEP_GARAGE_SECRET

@@ -37,7 +37,7 @@ source scripts/validators.sh
 # shellcheck source=scripts/s3-server.sh
 source scripts/s3-server.sh
 log=$(mktemp)
-trap 'kill "$s3_server" $s3rver_server 2>/dev/null; rm -f "$log"' EXIT
+trap 'kill "$s3_server" $s3rver_server $garage_server 2>/dev/null; rm -f "$log"' EXIT
 
 # --no-fail-fast: one failing test binary must not hide the others' results (cargo still
 # exits non-zero when any failed).

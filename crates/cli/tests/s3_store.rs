@@ -373,37 +373,90 @@ fn the_probe_passes_on_moto() {
     assert!(!text(&out).contains("BROKEN"), "{}", text(&out));
 }
 
+/// A server that breaks a guarantee the store relies on, as the test scripts start it.
+struct RefusedServer {
+    name: &'static str,
+    endpoint: String,
+    key_id: String,
+    secret: String,
+    region: &'static str,
+    /// What the probe must find broken.
+    broken: &'static [&'static str],
+}
+
 /// s3rver ignores If-None-Match and If-Match (a second create-only put and a stale conditional
 /// put both succeed) and lists no prefixes two levels up: eight promoting checks there kept one
-/// run of nine, and promotions said the others' runs were gone. Before its first write the
-/// store probes the server and refuses it, exit 2, writing nothing.
+/// run of nine. Garage ignores both conditions on PUT (it checks them on GET and copy only):
+/// three of nine. Before its first write the store probes the server and refuses both, exit 2,
+/// writing nothing.
 #[test]
-fn a_server_without_conditional_writes_is_refused_before_anything_is_written() {
-    let Some(endpoint) = s3rver_endpoint() else {
+fn servers_without_conditional_writes_are_refused_before_anything_is_written() {
+    let Some(s3rver) = s3rver_endpoint() else {
         return;
     };
+    let Some(garage) = server_endpoint("BENCHKEEP_GARAGE_ENDPOINT", "Garage") else {
+        return;
+    };
+    let servers = [
+        RefusedServer {
+            name: "s3rver",
+            endpoint: s3rver,
+            // Its own credentials: it knows no others.
+            key_id: "S3RVER".into(),
+            secret: "S3RVER".into(),
+            region: "us-east-1",
+            broken: &[
+                "BROKEN  conditional create: the server ignores If-None-Match: *",
+                "BROKEN  conditional update: the server ignores If-Match",
+                "BROKEN  delimiter listing",
+            ],
+        },
+        RefusedServer {
+            name: "Garage",
+            endpoint: garage,
+            key_id: std::env::var("BENCHKEEP_GARAGE_KEY_ID").unwrap(),
+            secret: std::env::var("BENCHKEEP_GARAGE_SECRET").unwrap(),
+            region: "garage",
+            broken: &[
+                "BROKEN  conditional create: the server ignores If-None-Match: *",
+                "BROKEN  conditional update: the server ignores If-Match",
+                "holds   delimiter listing",
+            ],
+        },
+    ];
+    for server in &servers {
+        refused(server);
+    }
+}
+
+fn refused(server: &RefusedServer) {
+    let name = server.name;
     let dir = tempfile::tempdir().unwrap();
-    let url = store_url(&endpoint, "benchkeep-test", &unique_prefix("refused"));
-    // s3rver's own credentials (it knows no others).
+    let url = format!(
+        "{}&region={}",
+        store_url(
+            &server.endpoint,
+            "benchkeep-test",
+            &unique_prefix("refused")
+        ),
+        server.region
+    );
     let run = |dir: &Path, args: &[&str]| {
         benchkeep(dir, args)
-            .env("AWS_ACCESS_KEY_ID", "S3RVER")
-            .env("AWS_SECRET_ACCESS_KEY", "S3RVER")
+            .env("AWS_ACCESS_KEY_ID", &server.key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &server.secret)
+            .env("AWS_REGION", server.region)
             .output()
             .unwrap()
     };
     let out = run(dir.path(), &["--store", &url, "store", "check"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    for broken in [
-        "BROKEN  conditional create: the server ignores If-None-Match: *",
-        "BROKEN  conditional update: the server ignores If-Match",
-        "BROKEN  delimiter listing",
-    ] {
-        assert!(text(&out).contains(broken), "{broken}: {}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+    for line in server.broken {
+        assert!(text(&out).contains(line), "{name}: {line}: {}", text(&out));
     }
     assert!(
         text(&out).contains("benchkeep will not write there"),
-        "{}",
+        "{name}: {}",
         text(&out)
     );
 
@@ -424,17 +477,25 @@ fn a_server_without_conditional_writes_is_refused_before_anything_is_written() {
             "--promote",
         ],
     );
-    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    assert_eq!(check.status.code(), Some(2), "{name}: {}", text(&check));
     let said = text(&check);
     assert!(
         said.contains("the server ignores If-None-Match") && said.contains("Nothing was written"),
-        "{said}"
+        "{name}: {said}"
     );
     assert_eq!(
         said.lines().filter(|l| l.starts_with("error:")).count(),
         1,
-        "one error line: {said}"
+        "{name}: one error line: {said}"
+    );
+    assert!(
+        !said.contains(&server.secret),
+        "{name}: the secret was printed"
     );
     let list = run(dir.path(), &["--store", &url, "baseline", "list"]);
-    assert!(!text(&list).contains("main@test"), "{}", text(&list));
+    assert!(
+        !text(&list).contains("main@test"),
+        "{name}: {}",
+        text(&list)
+    );
 }

@@ -681,7 +681,10 @@ fn next_steps(store: &StoreChoice, ci: Option<CiSystem>, kept_config: bool) -> S
     }
     if ci.is_some()
         && store.kind == StoreKind::Git
-        && store.url.as_deref().is_some_and(|url| url.contains("remote=none"))
+        && store
+            .url
+            .as_deref()
+            .is_some_and(|url| url.contains("remote=none"))
     {
         text.push_str(
             "warning: the store's remote=none keeps runs in the CI job's own clone, which is \
