@@ -37,7 +37,9 @@ fingerprint() {
       \( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Cargo.toml -o -name Cargo.lock \) \
       -not -path '*/tests/*' -print0 |
     LC_ALL=C sort -z | xargs -0 "${hasher[@]}" | "${hasher[@]}" | cut -c1-16)
-  echo "key=benchkeep-$(version)-$sum" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"
+  # ImageOS (ubuntu22, ubuntu24, macos14, ...): a binary built on a newer image may need a
+  # newer glibc than an older image has.
+  echo "key=benchkeep-$(version)-${ImageOS:-unknown}-$sum" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"
 }
 
 # sha256sum, or shasum on macOS runners, which do not always have coreutils.
@@ -74,7 +76,8 @@ install() {
     url="${BENCHKEEP_RELEASES:-https://github.com/${BENCHKEEP_ACTION_REPO:?BENCHKEEP_ACTION_REPO is not set}/releases/download}/$ref/benchkeep-$triple.tar.gz"
     scratch=$(mktemp -d)
     # The release's .sha256 (release.yml writes it beside each archive) must match: a
-    # truncated or replaced download builds from source instead.
+    # truncated or damaged download builds from source instead. (Fetched from the same
+    # release, it does not protect against a replaced release.)
     if curl -fsSL --retry 3 "$url" -o "$scratch/benchkeep-$triple.tar.gz" 2>"$scratch/curl.log" &&
       curl -fsSL --retry 3 "$url.sha256" -o "$scratch/sum" 2>>"$scratch/curl.log" &&
       (cd "$scratch" && checksum -c sum >> curl.log 2>&1) &&
@@ -105,7 +108,8 @@ check() {
     echo "::error title=benchkeep::the action's args cannot be split into words (see the error above)"
     exit 2
   fi
-  mapfile -d '' args < "$words"
+  # A read loop, not mapfile -d '' (bash 4.4+): a self-hosted macOS runner may have bash 3.2.
+  while IFS= read -r -d '' word; do args+=("$word"); done < "$words"
   rm -f "$words"
   for word in "${args[@]}"; do
     [ "$word" = "--" ] && break
@@ -118,8 +122,10 @@ check() {
   # A fork's pull request runs with a read-only token: a store that pushes (git) or writes (s3)
   # would fail the job after the gate passed. Its check measures and reports; nothing is
   # recorded (check --pr records nothing anyway).
-  if [ "${GITHUB_EVENT_NAME:-}" = pull_request ] && [ -n "${BENCHKEEP_HEAD_REPO:-}" ] &&
-    [ "$BENCHKEEP_HEAD_REPO" != "${GITHUB_REPOSITORY:-}" ] && ! $pr_or_no_record; then
+  # A head repository that is not this one counts as a fork, and so does none at all (the
+  # fork was deleted): its token cannot write either.
+  if [ "${GITHUB_EVENT_NAME:-}" = pull_request ] &&
+    [ "${BENCHKEEP_HEAD_REPO:-}" != "${GITHUB_REPOSITORY:-}" ] && ! $pr_or_no_record; then
     own+=(--no-record)
   fi
   # The action's own flags go first: after the user's `--` they would be the command's words.

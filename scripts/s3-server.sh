@@ -35,6 +35,8 @@ export BENCHKEEP_S3_TEST_ENDPOINT="http://127.0.0.1:$s3_port" BENCHKEEP_S3_TEST_
   BENCHKEEP_REQUIRE_S3=1 AWS_ACCESS_KEY_ID=benchkeep-test AWS_SECRET_ACCESS_KEY=benchkeep-test-secret \
   AWS_REGION=us-east-1
 
+# The servers the probe must refuse are for the tests; benchmarks measure moto alone.
+if [ "${BENCHKEEP_REFUSED_SERVERS:-1}" = 1 ]; then
 s3rver_dir=target/s3rver
 if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
   echo "installing s3rver 3.7.1 (npm) into $s3rver_dir, an S3 server the store must refuse" >&2
@@ -96,3 +98,4 @@ done
 "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=5)" \
   || { echo "error: Garage did not start (see target/garage.log)" >&2; exit 2; }
 export BENCHKEEP_GARAGE_ENDPOINT="http://127.0.0.1:$garage_port" BENCHKEEP_GARAGE_KEY_ID BENCHKEEP_GARAGE_SECRET
+fi

@@ -1167,7 +1167,7 @@ mod tests {
                     &format!("benchkeep {line}"),
                 );
             }
-            assert!(github.contains("branches: [trunk]"));
+            assert!(github.contains("branches: [\"trunk\"]"));
             assert!(github.contains("path: target/benchkeep-base"));
             assert_eq!(store == StoreKind::Git, github.contains("contents: write"));
             assert_eq!(store == StoreKind::Fs, github.contains("path: .benchkeep"));

@@ -247,7 +247,7 @@ fn the_cache_key_follows_the_sources() {
         std::fs::read_to_string(&output).unwrap()
     };
     let first = key();
-    assert!(first.starts_with("key=benchkeep-7.8.9-"), "{first}");
+    assert!(first.starts_with("key=benchkeep-7.8.9-unknown-"), "{first}");
     assert_eq!(key(), first);
     std::fs::write(action.join("crates/cli/tests/t.rs"), "// a test changed\n").unwrap();
     assert_eq!(key(), first, "tests are not part of the binary");
@@ -527,6 +527,12 @@ fn push_same_repository_and_fork_pull_requests_each_exit_by_the_gate() {
     assert!(outputs.contains("verdict=pass"), "{outputs}");
     assert!(summary.contains("parse"), "{summary}");
     assert_eq!(project.runs_at_origin(), 2);
+
+    // A pull request whose head repository is gone (a deleted fork) has none in its event:
+    // counted as a fork.
+    let (out, outputs, _) = project.check("pull_request", "", &args);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    assert!(outputs.contains("verdict=pass"), "{outputs}");
 
     // And a fork's regression still fails the job: the gate is not weakened for forks.
     let slower = result_file(&work, "slower.json", 1300.0);

@@ -190,6 +190,37 @@ fn baseline_sources_missing_from_the_listing_are_named_and_exit_4() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
+/// With --key only that key's runs are listed; a baseline made from another key's runs
+/// (`baseline set --from`) is not missing anything.
+#[test]
+fn a_baseline_of_another_key_s_runs_is_not_missing_with_key() {
+    let sandbox = Sandbox::new();
+    let keys = populate(&sandbox, 12);
+    let other = sandbox.store().join("runs").join(keys[0].storage_name());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&other)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let id = files[11].file_stem().unwrap().to_str().unwrap().to_owned();
+    let (branch, platform) = (keys[1].branch.as_str(), keys[1].platform.as_str());
+    let set = sandbox.run(&[
+        "baseline",
+        "set",
+        "--from",
+        &id,
+        "--branch",
+        branch,
+        "--platform",
+        platform,
+        "--force",
+    ]);
+    assert_eq!(code(&set), 0, "{}", stderr(&set));
+    let key = keys[1].to_string();
+    let out = sandbox.run(&["report", "--out", "site", "--key", &key]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+}
+
 #[test]
 fn names_with_markup_are_escaped_everywhere() {
     let sandbox = Sandbox::new();

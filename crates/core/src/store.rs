@@ -179,8 +179,9 @@ impl RunQuery {
 }
 
 /// What [`Store::scan_runs`] found: the runs it could read, newest first, and why it could not
-/// read the others.
+/// read the others. Built with `RunScan::default()` and [`RunScan::add`].
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct RunScan {
     /// The readable runs, newest first.
     pub runs: Vec<Run>,

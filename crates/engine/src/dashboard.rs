@@ -152,6 +152,11 @@ impl Session {
                 .iter()
                 .filter(|source| since.is_none_or(|since| source.run.timestamp() >= since))
                 .filter(|source| !scan.listed(&source.run))
+                // With --key only that key's runs were listed, and a baseline may be made of
+                // another key's runs (`baseline set --from`): look those up one by one.
+                .filter(|source| {
+                    key.is_none() || self.block_on(store.get_run(&source.run)).is_err()
+                })
                 .map(|source| source.run.to_string())
                 .collect();
             if let Some(first) = missing.first() {

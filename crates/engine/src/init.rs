@@ -187,12 +187,14 @@ impl StoreChoice {
 
     /// The fs store's directory relative to the repository root (`.benchkeep` by default,
     /// a `file://` path relative to the configuration file), for the CI jobs that cache it.
-    fn dir_for_ci(&self, config: &Path, ci_root: &Path) -> Option<String> {
+    /// A directory outside the repository, or one whose name a CI file cannot hold as it is,
+    /// is refused.
+    fn dir_for_ci(&self, config: &Path, ci_root: &Path) -> Result<Option<String>, Error> {
         if self.kind != StoreKind::Fs {
-            return None;
+            return Ok(None);
         }
         let Some(path) = self.url.as_deref().and_then(|u| u.strip_prefix("file://")) else {
-            return Some(".benchkeep".to_owned());
+            return Ok(Some(".benchkeep".to_owned()));
         };
         let config_dir = config.parent().unwrap_or(Path::new("."));
         let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
@@ -209,10 +211,17 @@ impl StoreChoice {
             }
         }
         let dir: PathBuf = parts.iter().collect();
-        Some(dir.strip_prefix(absolute(ci_root)).map_or_else(
-            |_| dir.to_string_lossy().into_owned(),
-            |p| p.to_string_lossy().into_owned(),
-        ))
+        let Ok(inside) = dir.strip_prefix(absolute(ci_root)) else {
+            bail!(
+                "the store {} is outside the repository at {}, where a CI job cannot cache it: \
+                 keep it inside, or use the git or s3 store",
+                dir.display(),
+                ci_root.display()
+            );
+        };
+        let inside = inside.to_string_lossy().into_owned();
+        check_ci_path(&inside, "the store directory")?;
+        Ok(Some(inside))
     }
 
     fn describe(&self) -> String {
@@ -319,7 +328,15 @@ fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
         .map(|dir| dir.join(config.file_name().unwrap_or_default()));
     let config_for_ci = match relative {
         Ok(path) if path == Path::new(CONFIG_FILE) => None,
-        Ok(path) => Some(path.to_string_lossy().into_owned()),
+        Ok(path) => {
+            let path = path.to_string_lossy().into_owned();
+            if args.ci.is_some() {
+                check_ci_path(&path, "the configuration's path")?;
+            }
+            Some(path)
+        }
+        // Only a CI job needs to find it from the repository root.
+        Err(_) if args.ci.is_none() => None,
         Err(_) => bail!(
             "{} is outside the repository at {}, so a CI job there cannot read it: keep the \
              configuration inside the repository",
@@ -332,6 +349,25 @@ fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
         ci_root,
         config_for_ci,
     })
+}
+
+/// A path written into a CI file as it is (a cache path, `mkdir -p`, `BENCHKEEP_CONFIG`):
+/// letters, digits, `.`, `_`, `-` and `/` only, so that neither YAML nor a shell nor a CI
+/// system's expressions can read more into it.
+fn check_ci_path(path: &str, what: &str) -> Result<(), Error> {
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+        && !path.starts_with('-');
+    if plain {
+        Ok(())
+    } else {
+        bail!(
+            "{what} {path:?} has characters init does not write into a CI job (letters, \
+             digits, `.`, `_`, `-` and `/`): rename it"
+        )
+    }
 }
 
 /// A branch name that is safe to write into YAML, GitHub expressions and shell lines as it is:
@@ -384,6 +420,20 @@ fn detect_main_branch(repo: &Path) -> (String, &'static str) {
         return (name, "the current branch");
     }
     ("main".to_owned(), "assumed; --main-branch names another")
+}
+
+/// The CI file for `ci`, at its place under the repository root.
+fn ci_file(ci: CiSystem, job: &workflows::Job<'_>, root: &Path) -> (PathBuf, String) {
+    match ci {
+        CiSystem::Github => (
+            root.join(".github/workflows/benchkeep.yml"),
+            workflows::github(job),
+        ),
+        CiSystem::Gitlab => (
+            root.join(".gitlab/benchkeep.gitlab-ci.yml"),
+            workflows::gitlab(job),
+        ),
+    }
 }
 
 /// The main branch and where it came from: `--main-branch`, else the configuration's
@@ -488,23 +538,15 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
         })?;
         files.push((config_path.clone(), text));
     }
-    let job = workflows::Job {
-        store: store.kind,
-        main: &main,
-        build: build.as_deref(),
-        config: places.config_for_ci.as_deref(),
-        store_dir: store.dir_for_ci(config_path, &places.ci_root),
-    };
-    match args.ci {
-        Some(CiSystem::Github) => files.push((
-            places.ci_root.join(".github/workflows/benchkeep.yml"),
-            workflows::github(&job),
-        )),
-        Some(CiSystem::Gitlab) => files.push((
-            places.ci_root.join(".gitlab/benchkeep.gitlab-ci.yml"),
-            workflows::gitlab(&job),
-        )),
-        None => {}
+    if let Some(ci) = args.ci {
+        let job = workflows::Job {
+            store: store.kind,
+            main: &main,
+            build: build.as_deref(),
+            config: places.config_for_ci.as_deref(),
+            store_dir: store.dir_for_ci(config_path, &places.ci_root)?,
+        };
+        files.push(ci_file(ci, &job, &places.ci_root));
     }
     if !args.force
         && let Some((existing, _)) = files.iter().find(|(path, _)| path.exists())
@@ -1089,7 +1131,7 @@ mod tests {
         let config = Config::parse(&read(repo.path().join("benchkeep.toml"))).unwrap();
         assert_eq!(config.compare.promote_on.as_deref(), Some("master"));
         let workflow = read(repo.path().join(".github/workflows/benchkeep.yml"));
-        assert!(workflow.contains("branches: [master]"), "{workflow}");
+        assert!(workflow.contains("branches: [\"master\"]"), "{workflow}");
 
         // With the configuration kept, a --main-branch that disagrees with it is refused.
         let error = init(
@@ -1166,5 +1208,43 @@ mod tests {
         let error = init(&force, dir.path()).unwrap_err().to_string();
         assert!(error.contains("benchkeep.toml.bak exists"), "{error}");
         assert_eq!(read(dir.path().join("benchkeep.toml")), mine);
+    }
+
+    /// What a CI job cannot hold or reach is refused before anything is written: a store
+    /// outside the repository, a store path YAML or a shell would read more into. Without
+    /// `--ci`, a configuration outside the repository is fine.
+    #[test]
+    fn what_a_ci_job_cannot_use_is_refused() {
+        let repo = repository("main");
+        let ci = |store: &str| InitRequest {
+            store: Some(store.into()),
+            ci: Some(CiSystem::Github),
+            ..InitRequest::new()
+        };
+        let error = init(&ci("file://../elsewhere"), repo.path())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("outside the repository"), "{error}");
+        let error = init(&ci("file://runs: x"), repo.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("has characters init does not write"),
+            "{error}"
+        );
+        assert!(!repo.path().join("benchkeep.toml").exists());
+        assert!(!repo.path().join(".github").exists());
+
+        let elsewhere = tempfile::tempdir().unwrap();
+        let config = elsewhere.path().join("shared.toml");
+        init(
+            &InitRequest {
+                config: Some(config.clone()),
+                ..InitRequest::new()
+            },
+            repo.path(),
+        )
+        .unwrap();
+        assert!(config.is_file());
     }
 }

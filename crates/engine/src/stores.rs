@@ -107,7 +107,8 @@ impl crate::Session {
 pub(crate) fn not_built_in(store: &str, _unused: impl Sized) -> Error {
     Error::Invalid(format!(
         "this benchkeep was built without the {store} store (cargo feature `{store}`, on by \
-         default): install a build with it, e.g. `cargo install benchkeep`"
+         default): install a build with the default features (a release binary, or `cargo \
+         install --locked --path crates/cli` from a clone)"
     ))
 }
 

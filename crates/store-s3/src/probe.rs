@@ -23,6 +23,20 @@ pub(crate) const PROBE_MAX_AGE_SECONDS: u64 = 24 * 60 * 60;
 /// The version of `probe.json`.
 const PROBE_FORMAT: u32 = 1;
 
+/// Every guarantee the probe tries, as `probe.json` records them: a record from a probe that
+/// tried fewer (an older benchkeep) is not trusted.
+const GUARANTEES: [&str; 5] = [
+    "conditional create",
+    "conditional update",
+    "read after write",
+    "listing",
+    "delimiter listing",
+];
+
+/// How far in the future a record's time may be (clocks of CI runners differ a little): a
+/// record from further ahead would otherwise be trusted until that time and a day more.
+const CLOCK_SKEW_SECONDS: u64 = 300;
+
 fn now_seconds() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -58,29 +72,15 @@ impl S3Store {
         let dir = self.root.clone().join("probe").join(nonce.as_str());
         // Two levels below the listed prefix, as a run is below `runs/` (key, then day): a
         // server may list the prefixes of direct children only.
-        let object = dir.clone().join("day").join("object");
-        let put = |payload: &'static str, mode: PutMode| {
-            let object = object.clone();
-            async move {
-                self.store
-                    .put_opts(
-                        &object,
-                        PutPayload::from_static(payload.as_bytes()),
-                        PutOptions {
-                            mode,
-                            ..PutOptions::default()
-                        },
-                    )
-                    .await
-            }
-        };
+        let day = dir.clone().join("day");
+        let object = day.clone().join("object");
         let mut found = Vec::new();
-        put("first", PutMode::Create)
+        self.probe_put(&object, "first", PutMode::Create)
             .await
             .map_err(|e| self.error("probe the server (a create-only put)", e))?;
         let mut expected = "first";
 
-        match put("second", PutMode::Create).await {
+        match self.probe_put(&object, "second", PutMode::Create).await {
             Err(
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
@@ -100,38 +100,93 @@ impl S3Store {
             Err(e) => return Err(self.error("probe the server (a second create-only put)", e)),
         }
 
-        let stale = UpdateVersion {
-            e_tag: Some(format!("\"benchkeep-stale-{nonce}\"")),
-            version: None,
-        };
-        match put("third", PutMode::Update(stale)).await {
-            Err(object_store::Error::Precondition { .. }) => found.push(held(
-                "conditional update",
-                "a put with a stale If-Match is refused",
-            )),
-            Ok(_) => {
-                expected = "third";
-                found.push(broken(
-                    "conditional update",
-                    "the server ignores If-Match: a put with a stale ETag succeeded, so \
-                     concurrent promotions would overwrite each other (last writer wins)",
-                ));
-            }
-            Err(e) => found.push(broken(
-                "conditional update",
-                &format!(
-                    "a put with a stale If-Match failed with another error than a failed \
-                     precondition: {}",
-                    self.error("probe the server (a stale conditional put)", e)
-                ),
-            )),
-        }
-
+        found.push(self.probe_update(&object, &mut expected).await?);
         found.push(self.probe_read(&object, expected).await?);
-        found.extend(self.probe_listings(&dir, &object).await?);
+        found.extend(self.probe_listings(&dir, &day, &object).await?);
         // Best effort: a leftover probe object is harmless (nothing reads probe/).
         let _ = self.store.delete(&object).await;
         Ok(found)
+    }
+
+    async fn probe_put(
+        &self,
+        object: &Path,
+        payload: &'static str,
+        mode: PutMode,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.store
+            .put_opts(
+                object,
+                PutPayload::from_static(payload.as_bytes()),
+                PutOptions {
+                    mode,
+                    ..PutOptions::default()
+                },
+            )
+            .await
+    }
+
+    /// Compare-and-swap: a put with the current `ETag` in `If-Match` must succeed, and one with
+    /// the `ETag` it replaced must then fail. Sets `expected` to what the object last became.
+    async fn probe_update(
+        &self,
+        object: &Path,
+        expected: &mut &'static str,
+    ) -> Result<Guarantee, StoreError> {
+        const NAME: &str = "conditional update";
+        let if_match = |e_tag: &str| {
+            PutMode::Update(UpdateVersion {
+                e_tag: Some(e_tag.to_owned()),
+                version: None,
+            })
+        };
+        let current = self
+            .store
+            .head(object)
+            .await
+            .map_err(|e| self.error("probe the server (read an ETag)", e))?;
+        let Some(old_tag) = current.e_tag else {
+            return Ok(broken(
+                NAME,
+                "the server gives objects no ETag to compare with",
+            ));
+        };
+        match self.probe_put(object, "third", if_match(&old_tag)).await {
+            Ok(_) => *expected = "third",
+            Err(e) => {
+                return Ok(broken(
+                    NAME,
+                    &format!(
+                        "a put with the current ETag in If-Match was refused: {}",
+                        self.error("probe the server (a conditional put)", e)
+                    ),
+                ));
+            }
+        }
+        Ok(
+            match self.probe_put(object, "fourth", if_match(&old_tag)).await {
+                Err(object_store::Error::Precondition { .. }) => held(
+                    NAME,
+                    "a put with a stale If-Match is refused, a current one accepted",
+                ),
+                Ok(_) => {
+                    *expected = "fourth";
+                    broken(
+                        NAME,
+                        "the server ignores If-Match: a put with a stale ETag succeeded, so \
+                     concurrent promotions would overwrite each other (last writer wins)",
+                    )
+                }
+                Err(e) => broken(
+                    NAME,
+                    &format!(
+                        "a put with a stale If-Match failed with another error than a failed \
+                     precondition: {}",
+                        self.error("probe the server (a stale conditional put)", e)
+                    ),
+                ),
+            },
+        )
     }
 
     /// Whether `object` reads back as `expected`, the last write that succeeded.
@@ -165,6 +220,7 @@ impl S3Store {
     async fn probe_listings(
         &self,
         dir: &Path,
+        day: &Path,
         object: &Path,
     ) -> Result<Vec<Guarantee>, StoreError> {
         let mut found = Vec::new();
@@ -186,26 +242,44 @@ impl S3Store {
                 ),
             ));
         }
+        // What the store itself reads: delimiter listings at every level of
+        // `runs/<key>/<day>/<run>`, prefixes two and one levels up and the objects of a day.
         let parent = self.root.clone().join("probe");
-        let by_delimiter = self
-            .store
-            .list_with_delimiter(Some(&parent))
-            .await
-            .map_err(|e| self.error("probe the server (a delimiter listing)", e))?;
-        if by_delimiter.common_prefixes.contains(dir) {
+        let mut missing = Vec::new();
+        for (listed_dir, wanted, what) in [
+            (&parent, dir, "prefix"),
+            (dir, day, "prefix"),
+            (day, object, "object"),
+        ] {
+            let listing = self
+                .store
+                .list_with_delimiter(Some(listed_dir))
+                .await
+                .map_err(|e| self.error("probe the server (a delimiter listing)", e))?;
+            let shown = if what == "prefix" {
+                listing.common_prefixes.contains(wanted)
+            } else {
+                listing.objects.iter().any(|meta| &meta.location == wanted)
+            };
+            if !shown {
+                missing.push(format!(
+                    "a listing of {listed_dir}/ with a delimiter does not show the {what} \
+                     {wanted} ({} prefixes, {} objects)",
+                    listing.common_prefixes.len(),
+                    listing.objects.len()
+                ));
+            }
+        }
+        if missing.is_empty() {
             found.push(held(
                 "delimiter listing",
-                "a listing with a delimiter shows the prefixes under it",
+                "listings with a delimiter show the prefixes and objects under them, at every \
+                 level a run is stored at",
             ));
         } else {
             found.push(broken(
                 "delimiter listing",
-                &format!(
-                    "a listing of {parent}/ with a delimiter does not show {dir}/ ({} prefixes, \
-                     {} objects), so stored runs would look deleted",
-                    by_delimiter.common_prefixes.len(),
-                    by_delimiter.objects.len()
-                ),
+                &format!("{}, so stored runs would look deleted", missing.join("; ")),
             ));
         }
         Ok(found)
@@ -219,11 +293,16 @@ impl S3Store {
         let Ok(record) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
             return Ok(false);
         };
+        let now = now_seconds();
+        let recorded: Option<Vec<&str>> = record["guarantees"]
+            .as_array()
+            .map(|names| names.iter().filter_map(serde_json::Value::as_str).collect());
         let fresh = record["format"] == PROBE_FORMAT
             && record["passed"] == true
-            && record["checked_at"]
-                .as_u64()
-                .is_some_and(|at| now_seconds().saturating_sub(at) < PROBE_MAX_AGE_SECONDS);
+            && recorded.is_some_and(|names| GUARANTEES.iter().all(|g| names.contains(g)))
+            && record["checked_at"].as_u64().is_some_and(|at| {
+                at <= now + CLOCK_SKEW_SECONDS && now.saturating_sub(at) < PROBE_MAX_AGE_SECONDS
+            });
         Ok(fresh)
     }
 
@@ -331,22 +410,51 @@ mod tests {
         assert!(again.probed.load(std::sync::atomic::Ordering::Acquire));
     }
 
-    /// A record older than a day, or of another format, is not trusted: the server is probed
-    /// again before the first write.
+    /// A record older than a day, from the future, of another format or from a probe that
+    /// tried fewer guarantees is not trusted: the server is probed again before the first
+    /// write.
     #[tokio::test]
-    async fn a_stale_record_is_probed_again() {
-        let memory = Arc::new(InMemory::new());
-        let stale = serde_json::json!({
+    async fn an_untrustworthy_record_is_probed_again() {
+        let now = super::now_seconds();
+        let good = serde_json::json!({
             "format": super::PROBE_FORMAT,
             "passed": true,
-            "checked_at": super::now_seconds() - super::PROBE_MAX_AGE_SECONDS - 1,
+            "checked_at": now,
+            "guarantees": super::GUARANTEES,
         });
-        memory
-            .put(&Path::from("proj/probe.json"), stale.to_string().into())
-            .await
-            .unwrap();
+        let with = |field: &str, value: serde_json::Value| {
+            let mut record = good.clone();
+            record[field] = value;
+            record
+        };
+        let memory = Arc::new(InMemory::new());
         let store = S3Store::with_object_store(memory.clone(), "proj", "memory");
-        assert!(!store.recent_probe_passed().await.unwrap());
+        let record = Path::from("proj/probe.json");
+        memory.put(&record, good.to_string().into()).await.unwrap();
+        assert!(store.recent_probe_passed().await.unwrap(), "the control");
+        for (what, bad) in [
+            (
+                "a day old",
+                with(
+                    "checked_at",
+                    (now - super::PROBE_MAX_AGE_SECONDS - 1).into(),
+                ),
+            ),
+            ("from the future", with("checked_at", (now + 3600).into())),
+            ("in milliseconds", with("checked_at", (now * 1000).into())),
+            ("another format", with("format", 99.into())),
+            ("a failed probe", with("passed", false.into())),
+            (
+                "fewer guarantees",
+                with("guarantees", serde_json::json!(["conditional create"])),
+            ),
+        ] {
+            memory.put(&record, bad.to_string().into()).await.unwrap();
+            assert!(
+                !store.recent_probe_passed().await.unwrap(),
+                "{what} was trusted"
+            );
+        }
         store.append_run(&run(2)).await.unwrap();
         assert!(
             store.recent_probe_passed().await.unwrap(),

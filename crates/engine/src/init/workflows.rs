@@ -58,7 +58,7 @@ name: benchmarks
 
 on:
   push:
-    branches: [%MAIN%]
+    branches: ["%MAIN%"]
   pull_request:
   workflow_dispatch:          # by hand: a check (on %MAIN%, a baseline update) and the trend
   schedule:
@@ -70,8 +70,9 @@ permissions:
 
 concurrency:
   # A new push makes a pull request's running check moot, so it cancels it. Every run on %MAIN%
-  # has a group of its own, because each passing one joins the baseline: one group would still
-  # replace a pending run by a newer one, and that commit would never be measured.
+  # has a group of its own: one group would replace a pending run by a newer one, and that
+  # commit would never be measured. (Runs that overlap promote safely on the git and s3 stores;
+  # on the fs store, in the Actions cache, the later save wins: docs/ci.md.)
   group: benchkeep-${{ github.workflow }}-${{ github.ref == 'refs/heads/%MAIN%' && github.run_id || github.ref }}
   cancel-in-progress: true
 %CONFIG_ENV%
@@ -366,7 +367,7 @@ benchkeep-trend:
   rules:
     - if: $CI_PIPELINE_SOURCE == "schedule" || $CI_PIPELINE_SOURCE == "web"
 %TREND_CACHE%  script:
-    - benchkeep trend --branch %MAIN% --fail-on-change
+%MKDIR%    - benchkeep trend --branch %MAIN% --fail-on-change
   after_script:
     - benchkeep report --out benchkeep-site
   artifacts:
@@ -450,7 +451,7 @@ mod tests {
                         })
                         .collect();
                     assert!(unfilled.is_empty(), "{unfilled:?} in\n{text}");
-                    for stale in ["[main]", "heads/main", "on main", "--branch main"] {
+                    for stale in ["[\"main\"]", "heads/main", "on main", "--branch main"] {
                         assert!(
                             !text.contains(stale),
                             "the main branch is trunk here:\n{text}"
