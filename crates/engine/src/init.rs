@@ -301,7 +301,12 @@ struct Places {
 /// repository root), or where a new one goes (`cwd`); the CI files go to the repository root
 /// (or `--dir`, or `cwd` outside a repository).
 fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
-    let toplevel = |dir: &Path| benchkeep_runner::environment::git_toplevel(dir);
+    // From the nearest directory that exists: `--dir` may name one init is about to create.
+    let toplevel = |dir: &Path| {
+        dir.ancestors()
+            .find(|d| d.is_dir())
+            .and_then(benchkeep_runner::environment::git_toplevel)
+    };
     let (config, ci_root) = if let Some(dir) = &args.dir {
         let config = args
             .config
@@ -573,6 +578,16 @@ pub fn init(args: &InitRequest, cwd: &Path) -> Result<String, Error> {
         rewrites_config.then_some(config_path.as_path()),
         &mut report,
     )?;
+    // A file:// store must exist before the first check (a typo must not make a fresh empty
+    // store); init is where it is asked for, so init makes it.
+    if let Some(path) = store.url.as_deref().and_then(|u| u.strip_prefix("file://")) {
+        let dir = config_path.parent().unwrap_or(Path::new(".")).join(path);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the store directory {}", dir.display()))?;
+            let _ = writeln!(report, "created the store directory {}", dir.display());
+        }
+    }
     report.push_str(&next_steps(&store, args.ci, keep_config));
     Ok(report)
 }
@@ -1104,6 +1119,10 @@ mod tests {
             "{workflow}"
         );
         assert!(!workflow.contains("path: .benchkeep"), "{workflow}");
+        assert!(
+            dir.path().join("bench-store").is_dir(),
+            "the first check needs it"
+        );
         assert_eq!(
             workflow
                 .matches("      - run: mkdir -p bench-store")

@@ -324,7 +324,8 @@ const GITLAB: &str = r#"# benchkeep: gate merge requests on performance; keep %M
       asset="benchkeep-$(uname -m)-unknown-linux-gnu.tar.gz"
       url="https://github.com/%ACTION%/releases/download/%ACTION_REF%/$asset"
       if ! (cd "$(mktemp -d)" && curl -fsSLO "$url" && curl -fsSLO "$url.sha256" \
-            && sha256sum -c "$asset.sha256" && tar -xzf "$asset" -C /usr/local/bin benchkeep); then
+            && sha256sum -c "$asset.sha256" && tar -xzf "$asset" benchkeep && ./benchkeep --version \
+            && mv benchkeep /usr/local/bin/); then
         cargo install --locked --git "https://github.com/%ACTION%" --tag %ACTION_REF% benchkeep
       fi
 
