@@ -124,6 +124,16 @@ struct StoreChoice {
 impl StoreChoice {
     fn parse(text: &str) -> Result<Self, Error> {
         if let Some(kind) = StoreKind::of_url(text) {
+            // What `check` would refuse is refused here, before it is written down (the URL
+            // alone: nothing is opened or reached).
+            #[cfg(feature = "s3")]
+            if let Some(spec) = text.strip_prefix("s3://") {
+                benchkeep_store_s3::S3Options::from_url(spec)
+                    .map_err(|e| Error::Invalid(format!("--store: {e}")))?;
+            }
+            if text == "file://" {
+                bail!("--store file:// names no directory: use file://PATH");
+            }
             return Ok(StoreChoice {
                 kind,
                 url: Some(text.to_owned()),
@@ -974,6 +984,31 @@ mod tests {
             config.ab.build.map(|b| b.shell_line()).as_deref(),
             Some("make 'all files'")
         );
+    }
+
+    #[test]
+    fn a_store_url_check_would_refuse_is_refused_by_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut refused = vec![("file://", "names no directory")];
+        if cfg!(feature = "s3") {
+            refused.extend([
+                ("s3://", "names no bucket"),
+                ("s3:///prefix", "names no bucket"),
+            ]);
+        }
+        for (store, needle) in refused {
+            let error = init(
+                &InitRequest {
+                    store: Some(store.into()),
+                    ..request(dir.path())
+                },
+                dir.path(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(needle), "{store}: {error}");
+        }
+        assert!(!dir.path().join("benchkeep.toml").exists());
     }
 
     #[test]
