@@ -207,7 +207,6 @@ impl StoreChoice {
             return Ok(Some(".benchkeep".to_owned()));
         };
         let config_dir = config.parent().unwrap_or(Path::new("."));
-        let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
         let dir = absolute(config_dir).join(path);
         // Normalised by hand: the directory may not exist yet (CI creates it).
         let mut parts: Vec<std::path::Component<'_>> = Vec::new();
@@ -337,7 +336,6 @@ fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
         (config, root.unwrap_or_else(|| cwd.to_owned()))
     };
     let config_dir = config.parent().unwrap_or(Path::new("."));
-    let absolute = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let relative = absolute(config_dir)
         .strip_prefix(absolute(&ci_root))
         .map(|dir| dir.join(config.file_name().unwrap_or_default()));
@@ -366,15 +364,27 @@ fn places(args: &InitRequest, cwd: &Path) -> Result<Places, Error> {
     })
 }
 
+/// `path` with symbolic links resolved where it exists (a temporary directory may be reached
+/// through one), as given where it does not.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Whether `text` has only letters, digits, `.`, `_`, `-` and `/`: nothing YAML, a shell or a
+/// CI system's expressions read more into. Branch names and paths written into CI jobs are
+/// held to it, so the jobs write them as they are.
+pub(crate) fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
 /// A path written into a CI file as it is (a cache path, `mkdir -p`, `BENCHKEEP_CONFIG`):
 /// letters, digits, `.`, `_`, `-` and `/` only, so that neither YAML nor a shell nor a CI
 /// system's expressions can read more into it.
 fn check_ci_path(path: &str, what: &str) -> Result<(), Error> {
-    let plain = !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
-        && !path.starts_with('-');
+    let plain = is_plain(path) && !path.starts_with('-');
     if plain {
         Ok(())
     } else {
@@ -388,10 +398,7 @@ fn check_ci_path(path: &str, what: &str) -> Result<(), Error> {
 /// A branch name that is safe to write into YAML, GitHub expressions and shell lines as it is:
 /// git's rules, and no quote, `$`, space or other character those would interpret.
 fn check_branch_name(name: &str, source: &str) -> Result<(), Error> {
-    let safe = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    let safe = is_plain(name)
         && !name.starts_with(['-', '/', '.'])
         && !name.ends_with(['/', '.'])
         && !Path::new(name)

@@ -24,19 +24,6 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
-/// A YAML scalar for a path: plain when it is plain, else double-quoted (JSON's escapes are
-/// YAML's).
-fn yaml_string(text: &str) -> String {
-    if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
-    {
-        text.to_owned()
-    } else {
-        format!("{text:?}")
-    }
-}
-
 /// The `check` arguments of a job on the main branch: gate against its stored baseline and add
 /// passing runs to it. Pull requests run `check --pr` instead (paired against their base in the
 /// job itself), which needs no store.
@@ -177,9 +164,10 @@ pub(super) struct Job<'a> {
     /// `[ab] build`: the build step before a check on the main branch.
     pub(super) build: Option<&'a str>,
     /// `BENCHKEEP_CONFIG` for the jobs, when the configuration is not `benchkeep.toml` at the
-    /// repository root.
+    /// repository root. Plain (`super::is_plain`, checked by `init`): written as it is.
     pub(super) config: Option<&'a str>,
     /// The fs store's directory, relative to the repository root (`.benchkeep` by default).
+    /// Plain, like `config`.
     pub(super) store_dir: Option<String>,
 }
 
@@ -199,9 +187,8 @@ impl<'a> Job<'a> {
     fn mkdir(&self, indent: usize, prefix: &str) -> String {
         match self.store_dir.as_deref() {
             Some(dir) if dir != ".benchkeep" => format!(
-                "{:indent$}{prefix}mkdir -p {}   # the store named by file:// must exist\n",
-                "",
-                shlex::try_quote(dir).map_or_else(|_| dir.to_owned(), std::borrow::Cow::into_owned)
+                "{:indent$}{prefix}mkdir -p {dir}   # the store named by file:// must exist\n",
+                ""
             ),
             _ => String::new(),
         }
@@ -278,15 +265,10 @@ pub(super) fn github(job: &Job<'_>) -> String {
     };
     let config_env = job.config.map_or_else(String::new, |config| {
         format!(
-            "\nenv:\n  # The configuration is not benchkeep.toml at the repository root.\n  BENCHKEEP_CONFIG: {}\n",
-            yaml_string(config)
+            "\nenv:\n  # The configuration is not benchkeep.toml at the repository root.\n  BENCHKEEP_CONFIG: {config}\n"
         )
     });
-    let mkdir = if job.mkdir(0, "").is_empty() {
-        String::new()
-    } else {
-        format!("      - run: {}", job.mkdir(0, "").trim_start())
-    };
+    let mkdir = job.mkdir(6, "- run: ");
     fill(
         GITHUB,
         &[
@@ -390,8 +372,7 @@ pub(super) fn gitlab(job: &Job<'_>) -> String {
     };
     let variables = job.config.map_or_else(String::new, |config| {
         format!(
-            "  variables:\n    # The configuration is not benchkeep.toml at the repository root.\n    BENCHKEEP_CONFIG: {}\n",
-            yaml_string(config)
+            "  variables:\n    # The configuration is not benchkeep.toml at the repository root.\n    BENCHKEEP_CONFIG: {config}\n"
         )
     });
     let push = match store {
