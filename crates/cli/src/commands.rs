@@ -38,22 +38,7 @@ pub(crate) fn dispatch(cli: &Cli, interrupt: Interrupt) -> Outcome {
         }
         // Before a session: a session loads the configuration, which `init` may be here to
         // write (or `init --force` to rewrite when it no longer parses).
-        Commands::Init(args) => {
-            let mut request = args.request();
-            request.config.clone_from(&cli.config);
-            let written = std::env::current_dir()
-                .map_err(|e| anyhow!(e).context("cannot read the working directory"))
-                .and_then(|cwd| {
-                    benchkeep_engine::init::init(&request, &cwd).map_err(anyhow::Error::from)
-                });
-            return match written {
-                Ok(report) => emit(&report).map_or_else(Outcome::Failed, |()| Outcome::Passed),
-                Err(e) => match e.downcast::<benchkeep_engine::Error>() {
-                    Ok(e) => failed(e),
-                    Err(e) => Outcome::Failed(e),
-                },
-            };
-        }
+        Commands::Init(args) => return settled(adoption::init(args, cli.config.as_deref())),
         _ => {}
     }
     let mut options = SessionOptions::default();
@@ -72,7 +57,12 @@ pub(crate) fn dispatch(cli: &Cli, interrupt: Interrupt) -> Outcome {
         Err(e) => return failed(e),
     };
 
-    match app.run(&cli.command) {
+    settled(app.run(&cli.command))
+}
+
+/// A command's result as an outcome: an engine error by its exit code.
+fn settled(result: Result<Outcome>) -> Outcome {
+    match result {
         Ok(outcome) => outcome,
         Err(e) => match e.downcast::<benchkeep_engine::Error>() {
             Ok(e) => failed(e),

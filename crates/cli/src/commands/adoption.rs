@@ -5,13 +5,22 @@ use anyhow::{Context as _, Result, bail};
 use clap::CommandFactory;
 
 use super::{Outcome, emit};
-use crate::args::{Cli, CompletionsArgs};
+use crate::args::{Cli, CompletionsArgs, InitArgs};
 
 pub(super) fn completions(args: &CompletionsArgs) -> Result<Outcome> {
     let mut command = Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "benchkeep", &mut script);
     emit(&String::from_utf8_lossy(&script))?;
+    Ok(Outcome::Passed)
+}
+
+/// `benchkeep init`, with the global `--config` (it writes or keeps that file).
+pub(super) fn init(args: &InitArgs, config: Option<&std::path::Path>) -> Result<Outcome> {
+    let mut request = args.request();
+    request.config = config.map(std::path::Path::to_path_buf);
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    emit(&benchkeep_engine::init::init(&request, &cwd)?)?;
     Ok(Outcome::Passed)
 }
 
