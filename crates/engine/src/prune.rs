@@ -66,7 +66,7 @@ impl Session {
             #[cfg(feature = "git")]
             self.git_options()?;
             #[cfg(not(feature = "git"))]
-            return Err(crate::stores::not_built_in("git", ()));
+            return Err(crate::stores::not_built_in("git"));
         }
         let store = self.store()?;
         let key = request

@@ -64,20 +64,28 @@ pub fn open(
         };
     }
     if let Some(spec) = url.strip_prefix("git:") {
-        let base = match origin {
-            UrlOrigin::CommandLine => cwd,
-            UrlOrigin::ConfigFile(dir) => dir,
-        };
         #[cfg(feature = "git")]
-        return benchkeep_store_git::open(spec, base).map_err(opened);
+        {
+            let base = match origin {
+                UrlOrigin::CommandLine => cwd,
+                UrlOrigin::ConfigFile(dir) => dir,
+            };
+            return benchkeep_store_git::open(spec, base).map_err(opened);
+        }
         #[cfg(not(feature = "git"))]
-        return Err(not_built_in("git", (spec, base)));
+        {
+            let _ = spec;
+            return Err(not_built_in("git"));
+        }
     }
     if let Some(spec) = url.strip_prefix("s3://") {
         #[cfg(feature = "s3")]
         return benchkeep_store_s3::open(spec).map_err(opened);
         #[cfg(not(feature = "s3"))]
-        return Err(not_built_in("s3", spec));
+        {
+            let _ = spec;
+            return Err(not_built_in("s3"));
+        }
     }
     Err(Error::Invalid(format!(
         "unsupported store URL {:?}: expected file://PATH, git:[BRANCH] or s3://BUCKET/PREFIX",
@@ -104,7 +112,7 @@ impl crate::Session {
 
 /// A store this build of benchkeep does not have (built with `--no-default-features`).
 #[cfg(not(all(feature = "git", feature = "s3")))]
-pub(crate) fn not_built_in(store: &str, _unused: impl Sized) -> Error {
+pub(crate) fn not_built_in(store: &str) -> Error {
     Error::Invalid(format!(
         "this benchkeep was built without the {store} store (cargo feature `{store}`, on by \
          default): install a build with the default features (a release binary, or `cargo \
