@@ -19,6 +19,10 @@
 set -euo pipefail
 
 action_path=${BENCHKEEP_ACTION_PATH:-${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}}
+# sha256sum, or shasum on macOS runners, which do not always have coreutils (an array: xargs
+# runs it, so it cannot be a function).
+sha256=(sha256sum)
+command -v sha256sum > /dev/null || sha256=(shasum -a 256)
 
 # The version of the benchkeep the action's checkout builds (the workspace's version).
 version() {
@@ -29,22 +33,15 @@ version() {
 # build from source reads. (hashFiles() in action.yml only sees the workspace, not the action's
 # own checkout, so an upgrade of the action kept the old binary.)
 fingerprint() {
-  local sum hasher=(sha256sum)
-  # macOS runners have shasum, not always coreutils' sha256sum.
-  command -v sha256sum > /dev/null || hasher=(shasum -a 256)
+  local sum
   sum=$(cd "$action_path" &&
     find Cargo.toml Cargo.lock crates -type f \
       \( -name '*.rs' -o -name '*.c' -o -name '*.h' -o -name Cargo.toml -o -name Cargo.lock \) \
       -not -path '*/tests/*' -print0 |
-    LC_ALL=C sort -z | xargs -0 "${hasher[@]}" | "${hasher[@]}" | cut -c1-16)
+    LC_ALL=C sort -z | xargs -0 "${sha256[@]}" | "${sha256[@]}" | cut -c1-16)
   # ImageOS (ubuntu22, ubuntu24, macos14, ...): a binary built on a newer image may need a
   # newer glibc than an older image has.
   echo "key=benchkeep-$(version)-${ImageOS:-unknown}-$sum" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"
-}
-
-# sha256sum, or shasum on macOS runners, which do not always have coreutils.
-checksum() {
-  if command -v sha256sum > /dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi
 }
 
 # The Rust target triple of the release binary for this runner, or nothing when there is none.
@@ -80,7 +77,7 @@ install() {
     # release, it does not protect against a replaced release.)
     if curl -fsSL --retry 3 "$url" -o "$scratch/benchkeep-$triple.tar.gz" 2>"$scratch/curl.log" &&
       curl -fsSL --retry 3 "$url.sha256" -o "$scratch/sum" 2>>"$scratch/curl.log" &&
-      (cd "$scratch" && checksum -c sum >> curl.log 2>&1) &&
+      (cd "$scratch" && "${sha256[@]}" -c sum >> curl.log 2>&1) &&
       tar -xzf "$scratch/benchkeep-$triple.tar.gz" -C "$scratch" benchkeep &&
       "$scratch/benchkeep" --version | grep -qx "benchkeep $version"; then
       mv "$scratch/benchkeep" "$home/bin/benchkeep"
