@@ -16,16 +16,26 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" \
     || { echo "error: cannot install moto[server] from PyPI (needed for the S3 tests)" >&2; exit 2; }
 fi
-s3_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A port nothing listens on, from the kernel.
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Waits up to 10 s for the Python expression `check` to succeed, then tries it once more with
+# its error shown; exits 2 naming the server and its log if that fails too.
+wait_for() {
+  local what=$1 log=$2 check=$3
+  for _ in $(seq 1 100); do
+    "$venv/bin/python" -c "$check" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  "$venv/bin/python" -c "$check" || { echo "error: $what did not start (see $log)" >&2; exit 2; }
+}
+s3_port=$(free_port)
 "$venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" > target/s3-server.log 2>&1 &
 s3_server=$!
 s3rver_server=""
 garage_server=""
 trap 'kill "$s3_server" $s3rver_server $garage_server 2>/dev/null' EXIT
-for _ in $(seq 1 100); do
-  "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3_port/')" 2>/dev/null && break
-  sleep 0.1
-done
+wait_for "the S3 test server" target/s3-server.log \
+  "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3_port/', timeout=10)"
 "$venv/bin/python" - "$s3_port" <<'PY' || { echo "error: the S3 test server did not start (see target/s3-server.log)" >&2; exit 2; }
 import sys, urllib.request
 request = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/benchkeep-test", method="PUT")
@@ -44,18 +54,14 @@ if [ ! -f "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" ]; then
   npm install --silent --no-audit --no-fund --prefix "$s3rver_dir" s3rver@3.7.1 >/dev/null \
     || { echo "error: cannot install s3rver from npm (needed for the S3 probe tests)" >&2; exit 2; }
 fi
-s3rver_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+s3rver_port=$(free_port)
 rm -rf "$s3rver_dir/data" && mkdir -p "$s3rver_dir/data"
 # Its credentials are its own (S3RVER / S3RVER), which its tests pass.
 node "$s3rver_dir/node_modules/s3rver/bin/s3rver.js" -d "$s3rver_dir/data" -a 127.0.0.1 -p "$s3rver_port" -s \
   --configure-bucket benchkeep-test > target/s3rver.log 2>&1 &
 s3rver_server=$!
-for _ in $(seq 1 100); do
-  "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test')" 2>/dev/null && break
-  sleep 0.1
-done
-"$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test', timeout=10)" \
-  || { echo "error: s3rver did not start (see target/s3rver.log)" >&2; exit 2; }
+wait_for s3rver target/s3rver.log \
+  "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$s3rver_port/benchkeep-test', timeout=10)"
 export BENCHKEEP_S3RVER_ENDPOINT="http://127.0.0.1:$s3rver_port"
 
 garage_version=2.5.0
@@ -67,7 +73,6 @@ if [ ! -x "$garage_root/bin/garage" ]; then
 fi
 garage_dir=target/garage
 rm -rf "$garage_dir" && mkdir -p "$garage_dir"
-free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 garage_port=$(free_port)
 garage_rpc_port=$(free_port)
 cat > "$garage_dir/garage.toml" <<TOML
@@ -91,11 +96,7 @@ GARAGE_DEFAULT_ACCESS_KEY=$BENCHKEEP_GARAGE_KEY_ID GARAGE_DEFAULT_SECRET_KEY=$BE
   > target/garage.log 2>&1 &
 garage_server=$!
 # Up when its S3 port answers (with an error for an unsigned request: that is an answer).
-for _ in $(seq 1 100); do
-  "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=1)" 2>/dev/null && break
-  sleep 0.1
-done
-"$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=5)" \
-  || { echo "error: Garage did not start (see target/garage.log)" >&2; exit 2; }
+wait_for Garage target/garage.log \
+  "import socket; socket.create_connection(('127.0.0.1', $garage_port), timeout=5)"
 export BENCHKEEP_GARAGE_ENDPOINT="http://127.0.0.1:$garage_port" BENCHKEEP_GARAGE_KEY_ID BENCHKEEP_GARAGE_SECRET
 fi
